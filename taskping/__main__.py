@@ -1,0 +1,3 @@
+from taskping.cli.main import main
+
+raise SystemExit(main())

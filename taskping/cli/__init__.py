@@ -1,0 +1,1 @@
+"""Command-line entry points. Thin: parse arguments, call into the packages."""

@@ -1,0 +1,85 @@
+"""`taskping` dispatcher.
+
+Each subcommand lives in its own module exposing ``HELP`` (one line),
+``configure(parser)`` and ``run(args) -> int``. Only the chosen module is
+imported, so `taskping hook` (on Claude Code's critical path) stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line help)
+    "hook": ("taskping.cli.hook_cmd", "handle a Claude Code hook event (JSON on stdin); never fails Claude"),
+    "spawn": ("taskping.cli.spawn_cmd", "start a tracked Claude Code session in a named tmux session"),
+    "sessions": ("taskping.cli.sessions_cmd", "list tracked sessions"),
+    "install-hooks": ("taskping.cli.install_hooks_cmd", "add TaskPing's hooks to Claude Code's settings.json"),
+    "send-outbox": ("taskping.cli.send_outbox_cmd", "send queued notification emails over SMTP"),
+    "relay": ("taskping.cli.relay_cmd", "run the reply relay daemon (same as taskping-relay)"),
+    "extract": ("taskping.cli.extract_cmd", "print the new text of a reply email (what would be typed)"),
+}
+
+
+def _top_help() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = [
+        "usage: taskping [--env-file PATH] COMMAND [ARGS...]",
+        "",
+        "Drive Claude Code sessions from your phone by email.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [
+        "",
+        "Configuration is read from the environment overlaid on an env file:",
+        "--env-file PATH, else $TASKPING_ENV_FILE, else ./.env, else ~/.config/taskping/env.",
+        "Run `taskping COMMAND --help` for a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"taskping {name}", description=getattr(module, "DESCRIPTION", help_))
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="env file to read configuration from (default: $TASKPING_ENV_FILE, ./.env, ~/.config/taskping/env)",
+    )
+    module.configure(parser)  # type: ignore[attr-defined]
+    return parser, module
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # A leading --env-file applies to whichever command follows.
+    env_file: list[str] = []
+    if len(argv) >= 2 and argv[0] == "--env-file":
+        env_file, argv = argv[:2], argv[2:]
+    elif argv and argv[0].startswith("--env-file="):
+        env_file, argv = [argv[0]], argv[1:]
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_top_help())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from taskping import __version__
+
+        print(f"taskping {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"taskping: unknown command {name!r} (try `taskping --help`)", file=sys.stderr)
+        return 2
+    parser, module = build_parser(name)
+    args = parser.parse_args(env_file + argv[1:])
+    return int(module.run(args) or 0)  # type: ignore[attr-defined]
+
+
+def relay_main() -> int:
+    """`taskping-relay` console script."""
+    return main(["relay", *sys.argv[1:]])

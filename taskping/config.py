@@ -1,0 +1,279 @@
+"""Configuration: the environment overlaid on an env file, validated once.
+
+Where the file comes from: ``--env-file PATH``, else ``$TASKPING_ENV_FILE``,
+else ``./.env``, else ``~/.config/taskping/env``. Environment variables win
+over the file. Every key is declared once, in :class:`Settings`, with its
+parser; a bad value raises :class:`ConfigError` naming the key, and commands
+turn that into one line on stderr and exit status 2. Secrets never appear in
+messages or reprs.
+
+This module uses the standard library only (plus python-dotenv): it is loaded
+by ``taskping hook``, which runs on Claude Code's critical path, and importing
+pydantic alone costs ~100 ms there. The parsers below are the whole contract.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+CONFIG_ERROR_EXIT = 2
+
+
+class ConfigError(Exception):
+    """A missing or bad configuration key. ``str()`` is the one line to print."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"config error: {key}: {problem}")
+
+
+# --- value parsers: each takes the raw string and returns the value or raises ValueError
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw.strip()!r}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {raw.strip()!r}")
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {raw.strip()!r}")
+        return value
+
+    return parse
+
+
+def _address(raw: str) -> str:
+    value = raw.strip()
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or not domain or "." not in domain or any(c.isspace() for c in value) or "<" in value:
+        raise ValueError(f"expected a plain address like you@example.com, got {value!r}")
+    return value
+
+
+def _address_list(raw: str) -> tuple[str, ...]:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items:
+        raise ValueError("expected at least one address")
+    return tuple(_address(item).lower() for item in items)
+
+
+def _name_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip().lstrip("/").lower() for item in raw.split(",") if item.strip())
+
+
+def _path(raw: str) -> Path:
+    value = raw.strip()
+    if not value:
+        raise ValueError("expected a path")
+    return Path(value).expanduser()
+
+
+def _prefix(raw: str) -> str:
+    value = raw.strip()
+    if not value or any(c in value for c in ".: \t"):
+        raise ValueError(f"expected a non-empty name without '.', ':' or spaces, got {value!r}")
+    return value
+
+
+def _key(env: str, parse: Callable[[str], Any], *, secret: bool = False) -> dict[str, Any]:
+    return {"env": env, "parse": parse, "secret": secret}
+
+
+def _default_db() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "taskping" / "taskping.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every configuration key. Optional keys are checked where they are needed
+    (see :meth:`require`), so `taskping hook` works without IMAP settings."""
+
+    imap_host: str | None = field(default=None, metadata=_key("IMAP_HOST", _str))
+    imap_port: int = field(default=993, metadata=_key("IMAP_PORT", _int_range(1, 65535)))
+    imap_secure: bool = field(default=True, metadata=_key("IMAP_SECURE", _bool))
+    imap_user: str | None = field(default=None, metadata=_key("IMAP_USER", _str))
+    imap_pass: str | None = field(default=None, repr=False, metadata=_key("IMAP_PASS", str, secret=True))
+    imap_folder: str = field(default="INBOX", metadata=_key("IMAP_FOLDER", _str))
+    imap_poll_seconds: int = field(default=30, metadata=_key("IMAP_POLL_SECONDS", _int_range(1, 3600)))
+    imap_done_keyword: str = field(default="$TaskPingDone", metadata=_key("IMAP_DONE_KEYWORD", _str))
+    imap_processed_folder: str | None = field(default=None, metadata=_key("IMAP_PROCESSED_FOLDER", _str))
+
+    smtp_host: str | None = field(default=None, metadata=_key("SMTP_HOST", _str))
+    smtp_port: int = field(default=465, metadata=_key("SMTP_PORT", _int_range(1, 65535)))
+    smtp_secure: Literal["ssl", "starttls", "none"] = field(
+        default="ssl", metadata=_key("SMTP_SECURE", _choice("ssl", "starttls", "none"))
+    )
+    smtp_user: str | None = field(default=None, metadata=_key("SMTP_USER", _str))
+    smtp_pass: str | None = field(default=None, repr=False, metadata=_key("SMTP_PASS", str, secret=True))
+
+    email_from: str | None = field(default=None, metadata=_key("EMAIL_FROM", _address))
+    email_to: str | None = field(default=None, metadata=_key("EMAIL_TO", _address))
+    allowed_senders: tuple[str, ...] = field(default=(), metadata=_key("ALLOWED_SENDERS", _address_list))
+
+    session_map_path: Path = field(default_factory=_default_db, metadata=_key("SESSION_MAP_PATH", _path))
+    injection_mode: Literal["tmux", "pty"] = field(
+        default="tmux", metadata=_key("INJECTION_MODE", _choice("tmux", "pty"))
+    )
+    tmux_session_prefix: str = field(default="taskping", metadata=_key("TMUX_SESSION_PREFIX", _prefix))
+    token_ttl: int = field(default=86400, metadata=_key("TOKEN_TTL", _int_range(60, 366 * 86400)))
+    host_id: str | None = field(default=None, metadata=_key("TASKPING_HOST_ID", _str))
+
+    # Reply path
+    sender_auth: Literal["authres", "dkim", "none"] | None = field(
+        default=None, metadata=_key("SENDER_AUTH", _choice("authres", "dkim", "none"))
+    )
+    trusted_authserv_id: str | None = field(default=None, metadata=_key("TRUSTED_AUTHSERV_ID", _str))
+    max_command_bytes: int = field(default=8192, metadata=_key("MAX_COMMAND_BYTES", _int_range(1, 1_000_000)))
+    rate_limit_per_minute: int = field(default=1, metadata=_key("RATE_LIMIT_PER_MINUTE", _int_range(1, 600)))
+    allow_shell_escape: bool = field(default=False, metadata=_key("ALLOW_SHELL_ESCAPE", _bool))
+    allowed_slash_commands: tuple[str, ...] = field(
+        default=("compact", "clear", "cost", "context"), metadata=_key("ALLOWED_SLASH_COMMANDS", _name_list)
+    )
+    inject_enter_delay_ms: int = field(default=150, metadata=_key("INJECT_ENTER_DELAY_MS", _int_range(150, 5000)))
+    ack_emails: bool = field(default=True, metadata=_key("ACK_EMAILS", _bool))
+
+    env_file: Path | None = field(default=None, metadata={})
+
+    # --- derived values
+
+    @property
+    def state_dir(self) -> Path:
+        """The directory of the session map; the audit log and locks live beside it."""
+        return self.session_map_path.parent
+
+    @property
+    def audit_path(self) -> Path:
+        return self.state_dir / "audit.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "taskping.log"
+
+    @property
+    def effective_sender_auth(self) -> str | None:
+        if self.sender_auth:
+            return self.sender_auth
+        return "authres" if self.trusted_authserv_id else None
+
+    def require(self, *attrs: str) -> None:
+        """Raise ConfigError for the first of ``attrs`` that is unset."""
+        by_name = {f.name: f for f in fields(self)}
+        for attr in attrs:
+            if getattr(self, attr) in (None, ()):
+                raise ConfigError(by_name[attr].metadata["env"], "is required but not set")
+
+    def require_sender_auth(self) -> str:
+        mode = self.effective_sender_auth
+        if mode is None:
+            raise ConfigError(
+                "SENDER_AUTH",
+                "not set: set TRUSTED_AUTHSERV_ID (your provider's Authentication-Results id, "
+                "e.g. mx.google.com) for authres, SENDER_AUTH=dkim, or SENDER_AUTH=none to accept "
+                "unauthenticated mail from ALLOWED_SENDERS",
+            )
+        if mode == "authres" and not self.trusted_authserv_id:
+            raise ConfigError("TRUSTED_AUTHSERV_ID", "is required when SENDER_AUTH=authres")
+        return mode
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A verifying TLS context; honours a custom CA in ``$SSL_CERT_FILE``."""
+        cafile = os.environ.get("SSL_CERT_FILE") or None
+        return ssl.create_default_context(cafile=cafile)
+
+    def public_dict(self) -> dict[str, Any]:
+        """All keys by env name, secrets masked: for `--show-config` style output."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if "env" not in f.metadata:
+                continue
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and value:
+                value = "********"
+            out[f.metadata["env"]] = value
+        return out
+
+
+def env_file_candidates(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> list[Path]:
+    if explicit:
+        return [Path(explicit).expanduser()]
+    if environ.get("TASKPING_ENV_FILE"):
+        return [Path(environ["TASKPING_ENV_FILE"]).expanduser()]
+    return [Path(".env"), Path.home() / ".config" / "taskping" / "env"]
+
+
+def resolve_env_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """The env file to read, or None. A file named explicitly must exist."""
+    candidates = env_file_candidates(explicit, environ)
+    if explicit or environ.get("TASKPING_ENV_FILE"):
+        path = candidates[0]
+        key = "--env-file" if explicit else "TASKPING_ENV_FILE"
+        if not path.is_file():
+            raise ConfigError(key, f"env file {str(path)!r} does not exist")
+        return path.resolve()
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    return None
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read, merge and validate the configuration. Raises ConfigError."""
+    environ = os.environ if environ is None else environ
+    path = resolve_env_file(env_file, environ)
+    values: dict[str, str] = {}
+    if path is not None:
+        from dotenv import dotenv_values
+
+        try:
+            file_values = dotenv_values(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("--env-file", f"cannot read {str(path)!r}: {exc.__class__.__name__}") from None
+        values.update({k: v for k, v in file_values.items() if v is not None})
+    kwargs: dict[str, Any] = {}
+    for f in fields(Settings):
+        env = f.metadata.get("env")
+        if env is None:
+            continue
+        raw = environ.get(env, values.get(env))
+        if raw is None or (raw.strip() == "" and not f.metadata["secret"]):
+            continue
+        try:
+            kwargs[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            problem = "invalid value" if f.metadata["secret"] else str(exc)
+            raise ConfigError(env, problem) from None
+    return Settings(env_file=path, **kwargs)

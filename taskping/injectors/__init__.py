@@ -1,0 +1,15 @@
+"""Injectors type text into a terminal running Claude Code.
+
+The relay only sees :class:`Injector` and :class:`Target`; it never learns how
+a terminal is driven. ``tmux`` (libtmux) and ``pty`` (pexpect) implement it.
+"""
+
+from taskping.injectors.base import (
+    InjectionOutcome,
+    InjectionResult,
+    Injector,
+    ScreenState,
+    Target,
+)
+
+__all__ = ["InjectionOutcome", "InjectionResult", "Injector", "ScreenState", "Target"]

@@ -1,0 +1,80 @@
+"""The injector protocol shared by every way of driving a terminal."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a session's Claude Code prompt lives.
+
+    ``kind == "tmux"``: ``socket`` is the tmux server socket path and ``pane``
+    the pane id (``%3``). ``kind == "pty"``: ``socket`` is the control socket of
+    the PTY TaskPing holds and ``pane`` is empty.
+    """
+
+    kind: Literal["tmux", "pty"]
+    socket: str
+    pane: str = ""
+
+    def describe(self) -> str:
+        return f"{self.kind}:{self.socket}:{self.pane}" if self.pane else f"{self.kind}:{self.socket}"
+
+
+class ScreenState(enum.Enum):
+    """What the terminal shows right now, read off the screen."""
+
+    READY = "ready"  # the input prompt is showing and empty
+    HAS_INPUT = "has-input"  # the prompt is showing with text in it
+    PERMISSION_DIALOG = "permission-dialog"  # a "Do you want to proceed?" style dialog is open
+    BUSY = "busy"  # Claude is working; typed text would be queued
+    UNKNOWN = "unknown"  # nothing recognisable (e.g. still starting)
+    GONE = "gone"  # the pane/pty no longer exists
+
+
+class InjectionOutcome(enum.Enum):
+    SUBMITTED = "submitted"  # typed, Enter pressed, submission confirmed
+    UNCONFIRMED = "unconfirmed"  # typed and Enter pressed, but no confirmation seen
+    TARGET_GONE = "target-gone"  # nothing typed: the pane/pty does not exist
+    DIALOG_OPEN = "dialog-open"  # nothing typed: a permission dialog is open
+    FAILED = "failed"  # nothing (or not everything) typed: terminal error
+
+
+@dataclass(frozen=True)
+class InjectionResult:
+    outcome: InjectionOutcome
+    detail: str = ""
+    enter_presses: int = 0
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome in (InjectionOutcome.SUBMITTED, InjectionOutcome.UNCONFIRMED)
+
+
+class Injector(Protocol):
+    """Types already-guarded text into a target and presses Enter."""
+
+    def exists(self, target: Target) -> bool: ...
+
+    def screen_state(self, target: Target) -> ScreenState: ...
+
+    def inject(
+        self,
+        target: Target,
+        text: str,
+        *,
+        submitted: Callable[[], bool] | None = None,
+    ) -> InjectionResult:
+        """Type ``text`` (already sanitised by the terminal guard) and submit it.
+
+        ``submitted`` is an extra confirmation source (the relay passes "a
+        UserPromptSubmit hook arrived since we started typing"); the injector
+        also checks the screen. Must refuse (DIALOG_OPEN) without typing when a
+        permission dialog is on screen, and return TARGET_GONE when the target
+        does not exist. Never raises for terminal trouble: returns FAILED.
+        """
+        ...
