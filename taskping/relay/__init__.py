@@ -1,0 +1,1 @@
+"""The reply relay: reads reply emails and types their new text into the right session."""
