@@ -1,0 +1,10 @@
+"""The session map: TaskPing's one SQLite store (sessions, notifications sent,
+inbound ledger, outbox, IMAP bookkeeping). No network, no terminals.
+
+Modules: ``db`` (connection, schema, transactions), ``sessions``,
+``notifications``, ``outbox``, ``ledger``, ``mailbox``, ``daemons``.
+"""
+
+from taskping.session_map.db import connect, transaction
+
+__all__ = ["connect", "transaction"]

@@ -1,0 +1,170 @@
+"""The SQLite file every TaskPing process shares.
+
+Hooks (many short processes) and the relay daemon write concurrently, so:
+WAL mode, a busy timeout instead of "database is locked" errors, and every
+write is one short ``BEGIN IMMEDIATE`` transaction (see :func:`transaction`).
+The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` holds
+one entry per version and runs under an exclusive lock, so two processes that
+open a new file at once do not race.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 15_000
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE sessions (
+        id                  INTEGER PRIMARY KEY,
+        token               TEXT NOT NULL UNIQUE,
+        name                TEXT NOT NULL,
+        kind                TEXT NOT NULL CHECK (kind IN ('tmux', 'pty')),
+        target_socket       TEXT NOT NULL,
+        target_pane         TEXT NOT NULL DEFAULT '',
+        claude_session_id   TEXT,
+        cwd                 TEXT,
+        claude_pid          INTEGER,
+        state               TEXT NOT NULL,
+        last_event          TEXT,
+        last_event_at       REAL,
+        turn                INTEGER NOT NULL DEFAULT 0,
+        notified_turn       INTEGER NOT NULL DEFAULT -1,
+        last_prompt_at      REAL,
+        thread_root         TEXT,
+        created_at          REAL NOT NULL,
+        updated_at          REAL NOT NULL,
+        expires_at          REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX sessions_live_name ON sessions(name) WHERE state != 'ended';
+    CREATE UNIQUE INDEX sessions_live_target ON sessions(target_socket, target_pane) WHERE state != 'ended';
+
+    CREATE TABLE notifications (
+        message_id   TEXT PRIMARY KEY,
+        session_id   INTEGER NOT NULL REFERENCES sessions(id),
+        kind         TEXT NOT NULL,
+        body_text    TEXT NOT NULL DEFAULT '',
+        created_at   REAL NOT NULL
+    );
+    CREATE INDEX notifications_session ON notifications(session_id, created_at);
+
+    CREATE TABLE outbox (
+        id               INTEGER PRIMARY KEY,
+        message_id       TEXT NOT NULL UNIQUE,
+        session_id       INTEGER REFERENCES sessions(id),
+        kind             TEXT NOT NULL,
+        to_addr          TEXT NOT NULL,
+        raw              BLOB NOT NULL,
+        status           TEXT NOT NULL DEFAULT 'queued'
+                         CHECK (status IN ('queued', 'sending', 'sent', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  REAL NOT NULL,
+        last_error       TEXT,
+        claimed_by       TEXT,
+        claimed_at       REAL,
+        created_at       REAL NOT NULL,
+        sent_at          REAL
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at, id);
+
+    CREATE TABLE inbound (
+        id            INTEGER PRIMARY KEY,
+        message_key   TEXT NOT NULL UNIQUE,
+        message_id    TEXT,
+        content_hash  TEXT NOT NULL,
+        folder        TEXT,
+        uidvalidity   INTEGER,
+        uid           INTEGER,
+        sender        TEXT,
+        session_id    INTEGER REFERENCES sessions(id),
+        status        TEXT NOT NULL,
+        reason        TEXT,
+        preview       TEXT,
+        received_at   REAL NOT NULL,
+        decided_at    REAL
+    );
+    CREATE INDEX inbound_session_time ON inbound(session_id, status, decided_at);
+
+    CREATE TABLE mailbox_state (
+        folder       TEXT PRIMARY KEY,
+        uidvalidity  INTEGER NOT NULL,
+        last_uid     INTEGER NOT NULL
+    );
+
+    CREATE TABLE daemons (
+        role        TEXT PRIMARY KEY,
+        pid         INTEGER NOT NULL,
+        host        TEXT NOT NULL,
+        started_at  REAL NOT NULL,
+        beat_at     REAL NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer TaskPing."""
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open (creating if needed) the session map and bring its schema up to date."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn)
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(f"session map schema v{version} is newer than this TaskPing (v{SCHEMA_VERSION})")
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One short write transaction: takes the write lock up front (no upgrade deadlocks)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def now() -> float:
+    return time.time()

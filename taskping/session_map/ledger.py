@@ -1,0 +1,128 @@
+"""The inbound ledger: one row per received email, the whole story of a reply.
+
+Like Rails Action Mailbox's InboundEmail, the row is created with a unique key
+(the Message-ID, or ``sha256:<hash of the raw message>`` when there is none)
+and a uniqueness violation simply means "already have it". Lifecycle::
+
+    received ─▶ injecting ─▶ delivered
+        │            └──(crash)──▶ unknown    (never retyped; sender is told)
+        ├──▶ refused   (a reason; a refusal email when the sender is trusted)
+        └──▶ dropped   (a reason; nothing is ever sent back)
+
+The ``injecting`` row is committed before the first key is sent, so after a
+crash a reply is typed at most once: a ``received`` row may be processed again
+(nothing was typed), an ``injecting`` row may not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from taskping.session_map.db import now, transaction
+
+Status = Literal["received", "injecting", "delivered", "refused", "dropped", "unknown"]
+FINAL: frozenset[str] = frozenset({"delivered", "refused", "dropped", "unknown"})
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    message_key: str
+    message_id: str | None
+    content_hash: str
+    folder: str | None
+    uidvalidity: int | None
+    uid: int | None
+    sender: str | None
+    session_id: int | None
+    status: Status
+    reason: str | None
+    preview: str | None
+    received_at: float
+    decided_at: float | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+def claim(
+    conn: sqlite3.Connection,
+    *,
+    message_key: str,
+    message_id: str | None,
+    content_hash: str,
+    folder: str | None,
+    uidvalidity: int | None,
+    uid: int | None,
+    sender: str | None,
+) -> tuple[LedgerEntry, bool]:
+    """Create the row for a message, or find the existing one.
+
+    Returns ``(entry, created)``; ``created`` is False for a message seen before
+    (a duplicate delivery, or one whose processing a crash interrupted).
+    """
+    t = now()
+    with transaction(conn):
+        try:
+            conn.execute(
+                "INSERT INTO inbound (message_key, message_id, content_hash, folder, uidvalidity, uid, sender,"
+                " status, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'received', ?)",
+                (message_key, message_id, content_hash, folder, uidvalidity, uid, sender, t),
+            )
+            created = True
+        except sqlite3.IntegrityError:
+            created = False
+        row = conn.execute("SELECT * FROM inbound WHERE message_key = ?", (message_key,)).fetchone()
+    return LedgerEntry(**dict(row)), created
+
+
+def mark_injecting(conn: sqlite3.Connection, entry_id: int, *, session_id: int, preview: str) -> None:
+    """Committed before the first keystroke."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE inbound SET status = 'injecting', session_id = ?, preview = ? WHERE id = ? AND status = 'received'",
+            (session_id, preview, entry_id),
+        )
+
+
+def decide(
+    conn: sqlite3.Connection,
+    entry_id: int,
+    status: Status,
+    reason: str | None,
+    *,
+    session_id: int | None = None,
+    preview: str | None = None,
+) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE inbound SET status = ?, reason = ?, decided_at = ?,"
+            " session_id = COALESCE(?, session_id), preview = COALESCE(?, preview) WHERE id = ?",
+            (status, reason, now(), session_id, preview, entry_id),
+        )
+
+
+def get(conn: sqlite3.Connection, entry_id: int) -> LedgerEntry | None:
+    row = conn.execute("SELECT * FROM inbound WHERE id = ?", (entry_id,)).fetchone()
+    return LedgerEntry(**dict(row)) if row else None
+
+
+def delivered_since(conn: sqlite3.Connection, session_id: int, since: float) -> list[float]:
+    """Times of replies delivered (or in flight) to a session since ``since``: the rate limit's input."""
+    rows = conn.execute(
+        "SELECT decided_at FROM inbound WHERE session_id = ? AND status IN ('delivered', 'injecting', 'unknown')"
+        " AND COALESCE(decided_at, received_at) >= ?",
+        (session_id, since),
+    )
+    return [r[0] or since for r in rows]
+
+
+def entries(conn: sqlite3.Connection, status: str | None = None) -> list[LedgerEntry]:
+    if status:
+        cur = conn.execute("SELECT * FROM inbound WHERE status = ? ORDER BY id", (status,))
+    else:
+        cur = conn.execute("SELECT * FROM inbound ORDER BY id")
+    return [LedgerEntry(**dict(r)) for r in cur]

@@ -1,0 +1,122 @@
+"""The outbox: emails waiting to be sent, sent exactly once, in order.
+
+A sender claims the oldest due row (``queued`` → ``sending``, with its own id),
+sends it, and marks it ``sent``; a temporary failure puts it back to
+``queued`` with the reason and a backoff; a permanent one (5xx) marks it
+``failed`` with the reason. A row left in ``sending`` by a sender that died is
+released by :func:`release_stale` once that sender is gone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from taskping.session_map.db import now, transaction
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    message_id: str
+    session_id: int | None
+    kind: str
+    to_addr: str
+    raw: bytes
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    claimed_by: str | None
+    claimed_at: float | None
+    created_at: float
+    sent_at: float | None
+
+
+def backoff(attempts: int) -> float:
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+
+
+def claim_next(conn: sqlite3.Connection, claimer: str) -> OutboxRow | None:
+    """Claim the oldest unsent row, if it is due. Rows go out strictly in order:
+    while the oldest row waits for its retry, nothing behind it is sent."""
+    t = now()
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT * FROM outbox WHERE status IN ('queued', 'sending') ORDER BY id LIMIT 1"
+        ).fetchone()
+        if row is None or row["status"] == "sending" or row["next_attempt_at"] > t:
+            return None
+        conn.execute(
+            "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?, attempts = attempts + 1"
+            " WHERE id = ? AND status = 'queued'",
+            (claimer, t, row["id"]),
+        )
+        claimed = conn.execute("SELECT * FROM outbox WHERE id = ?", (row["id"],)).fetchone()
+    return OutboxRow(**dict(claimed))
+
+
+def mark_sent(conn: sqlite3.Connection, row_id: int) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?", (now(), row_id)
+        )
+
+
+def mark_retry(conn: sqlite3.Connection, row_id: int, reason: str) -> float:
+    """Put a row back after a temporary failure; returns when it is due again."""
+    with transaction(conn):
+        attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (row_id,)).fetchone()[0]
+        due = now() + backoff(attempts)
+        conn.execute(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, claimed_by = NULL"
+            " WHERE id = ?",
+            (due, reason[:500], row_id),
+        )
+    return due
+
+
+def mark_failed(conn: sqlite3.Connection, row_id: int, reason: str) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE outbox SET status = 'failed', last_error = ?, claimed_by = NULL WHERE id = ?",
+            (reason[:500], row_id),
+        )
+
+
+def release_stale(conn: sqlite3.Connection, alive: Callable[[str], bool]) -> int:
+    """Return rows claimed by senders that no longer run to the queue."""
+    released = 0
+    with transaction(conn):
+        for row in conn.execute("SELECT id, claimed_by FROM outbox WHERE status = 'sending'").fetchall():
+            if not alive(row["claimed_by"] or ""):
+                conn.execute(
+                    "UPDATE outbox SET status = 'queued', claimed_by = NULL,"
+                    " last_error = 'sender stopped while sending; retrying' WHERE id = ?",
+                    (row["id"],),
+                )
+                released += 1
+    return released
+
+
+def pending_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0]
+
+
+def next_due_at(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute(
+        "SELECT next_attempt_at FROM outbox WHERE status = 'queued' ORDER BY id LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def rows(conn: sqlite3.Connection, status: str | None = None) -> list[OutboxRow]:
+    if status:
+        cur = conn.execute("SELECT * FROM outbox WHERE status = ? ORDER BY id", (status,))
+    else:
+        cur = conn.execute("SELECT * FROM outbox ORDER BY id")
+    return [OutboxRow(**dict(r)) for r in cur]

@@ -1,0 +1,167 @@
+"""Tracked Claude Code sessions.
+
+A session is one Claude Code process in one terminal target (a tmux pane, or
+a PTY TaskPing holds). It has a token (the secret in every email of its
+thread), a state driven by hook events, and a reply window that each
+notification extends to now + TOKEN_TTL.
+
+States: ``starting`` (registered by spawn, no hook yet) → ``busy`` (a prompt
+was submitted) / ``idle`` (a turn finished) / ``waiting-permission`` (a
+permission dialog is open) → ``ended`` (SessionEnd, or its pane vanished).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from taskping.session_map.db import now, transaction
+
+State = Literal["starting", "busy", "idle", "waiting-permission", "ended"]
+STATES: tuple[State, ...] = ("starting", "busy", "idle", "waiting-permission", "ended")
+
+
+@dataclass(frozen=True)
+class Session:
+    id: int
+    token: str
+    name: str
+    kind: Literal["tmux", "pty"]
+    target_socket: str
+    target_pane: str
+    claude_session_id: str | None
+    cwd: str | None
+    claude_pid: int | None
+    state: State
+    last_event: str | None
+    last_event_at: float | None
+    turn: int
+    notified_turn: int
+    last_prompt_at: float | None
+    thread_root: str | None
+    created_at: float
+    updated_at: float
+    expires_at: float
+
+    @property
+    def live(self) -> bool:
+        return self.state != "ended"
+
+    def reply_window_open(self, at: float | None = None) -> bool:
+        return self.live and (now() if at is None else at) < self.expires_at
+
+
+def _row(row: sqlite3.Row | None) -> Session | None:
+    return Session(**dict(row)) if row is not None else None
+
+
+class NameInUse(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a live session is already named {name!r}")
+        self.name = name
+
+
+def create(
+    conn: sqlite3.Connection,
+    *,
+    token: str,
+    name: str,
+    kind: Literal["tmux", "pty"],
+    target_socket: str,
+    target_pane: str,
+    ttl: int,
+    state: State = "starting",
+    cwd: str | None = None,
+) -> Session:
+    """Register a session. Raises NameInUse when a live session has the name.
+
+    A live session still recorded on the same target is ended first: a pane
+    hosts one Claude at a time, so the old record is stale.
+    """
+    t = now()
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM sessions WHERE name = ? AND state != 'ended'", (name,)).fetchone():
+            raise NameInUse(name)
+        conn.execute(
+            "UPDATE sessions SET state = 'ended', updated_at = ? "
+            "WHERE target_socket = ? AND target_pane = ? AND state != 'ended'",
+            (t, target_socket, target_pane),
+        )
+        cur = conn.execute(
+            "INSERT INTO sessions (token, name, kind, target_socket, target_pane, cwd, state,"
+            " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (token, name, kind, target_socket, target_pane, cwd, state, t, t, t + ttl),
+        )
+        session_id = cur.lastrowid
+    found = get(conn, session_id)
+    assert found is not None
+    return found
+
+
+def get(conn: sqlite3.Connection, session_id: int | None) -> Session | None:
+    return _row(conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
+
+
+def by_token(conn: sqlite3.Connection, token: str) -> Session | None:
+    return _row(conn.execute("SELECT * FROM sessions WHERE token = ?", (token.lower(),)).fetchone())
+
+
+def by_target(conn: sqlite3.Connection, socket: str, pane: str) -> Session | None:
+    """The live session on a terminal target."""
+    return _row(
+        conn.execute(
+            "SELECT * FROM sessions WHERE target_socket = ? AND target_pane = ? AND state != 'ended'",
+            (socket, pane),
+        ).fetchone()
+    )
+
+
+def live_by_name(conn: sqlite3.Connection, name: str) -> Session | None:
+    return _row(conn.execute("SELECT * FROM sessions WHERE name = ? AND state != 'ended'", (name,)).fetchone())
+
+
+def all_sessions(conn: sqlite3.Connection, *, include_ended: bool = False) -> list[Session]:
+    sql = "SELECT * FROM sessions"
+    if not include_ended:
+        sql += " WHERE state != 'ended'"
+    sql += " ORDER BY created_at"
+    return [Session(**dict(r)) for r in conn.execute(sql)]
+
+
+def record_event(
+    conn: sqlite3.Connection,
+    session_id: int,
+    *,
+    event: str,
+    state: State | None,
+    claude_session_id: str | None = None,
+    cwd: str | None = None,
+    claude_pid: int | None = None,
+    new_turn: bool = False,
+) -> Session:
+    """Apply one hook event: new state (None keeps it), identity fields, turn counter."""
+    t = now()
+    with transaction(conn):
+        conn.execute(
+            "UPDATE sessions SET"
+            " state = CASE WHEN state = 'ended' THEN state ELSE COALESCE(?, state) END,"
+            " last_event = ?, last_event_at = ?, updated_at = ?,"
+            " claude_session_id = COALESCE(?, claude_session_id),"
+            " cwd = COALESCE(?, cwd), claude_pid = COALESCE(?, claude_pid),"
+            " turn = turn + ?, last_prompt_at = CASE WHEN ? THEN ? ELSE last_prompt_at END"
+            " WHERE id = ?",
+            (state, event, t, t, claude_session_id, cwd, claude_pid, int(new_turn), int(new_turn), t, session_id),
+        )
+    found = get(conn, session_id)
+    assert found is not None
+    return found
+
+
+def end(conn: sqlite3.Connection, session_id: int, *, reason: str) -> None:
+    t = now()
+    with transaction(conn):
+        conn.execute(
+            "UPDATE sessions SET state = 'ended', last_event = ?, last_event_at = ?, updated_at = ? WHERE id = ?",
+            (reason, t, t, session_id),
+        )
