@@ -73,30 +73,61 @@ def create(
     ttl: int,
     state: State = "starting",
     cwd: str | None = None,
+    adopt: bool = False,
 ) -> Session:
     """Register a session. Raises NameInUse when a live session has the name.
 
-    A live session still recorded on the same target is ended first: a pane
-    hosts one Claude at a time, so the old record is stale.
+    A live session still recorded on the same target is stale (a pane hosts one
+    Claude at a time) and is ended first, unless ``adopt``: then it is renamed
+    and kept with its token. `spawn` adopts, because Claude's first hook can
+    register the pane a moment before spawn does.
     """
     t = now()
     with transaction(conn):
         if conn.execute("SELECT 1 FROM sessions WHERE name = ? AND state != 'ended'", (name,)).fetchone():
             raise NameInUse(name)
-        conn.execute(
-            "UPDATE sessions SET state = 'ended', updated_at = ? "
-            "WHERE target_socket = ? AND target_pane = ? AND state != 'ended'",
-            (t, target_socket, target_pane),
-        )
-        cur = conn.execute(
-            "INSERT INTO sessions (token, name, kind, target_socket, target_pane, cwd, state,"
-            " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (token, name, kind, target_socket, target_pane, cwd, state, t, t, t + ttl),
-        )
-        session_id = cur.lastrowid
+        existing = conn.execute(
+            "SELECT id FROM sessions WHERE target_socket = ? AND target_pane = ? AND state != 'ended'",
+            (target_socket, target_pane),
+        ).fetchone()
+        if adopt and existing is not None:
+            conn.execute(
+                "UPDATE sessions SET name = ?, kind = ?, cwd = COALESCE(cwd, ?), updated_at = ? WHERE id = ?",
+                (name, kind, cwd, t, existing["id"]),
+            )
+            session_id = existing["id"]
+        else:
+            session_id = _insert(conn, token, name, kind, target_socket, target_pane, cwd, state, t, ttl)
     found = get(conn, session_id)
     assert found is not None
     return found
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    token: str,
+    name: str,
+    kind: str,
+    target_socket: str,
+    target_pane: str,
+    cwd: str | None,
+    state: str,
+    t: float,
+    ttl: int,
+) -> int:
+    """End any stale record on the target, then insert (inside the caller's transaction)."""
+    conn.execute(
+        "UPDATE sessions SET state = 'ended', updated_at = ? "
+        "WHERE target_socket = ? AND target_pane = ? AND state != 'ended'",
+        (t, target_socket, target_pane),
+    )
+    cur = conn.execute(
+        "INSERT INTO sessions (token, name, kind, target_socket, target_pane, cwd, state,"
+        " created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (token, name, kind, target_socket, target_pane, cwd, state, t, t, t + ttl),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
 
 
 def get(conn: sqlite3.Connection, session_id: int | None) -> Session | None:

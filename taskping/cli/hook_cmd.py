@@ -1,0 +1,51 @@
+"""`taskping hook EVENT` — called by Claude Code with hook JSON on stdin.
+
+Always exits 0: a hook must never break or slow Claude. Its own errors go to
+the TaskPing log beside the session map (or stderr when the config is bad).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from taskping.hooks.payload import EVENTS
+
+HELP = "handle a Claude Code hook event (JSON on stdin); never fails Claude"
+DESCRIPTION = (
+    "Record a Claude Code hook event in the session map and queue its notification email. "
+    "Installed by `taskping install-hooks`; reads the hook JSON on stdin and always exits 0."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("event", choices=EVENTS, help="the hook event name")
+
+
+def _log_error(settings: object | None, event: str, error: BaseException) -> None:
+    try:
+        from taskping import log
+
+        log_file = getattr(settings, "log_path", None)
+        log.configure(log_file=log_file)
+        log.get_logger(component="hook", hook_event=event).error(
+            "hook_failed", error=f"{error.__class__.__name__}: {error}"
+        )
+    except Exception:  # noqa: BLE001 - the last resort must not raise
+        print(f"taskping hook {event}: {error.__class__.__name__}: {error}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = None
+    try:
+        from taskping.config import load_settings
+        from taskping.hooks.handler import handle
+        from taskping.hooks.payload import HookEnv, HookInput
+
+        settings = load_settings(args.env_file)
+        hook = HookInput.parse(sys.stdin.buffer.read(), args.event)
+        handle(hook, HookEnv.from_environ(os.environ), settings)
+    except Exception as exc:  # noqa: BLE001 - never break Claude
+        _log_error(settings, args.event, exc)
+    return 0

@@ -1,0 +1,51 @@
+"""`taskping install-hooks` — register TaskPing in Claude Code's settings.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "add TaskPing's hooks to Claude Code's settings.json"
+DESCRIPTION = (
+    "Merge TaskPing's hooks (SessionStart, UserPromptSubmit, Stop, Notification, SessionEnd) into "
+    "Claude Code's settings.json. Other hooks are kept, running it twice changes nothing, a backup is "
+    "written before any change, and the commands use absolute paths and carry the env file."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--settings",
+        metavar="PATH",
+        type=Path,
+        default=Path.home() / ".claude" / "settings.json",
+        help="Claude Code settings file (default: ~/.claude/settings.json)",
+    )
+    parser.add_argument("--uninstall", action="store_true", help="remove TaskPing's hooks instead")
+
+
+def run(args: argparse.Namespace) -> int:
+    from taskping.config import ConfigError, resolve_env_file
+    from taskping.hooks.handler import taskping_command
+    from taskping.hooks.install import SettingsFileError, install
+    import os
+
+    try:
+        env_file = resolve_env_file(args.env_file, os.environ)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        result = install(args.settings.expanduser(), taskping_command(), env_file, uninstall=args.uninstall)
+    except SettingsFileError as exc:
+        print(f"install-hooks: {exc}", file=sys.stderr)
+        return 1
+    if not result.changed:
+        print(f"{result.path}: already up to date")
+        return 0
+    verb = "removed TaskPing hooks from" if args.uninstall else "installed TaskPing hooks into"
+    print(f"{verb} {result.path}" + (f" (backup: {result.backup})" if result.backup else ""))
+    if not args.uninstall:
+        print(f"events: {', '.join(result.events)}; env file: {env_file or '(none: environment only)'}")
+    return 0

@@ -1,0 +1,102 @@
+"""`taskping send-outbox` — send queued emails now, retrying with backoff.
+
+Started detached by hooks when no relay daemon runs. One sender at a time
+(a lock file beside the session map holds its PID); it keeps going while rows
+are pending and due within ``--max-seconds``, then exits, leaving anything
+still failing queued with its reason for the next sender.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import os
+import sys
+import time
+
+HELP = "send queued notification emails over SMTP"
+DESCRIPTION = __doc__
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=900.0,
+        help="give up retrying after this long; rows stay queued (default: 900)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+
+
+def run(args: argparse.Namespace) -> int:
+    from taskping import log
+    from taskping.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(args.env_file)
+        settings.require("smtp_host", "email_from")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    log.configure(log_file=settings.log_path if not sys.stderr.isatty() else None)
+    logger = log.get_logger(component="send-outbox")
+    lock_path = settings.state_dir / "send-outbox.lock"
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + args.max_seconds
+    totals = {"sent": 0, "retried": 0, "failed": 0}
+    while True:
+        with open(lock_path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("another_sender_running")
+                break
+            lock.seek(0)
+            lock.truncate()
+            lock.write(str(os.getpid()))
+            lock.flush()
+            gave_up = _send_until_done(settings, deadline, totals, logger)
+        # The lock is released: a sender started meanwhile found it held and left, so a row
+        # queued in that window is ours to send. Look once more.
+        if gave_up or not _has_pending(settings):
+            break
+    if not args.quiet:
+        print(f"sent {totals['sent']}, retried {totals['retried']}, failed {totals['failed']}")
+    return 0
+
+
+def _has_pending(settings) -> bool:  # type: ignore[no-untyped-def]
+    from taskping.session_map import connect, outbox
+
+    conn = connect(settings.session_map_path)
+    try:
+        return outbox.pending_count(conn) > 0
+    finally:
+        conn.close()
+
+
+def _send_until_done(settings, deadline: float, totals: dict[str, int], logger) -> bool:  # type: ignore[no-untyped-def]
+    from taskping.relay.sender import drain
+    from taskping.session_map import connect, outbox
+
+    conn = connect(settings.session_map_path)
+    try:
+        while True:
+            report = asyncio.run(drain(settings, conn))
+            totals["sent"] += len(report.sent)
+            totals["retried"] += len(report.retried)
+            totals["failed"] += len(report.failed)
+            for mid, reason in report.retried:
+                logger.warning("send_retry", message_id=mid, reason=reason)
+            for mid, reason in report.failed:
+                logger.error("send_failed", message_id=mid, reason=reason)
+            if outbox.pending_count(conn) == 0:
+                return False
+            due = report.next_due_at or time.time() + 1
+            wait = max(0.2, due - time.time())
+            if time.monotonic() + wait > deadline:
+                return True
+            time.sleep(wait)
+    finally:
+        conn.close()

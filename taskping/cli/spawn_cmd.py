@@ -1,0 +1,81 @@
+"""`taskping spawn` — start a tracked Claude Code session in a named tmux session."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+HELP = "start a tracked Claude Code session in a named tmux session"
+DESCRIPTION = (
+    "Start COMMAND (default: claude) in a new detached tmux session named PREFIX-NAME "
+    "(PREFIX is TMUX_SESSION_PREFIX, default 'taskping'), register it in the session map, and print "
+    "its name, token and the `tmux attach` line. The command sees your environment as if run from "
+    "your shell. Put the command after `--`, e.g. `taskping spawn --name api -- claude --model opus`."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="session name (default: the working directory's name)")
+    parser.add_argument("--cwd", type=Path, help="working directory for the command (default: here)")
+    parser.add_argument("--attach", action="store_true", help="attach to the tmux session after starting it")
+    parser.add_argument(
+        "--tmux-socket",
+        metavar="PATH",
+        help="tmux server socket to use (default: the server you are in, else tmux's default)",
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (default: claude)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from taskping.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(args.env_file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    command = command or ["claude"]
+    cwd = (args.cwd or Path.cwd()).expanduser().resolve()
+    if not cwd.is_dir():
+        print(f"spawn: --cwd {str(cwd)!r} is not a directory", file=sys.stderr)
+        return 2
+    base_name = args.name or cwd.name or "session"
+    if any(c in base_name for c in ".: \t") or not base_name:
+        print(f"spawn: --name {base_name!r} must be non-empty without '.', ':' or spaces", file=sys.stderr)
+        return 2
+
+    from taskping.hooks.spawn import SpawnError, spawn
+
+    try:
+        spawned = spawn(
+            settings,
+            name=f"{settings.tmux_session_prefix}-{base_name}",
+            command=command,
+            cwd=cwd,
+            socket_path=args.tmux_socket or _current_tmux_socket(),
+            environment=dict(os.environ),
+            name_was_given=args.name is not None,
+        )
+    except SpawnError as exc:
+        print(f"spawn: {exc}", file=sys.stderr)
+        return 1
+    attach = ["tmux", "-S", spawned.socket, "attach", "-t", spawned.name]
+    print(f"started {spawned.name}: {' '.join(shlex.quote(c) for c in command)} in {cwd}")
+    print(f"token:  {spawned.token}")
+    print(f"attach: {' '.join(shlex.quote(a) for a in attach)}")
+    if args.attach:
+        if os.environ.get("TMUX"):
+            attach = ["tmux", "-S", spawned.socket, "switch-client", "-t", spawned.name]
+        os.execvp("tmux", attach)
+    return 0
+
+
+def _current_tmux_socket() -> str | None:
+    tmux = os.environ.get("TMUX", "")
+    return tmux.split(",", 1)[0] or None

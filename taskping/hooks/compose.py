@@ -1,0 +1,132 @@
+"""The notification emails: what a person reads on their phone.
+
+Subject: ``[TaskPing #TOKEN] <project dir name>: <first line, ≤ 60 chars>``.
+Body, top to bottom: the reply-marker line (carrying the token), two lines on
+how to reply, Claude's full reply (or the permission/idle message), then the
+session's name, project dir, state and reply window. The HTML part says the
+same with phone-friendly styling.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import os
+import time
+from dataclasses import dataclass
+
+from taskping.marker import marker_line
+from taskping.outgoing import OutgoingMail, build
+from taskping.session_map.sessions import Session
+from taskping.tokens import subject_tag
+
+SUBJECT_SNIPPET = 60
+
+STATE_LABELS = {
+    "starting": "starting",
+    "busy": "working",
+    "idle": "waiting for your reply",
+    "waiting-permission": "waiting for a permission decision",
+    "ended": "ended",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to tell the person: the kind and the main text."""
+
+    kind: str  # "stop" | "permission" | "idle"
+    headline: str  # the subject's text after the project name
+    body: str  # Claude's reply, or the notification message
+
+
+def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
+    for line in text.splitlines():
+        line = " ".join(line.strip().lstrip("#>*- ").split())
+        if line:
+            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return ""
+
+
+def project_name(session: Session) -> str:
+    return os.path.basename((session.cwd or "").rstrip("/")) or session.name
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(ts))
+
+
+def stop_notice(reply_text: str | None) -> Notice:
+    text = (reply_text or "").strip()
+    headline = first_line(text) or "finished its turn"
+    return Notice(kind="stop", headline=headline, body=text or "(Claude finished its turn without a text reply.)")
+
+
+def permission_notice(message: str | None) -> Notice:
+    text = (message or "Claude needs your permission to continue.").strip()
+    return Notice(kind="permission", headline="needs permission — " + first_line(text, 40), body=text)
+
+
+def idle_notice(message: str | None) -> Notice:
+    text = (message or "Claude is waiting for your input.").strip()
+    return Notice(kind="idle", headline="waiting for your input", body=text)
+
+
+def how_to_reply(notice: Notice) -> tuple[str, str]:
+    if notice.kind == "permission":
+        return (
+            "A permission dialog is open: answer it at the terminal (`tmux attach`).",
+            "Replies are not typed while the dialog is open.",
+        )
+    return (
+        "Reply to this email: your text above the marker is typed into Claude Code and submitted.",
+        "Put a command in ``` fences to send exactly that; keep the subject line as it is.",
+    )
+
+
+def compose(
+    notice: Notice,
+    session: Session,
+    *,
+    email_from: str,
+    email_to: str,
+    reply_window_until: float,
+    state: str,
+) -> OutgoingMail:
+    project = project_name(session)
+    subject = f"{subject_tag(session.token)} {project}: {notice.headline}"
+    marker = marker_line(session.token)
+    line1, line2 = how_to_reply(notice)
+    details = [
+        f"Session: {session.name}",
+        f"Project: {session.cwd or '?'}",
+        f"State: {STATE_LABELS.get(state, state)}",
+        f"Replies accepted until {_when(reply_window_until)}",
+    ]
+    heading = {"stop": "Claude replied:", "permission": "Claude asks:", "idle": "Claude is idle:"}[notice.kind]
+    text = "\n".join([marker, "", line1, line2, "", heading, "", notice.body, "", "-- ", *details, ""])
+    esc = htmllib.escape
+    html = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'></head>"
+        "<body style='font-family:-apple-system,Segoe UI,Roboto,sans-serif;font-size:16px;line-height:1.4;"
+        "margin:0;padding:12px;color:#111'>"
+        f"<p style='color:#888;font-size:12px;margin:0 0 12px'>{esc(marker)}</p>"
+        f"<p style='margin:0 0 4px'>{esc(line1)}</p>"
+        f"<p style='margin:0 0 16px;color:#555'>{esc(line2)}</p>"
+        f"<p style='margin:0 0 6px;font-weight:600'>{esc(heading)}</p>"
+        "<div style='white-space:pre-wrap;word-wrap:break-word;font-family:ui-monospace,Menlo,Consolas,monospace;"
+        "font-size:14px;background:#f6f6f6;border-radius:6px;padding:10px'>"
+        f"{esc(notice.body)}</div>"
+        "<p style='color:#666;font-size:13px;margin:16px 0 0'>"
+        + "<br>".join(esc(d) for d in details)
+        + "</p></body></html>"
+    )
+    return build(
+        email_from=email_from,
+        email_to=email_to,
+        subject=subject,
+        text=text,
+        html=html,
+        kind=notice.kind,
+        thread_root=session.thread_root,
+    )

@@ -1,0 +1,182 @@
+"""`taskping hook EVENT`: record what Claude Code did, queue the email, leave.
+
+Runs inside Claude Code's hook, so it only touches the session map (one short
+transaction per write), never the network, and never blocks: the email is
+sent by the relay daemon when it runs, otherwise by a detached
+``taskping send-outbox`` started here.
+
+Per event: SessionStart → idle; UserPromptSubmit → busy (a new turn);
+Stop → idle + the reply notification; Notification ``permission_prompt`` →
+waiting-permission + a short notice; ``idle_prompt`` → a short notice unless
+this turn already produced one; SessionEnd → ended.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from taskping.config import Settings
+from taskping.hooks import compose
+from taskping.hooks.payload import HookEnv, HookInput
+from taskping.hooks.transcript import last_assistant_text
+from taskping.session_map import connect, daemons, notifications, sessions
+from taskping.session_map.sessions import NameInUse, Session, State
+from taskping.tokens import new_token
+
+STATE_AFTER: dict[str, State | None] = {
+    "SessionStart": "idle",
+    "UserPromptSubmit": "busy",
+    "Stop": "idle",
+    "Notification": None,
+    "SessionEnd": "ended",
+}
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    session: Session | None
+    queued: str | None  # the kind of email queued, if any
+    sender_started: bool = False
+    skipped: str | None = None  # why nothing was recorded
+
+
+def tmux_pane_name(socket: str, pane: str) -> str | None:
+    """``session:window.pane`` of a tmux pane, or None when tmux does not answer."""
+    try:
+        out = subprocess.run(
+            ["tmux", "-S", socket, "display-message", "-p", "-t", pane, "#S:#I.#P"],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    name = out.stdout.strip()
+    return name if out.returncode == 0 and name else None
+
+
+def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings) -> Session | None:
+    assert env.tmux_socket and env.tmux_pane
+    session = sessions.by_target(conn, env.tmux_socket, env.tmux_pane)
+    if session is not None:
+        return session
+    # A Claude started by hand in some tmux pane: track it from its first event.
+    name = tmux_pane_name(env.tmux_socket, env.tmux_pane) or f"tmux{env.tmux_pane}"
+    for candidate in (name, f"{name}{env.tmux_pane}"):
+        try:
+            return sessions.create(
+                conn,
+                token=new_token(settings.host_id),
+                name=candidate,
+                kind="tmux",
+                target_socket=env.tmux_socket,
+                target_pane=env.tmux_pane,
+                ttl=settings.token_ttl,
+                state="idle",
+            )
+        except NameInUse:
+            continue
+    return None
+
+
+def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
+    """Apply one hook event to the session map and queue its email."""
+    if not (env.tmux_socket and env.tmux_pane):
+        return HookOutcome(session=None, queued=None, skipped="not running in tmux (no $TMUX/$TMUX_PANE)")
+    conn = connect(settings.session_map_path)
+    try:
+        if hook.event == "SessionEnd" and sessions.by_target(conn, env.tmux_socket, env.tmux_pane) is None:
+            return HookOutcome(session=None, queued=None, skipped="SessionEnd for an untracked pane")
+        session = _find_or_register(conn, env, settings)
+        if session is None:
+            return HookOutcome(session=None, queued=None, skipped="could not register the pane")
+        state = STATE_AFTER[hook.event]
+        if hook.event == "Notification" and hook.notification_type == "permission_prompt":
+            state = "waiting-permission"
+        session = sessions.record_event(
+            conn,
+            session.id,
+            event=hook.event if hook.event != "Notification" else f"Notification:{hook.notification_type or '?'}",
+            state=state,
+            claude_session_id=hook.session_id,
+            cwd=hook.cwd or env.project_dir,
+            claude_pid=env.claude_pid,
+            new_turn=hook.event == "UserPromptSubmit",
+        )
+        notice = _notice_for(hook, session)
+        if notice is None or not settings.email_to or not settings.email_from:
+            return HookOutcome(session=session, queued=None)
+        mail = compose.compose(
+            notice,
+            session,
+            email_from=settings.email_from,
+            email_to=settings.email_to,
+            reply_window_until=max(session.expires_at, time.time() + settings.token_ttl),
+            state=session.state,
+        )
+        notifications.queue(
+            conn,
+            session_id=session.id,
+            message_id=mail.message_id,
+            kind=notice.kind,
+            body_text=mail.text,
+            to_addr=mail.to_addr,
+            raw=mail.raw,
+            ttl=settings.token_ttl,
+            turn=session.turn,
+        )
+        started = False
+        if not daemons.alive(conn, "relay"):
+            started = start_detached_sender(settings)
+        return HookOutcome(session=sessions.get(conn, session.id), queued=notice.kind, sender_started=started)
+    finally:
+        conn.close()
+
+
+def _notice_for(hook: HookInput, session: Session) -> compose.Notice | None:
+    if hook.event == "Stop":
+        text = hook.last_assistant_message or last_assistant_text(hook.transcript_path)
+        return compose.stop_notice(text)
+    if hook.event == "Notification":
+        if hook.notification_type == "permission_prompt":
+            return compose.permission_notice(hook.message)
+        if hook.notification_type == "idle_prompt" and session.notified_turn != session.turn:
+            return compose.idle_notice(hook.message)
+    return None
+
+
+def taskping_command() -> list[str]:
+    """How to run `taskping` from here: the console script beside this Python, else -m."""
+    script = Path(sys.executable).parent / "taskping"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "taskping"]
+
+
+def start_detached_sender(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
+    """Start `taskping send-outbox` in its own session, not waiting for it."""
+    cmd = taskping_command()
+    if settings.env_file is not None:
+        cmd += ["--env-file", str(settings.env_file)]
+    cmd.append("send-outbox")
+    try:
+        subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            env=dict(environ) if environ is not None else None,
+        )
+    except OSError:
+        return False
+    return True

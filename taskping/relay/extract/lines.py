@@ -1,0 +1,208 @@
+"""Line classification: the first half of the extractor.
+
+Every line of a plain-text body gets one :class:`Kind`, looking at the line and
+a few neighbours only:
+
+- ``FENCED``: inside a ``` (or ~~~) fence, fence lines included. Quote and
+  signature rules never apply there (``> x``, ``-- ``, ``--flag`` are shell).
+- ``EMPTY``: blank.
+- ``MARKER``: TaskPing's own "Reply above this line" marker, quoted or not.
+- ``QUOTE``: starts with ``>``.
+- ``SENT``: part of an unquoted copy of a notification TaskPing sent
+  (see :mod:`.sent`).
+- ``DELIMITER``: "-----Original Message-----", "原始邮件", forwarded-message
+  banners, Outlook's line of underscores.
+- ``HEADER``: an embedded header block ("From:" + "Sent:"/"To:"/..., or
+  "发件人：" + "发送时间："...); every line of the block gets the kind.
+- ``ATTRIBUTION``: "On <date>, <name> wrote:" and its translations, also when
+  wrapped over several lines; every line of it gets the kind.
+- ``SIGNATURE``: the "-- " signature separator (and "--", "__").
+- ``TAGLINE``: "Sent from my iPhone", "发自我的iPhone", "Get Outlook for iOS"...
+- ``RULE``: a line of one repeated punctuation character ("-----", "*****").
+- ``TEXT``: anything else.
+
+The decision (which lines are the new text) lives in :mod:`.reply`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from taskping.marker import is_marker_line
+
+from . import patterns as P
+from .sent import SentIndex
+
+
+class Kind(enum.Enum):
+    EMPTY = "empty"
+    TEXT = "text"
+    FENCED = "fenced"
+    QUOTE = "quote"
+    MARKER = "marker"
+    SENT = "sent"
+    DELIMITER = "delimiter"
+    HEADER = "header"
+    ATTRIBUTION = "attribution"
+    SIGNATURE = "signature"
+    TAGLINE = "tagline"
+    RULE = "rule"
+
+
+# Kinds that mean "the quoted / original message starts here".
+BOUNDARY = frozenset({Kind.QUOTE, Kind.MARKER, Kind.SENT, Kind.DELIMITER, Kind.HEADER, Kind.ATTRIBUTION})
+
+_MAX_LINE_FOR_PATTERNS = 400  # longer lines are prose (or an attack), never a client banner
+_ATTRIB_LOOKAHEAD = 6  # a wrapped attribution spans at most this many lines
+
+
+def is_quoted(line: str) -> bool:
+    return bool(P.QUOTE_RE.match(line))
+
+
+def _fences(lines: Sequence[str]) -> list[bool]:
+    """Which lines are inside (or are) a code fence.
+
+    A fence opens at an unquoted line starting with ``` (or ~~~) and closes at
+    the next line starting with the same characters; an unclosed fence runs to
+    the end of the text.
+    """
+    inside = [False] * len(lines)
+    opener: str | None = None
+    for i, line in enumerate(lines):
+        m = P.FENCE_RE.match(line)
+        if opener is None:
+            if m:
+                opener = m.group(1)
+                inside[i] = True
+        else:
+            inside[i] = True
+            if m and m.group(1) == opener:
+                opener = None
+    return inside
+
+
+def _is_header_block(lines: Sequence[str], i: int) -> int:
+    """Length of an embedded header block starting at ``i`` (0 when none).
+
+    A block is at least two header-looking lines ("Key: value") within a few
+    lines, one of which names the sender ("From:", "发件人："...).
+    """
+    if not P.HEADER_ANY_RE.match(lines[i]):
+        return 0
+    count, has_from, last, j, gap = 0, False, i, i, 0
+    while j < len(lines) and gap <= 1 and j - i < 12:
+        line = lines[j]
+        if len(line) > _MAX_LINE_FOR_PATTERNS:
+            break
+        if P.HEADER_ANY_RE.match(line):
+            count += 1
+            has_from = has_from or bool(P.HEADER_FROM_RE.match(line))
+            last, gap = j, 0
+        elif line.strip():
+            gap += 1  # a wrapped header value ("To: a,\n b")
+        else:
+            # Outlook/web clients put blank lines between header lines sometimes;
+            # one blank is tolerated, two end the block.
+            if j + 1 < len(lines) and not lines[j + 1].strip():
+                break
+        j += 1
+    if count >= 2 and has_from and P.HEADER_FROM_RE.match(lines[i]) or count >= 3 and has_from:
+        return last - i + 1
+    return 0
+
+
+def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> int:
+    """Length of an attribution starting at line ``i`` (0 when none).
+
+    One line ending with "wrote:" / "写道：" (...), or a line that starts like an
+    attribution ("On", "在", "Le", ...) and mentions a date, followed within a
+    few lines by the line that ends with the verb (wrapped attribution: Gmail
+    wraps at ~78 columns, often as "... <\\na@b> wrote:").
+    """
+    line = lines[i]
+    stripped = line.strip()
+    if P.WROTE_END_RE.search(stripped) and len(stripped) > len("wrote:") + 2:
+        return 1
+    if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FROM_ATTRIB_RE.match(stripped):
+        # "2016-10-24 15:36 GMT+02:00 Foo bar <\ninfo@foo.bar>:"
+        if stripped.endswith("<") and i + 1 < len(lines) and lines[i + 1].rstrip().endswith(":"):
+            return 2
+        return 1
+    if P.ATTRIB_START_RE.match(stripped) and P.DATEISH_RE.search(stripped):
+        for j in range(i + 1, min(len(lines), i + _ATTRIB_LOOKAHEAD)):
+            if fenced[j] or len(lines[j]) > _MAX_LINE_FOR_PATTERNS:
+                return 0
+            nxt = lines[j].strip().lstrip(">").strip()
+            if P.WROTE_END_RE.search(nxt):
+                return j - i + 1
+            if nxt.endswith((".", "?", "!", "。", "？", "！")):
+                return 0
+    return 0
+
+
+def _continues_attribution(previous: str, line: str) -> bool:
+    """Whether a short "...wrote:" line is the second half of ``previous``."""
+    prev = previous.strip()
+    return (
+        len(line) < 40
+        and len(prev) < 200
+        and not prev.endswith((".", "?", "!", "。", "？", "！", ":", "："))
+        and ("@" in prev or "<" in prev or bool(P.DATEISH_RE.search(prev)))
+    )
+
+
+def classify(lines: Sequence[str], sent: SentIndex | None = None) -> list[Kind]:
+    """One :class:`Kind` per line (see the module docstring for the rules)."""
+    fenced = _fences(lines)
+    kinds: list[Kind] = [Kind.TEXT] * len(lines)
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        if fenced[i]:
+            kinds[i] = Kind.FENCED
+            i += 1
+            continue
+        stripped = line.strip()
+        if not stripped:
+            kinds[i] = Kind.EMPTY
+        elif len(line) > _MAX_LINE_FOR_PATTERNS:
+            kinds[i] = Kind.QUOTE if is_quoted(line) else Kind.TEXT
+            if is_marker_line(line[:_MAX_LINE_FOR_PATTERNS]):
+                kinds[i] = Kind.MARKER
+        elif is_marker_line(line):
+            kinds[i] = Kind.MARKER
+        elif is_quoted(line):
+            kinds[i] = Kind.QUOTE
+        elif P.SIG_DELIM_RE.match(line.rstrip("\r")):
+            kinds[i] = Kind.SIGNATURE
+        elif P.ORIGINAL_DELIM_RE.match(line) or P.UNDERSCORE_DELIM_RE.match(line):
+            kinds[i] = Kind.DELIMITER
+        elif P.RULE_LINE_RE.match(line):
+            kinds[i] = Kind.RULE
+        elif P.TAGLINE_RE.match(line):
+            kinds[i] = Kind.TAGLINE
+        else:
+            span = _is_header_block(lines, i)
+            if span:
+                for j in range(i, i + span):
+                    kinds[j] = Kind.EMPTY if not lines[j].strip() else Kind.HEADER
+                i += span
+                continue
+            span = _attribution_span(lines, i, fenced)
+            if span == 1 and i > 0 and kinds[i - 1] is Kind.TEXT and _continues_attribution(lines[i - 1], stripped):
+                kinds[i - 1] = Kind.ATTRIBUTION  # "Name <a@b> 于2026年11月20日周五\n20:15写道："
+            if span:
+                for j in range(i, i + span):
+                    kinds[j] = Kind.EMPTY if not lines[j].strip() else Kind.ATTRIBUTION
+                i += span
+                continue
+            kinds[i] = Kind.TEXT
+        i += 1
+    if sent is not None:
+        for j in sent.copied_lines(lines, kinds):
+            if kinds[j] is not Kind.FENCED:
+                kinds[j] = Kind.SENT
+    return kinds

@@ -1,0 +1,112 @@
+"""The vocabulary of reply mail: what clients write around a quoted message.
+
+Every pattern here is anchored and built from bounded repetitions only, so a
+hostile 1 MB line can never cause catastrophic backtracking. Patterns are
+matched against one line (or a few joined lines) at a time, never the whole body.
+
+Languages covered: English and Chinese first (the clients TaskPing's users run:
+Gmail, Apple Mail, Outlook desktop/mobile/web, Samsung/Android, Thunderbird,
+QQ Mail, Foxmail, NetEase 163 / Mail Master), plus the common European forms
+that the same clients emit when set to those languages.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ---------------------------------------------------------------------------
+# Quote prefix: ">" (optionally repeated / spaced), as every client writes it.
+QUOTE_RE = re.compile(r"^[ \t]{0,8}>")
+
+# ---------------------------------------------------------------------------
+# Attribution lines ("On <date>, <name> wrote:"). A line that *ends* with one of
+# these verbs (plus a colon) introduces a quoted message, whatever precedes it.
+_WROTE_WORDS = (
+    r"wrote|writes"  # en
+    r"|写道|寫道|來信|来信"  # zh
+    r"|schrieb|a écrit|a ecrit|escribió|escribio|ha scritto|scrisse|skrev|schreef"
+    r"|napisał|napisal|escreveu|kirjoitti|írta|yazdı|написал|написала|написал\(а\)"
+)
+WROTE_END_RE = re.compile(r"(?:" + _WROTE_WORDS + r")[ \t]{0,3}[:：][ \t]{0,3}$", re.IGNORECASE)
+
+# Lines that start an attribution which may be wrapped over several lines.
+ATTRIB_START_RE = re.compile(
+    r"^(?:On|Le|Am|El|Il|Em|Op|Den|Dnia|W dniu|At|在|于)[ \t\u3000]",
+    re.IGNORECASE,
+)
+# Something that looks like a date or time: a 4-digit year, a clock time, or a
+# month name. Wrapped attributions must contain one of these.
+DATEISH_RE = re.compile(
+    r"\d{4}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\b|年|月",
+    re.IGNORECASE,
+)
+# Gmail's old style, and other "date, name:" attributions without a verb:
+# "2016-03-03 17:21 GMT+01:00 Some One" (optionally ending with ":").
+ISO_ATTRIB_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}(?::\d{2})? GMT[+-]\d{1,2}:\d{2}\b")
+# mail.ru and friends: "Thu, 26 Jun 2014 14:00:51 +0400 от Name <a@b>:"
+DATE_FROM_ATTRIB_RE = re.compile(
+    r"^[A-Za-z]{3}, \d{1,2} [A-Za-z]{3,9} \d{4} \d{1,2}:\d{2}(?::\d{2})? [+-]\d{4}.{0,200}[:：]$"
+)
+
+# ---------------------------------------------------------------------------
+# Delimiters that introduce an original or forwarded message.
+ORIGINAL_DELIM_RE = re.compile(
+    r"^[ \t>]{0,8}(?:[-=_*~]{2,40}[ \t\u00a0]{0,5})?"
+    r"(?:Original Message|Original message|Forwarded message|Forwarded Message|Begin forwarded message"
+    r"|Reply message|Message d'origine|Message transféré|Ursprüngliche Nachricht|Weitergeleitete Nachricht"
+    r"|Mensaje original|Mensaje reenviado|Messaggio originale|Messaggio inoltrato|Oorspronkelijk bericht"
+    r"|Mensagem original|Oprindelig meddelelse|Ursprungligt meddelande|Исходное сообщение|Пересылаемое сообщение"
+    r"|原始邮件|原始郵件|原邮件|回复的原邮件|转发的邮件|轉寄的郵件|转发邮件|邮件原文|原始信件)"
+    r"[ \t\u00a0]{0,5}(?:[-=_*~]{2,40})?[ \t]{0,3}:?[ \t]{0,3}$",
+    re.IGNORECASE,
+)
+# Outlook's line of underscores (and the same drawn with other characters).
+UNDERSCORE_DELIM_RE = re.compile(r"^[ \t]{0,8}_{5,}[ \t]{0,8}$")
+
+# Bare rule lines: a line made only of one repeated punctuation character.
+RULE_LINE_RE = re.compile(r"^[ \t]{0,8}(?:-{2,}|_{2,}|\*{3,}|#{3,}|~{3,}|={3,}|\+{3,})[ \t]{0,8}$")
+
+# ---------------------------------------------------------------------------
+# Embedded header blocks: "From: x" / "Sent: y" / "To: z" / "Subject: w".
+_HEADER_KEYS_FROM = (
+    r"From|De|Von|Da|Van|Fra|Från|Od|От|Lähettäjä|Feladó|Kimden|发件人|發件人|寄件者|发信人|發信人"
+)
+_HEADER_KEYS_OTHER = (
+    r"Sent|Date|To|Cc|Bcc|Subject|Reply-To|Envoyé|Date d'envoi|À|A|Objet|Gesendet|Datum|An|Betreff|Kopie"
+    r"|Enviado|Fecha|Para|Asunto|CC|Inviato|Data|Oggetto|Verzonden|Aan|Onderwerp|Sendt|Til|Emne|Skickat|Ämne"
+    r"|Wysłano|Do|Temat|Enviada|Assunto|Отправлено|Дата|Кому|Тема|Копия"
+    r"|发送时间|發送時間|日期|时间|時間|收件人|收件者|抄送|副本|主题|主題|标题"
+)
+_STAR = r"[*\s]{0,3}"
+HEADER_FROM_RE = re.compile(
+    r"^[ \t>]{0,8}" + _STAR + r"(?:" + _HEADER_KEYS_FROM + r")" + _STAR + r"[ \t\u00a0]{0,3}[:：]",
+    re.IGNORECASE,
+)
+HEADER_ANY_RE = re.compile(
+    r"^[ \t>]{0,8}" + _STAR + r"(?:" + _HEADER_KEYS_FROM + "|" + _HEADER_KEYS_OTHER + r")"
+    + _STAR + r"[ \t\u00a0]{0,3}[:：]",
+    re.IGNORECASE,
+)
+
+# ---------------------------------------------------------------------------
+# Signatures.
+SIG_DELIM_RE = re.compile(r"^(?:-- ?|--\u00a0|—|__|ᐧ)[ \t]{0,3}$")
+# Mobile taglines; the whole line must be the tagline (short), so a sentence
+# that merely mentions an iPhone is untouched.
+TAGLINE_RE = re.compile(
+    r"^[ \t]{0,8}(?:"
+    r"Sent (?:from|via|with) .{1,60}"
+    r"|Get Outlook for .{1,40}"
+    r"|Envoyé de mon .{1,40}|Enviado desde mi .{1,40}|Von meinem .{1,40} gesendet|Inviato da .{1,40}"
+    r"|Verzonden met .{1,40}|Verstuurd vanaf mijn .{1,40}|Enviado do meu .{1,40}|Skickat från min .{1,40}"
+    r"|发自我的.{1,30}|發自我的.{1,30}|来自我的.{1,30}|來自我的.{1,30}"
+    r"|从 ?.{1,30}发送|從 ?.{1,30}傳送|发自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端).{0,10}"
+    r"|来自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端).{0,10}|來自.{1,20}(?:郵箱|郵件|Mail).{0,10}"
+    r")[ \t.。!]{0,3}$",
+    re.IGNORECASE,
+)
+
+# ---------------------------------------------------------------------------
+# Fences.
+FENCE_RE = re.compile(r"^[ \t]{0,8}(```|~~~)")
+CMD_PREFIX_RE = re.compile(r"^[ \t]*CMD:[ \t]?", re.IGNORECASE)
