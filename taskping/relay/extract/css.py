@@ -199,17 +199,34 @@ class StyleSheet:
     rules: list[tuple[_Compound, dict[str, str]]] = field(default_factory=list)
 
     def add(self, css: str) -> None:
-        css = re.sub(r"/\*.*?\*/", " ", css[:200_000], flags=re.DOTALL)
-        css = css.replace("<!--", " ").replace("-->", " ")
-        for m in re.finditer(r"([^{}]{1,2000})\{([^{}]{0,5000})\}", css):
-            selectors, body = m.group(1), m.group(2)
-            decls = {k: v for k, v in parse_style(body).items() if k in _RELEVANT}
-            if not decls or selectors.strip().startswith("@"):
-                continue
-            for sel in selectors.split(","):
-                compound = _last_compound(sel)
-                if compound is not None:
-                    self.rules.append((compound, decls))
+        """Parse a style sheet in one linear pass (no regex over the whole sheet)."""
+        css = _strip_comments(css[:200_000]).replace("<!--", " ").replace("-->", " ")
+        stack: list[tuple[str, int, bool]] = []  # (selector text, body start, has nested block)
+        last = 0
+        for pos, ch in enumerate(css):
+            if ch == "{":
+                if stack:
+                    sel, start, _ = stack[-1]
+                    stack[-1] = (sel, start, True)
+                stack.append((css[last:pos], pos + 1, False))
+                last = pos + 1
+            elif ch == "}":
+                if stack:
+                    selectors, start, nested = stack.pop()
+                    if not nested:
+                        self._rule(selectors, css[start:pos])
+                last = pos + 1
+            elif ch == ";" and not stack:
+                last = pos + 1  # "@import ...;" and friends
+
+    def _rule(self, selectors: str, body: str) -> None:
+        decls = {k: v for k, v in parse_style(body).items() if k in _RELEVANT}
+        if not decls or selectors.strip().startswith("@"):
+            return
+        for sel in selectors.split(","):
+            compound = _last_compound(sel[:2000])
+            if compound is not None:
+                self.rules.append((compound, decls))
 
     def declarations_for(self, tag: str, attrs: Mapping[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -228,6 +245,22 @@ class StyleSheet:
                 continue
             out.update(decls)
         return out
+
+
+def _strip_comments(css: str) -> str:
+    out: list[str] = []
+    i = 0
+    while True:
+        j = css.find("/*", i)
+        if j < 0:
+            out.append(css[i:])
+            break
+        out.append(css[i:j])
+        k = css.find("*/", j + 2)
+        if k < 0:
+            break
+        i = k + 2
+    return " ".join(out)
 
 
 _COMBINATOR_RE = re.compile(r"[\s>+~]+")

@@ -123,7 +123,7 @@ def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> i
     """
     line = lines[i]
     stripped = line.strip()
-    if P.WROTE_END_RE.search(stripped) and len(stripped) > len("wrote:") + 2:
+    if P.WROTE_END_RE.search(stripped):
         return 1
     if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FROM_ATTRIB_RE.match(stripped):
         # "2016-10-24 15:36 GMT+02:00 Foo bar <\ninfo@foo.bar>:"

@@ -61,7 +61,9 @@ def _trim(lines: Sequence[str], kinds: Sequence[Kind]) -> str | None:
         end -= 1
     if not any(k in _CONTENT for k in kinds[start:end]):
         return None
-    return "\n".join(line.rstrip() for line in lines[start:end])
+    return "\n".join(
+        line if kind is Kind.FENCED else line.rstrip() for line, kind in zip(lines[start:end], kinds[start:end])
+    )
 
 
 def _cut_signature(kinds: Sequence[Kind], start: int, end: int) -> int:

@@ -1,0 +1,67 @@
+"""Reply extraction: the new text of a reply email, or a reason to refuse.
+
+Email that gets typed into a terminal running an agent is remote code execution
+by design, so this package refuses rather than guesses. It is pure (no I/O):
+the relay and ``taskping extract`` hand it bytes or strings.
+
+Pipeline: :mod:`.mime` picks the body parts; :mod:`.html` turns an HTML body
+into text with hidden content dropped and quote containers marked; :mod:`.lines`
+classifies each line; :mod:`.reply` decides which lines are new;
+:mod:`.command` turns new text into what would be typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .command import to_command
+from .html import html_to_text
+from .mime import body_parts
+from .reply import decide
+
+NO_BODY = "the message has no text or HTML body"
+NO_VISIBLE = "the HTML body has no visible text"
+
+__all__ = ["Extraction", "extract_eml", "extract_reply", "to_command"]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The outcome: ``text`` (the new text) or ``refusal`` (why not)."""
+
+    text: str | None
+    refusal: str | None
+    source: Literal["text", "html"] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None and self.refusal is None
+
+
+def extract_reply(
+    *, text: str | None = None, html: str | None = None, sent_texts: Sequence[str] = ()
+) -> Extraction:
+    """New text of a reply body.
+
+    The text/plain body is used when present and non-empty, else the HTML body
+    (rendered with hidden content dropped). ``sent_texts`` are the notification
+    texts TaskPing sent in this thread: a copy of any of them is quote.
+    """
+    if text is not None and text.strip():
+        d = decide(text, sent_texts)
+        return Extraction(d.text, d.refusal, "text")
+    if html is not None and html.strip():
+        rendered = html_to_text(html)
+        if not rendered.strip(" \n>"):
+            return Extraction(None, NO_VISIBLE, "html")
+        d = decide(rendered, sent_texts)
+        return Extraction(d.text, d.refusal, "html")
+    return Extraction(None, NO_BODY, None)
+
+
+def extract_eml(raw: bytes, *, sent_texts: Sequence[str] = ()) -> Extraction:
+    """New text of a whole RFC 5322 message (attachments ignored)."""
+    bodies = body_parts(raw)
+    return extract_reply(text=bodies.text, html=bodies.html, sent_texts=sent_texts)

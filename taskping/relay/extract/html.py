@@ -1,0 +1,275 @@
+"""HTML body -> plain text the line rules understand, with hidden content gone.
+
+Three jobs, in one pass over a small tree built with the standard library's
+tolerant :class:`html.parser.HTMLParser` (never raises on broken markup):
+
+1. **Drop what a reader cannot see** (see :mod:`.css`): ``<script>``,
+   ``<style>``, ``<head>``, ``<template>``, ``<title>``, ``<noscript>``,
+   ``<object>``/``<iframe>``/``<svg>``, form controls, closed ``<details>``,
+   elements with the ``hidden`` attribute, comments, and anything CSS hides or
+   paints in the background colour. Hidden content must never reach the output:
+   a stranger could hide a command there.
+2. **Mark the known quote containers** so the line rules see them as quote:
+   ``<blockquote>`` (``type=cite`` and plain), ``.gmail_quote``,
+   ``.yahoo_quoted``, ``.protonmail_quote``, ``.moz-cite-prefix``, NetEase's
+   ``#isReplyContent``... are rendered with a ``> `` prefix per level; Outlook's
+   ``#divRplyFwdMsg`` / ``#appendonsend`` / ``#mail-editor-reference-message-container``
+   and an ``<hr>`` start "the rest is the original message" (everything after
+   them is prefixed). Signature containers (``#ms-outlook-mobile-signature``,
+   ``.gmail_signature``, ``#AppleMailSignature``) are dropped.
+3. **Render** block elements as lines, collapse whitespace outside ``<pre>``,
+   keep ``&nbsp;`` indentation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from . import css as C
+
+VOID = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "keygen", "basefont", "frame", "isindex",
+})
+HIDDEN_TAGS = frozenset({
+    "script", "style", "head", "template", "title", "noscript", "object", "iframe", "svg", "math",
+    "select", "option", "textarea", "input", "button", "datalist", "frameset", "frame", "noframes",
+    "applet", "audio", "video", "canvas", "map", "meta", "link", "base", "xml",
+})
+BLOCK = frozenset({
+    "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+    "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "ul",
+    "body", "html", "caption", "summary", "details",
+})
+PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol", "dl"})
+CELL = frozenset({"td", "th"})
+# Elements closed implicitly when a sibling of the same kind opens.
+_SELF_NESTING_CLOSES = frozenset({"p", "li", "tr", "td", "th", "dt", "dd", "option"})
+
+QUOTE_CLASSES = frozenset({
+    "gmail_quote", "gmail_quote_container", "yahoo_quoted", "protonmail_quote", "moz-cite-prefix",
+    "zmail_extra", "quote", "email_quote", "x_gmail_quote", "ms-outlook-mobile-reference-message",
+})
+QUOTE_IDS = frozenset({"isreplycontent", "isforwardcontent", "origbody", "reply-content", "zwchr"})
+REST_IDS_SUFFIX = ("divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container", "olk_src_body_section")
+REST_CLASSES = frozenset({"outlookmessageheader", "divrplyfwdmsg"})
+SIGNATURE_IDS = frozenset({"ms-outlook-mobile-signature", "applemailsignature", "signature"})
+SIGNATURE_CLASSES = frozenset({"gmail_signature", "moz-signature", "ms-outlook-mobile-signature"})
+HR_LINE = "_" * 32  # what an <hr> renders as; the line rules read it as Outlook's delimiter
+
+_WS_RE = re.compile(r"[ \t\n\r\f\v]+")
+_MAX_DEPTH = 400  # deeper nesting is flattened (browsers cap depth too)
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list[Node | str] = field(default_factory=list)
+
+
+class _TreeBuilder(HTMLParser):
+    """A forgiving tree builder: mismatched end tags are ignored, unclosed
+    elements are closed at the end, ``p``/``li``/``td``... close their open
+    sibling, and nesting deeper than :data:`_MAX_DEPTH` is flattened."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#root", {})
+        self.stack: list[Node] = [self.root]
+        self.sheet = C.StyleSheet()
+        self._in_style = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        tag = tag.lower()
+        node = Node(tag, {k.lower(): (v or "") for k, v in attrs if k})
+        if tag in _SELF_NESTING_CLOSES and self.stack[-1].tag == tag and len(self.stack) > 1:
+            self.stack.pop()
+        self.stack[-1].children.append(node)
+        if tag in VOID:
+            return
+        if len(self.stack) < _MAX_DEPTH:
+            self.stack.append(node)
+        if tag == "style":
+            self._in_style += 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        tag = tag.lower()
+        self.stack[-1].children.append(Node(tag, {k.lower(): (v or "") for k, v in attrs if k}))
+
+    def handle_endtag(self, tag: str) -> None:
+        tag = tag.lower()
+        if tag == "br":
+            self.stack[-1].children.append(Node("br", {}))
+            return
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                break
+        if tag == "style" and self._in_style:
+            self._in_style -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.stack[-1].tag == "style":
+            self.sheet.add(data)
+        self.stack[-1].children.append(data)
+
+
+def parse(html: str) -> tuple[Node, C.StyleSheet]:
+    """Parse into a tree; never raises (a parser failure keeps what was built)."""
+    builder = _TreeBuilder()
+    try:
+        builder.feed(html)
+        builder.close()
+    except Exception:  # noqa: BLE001 - broken markup must not crash the relay
+        pass
+    return builder.root, builder.sheet
+
+
+@dataclass
+class _Ctx:
+    fg: C.RGB
+    bg: C.RGB
+    quote: int
+    pre: bool
+
+
+class _Renderer:
+    def __init__(self, sheet: C.StyleSheet) -> None:
+        self.sheet = sheet
+        self.lines: list[str] = []
+        self.cur: list[str] = []
+        self.cur_quote = 0
+        self.rest_quote = 0  # set once an Outlook-style "original message" container starts
+
+    # -- output --------------------------------------------------------
+    def text(self, s: str, ctx: _Ctx) -> None:
+        if C.same_color(ctx.fg, ctx.bg):
+            return  # painted in the background colour: invisible
+        if not ctx.pre:
+            s = _WS_RE.sub(" ", s)
+            if not self.cur or self.cur[-1].endswith(" "):
+                s = s.lstrip(" ")
+            if not s:
+                return
+        if not self.cur:
+            self.cur_quote = ctx.quote + self.rest_quote
+        if ctx.pre and "\n" in s:
+            parts = s.split("\n")
+            for part in parts[:-1]:
+                self.cur.append(part)
+                self.newline(ctx)
+                self.cur_quote = ctx.quote + self.rest_quote
+            s = parts[-1]
+            if not s:
+                return
+        self.cur.append(s.replace("\u00a0", " "))
+
+    def newline(self, ctx: _Ctx | None = None, force: bool = False) -> None:
+        if self.cur or force:
+            content = "".join(self.cur).rstrip(" ") if not (ctx and ctx.pre) else "".join(self.cur)
+            depth = self.cur_quote if self.cur else (ctx.quote + self.rest_quote if ctx else 0)
+            self.lines.append("> " * depth + content if content or depth == 0 else ">" * depth)
+            self.cur = []
+
+    def blank(self, ctx: _Ctx) -> None:
+        self.newline(ctx)
+        if self.lines and self.lines[-1].strip(" >"):
+            self.lines.append("> " * (ctx.quote + self.rest_quote) if ctx.quote + self.rest_quote else "")
+
+    # -- tree walk -----------------------------------------------------
+    def render(self, root: Node) -> str:
+        ctx0 = _Ctx(C.DEFAULT_FG, C.DEFAULT_BG, 0, False)
+        # Explicit stack (no recursion): entries are ("node", node, ctx) or ("end", node, ctx).
+        work: list[tuple[str, Node | str, _Ctx]] = [("node", child, ctx0) for child in reversed(root.children)]
+        while work:
+            action, item, ctx = work.pop()
+            if isinstance(item, str):
+                self.text(item, ctx)
+                continue
+            if action == "end":
+                self._close(item, ctx)
+                continue
+            child_ctx = self._open(item, ctx)
+            if child_ctx is None:
+                continue
+            work.append(("end", item, ctx))
+            for child in reversed(item.children):
+                work.append(("node", child, child_ctx))
+        self.newline()
+        return "\n".join(self.lines)
+
+    def _open(self, node: Node, ctx: _Ctx) -> _Ctx | None:
+        """Start an element; None when its content must not be rendered."""
+        tag, attrs = node.tag, node.attrs
+        if tag in HIDDEN_TAGS or "hidden" in attrs:
+            return None
+        if tag == "details" and "open" not in attrs:
+            return None
+        classes = set(attrs.get("class", "").lower().split())
+        ident = attrs.get("id", "").lower()
+        if ident in SIGNATURE_IDS or classes & SIGNATURE_CLASSES:
+            return None
+        decls = self.sheet.declarations_for(tag, attrs)
+        decls.update(C.parse_style(attrs.get("style", "")))
+        if C.hides(decls):
+            return None
+        fg, bg = ctx.fg, ctx.bg
+        bg_value = decls.get("background-color") or decls.get("background") or attrs.get("bgcolor", "")
+        if bg_value:
+            parsed = C.parse_color(bg_value)
+            if parsed is not None and parsed != C.TRANSPARENT:
+                bg = parsed
+        fg_value = decls.get("color") or (attrs.get("color", "") if tag == "font" else "")
+        if fg_value:
+            parsed = C.parse_color(fg_value)
+            if parsed == C.TRANSPARENT:
+                return None
+            if parsed is not None:
+                fg = parsed
+        if tag == "br":
+            self.newline(ctx, force=True)
+            return ctx
+        if tag == "hr":
+            self.newline(ctx)
+            self.cur_quote = ctx.quote + self.rest_quote
+            self.cur.append(HR_LINE)
+            self.newline(ctx)
+            return ctx
+        if tag == "img":
+            return None
+        quote = ctx.quote
+        if tag == "blockquote" or classes & QUOTE_CLASSES or ident in QUOTE_IDS:
+            quote += 1
+        if ident.endswith(REST_IDS_SUFFIX) or classes & REST_CLASSES:
+            self.newline(ctx)
+            self.rest_quote = max(self.rest_quote, 1)
+        new_ctx = _Ctx(fg, bg, quote, ctx.pre or tag in ("pre", "xmp", "plaintext", "listing"))
+        if tag in PARAGRAPH:
+            self.blank(new_ctx)
+        elif tag in BLOCK or quote != ctx.quote:
+            self.newline(ctx)
+        elif tag in CELL and self.cur:
+            self.cur.append(" ")
+        return new_ctx
+
+    def _close(self, node: Node, ctx: _Ctx) -> None:
+        tag = node.tag
+        if tag in PARAGRAPH:
+            self.blank(ctx)
+        elif tag in BLOCK or _is_quote_container(node):
+            self.newline()
+
+
+def _is_quote_container(node: Node) -> bool:
+    classes = set(node.attrs.get("class", "").lower().split())
+    return bool(classes & QUOTE_CLASSES) or node.attrs.get("id", "").lower() in QUOTE_IDS
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body, quote containers prefixed with ``> ``."""
+    root, sheet = parse(html)
+    return _Renderer(sheet).render(root)
