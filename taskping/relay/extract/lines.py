@@ -27,6 +27,7 @@ The decision (which lines are the new text) lives in :mod:`.reply`.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 
 from taskping.marker import is_marker_line
@@ -113,32 +114,56 @@ def _is_header_block(lines: Sequence[str], i: int) -> int:
     return 0
 
 
+def _ends_attribution(joined: str, starts_like_one: bool) -> bool:
+    """Whether ``joined`` (one or several lines) reads as a complete attribution."""
+    if P.WROTE_END_RE.search(joined) or P.WROTE_DASHES_RE.match(joined):
+        return True
+    if not joined.endswith((":", "：")):
+        return False
+    has_addr = bool(P.EMAILISH_RE.search(joined))
+    has_date = bool(P.DATEISH_RE.search(joined))
+    if has_addr and has_date:
+        return True  # "26.06.2014, 14:41, "Alexander L" <abc@example.com>:"
+    if has_addr and P.WROTE_ANY_RE.search(joined):
+        return True  # "Name <a@b> schrieb am Fr., 28.\nApr. 2017 um 11:53 Uhr:"
+    # "On 11-Apr-2011, at 6:54 PM, Roman <r@x> sent:", "Vào 14:24 8 tháng 6, 2017, ... đã viết:"
+    return starts_like_one and has_date and bool(re.search(r"\d{4}", joined))
+
+
 def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> int:
     """Length of an attribution starting at line ``i`` (0 when none).
 
-    One line ending with "wrote:" / "写道：" (...), or a line that starts like an
-    attribution ("On", "在", "Le", ...) and mentions a date, followed within a
-    few lines by the line that ends with the verb (wrapped attribution: Gmail
-    wraps at ~78 columns, often as "... <\\na@b> wrote:").
+    One line that reads as a complete attribution ("...wrote:", "...写道：",
+    "<date> ... <a@b>:", "---- X wrote ----", "2013/7/20 X <a@b>"), or a line
+    that starts like one (a date, an address, or "On"/"在"/"Am"/... with a date)
+    continued over at most a few lines until one completes it (Gmail wraps at
+    ~78 columns, often as "... <\\na@b> wrote:").
     """
-    line = lines[i]
-    stripped = line.strip()
-    if P.WROTE_END_RE.search(stripped):
+    stripped = lines[i].strip()
+    starts_like_one = bool(P.ATTRIB_START_RE.match(stripped))
+    if _ends_attribution(stripped, starts_like_one):
         return 1
-    if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FROM_ATTRIB_RE.match(stripped):
-        # "2016-10-24 15:36 GMT+02:00 Foo bar <\ninfo@foo.bar>:"
-        if stripped.endswith("<") and i + 1 < len(lines) and lines[i + 1].rstrip().endswith(":"):
-            return 2
+    if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FIRST_ADDR_LAST_RE.match(stripped):
         return 1
-    if P.ATTRIB_START_RE.match(stripped) and P.DATEISH_RE.search(stripped):
-        for j in range(i + 1, min(len(lines), i + _ATTRIB_LOOKAHEAD)):
-            if fenced[j] or len(lines[j]) > _MAX_LINE_FOR_PATTERNS:
-                return 0
-            nxt = lines[j].strip().lstrip(">").strip()
-            if P.WROTE_END_RE.search(nxt):
-                return j - i + 1
-            if nxt.endswith((".", "?", "!", "。", "？", "！")):
-                return 0
+    if stripped.endswith((".", "?", "!", "。", "？", "！")) or len(stripped) > 200:
+        return 0
+    if not (P.DATEISH_RE.search(stripped) or P.EMAILISH_RE.search(stripped)):
+        return 0
+    if not (starts_like_one or P.EMAILISH_RE.search(stripped) or stripped.endswith("<")):
+        if not P.ISO_ATTRIB_RE.match(stripped):
+            return 0
+    joined = stripped
+    for j in range(i + 1, min(len(lines), i + _ATTRIB_LOOKAHEAD)):
+        if fenced[j] or len(lines[j]) > _MAX_LINE_FOR_PATTERNS:
+            return 0
+        nxt = lines[j].strip().lstrip(">").strip()
+        if not nxt:
+            continue
+        joined = f"{joined} {nxt}"
+        if _ends_attribution(joined, starts_like_one):
+            return j - i + 1
+        if nxt.endswith((".", "?", "!", "。", "？", "！")) or len(nxt) > 100:
+            return 0
     return 0
 
 
@@ -178,7 +203,7 @@ def classify(lines: Sequence[str], sent: SentIndex | None = None) -> list[Kind]:
             kinds[i] = Kind.QUOTE
         elif P.SIG_DELIM_RE.match(line.rstrip("\r")):
             kinds[i] = Kind.SIGNATURE
-        elif P.ORIGINAL_DELIM_RE.match(line) or P.UNDERSCORE_DELIM_RE.match(line):
+        elif P.ORIGINAL_DELIM_RE.match(line) or P.UNDERSCORE_DELIM_RE.match(line) or P.DASHED_TITLE_RE.match(line):
             kinds[i] = Kind.DELIMITER
         elif P.RULE_LINE_RE.match(line):
             kinds[i] = Kind.RULE

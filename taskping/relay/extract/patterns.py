@@ -23,11 +23,22 @@ QUOTE_RE = re.compile(r"^[ \t]{0,8}>")
 # these verbs (plus a colon) introduces a quoted message, whatever precedes it.
 _WROTE_WORDS = (
     r"wrote|writes"  # en
-    r"|写道|寫道|來信|来信"  # zh
-    r"|schrieb|a écrit|a ecrit|escribió|escribio|ha scritto|scrisse|skrev|schreef"
-    r"|napisał|napisal|escreveu|kirjoitti|írta|yazdı|написал|написала|написал\(а\)"
+    r"|写道|寫道|來信|来信|写了|寫了"  # zh
+    r"|schrieb|a écrit|a ecrit|escribió|escribio|ha scritto|scrisse|skrev|schreef|geschreven"
+    r"|napisał|napisal|napisał\(a\)|escreveu|kirjoitti|írta|yazdı|написал|написала|написал\(а\)|пише|писал|viết"
 )
-WROTE_END_RE = re.compile(r"(?:" + _WROTE_WORDS + r")[ \t]{0,3}[:：][ \t]{0,3}$", re.IGNORECASE)
+_VERB = r"(?:" + _WROTE_WORDS + r")"
+# A line ending with one of these verbs plus a colon introduces a quoted message.
+WROTE_END_RE = re.compile(_VERB + r"[ \t\u00a0]{0,3}[:：][ \t\u00a0]{0,3}$", re.IGNORECASE)
+# The verb anywhere (for "Name <a@b> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:").
+WROTE_ANY_RE = re.compile(r"(?:^|[\s\"'>)])" + _VERB + r"(?:$|[\s:：])", re.IGNORECASE)
+# "---- On Tue, 22 Dec 2015 ... wrote ----", "---- John Smith wrote ----"
+WROTE_DASHES_RE = re.compile(r"^[ \t]{0,8}-{2,}.{0,200}?\b" + _VERB + r"[ \t]{0,3}-{2,}[ \t]{0,8}$", re.IGNORECASE)
+EMAILISH_RE = re.compile(r"[^\s@<>]{1,64}@[^\s@<>]{1,255}")
+# "2013/7/20 sam via Discourse Meta <info@discourse.org>" (date first, address last)
+DATE_FIRST_ADDR_LAST_RE = re.compile(
+    r"^\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\b.{0,200}@[^\s<>]{1,200}>?[ \t]{0,3}[:：]?[ \t]{0,3}$"
+)
 
 # Lines that start an attribution which may be wrapped over several lines.
 ATTRIB_START_RE = re.compile(
@@ -60,6 +71,8 @@ ORIGINAL_DELIM_RE = re.compile(
     r"[ \t\u00a0]{0,5}(?:[-=_*~]{2,40})?[ \t]{0,3}:?[ \t]{0,3}$",
     re.IGNORECASE,
 )
+# "-----Antwort Nachricht-----", "---- 回复的原邮件 ----": a short title between rules.
+DASHED_TITLE_RE = re.compile(r"^[ \t]{0,8}-{3,}[ \t\u00a0]{0,3}[^-\s][^-]{0,40}?[ \t\u00a0]{0,3}-{3,}[ \t]{0,8}$")
 # Outlook's line of underscores (and the same drawn with other characters).
 UNDERSCORE_DELIM_RE = re.compile(r"^[ \t]{0,8}_{5,}[ \t]{0,8}$")
 
@@ -93,16 +106,21 @@ HEADER_ANY_RE = re.compile(
 SIG_DELIM_RE = re.compile(r"^(?:-- ?|--\u00a0|—|__|ᐧ)[ \t]{0,3}$")
 # Mobile taglines; the whole line must be the tagline (short), so a sentence
 # that merely mentions an iPhone is untouched.
+_DEVICE = r"[A-Za-z0-9][\w.+&'’ -]{0,40}"
 TAGLINE_RE = re.compile(
     r"^[ \t]{0,8}(?:"
-    r"Sent (?:from|via|with) .{1,60}"
-    r"|Get Outlook for .{1,40}"
-    r"|Envoyé de mon .{1,40}|Enviado desde mi .{1,40}|Von meinem .{1,40} gesendet|Inviato da .{1,40}"
-    r"|Verzonden met .{1,40}|Verstuurd vanaf mijn .{1,40}|Enviado do meu .{1,40}|Skickat från min .{1,40}"
-    r"|发自我的.{1,30}|發自我的.{1,30}|来自我的.{1,30}|來自我的.{1,30}"
-    r"|从 ?.{1,30}发送|從 ?.{1,30}傳送|发自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端).{0,10}"
-    r"|来自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端).{0,10}|來自.{1,20}(?:郵箱|郵件|Mail).{0,10}"
-    r")[ \t.。!]{0,3}$",
+    r"Sent (?:from|via|with) (?:my |the |(?-i:[A-Z])|Outlook|Yahoo|Mail|AOL|Samsung|Huawei|Xiaomi)" + _DEVICE
+    + r"|Get Outlook for " + _DEVICE
+    + r"|(?:Envoyé|Envoye) (?:de|depuis) (?:mon|ma) " + _DEVICE
+    + r"|Enviado (?:desde|do|de) (?:mi|meu|o meu) " + _DEVICE
+    + r"|(?:Von|Gesendet von) meinem " + _DEVICE + r"(?: gesendet)?"
+    + r"|Inviato (?:da|dal) (?:mio )?" + _DEVICE
+    + r"|(?:Verzonden|Verstuurd) (?:met|vanaf) (?:mijn )?" + _DEVICE
+    + r"|(?:Skickat|Sendt) (?:från|fra) (?:min|mitt) " + _DEVICE
+    + r"|发自我的.{1,30}|發自我的.{1,30}|来自我的.{1,30}|來自我的.{1,30}"
+    r"|从 ?.{1,30}发送|從 ?.{1,30}傳送|发自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端|手机|大师).{0,10}"
+    r"|来自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端|手机|大师).{0,10}|來自.{1,20}(?:郵箱|郵件|Mail).{0,10}"
+    r")(?:<[^<>\s]{1,200}>)?[ \t.。!]{0,3}$",
     re.IGNORECASE,
 )
 
