@@ -20,7 +20,10 @@ DESCRIPTION = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("event", choices=EVENTS, help="the hook event name")
+    # Not `choices=`: argparse would exit 2 on an unknown event, and Claude Code treats exit 2 from
+    # a hook as a blocking error (a Stop hook would keep Claude from stopping). HookInput.parse
+    # rejects it instead, and the error is logged like any other.
+    parser.add_argument("event", metavar="EVENT", help=f"the hook event name: {', '.join(EVENTS)}")
 
 
 def _log_error(settings: object | None, event: str, error: BaseException) -> None:
