@@ -91,7 +91,7 @@ def test_cli_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_cli_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _cli(tmp_path, b"<div>CMD: pwd</div><blockquote>old</blockquote>", "--format", "html", "--command", capsys=capsys)
+    rc, out, _ = _cli(tmp_path, b"<div>CMD: pwd</div><blockquote type=\"cite\">old</blockquote>", "--format", "html", "--command", capsys=capsys)
     assert (rc, out) == (0, "pwd\n")
 
 

@@ -106,3 +106,17 @@ def test_broken_html_does_not_raise() -> None:
 def test_deep_nesting_does_not_recurse() -> None:
     html = "<div>" * 50_000 + "deep" + "</div>" * 50_000
     assert new_html(html) == "deep"
+
+
+def test_bare_blockquote_after_ordinary_text_is_the_writers_formatting() -> None:
+    assert new_html("<div>Reply</div><blockquote>indented part</blockquote>") == "Reply\nindented part"
+
+
+def test_bare_blockquote_after_attribution_is_quote() -> None:
+    html = "<div>Reply</div><div>On 11-Apr-2011, at 6:54 PM, Bob &lt;bob@example.com&gt; wrote:</div><blockquote>Test</blockquote>"
+    assert new_html(html) == "Reply"
+
+
+def test_marker_inside_bare_blockquote_still_cuts() -> None:
+    html = "<div>go</div><blockquote>## Reply above this line ## [TaskPing #abcd-efghijkmnpqrstuv]<br>rm -rf ~</blockquote>"
+    assert new_html(html) == "go"

@@ -188,3 +188,50 @@ def test_embedded_header_block_without_delimiter() -> None:
 
 def test_single_from_line_in_text_is_not_a_header_block() -> None:
     assert new_text("From: the logs, it looks fine\nship it\n") == "From: the logs, it looks fine\nship it"
+
+
+def test_attribution_glued_to_reply_line_is_split() -> None:
+    assert new_text("reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:\n> Hi\n") == "reply"
+    assert new_text("reply--- On Wed, Apr 4, 2012 at 3:59 PM, me@domain.com wrote:\n> Hi\n") == "reply"
+
+
+def test_glued_attribution_inside_fence_is_not_split() -> None:
+    body = "```\necho On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:\n```\n"
+    assert new_text(body) == body.rstrip()
+
+
+def test_header_block_starting_with_date() -> None:
+    body = "Blah\n\nDate: Wed, 16 May 2012 00:15:02 -0600\nTo: someone@example.com\n\nold\n"
+    assert new_text(body) == "Blah"
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "Am 03.02.2016 3:35 nachm. schrieb Max Mustermann <noreply@example.org>:",
+        "Le 2016-11-16 02:22, Erlend a écrit\u00a0:",
+        "26.06.2014, 14:41, \"Alexander L\" <abc@example.com>:",
+        "2022年1月1日(金) 9:00 田中太郎 <taro.tanaka@example.com>:",
+        "---- On Tue, 22 Dec 2015 14:17:36 +0530 Sam <info@example.org> wrote ----",
+        "2013/7/20 sam via Discourse Meta <info@example.org>",
+        "Max Mustermann <try@example.com> schrieb am Fr., 28.\nApr. 2017 um 11:53 Uhr:",
+        "Am So., 1. Jan. 2023 um 17:22 Uhr schrieb John Doe <\nnoreply@github.com>:",
+    ],
+)
+def test_attribution_variants(attribution: str) -> None:
+    assert new_text(f"the reply\n\n{attribution}\n\nold text\n") == "the reply"
+
+
+def test_lone_dash_name_signoff_is_cut() -> None:
+    assert new_text("Oh thanks.\n\nHaving the function would be great.\n\n-Abhishek Kona\n\n> old") == (
+        "Oh thanks.\n\nHaving the function would be great."
+    )
+
+
+def test_mvh_signoff_is_cut_but_body_kept() -> None:
+    assert new_text("Hej,\n\nSvar.\n\nMvh,\nPerson B\n") == "Hej,\n\nSvar."
+
+
+def test_sentence_mentioning_sent_from_is_not_a_tagline() -> None:
+    body = "Here is another email\n\nSent from my desk, is much easier than my mobile phone, really, truly, honestly ok."
+    assert new_text(body) == body

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from . import css as C
+from .lines import looks_like_attribution
 
 VOID = frozenset({
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
@@ -242,7 +243,7 @@ class _Renderer:
         if tag == "img":
             return None
         quote = ctx.quote
-        if tag == "blockquote" or classes & QUOTE_CLASSES or ident in QUOTE_IDS:
+        if tag == "blockquote" and self._is_quote_blockquote(attrs, ctx) or classes & QUOTE_CLASSES or ident in QUOTE_IDS:
             quote += 1
         if ident.endswith(REST_IDS_SUFFIX) or classes & REST_CLASSES:
             self.newline(ctx)
@@ -255,6 +256,25 @@ class _Renderer:
         elif tag in CELL and self.cur:
             self.cur.append(" ")
         return new_ctx
+
+    def _is_quote_blockquote(self, attrs: dict[str, str], ctx: _Ctx) -> bool:
+        """A ``<blockquote>`` is a quote when a client marked it as one.
+
+        ``type=cite``, any class or id (clients name their quote elements), a
+        left border (the quote bar), being inside another quote, or following
+        an attribution line make it a quote. A bare ``<blockquote>`` after
+        ordinary text is formatting the writer chose (an indented block) and
+        is rendered as text; the marker line and sent-text rules still apply
+        to what it holds.
+        """
+        if ctx.quote or self.rest_quote:
+            return True
+        if attrs.get("type", "").lower() == "cite" or attrs.get("class") or attrs.get("id"):
+            return True
+        if "border" in attrs.get("style", "").lower():
+            return True
+        previous = "".join(self.cur).strip() or next((x for x in reversed(self.lines) if x.strip()), "")
+        return looks_like_attribution(previous)
 
     def _close(self, node: Node, ctx: _Ctx) -> None:
         tag = node.tag

@@ -109,7 +109,10 @@ def _is_header_block(lines: Sequence[str], i: int) -> int:
             if j + 1 < len(lines) and not lines[j + 1].strip():
                 break
         j += 1
-    if count >= 2 and has_from and P.HEADER_FROM_RE.match(lines[i]) or count >= 3 and has_from:
+    starts_dated = bool(P.HEADER_DATE_RE.match(lines[i]))
+    if count >= 2 and (has_from or starts_dated) and (P.HEADER_FROM_RE.match(lines[i]) or starts_dated):
+        return last - i + 1
+    if count >= 3 and has_from:
         return last - i + 1
     return 0
 
@@ -130,6 +133,36 @@ def _ends_attribution(joined: str, starts_like_one: bool) -> bool:
     return starts_like_one and has_date and bool(re.search(r"\d{4}", joined))
 
 
+def looks_like_attribution(line: str) -> bool:
+    """Whether one line, on its own, reads as an attribution ("On ... wrote:")."""
+    stripped = line.strip().lstrip(">").strip()
+    if len(stripped) > _MAX_LINE_FOR_PATTERNS:
+        return False
+    return _ends_attribution(stripped, bool(P.ATTRIB_START_RE.match(stripped))) or bool(
+        P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FIRST_ADDR_LAST_RE.match(stripped)
+    )
+
+
+def split_shared_attribution(lines: Sequence[str]) -> list[str]:
+    """Split "reply On <date>, X wrote:" into "reply" and the attribution.
+
+    Some clients glue the attribution to the last line of the reply (no line
+    break, sometimes "---" between them). Only lines that end like an
+    attribution are examined, so the scan stays cheap. Both halves are
+    substrings of the input line.
+    """
+    out: list[str] = []
+    fenced = _fences(lines)
+    for line, in_fence in zip(lines, fenced):
+        if not in_fence and len(line) <= _MAX_LINE_FOR_PATTERNS and P.WROTE_END_RE.search(line):
+            m = P.SHARED_ATTRIB_RE.match(line)
+            if m and m.group("pre").strip() and looks_like_attribution(m.group("attr")):
+                out.extend([m.group("pre").rstrip(" -"), m.group("attr")])
+                continue
+        out.append(line)
+    return out
+
+
 def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> int:
     """Length of an attribution starting at line ``i`` (0 when none).
 
@@ -145,7 +178,7 @@ def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> i
         return 1
     if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FIRST_ADDR_LAST_RE.match(stripped):
         return 1
-    if stripped.endswith((".", "?", "!", "。", "？", "！")) or len(stripped) > 200:
+    if len(stripped) > 200 or stripped.endswith((".", "?", "!", "。", "？", "！")) and not P.EMAILISH_RE.search(stripped):
         return 0
     if not (P.DATEISH_RE.search(stripped) or P.EMAILISH_RE.search(stripped)):
         return 0

@@ -59,6 +59,11 @@ DATE_FROM_ATTRIB_RE = re.compile(
     r"^[A-Za-z]{3}, \d{1,2} [A-Za-z]{3,9} \d{4} \d{1,2}:\d{2}(?::\d{2})? [+-]\d{4}.{0,200}[:：]$"
 )
 
+# "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:" (one line).
+SHARED_ATTRIB_RE = re.compile(
+    r"^(?P<pre>.{1,200}?)(?:[ \t]+|-{2,}[ \t]*)(?P<attr>(?:On|Le|Am|El|Il|Op|在)[ \t].{5,250})$"
+)
+
 # ---------------------------------------------------------------------------
 # Delimiters that introduce an original or forwarded message.
 ORIGINAL_DELIM_RE = re.compile(
@@ -85,7 +90,7 @@ _HEADER_KEYS_FROM = (
     r"From|De|Von|Da|Van|Fra|Från|Od|От|Lähettäjä|Feladó|Kimden|发件人|發件人|寄件者|发信人|發信人"
 )
 _HEADER_KEYS_OTHER = (
-    r"Sent|Date|To|Cc|Bcc|Subject|Reply-To|Envoyé|Date d'envoi|À|A|Objet|Gesendet|Datum|An|Betreff|Kopie"
+    r"Sent|Date|To|Cc|Bcc|Subject|Reply-To|Envoyé|Date d'envoi|À|A|Objet|Sujet|Copie à|Message du|Répondre à|Gesendet|Datum|An|Betreff|Kopie"
     r"|Enviado|Fecha|Para|Asunto|CC|Inviato|Data|Oggetto|Verzonden|Aan|Onderwerp|Sendt|Til|Emne|Skickat|Ämne"
     r"|Wysłano|Do|Temat|Enviada|Assunto|Отправлено|Дата|Кому|Тема|Копия"
     r"|发送时间|發送時間|日期|时间|時間|收件人|收件者|抄送|副本|主题|主題|标题"
@@ -93,6 +98,11 @@ _HEADER_KEYS_OTHER = (
 _STAR = r"[*\s]{0,3}"
 HEADER_FROM_RE = re.compile(
     r"^[ \t>]{0,8}" + _STAR + r"(?:" + _HEADER_KEYS_FROM + r")" + _STAR + r"[ \t\u00a0]{0,3}[:：]",
+    re.IGNORECASE,
+)
+HEADER_DATE_RE = re.compile(
+    r"^[ \t>]{0,8}" + _STAR + r"(?:Date|Sent|Datum|Fecha|Data|Gesendet|Envoyé|发送时间|發送時間|日期)" + _STAR
+    + r"[ \t\u00a0]{0,3}[:：].{0,80}(?:\d{1,2}:\d{2}|\d{4})",
     re.IGNORECASE,
 )
 HEADER_ANY_RE = re.compile(
@@ -113,7 +123,9 @@ TAGLINE_RE = re.compile(
     + r"|Get Outlook for " + _DEVICE
     + r"|(?:Envoyé|Envoye) (?:de|depuis) (?:mon|ma) " + _DEVICE
     + r"|Enviado (?:desde|do|de) (?:mi|meu|o meu) " + _DEVICE
-    + r"|(?:Von|Gesendet von) meinem " + _DEVICE + r"(?: gesendet)?"
+    + r"|(?:Von|Gesendet von|Gesendet mit) (?:meinem )?" + _DEVICE + r"(?: gesendet)?"
+    + r"|(?:Envoyé|Envoye) (?:à partir de|avec|via) " + _DEVICE
+    + r"|(?:Obtenir|Télécharger) Outlook pour " + _DEVICE + r"|Holen Sie sich Outlook für " + _DEVICE
     + r"|Inviato (?:da|dal) (?:mio )?" + _DEVICE
     + r"|(?:Verzonden|Verstuurd) (?:met|vanaf) (?:mijn )?" + _DEVICE
     + r"|(?:Skickat|Sendt) (?:från|fra) (?:min|mitt) " + _DEVICE
@@ -123,6 +135,19 @@ TAGLINE_RE = re.compile(
     r")(?:<[^<>\s]{1,200}>)?[ \t.。!]{0,3}$",
     re.IGNORECASE,
 )
+
+# Sign-offs: a last short paragraph that opens with a valediction, or a lone
+# "-Name" / "/Name" line. (See reply.py for where they are cut.)
+VALEDICTION_RE = re.compile(
+    r"^[ \t]{0,8}(?:"
+    r"mvh|med vänlig hälsning|med vänliga hälsningar|vänliga hälsningar|hälsningar|hilsen|med venlig hilsen"
+    r"|venlig hilsen|kh|mvh|vh|groeten|met vriendelijke groet|mit freundlichen grüßen|viele grüße|gruß|grüße|lg"
+    r"|cordialement|bien à vous|saludos|un saludo|atentamente|cordiali saluti|saluti|pozdrawiam|pozdrowienia"
+    r"|此致|此致敬礼|谢谢|謝謝|祝好|顺祝商祺|敬上"
+    r")[ \t]{0,3}[,.!:，。！]?[ \t]{0,3}$",
+    re.IGNORECASE,
+)
+SIGNOFF_NAME_RE = re.compile(r"^[ \t]{0,8}(?:-{1,2}|/{1,2}|~)[ \t]?\w[\w.'’-]{0,30}(?: \w[\w.'’-]{0,30}){0,3}[ \t]{0,3}$")
 
 # ---------------------------------------------------------------------------
 # Fences.

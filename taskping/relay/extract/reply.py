@@ -31,7 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .lines import BOUNDARY, Kind, classify, is_quoted
+from . import patterns as P
+from .lines import BOUNDARY, Kind, classify, is_quoted, split_shared_attribution
 from .sent import SentIndex
 
 _CUTS_TOP = frozenset({Kind.SIGNATURE, Kind.TAGLINE})
@@ -64,6 +65,33 @@ def _trim(lines: Sequence[str], kinds: Sequence[Kind]) -> str | None:
     return "\n".join(
         line if kind is Kind.FENCED else line.rstrip() for line, kind in zip(lines[start:end], kinds[start:end])
     )
+
+
+_SIGNOFF_MAX_LINES = 4
+_SIGNOFF_MAX_CHARS = 40
+
+
+def _cut_signoff(lines: Sequence[str], kinds: Sequence[Kind], end: int) -> int:
+    """Where a closing sign-off starts in lines[:end], or end.
+
+    The sign-off is the last paragraph (after a blank line) when it is at most
+    a few short lines and opens with a valediction ("Regards,", "Mvh,",
+    "此致") or is a lone "-Name" / "/Name" line. Fenced lines never are.
+    """
+    last = end
+    while last > 0 and kinds[last - 1] in (Kind.EMPTY, Kind.RULE):
+        last -= 1
+    start = last
+    while start > 0 and kinds[start - 1] is Kind.TEXT:
+        start -= 1
+    if start == 0 or start == last or last - start > _SIGNOFF_MAX_LINES:
+        return end
+    para = [lines[k].strip() for k in range(start, last)]
+    if any(len(x) > _SIGNOFF_MAX_CHARS for x in para):
+        return end
+    if P.VALEDICTION_RE.match(para[0]) or (len(para) == 1 and P.SIGNOFF_NAME_RE.match(para[0])):
+        return start
+    return end
 
 
 def _cut_signature(kinds: Sequence[Kind], start: int, end: int) -> int:
@@ -152,11 +180,12 @@ def decide(text: str, sent_texts: Sequence[str] = ()) -> Decision:
     body = text.replace("\r\n", "\n").replace("\r", "\n")
     if not body.strip():
         return Decision(None, EMPTY_BODY)
-    lines = body.split("\n")
+    lines = split_shared_attribution(body.split("\n"))
     sent = SentIndex(sent_texts) if sent_texts else None
     kinds = classify(lines, sent)
     b = next((i for i, k in enumerate(kinds) if k in BOUNDARY), len(lines))
     cut = _cut_signature(kinds, 0, b)
+    cut = _cut_signoff(lines, kinds, cut)
     top = _trim(lines[:cut], kinds[:cut])
     blocks = _blocks_below(lines, kinds, b) if b < len(lines) else []
     if top is not None:
