@@ -12,12 +12,16 @@ this is the last place where an attacker-controlled email can be defused:
   read in their mail client is what gets typed;
 * CRLF and lone CR become LF (CR would press Enter and submit early);
 * leading blank lines and trailing whitespace are dropped;
-* Claude Code looks at the first character of the input box: ``!`` starts
-  bash mode (runs a shell command with no permission prompt) and ``/`` a
-  slash command. A leading ``!`` is neutralised with a leading space unless
-  ``allow_shell_escape``; a leading ``/name`` is kept only when ``name`` is
-  in ``allowed_slash_commands``, otherwise neutralised the same way and sent
-  to the model as plain text;
+* Claude Code looks at the start of the input: ``!`` starts bash mode (runs
+  a shell command with no permission prompt) and ``/`` a slash command. A
+  leading ``/name`` is kept only when ``name`` is in
+  ``allowed_slash_commands`` and a leading ``!`` only with
+  ``allow_shell_escape``; otherwise the first word is wrapped in backticks
+  (``/config x`` -> ```/config` x``) and goes to the model as text.
+  A leading *space* is not enough: claude 2.1.328 trims the input on submit
+  and then runs `` /config ...`` as the ``/config`` command (observed; the
+  space does stop bash mode, which is decided per keystroke, but relying on
+  that would be fragile);
 * a final backslash would turn Enter into "insert newline", so a trailing
   ``\\`` is followed by a space.
 
@@ -31,7 +35,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
-NEUTRALISER = " "
+NEUTRALISER = "`"  # wraps the first word: a backtick is not whitespace, so claude's trim keeps it first
 
 _BIDI = frozenset(chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _ZERO_WIDTH = frozenset(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
@@ -100,6 +104,13 @@ def _remove(text: str, unwanted: Collection[str] | None, code: str, label: str) 
     return kept, GuardChange(code, f"removed {sum(found.values())} {label} ({_describe_counts(found)})")
 
 
+def _wrap_first_word(text: str) -> str:
+    """```/config` rest`` for ``/config rest``: the text no longer starts with ``/`` or ``!``."""
+    match = re.match(r"\S+", text)
+    word = match.group(0) if match else text
+    return f"{NEUTRALISER}{word}{NEUTRALISER}{text[len(word):]}"
+
+
 def _normalise_slash_names(names: Collection[str]) -> frozenset[str]:
     return frozenset(name.strip().lstrip("/") for name in names if name.strip().lstrip("/"))
 
@@ -155,8 +166,8 @@ def guard_text(
     slash_command: str | None = None
     head = text.lstrip()
     if head.startswith("!") and not allow_shell_escape:
-        changes.append(GuardChange("shell-escape-neutralised", "leading '!' prefixed with a space"))
-        text = NEUTRALISER + head
+        changes.append(GuardChange("shell-escape-neutralised", "leading '!' word wrapped in backticks"))
+        text = _wrap_first_word(head)
     elif head.startswith("/"):
         match = _SLASH_NAME.match(head)
         name = match.group(1) if match else ""
@@ -167,8 +178,8 @@ def guard_text(
             text = head
         else:
             shown = name[:40] or "(empty)"
-            changes.append(GuardChange("slash-command-neutralised", f"/{shown} not allowed; prefixed with a space"))
-            text = NEUTRALISER + head
+            changes.append(GuardChange("slash-command-neutralised", f"/{shown} not allowed; wrapped in backticks"))
+            text = _wrap_first_word(head)
     elif head.startswith("!"):
         text = head  # shell escape explicitly allowed: make sure it is really the first character
 

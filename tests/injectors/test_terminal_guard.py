@@ -55,7 +55,7 @@ def test_trailing_whitespace_and_leading_blank_lines_dropped() -> None:
 @pytest.mark.parametrize("text", ["!touch /tmp/x", "  !touch /tmp/x", "\n\n!touch /tmp/x", "\x1b!ls", "\u200b!ls"])
 def test_shell_escape_neutralised(text: str) -> None:
     result = guard_text(text, allow_shell_escape=False, allowed_slash_commands=())
-    assert result.text.startswith(" !")
+    assert result.text == "`!touch` /tmp/x" if "touch" in text else result.text == "`!ls`"
     assert "shell-escape-neutralised" in result.codes()
 
 
@@ -73,12 +73,14 @@ def test_bang_later_in_text_is_fine() -> None:
         ("/compact", "/compact", "compact"),
         ("/compact keep the plan", "/compact keep the plan", "compact"),
         ("  /clear", "/clear", "clear"),
-        ("/config", " /config", None),
-        ("/compacted", " /compacted", None),
-        ("/", " /", None),
-        ("//compact", " //compact", None),
-        ("/COMPACT", " /COMPACT", None),
-        ("\n/login now", " /login now", None),
+        ("/config", "`/config`", None),
+        ("/config set theme light", "`/config` set theme light", None),
+        ("/compacted", "`/compacted`", None),
+        ("/", "`/`", None),
+        ("/ two\nlines", "`/` two\nlines", None),
+        ("//compact", "`//compact`", None),
+        ("/COMPACT", "`/COMPACT`", None),
+        ("\n  /login now", "`/login` now", None),
     ],
 )
 def test_slash_commands(text: str, expected: str, command: str | None) -> None:
@@ -124,9 +126,10 @@ def test_no_forbidden_character_survives(text: str, allow_shell: bool) -> None:
 @given(TEXT)
 def test_never_starts_with_shell_escape_or_disallowed_command(text: str) -> None:
     result = guard_text(text, allow_shell_escape=False, allowed_slash_commands=ALLOWED)
-    out = result.text
+    out = result.text.lstrip()  # claude trims the input before looking for "/" and "!"
     assert not out.startswith("!")
     if out.startswith("/"):
+        assert out == result.text
         name = out[1:].split()[0] if out[1:].split() else ""
         assert name in {"compact", "clear"}
         assert result.slash_command == name

@@ -1,0 +1,386 @@
+"""Type replies into a Claude Code session running in a tmux pane.
+
+One injection, under a per-pane lock (a threading lock for this process and
+an ``fcntl`` lock file for all processes):
+
+1. refuse text holding control/invisible characters (the guard should have
+   removed them; this is defence in depth);
+2. the pane must exist (else TARGET_GONE) and the screen must show Claude's
+   input box (READY, HAS_INPUT or BUSY); a permission dialog means
+   DIALOG_OPEN and nothing is typed, anything unrecognised means FAILED;
+3. clear whatever is in the input box (``C-u`` clears one line; multi-line
+   input needs ``C-k``/``C-u``/``BSpace`` rounds) and check it is empty;
+4. type the text (see below);
+5. wait until the text shows, then ``enter_delay_ms``, check again that no
+   dialog opened meanwhile, press Enter;
+6. confirm: ``submitted()`` or an empty input box (or a dialog that opened
+   because the prompt started a tool call). If the text still sits in the
+   box, press Enter once more.
+
+How text is typed (observed on claude 2.1.328, tmux 3.3a):
+
+* ``method="keys"`` (default): the UTF-8 bytes go through ``send-keys -H``
+  in chunks of at most ``CHUNK_BYTES`` with a short pause between them. LF
+  inserts a newline in the box, so single- and multi-line text take the same
+  path and the model receives exactly the text. ``-H`` is used instead of
+  ``-l`` because tmux parses its argv: an argument ending in ``;`` is a
+  command separator, so ``send-keys -l -- "run it;"`` types ``run it``.
+  Chunks stay small because claude treats a read of more than about 800
+  bytes as a paste and hands it to the model wrapped in
+  ``<pasted_content id=...>`` tags.
+* ``method="paste"``: a private, uniquely named buffer loaded from a 0600
+  temp file, then ``paste-buffer -p -d`` (bracketed paste, buffer deleted).
+  Claude wraps pastes of more than a couple of lines in
+  ``<pasted_content>`` tags, so this is not the default.
+
+Tabs become four spaces: claude does that itself for pasted text and drops a
+typed Tab (it is a key binding), so this keeps what the model sees stable.
+
+Never raises for terminal trouble: every failure is an InjectionResult.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import libtmux
+
+from taskping.injectors.base import InjectionOutcome, InjectionResult, ScreenState, Target
+from taskping.injectors.screen import ScreenReading, read_screen
+from taskping.injectors.terminal_guard import forbidden_characters
+
+MIN_ENTER_DELAY_MS = 150
+CHUNK_BYTES = 200  # well under claude's ~800-byte paste detection, even if 3 chunks coalesce
+CHUNK_PAUSE = 0.03
+TAB_AS_SPACES = "    "
+
+_registry_lock = threading.Lock()
+_pane_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _thread_lock(target: Target) -> threading.Lock:
+    key = (target.socket, target.pane)
+    with _registry_lock:
+        return _pane_locks.setdefault(key, threading.Lock())
+
+
+class _Refused(Exception):
+    """Internal: stop the injection with this result."""
+
+    def __init__(self, result: InjectionResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class _Tmux:
+    """The few tmux commands the injector needs, on one server socket."""
+
+    server: libtmux.Server
+
+    def run(self, *args: str) -> tuple[int, list[str], list[str]]:
+        proc = self.server.cmd(*args)
+        return int(proc.returncode or 0), list(proc.stdout), list(proc.stderr)
+
+    def check(self, *args: str) -> list[str]:
+        code, out, err = self.run(*args)
+        if code != 0 or err:
+            raise RuntimeError(f"tmux {args[0]} failed: {' '.join(err) or f'exit {code}'}")
+        return out
+
+    def pane_alive(self, pane: str) -> bool:
+        code, out, _err = self.run("display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}")
+        return code == 0 and out == [f"{pane} 0"]
+
+    def capture(self, pane: str) -> list[str]:
+        return self.check("capture-pane", "-p", "-t", pane)
+
+    def keys(self, pane: str, *keys: str) -> None:
+        self.check("send-keys", "-t", pane, *keys)
+
+    def type_text(self, pane: str, text: str, *, chunk_bytes: int = CHUNK_BYTES, pause: float = CHUNK_PAUSE) -> int:
+        """Type ``text`` as raw UTF-8 bytes (``send-keys -H``); returns the chunk count."""
+        chunks = list(_utf8_chunks(text, chunk_bytes))
+        for index, chunk in enumerate(chunks):
+            if index:
+                time.sleep(pause)
+            self.check("send-keys", "-t", pane, "-H", *(f"{byte:02x}" for byte in chunk))
+        return len(chunks)
+
+    def paste(self, pane: str, text: str) -> None:
+        name = f"taskping-{uuid.uuid4().hex}"
+        with tempfile.TemporaryDirectory(prefix="taskping-paste-") as tmp:
+            path = Path(tmp) / "text"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            try:
+                self.check("load-buffer", "-b", name, str(path))
+                self.check("paste-buffer", "-p", "-d", "-b", name, "-t", pane)
+            finally:
+                # -d deletes it after pasting; make sure it is gone on failure too
+                self.run("delete-buffer", "-b", name)
+
+
+class TmuxInjector:
+    """Implements :class:`taskping.injectors.base.Injector` for tmux panes."""
+
+    def __init__(
+        self,
+        lock_dir: Path | str,
+        *,
+        enter_delay_ms: int = 250,
+        confirm_timeout: float = 2.0,
+        lock_timeout: float = 10.0,
+        poll_interval: float = 0.05,
+        method: Literal["keys", "paste"] = "keys",
+        tmux_bin: str | None = None,
+    ) -> None:
+        if enter_delay_ms < MIN_ENTER_DELAY_MS:
+            raise ValueError(f"enter_delay_ms must be >= {MIN_ENTER_DELAY_MS}")
+        if method not in ("keys", "paste"):
+            raise ValueError(f"unknown typing method {method!r}")
+        self.method = method
+        self.lock_dir = Path(lock_dir)
+        self.enter_delay = enter_delay_ms / 1000
+        self.confirm_timeout = confirm_timeout
+        self.lock_timeout = lock_timeout
+        self.poll_interval = poll_interval
+        self.tmux_bin = tmux_bin
+
+    # -- protocol ---------------------------------------------------------
+    def exists(self, target: Target) -> bool:
+        if target.kind != "tmux" or not target.pane:
+            return False
+        try:
+            return self._tmux(target).pane_alive(target.pane)
+        except Exception:  # noqa: BLE001 - terminal trouble means "not there"
+            return False
+
+    def screen_state(self, target: Target) -> ScreenState:
+        reading = self.read(target)
+        return ScreenState.GONE if reading is None else reading.state
+
+    def read(self, target: Target) -> ScreenReading | None:
+        """The current screen reading, or None when the pane is gone."""
+        if not self.exists(target):
+            return None
+        try:
+            return read_screen(self._tmux(target).capture(target.pane))
+        except Exception:  # noqa: BLE001
+            return None if not self.exists(target) else ScreenReading(ScreenState.UNKNOWN, reason="capture failed")
+
+    def inject(
+        self,
+        target: Target,
+        text: str,
+        *,
+        submitted: Callable[[], bool] | None = None,
+    ) -> InjectionResult:
+        """Type ``text`` into the pane and submit it (see the module docstring)."""
+        if target.kind != "tmux" or not target.pane:
+            return InjectionResult(InjectionOutcome.FAILED, f"not a tmux target: {target.describe()}")
+        bad = forbidden_characters(text)
+        if bad:
+            shown = ", ".join(f"U+{ord(c):04X}" for c in sorted(bad))
+            return InjectionResult(InjectionOutcome.FAILED, f"refused: text holds forbidden characters ({shown})")
+        if not text.strip():
+            return InjectionResult(InjectionOutcome.FAILED, "refused: nothing to type")
+        try:
+            with self._locked(target):
+                return self._inject_locked(target, text, submitted)
+        except _Refused as refused:
+            return refused.result
+        except Exception as error:  # noqa: BLE001 - never raise for terminal trouble
+            if not self.exists(target):
+                return InjectionResult(InjectionOutcome.TARGET_GONE, f"pane vanished: {error}")
+            return InjectionResult(InjectionOutcome.FAILED, f"{type(error).__name__}: {error}")
+
+    # -- internals --------------------------------------------------------
+    def _tmux(self, target: Target) -> _Tmux:
+        return _Tmux(libtmux.Server(socket_path=target.socket, tmux_bin=self.tmux_bin))
+
+    @contextlib.contextmanager
+    def _locked(self, target: Target) -> Iterator[None]:
+        lock = _thread_lock(target)
+        if not lock.acquire(timeout=self.lock_timeout):
+            raise _Refused(InjectionResult(InjectionOutcome.FAILED, "another injection holds this pane (thread lock)"))
+        try:
+            self.lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            digest = hashlib.sha256(f"{target.socket}\0{target.pane}".encode()).hexdigest()[:24]
+            with open(self.lock_dir / f"tmux-{digest}.lock", "a+") as handle:
+                deadline = time.monotonic() + self.lock_timeout
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise _Refused(
+                                InjectionResult(InjectionOutcome.FAILED, "another process holds this pane (file lock)")
+                            ) from None
+                        time.sleep(self.poll_interval)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            lock.release()
+
+    def _reading(self, tmux: _Tmux, pane: str) -> ScreenReading:
+        if not tmux.pane_alive(pane):
+            raise _Refused(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
+        return read_screen(tmux.capture(pane))
+
+    def _check_typable(self, reading: ScreenReading, when: str) -> None:
+        if reading.state is ScreenState.PERMISSION_DIALOG:
+            raise _Refused(InjectionResult(InjectionOutcome.DIALOG_OPEN, f"permission dialog open ({when}); nothing typed"))
+        if reading.input_lines is None:
+            raise _Refused(
+                InjectionResult(InjectionOutcome.FAILED, f"no claude input box on screen ({when}): {reading.reason}")
+            )
+
+    def _clear_input(self, tmux: _Tmux, pane: str, reading: ScreenReading) -> ScreenReading:
+        """Empty the input box; C-u alone first, then whole-buffer rounds."""
+        if reading.input_empty:
+            return reading
+        tmux.keys(pane, "C-u")
+        for _attempt in range(3):
+            time.sleep(0.1)
+            reading = self._reading(tmux, pane)
+            self._check_typable(reading, "while clearing")
+            if reading.input_empty:
+                return reading
+            rounds = len(reading.input_lines or ()) + 1
+            # C-k at a line end joins the next line, C-u kills to line start,
+            # BSpace at a line start joins the previous line.
+            tmux.keys(pane, *(["C-k"] * (2 * rounds)), *(["C-u", "BSpace"] * rounds), "C-u")
+        time.sleep(0.1)
+        reading = self._reading(tmux, pane)
+        self._check_typable(reading, "after clearing")
+        if not reading.input_empty:
+            raise _Refused(InjectionResult(InjectionOutcome.FAILED, "could not clear the input box; nothing typed"))
+        return reading
+
+    def _type(self, tmux: _Tmux, pane: str, text: str) -> str:
+        text = text.replace("\t", TAB_AS_SPACES)
+        if self.method == "paste":
+            tmux.paste(pane, text)
+            return "paste"
+        chunks = tmux.type_text(pane, text)
+        return f"keys ({chunks} chunk{'s' if chunks != 1 else ''})"
+
+    def _wait(self, tmux: _Tmux, pane: str, timeout: float, done: Callable[[ScreenReading], bool]) -> ScreenReading:
+        deadline = time.monotonic() + timeout
+        while True:
+            reading = self._reading(tmux, pane)
+            if done(reading) or time.monotonic() >= deadline:
+                return reading
+            time.sleep(self.poll_interval)
+
+    def _inject_locked(self, target: Target, text: str, submitted: Callable[[], bool] | None) -> InjectionResult:
+        tmux = self._tmux(target)
+        pane = target.pane
+        reading = self._reading(tmux, pane)
+        self._check_typable(reading, "before typing")
+        was_busy = reading.busy
+        reading = self._clear_input(tmux, pane, reading)
+        self._check_typable(reading, "before typing")
+
+        method = self._type(tmux, pane, text)
+        shown = self._wait(tmux, pane, 1.0, lambda r: not r.input_empty or r.state is ScreenState.PERMISSION_DIALOG)
+        time.sleep(self.enter_delay)
+        before_enter = self._reading(tmux, pane)
+        if before_enter.state is ScreenState.PERMISSION_DIALOG:
+            return InjectionResult(
+                InjectionOutcome.FAILED, f"a permission dialog opened while typing ({method}); Enter not pressed"
+            )
+        if before_enter.input_empty and shown.input_empty:
+            return InjectionResult(InjectionOutcome.FAILED, f"typed text ({method}) never showed in the input box")
+
+        presses = 0
+        for attempt in (1, 2):
+            tmux.keys(pane, "Enter")
+            presses += 1
+            window = self.confirm_timeout if attempt == 2 else min(0.8, self.confirm_timeout)
+            result = self._confirm(tmux, pane, window, submitted, method, presses, was_busy)
+            if result is not None:
+                return result
+            reading = self._reading(tmux, pane)
+            if attempt == 1 and (reading.input_lines is None or reading.input_empty):
+                # the box is not (or no longer) holding our text: do not press again
+                result = self._confirm(tmux, pane, self.confirm_timeout, submitted, method, presses, was_busy)
+                if result is not None:
+                    return result
+                break
+            if reading.state is ScreenState.PERMISSION_DIALOG:
+                break
+        return InjectionResult(
+            InjectionOutcome.UNCONFIRMED,
+            f"typed via {method}, Enter pressed {presses}x, submission not seen",
+            enter_presses=presses,
+        )
+
+    def _confirm(
+        self,
+        tmux: _Tmux,
+        pane: str,
+        timeout: float,
+        submitted: Callable[[], bool] | None,
+        method: str,
+        presses: int,
+        was_busy: bool,
+    ) -> InjectionResult | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if submitted is not None and _safe_call(submitted):
+                return InjectionResult(
+                    InjectionOutcome.SUBMITTED, f"typed via {method}; confirmed by hook", enter_presses=presses
+                )
+            reading = self._reading(tmux, pane)
+            if reading.input_empty:
+                how = "queued behind the running turn" if was_busy else "input box emptied"
+                return InjectionResult(InjectionOutcome.SUBMITTED, f"typed via {method}; {how}", enter_presses=presses)
+            if reading.state is ScreenState.PERMISSION_DIALOG:
+                return InjectionResult(
+                    InjectionOutcome.SUBMITTED,
+                    f"typed via {method}; claude opened a permission dialog for it",
+                    enter_presses=presses,
+                )
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll_interval)
+
+
+def _utf8_chunks(text: str, limit: int) -> Iterator[bytes]:
+    """UTF-8 encoding of ``text`` in pieces of at most ``limit`` bytes, never splitting a character."""
+    piece = bytearray()
+    for char in text:
+        encoded = char.encode("utf-8")
+        if piece and len(piece) + len(encoded) > limit:
+            yield bytes(piece)
+            piece = bytearray()
+        piece += encoded
+    if piece:
+        yield bytes(piece)
+
+
+def _safe_call(check: Callable[[], bool]) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - a broken confirmation source is just "no"
+        return False
+
+
+__all__ = ["TmuxInjector"]

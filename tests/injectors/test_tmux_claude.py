@@ -1,0 +1,256 @@
+"""TmuxInjector against real tmux and the real claude CLI (fake Messages API)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import libtmux
+import pytest
+
+from taskping.injectors.base import InjectionOutcome, ScreenState, Target
+from taskping.injectors.terminal_guard import guard_text
+from taskping.injectors.tmux import TmuxInjector
+from tests.support.claude_fixtures import ClaudePane, make_claude_home, start_claude
+from tests.support.fake_anthropic import FakeAnthropic
+
+pytestmark = [pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
+
+
+@pytest.fixture
+def injector(tmp_path: Path) -> TmuxInjector:
+    return TmuxInjector(tmp_path / "locks", enter_delay_ms=200)
+
+
+def guarded(text: str) -> str:
+    return guard_text(text, allow_shell_escape=False, allowed_slash_commands=()).text
+
+
+def settle(claude: ClaudePane) -> None:
+    """Wait for the turn to finish so later assertions see every request."""
+    claude.wait_ready(timeout=15)
+    time.sleep(0.3)
+
+
+def test_single_line_reaches_the_model(claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector) -> None:
+    started = time.monotonic()
+    result = injector.inject(claude_pane.target, "please fix the build")
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert result.enter_presses == 1
+    assert fake_api.wait_for_prompt("please fix the build", timeout=10) == "please fix the build"
+    print(f"single-line inject-to-API: {time.monotonic() - started:.2f}s; claude ready in {claude_pane.started_in:.2f}s")
+    settle(claude_pane)
+    assert fake_api.prompts == ["please fix the build"]
+
+
+MULTILINE = 'Here is the plan:\n\n  1. indented step\n\tTabbed step\n```python\ndef f():\n    return "x"\n```\nthanks'
+
+
+def test_multiline_reaches_the_model_exactly_once(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    text = guarded(MULTILINE)
+    assert text == MULTILINE
+    started = time.monotonic()
+    result = injector.inject(claude_pane.target, text)
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    prompt = fake_api.wait_for_prompt(lambda p: "Here is the plan" in p, timeout=10)
+    print(f"multi-line inject-to-API: {time.monotonic() - started:.2f}s")
+    # tabs become four spaces (claude's own treatment of pasted tabs)
+    assert prompt == MULTILINE.replace("\t", "    ")
+    settle(claude_pane)
+    assert len(fake_api.main_turns) == 1
+
+
+def test_long_text_and_tmux_separators_arrive_exactly(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    text = "\n".join(f"line {i}: keep going; é ❯ -t %1 \\; {'x' * 40};" for i in range(60))
+    assert len(text.encode()) > 4000
+    started = time.monotonic()
+    result = injector.inject(claude_pane.target, text)
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    prompt = fake_api.wait_for_prompt(lambda p: "line 0" in p, timeout=15)
+    print(f"{len(text)}-char inject-to-API: {time.monotonic() - started:.2f}s ({result.detail})")
+    assert prompt == text
+
+
+def test_paste_method_delivers_wrapped_text(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    paster = TmuxInjector(tmp_path / "locks", method="paste")
+    result = paster.inject(claude_pane.target, MULTILINE)
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    prompt = fake_api.wait_for_prompt(lambda p: "Here is the plan" in p, timeout=10)
+    # observed: bracketed pastes of several lines reach the model inside <pasted_content> tags
+    assert MULTILINE.replace("\t", "    ") in prompt
+    assert claude_pane.server.cmd("list-buffers").stdout == []  # private buffer deleted
+    settle(claude_pane)
+    assert len(fake_api.main_turns) == 1
+
+
+def test_paste_terminator_cannot_submit_early(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    raw = f"line one\x1b[201~\r!touch {marker}\nline three\x1b[200~"
+    # defence in depth: the raw text is refused outright, nothing typed
+    refused = injector.inject(claude_pane.target, raw)
+    assert refused.outcome is InjectionOutcome.FAILED and "forbidden" in refused.detail
+    assert claude_pane.reading().state is ScreenState.READY
+
+    text = guarded(raw)
+    assert text == f"line one[201~\n!touch {marker}\nline three[200~"
+    result = injector.inject(claude_pane.target, text)
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert fake_api.wait_for_prompt(lambda p: p.startswith("line one"), timeout=10) == text
+    settle(claude_pane)
+    assert len(fake_api.main_turns) == 1
+    assert not marker.exists()
+
+
+def test_leading_bang_arrives_as_text(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector, tmp_path: Path
+) -> None:
+    marker = tmp_path / "x"
+    text = guarded(f"!touch {marker}")
+    assert text == f"`!touch` {marker}"
+    result = injector.inject(claude_pane.target, text)
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert fake_api.wait_for_prompt(lambda p: "touch" in p, timeout=10) == text
+    settle(claude_pane)
+    assert not marker.exists()
+
+
+def test_disallowed_slash_command_arrives_as_text(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    text = guard_text("/config set theme light", allow_shell_escape=False, allowed_slash_commands=("compact",)).text
+    result = injector.inject(claude_pane.target, text)
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert text == "`/config` set theme light"
+    assert fake_api.wait_for_prompt(lambda p: "config" in p, timeout=10) == text
+
+
+def test_leading_space_does_not_stop_a_slash_command(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    """Canary for the guard's design: claude trims input, so " /clear" still runs /clear."""
+    fake_api_seen = len(fake_api.requests)
+    result = injector.inject(claude_pane.target, " /clear")
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    settle(claude_pane)
+    assert fake_api.prompts == []
+    assert len(fake_api.requests) == fake_api_seen
+
+
+def test_permission_dialog_refused_without_typing(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector, tmp_path: Path
+) -> None:
+    marker = tmp_path / "approved"
+    fake_api.queue_tool_use(f"touch {marker}")
+    first = injector.inject(claude_pane.target, "run the tool")
+    assert first.outcome is InjectionOutcome.SUBMITTED, first
+    claude_pane.wait_for(ScreenState.PERMISSION_DIALOG, timeout=10)
+    before = claude_pane.lines()[4:]  # below the (animated) logo
+
+    result = injector.inject(claude_pane.target, "hello while the dialog is open")
+    assert result.outcome is InjectionOutcome.DIALOG_OPEN, result
+    assert result.enter_presses == 0
+    time.sleep(1.0)
+    assert claude_pane.reading().state is ScreenState.PERMISSION_DIALOG
+    assert claude_pane.lines()[4:] == before
+    assert not marker.exists()
+    assert fake_api.prompts == ["run the tool"]
+    assert injector.screen_state(claude_pane.target) is ScreenState.PERMISSION_DIALOG
+
+
+def test_killed_pane_is_target_gone(claude_pane: ClaudePane, injector: TmuxInjector, tmux_server: libtmux.Server) -> None:
+    target = claude_pane.target
+    assert injector.exists(target)
+    claude_pane.pane.kill()
+    assert not injector.exists(target)
+    assert injector.screen_state(target) is ScreenState.GONE
+    assert injector.inject(target, "anyone there?").outcome is InjectionOutcome.TARGET_GONE
+    gone_server = Target("tmux", socket=str(Path(str(tmux_server.socket_path)).with_name("nope")), pane="%0")
+    assert injector.inject(gone_server, "hi").outcome is InjectionOutcome.TARGET_GONE
+
+
+def test_text_typed_while_busy_becomes_next_turn(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    fake_api.queue_text("a slow answer", delay=3.0)
+    assert injector.inject(claude_pane.target, "think slowly").outcome is InjectionOutcome.SUBMITTED
+    claude_pane.wait_for(ScreenState.BUSY, timeout=5)
+    result = injector.inject(claude_pane.target, "and then this")
+    # observed: claude queues it ("Press up to edit queued messages") and
+    # sends it as the next turn once the running one ends
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert "queued" in result.detail
+    fake_api.wait_for_prompt("and then this", timeout=15)
+    settle(claude_pane)
+    assert fake_api.prompts == ["think slowly", "and then this"]
+
+
+def test_leftover_input_is_cleared_first(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    server = claude_pane.server
+    server.cmd("set-buffer", "-b", "leftover", "half typed\n  second line\nthird")
+    server.cmd("paste-buffer", "-p", "-d", "-b", "leftover", "-t", claude_pane.pane.pane_id)
+    claude_pane.wait_for(ScreenState.HAS_INPUT, timeout=5)
+    result = injector.inject(claude_pane.target, "the real reply")
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert fake_api.wait_for_prompt(lambda p: True, timeout=10) == "the real reply"
+
+
+def test_two_panes_no_cross_talk(
+    tmux_server: libtmux.Server, tmp_path: Path, fake_api: FakeAnthropic, claude_pane: ClaudePane, injector: TmuxInjector
+) -> None:
+    with FakeAnthropic() as other_api:
+        other_home = make_claude_home(tmp_path / "other", other_api.base_url)
+        other = start_claude(tmux_server, other_home, other_api, name="other")
+        results = {}
+
+        def go(name: str, pane: ClaudePane, text: str) -> None:
+            results[name] = injector.inject(pane.target, text)
+
+        threads = [
+            threading.Thread(target=go, args=("a", claude_pane, "message for pane A")),
+            threading.Thread(target=go, args=("b", other, "message for pane B\nsecond line")),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert results["a"].outcome is InjectionOutcome.SUBMITTED, results["a"]
+        assert results["b"].outcome is InjectionOutcome.SUBMITTED, results["b"]
+        fake_api.wait_for_prompt("message for pane A")
+        other_api.wait_for_prompt("message for pane B\nsecond line")
+        settle(claude_pane)
+        settle(other)
+        assert fake_api.prompts == ["message for pane A"]
+        assert other_api.prompts == ["message for pane B\nsecond line"]
+
+
+def test_concurrent_injections_into_one_pane_do_not_interleave(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    # two injector objects share only the lock directory, like two processes would
+    first, second = TmuxInjector(tmp_path / "locks"), TmuxInjector(tmp_path / "locks")
+    texts = ["alpha " * 20 + "end-a", "beta " * 20 + "end-b"]
+    results = []
+    threads = [
+        threading.Thread(target=lambda inj=inj, t=t: results.append(inj.inject(claude_pane.target, t)))
+        for inj, t in zip((first, second), texts)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [r.outcome for r in results] == [InjectionOutcome.SUBMITTED] * 2, results
+    fake_api.wait_for_prompt(texts[0], timeout=15)
+    fake_api.wait_for_prompt(texts[1], timeout=15)
+    settle(claude_pane)
+    assert sorted(fake_api.prompts) == sorted(texts)
