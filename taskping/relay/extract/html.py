@@ -47,6 +47,8 @@ BLOCK = frozenset({
 })
 PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol", "dl"})
 CELL = frozenset({"td", "th"})
+# Elements that need the full treatment even without attributes.
+_STRUCTURAL = frozenset({"br", "hr", "img", "blockquote", "pre", "xmp", "plaintext", "listing", "details"})
 # Elements closed implicitly when a sibling of the same kind opens.
 _SELF_NESTING_CLOSES = frozenset({"p", "li", "tr", "td", "th", "dt", "dd", "option"})
 
@@ -136,6 +138,10 @@ class _Ctx:
     bg: C.RGB
     quote: int
     pre: bool
+    invisible: bool = False  # text painted in the background colour
+
+    def __post_init__(self) -> None:
+        self.invisible = C.same_color(self.fg, self.bg)
 
 
 class _Renderer:
@@ -148,8 +154,8 @@ class _Renderer:
 
     # -- output --------------------------------------------------------
     def text(self, s: str, ctx: _Ctx) -> None:
-        if C.same_color(ctx.fg, ctx.bg):
-            return  # painted in the background colour: invisible
+        if ctx.invisible:
+            return  # painted in the background colour
         if not ctx.pre:
             s = _WS_RE.sub(" ", s)
             if not self.cur or self.cur[-1].endswith(" "):
@@ -210,6 +216,15 @@ class _Renderer:
             return None
         if tag == "details" and "open" not in attrs:
             return None
+        if not attrs and not self.sheet.rules and tag not in _STRUCTURAL:
+            # Fast path: a plain inline element changes nothing but the layout.
+            if tag in PARAGRAPH:
+                self.blank(ctx)
+            elif tag in BLOCK:
+                self.newline(ctx)
+            elif tag in CELL and self.cur:
+                self.cur.append(" ")
+            return ctx
         classes = set(attrs.get("class", "").lower().split())
         ident = attrs.get("id", "").lower()
         if ident in SIGNATURE_IDS or classes & SIGNATURE_CLASSES:
@@ -280,7 +295,7 @@ class _Renderer:
         tag = node.tag
         if tag in PARAGRAPH:
             self.blank(ctx)
-        elif tag in BLOCK or _is_quote_container(node):
+        elif tag in BLOCK or node.attrs and _is_quote_container(node):
             self.newline()
 
 

@@ -119,7 +119,7 @@ def _is_header_block(lines: Sequence[str], i: int) -> int:
 
 def _ends_attribution(joined: str, starts_like_one: bool) -> bool:
     """Whether ``joined`` (one or several lines) reads as a complete attribution."""
-    if P.WROTE_END_RE.search(joined) or P.WROTE_DASHES_RE.match(joined):
+    if P.wrote_end(joined) or P.WROTE_DASHES_RE.match(joined):
         return True
     if not joined.endswith((":", "：")):
         return False
@@ -154,7 +154,7 @@ def split_shared_attribution(lines: Sequence[str]) -> list[str]:
     out: list[str] = []
     fenced = _fences(lines)
     for line, in_fence in zip(lines, fenced):
-        if not in_fence and len(line) <= _MAX_LINE_FOR_PATTERNS and P.WROTE_END_RE.search(line):
+        if not in_fence and len(line) <= _MAX_LINE_FOR_PATTERNS and P.wrote_end(line):
             m = P.SHARED_ATTRIB_RE.match(line)
             if m and m.group("pre").strip() and looks_like_attribution(m.group("attr")):
                 out.extend([m.group("pre").rstrip(" -"), m.group("attr")])

@@ -21,15 +21,28 @@ QUOTE_RE = re.compile(r"^[ \t]{0,8}>")
 # ---------------------------------------------------------------------------
 # Attribution lines ("On <date>, <name> wrote:"). A line that *ends* with one of
 # these verbs (plus a colon) introduces a quoted message, whatever precedes it.
-_WROTE_WORDS = (
-    r"wrote|writes"  # en
-    r"|写道|寫道|來信|来信|写了|寫了"  # zh
-    r"|schrieb|a écrit|a ecrit|escribió|escribio|ha scritto|scrisse|skrev|schreef|geschreven"
-    r"|napisał|napisal|napisał\(a\)|escreveu|kirjoitti|írta|yazdı|написал|написала|написал\(а\)|пише|писал|viết"
+WROTE_VERBS: tuple[str, ...] = (
+    "wrote", "writes",  # en
+    "写道", "寫道", "來信", "来信", "写了", "寫了",  # zh
+    "schrieb", "a écrit", "a ecrit", "escribió", "escribio", "ha scritto", "scrisse", "skrev", "schreef",
+    "geschreven", "napisał", "napisal", "napisał(a)", "escreveu", "kirjoitti", "írta", "yazdı", "написал",
+    "написала", "написал(а)", "пише", "писал", "viết",
 )
-_VERB = r"(?:" + _WROTE_WORDS + r")"
-# A line ending with one of these verbs plus a colon introduces a quoted message.
-WROTE_END_RE = re.compile(_VERB + r"[ \t\u00a0]{0,3}[:：][ \t\u00a0]{0,3}$", re.IGNORECASE)
+_VERB = "(?:" + "|".join(re.escape(v) for v in WROTE_VERBS) + ")"
+_TRAILING = " \t\u00a0"
+
+
+def wrote_end(text: str) -> bool:
+    """Whether ``text`` ends with an attribution verb and a colon ("wrote:", "写道：").
+
+    Plain string tests, no regex: this runs on every line ending in a colon.
+    """
+    tail = text.rstrip(_TRAILING)
+    if not tail.endswith((":", "：")):
+        return False
+    return tail[:-1].rstrip(_TRAILING).casefold().endswith(WROTE_VERBS)
+
+
 # The verb anywhere (for "Name <a@b> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:").
 WROTE_ANY_RE = re.compile(r"(?:^|[\s\"'>)])" + _VERB + r"(?:$|[\s:：])", re.IGNORECASE)
 # "---- On Tue, 22 Dec 2015 ... wrote ----", "---- John Smith wrote ----"
