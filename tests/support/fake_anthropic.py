@@ -273,9 +273,9 @@ class FakeAnthropic:
     def wait_for_prompt(self, match: str | Callable[[str], bool] | None = None, timeout: float = 15.0) -> str:
         """Block until a prompt matching ``match`` arrived; return it.
 
-        ``match`` is the exact prompt text, a predicate, or None for any
-        prompt not seen before this call... (None means "any prompt at all").
-        Raises TimeoutError with the prompts seen so far.
+        ``match`` is the exact prompt text, a predicate, or None (any
+        prompt). Prompts that arrived before the call count too. Raises
+        TimeoutError listing the prompts seen so far.
         """
         predicate: Callable[[str], bool]
         if match is None:
