@@ -148,6 +148,7 @@ class Settings:
     tmux_session_prefix: str = field(default="taskping", metadata=_key("TMUX_SESSION_PREFIX", _prefix))
     token_ttl: int = field(default=86400, metadata=_key("TOKEN_TTL", _int_range(60, 366 * 86400)))
     host_id: str | None = field(default=None, metadata=_key("TASKPING_HOST_ID", _str))
+    ssl_cert_file: Path | None = field(default=None, metadata=_key("SSL_CERT_FILE", _path))
 
     # Reply path
     sender_auth: Literal["authres", "dkim", "none"] | None = field(
@@ -207,8 +208,10 @@ class Settings:
         return mode
 
     def tls_context(self) -> ssl.SSLContext:
-        """A verifying TLS context; honours a custom CA in ``$SSL_CERT_FILE``."""
-        cafile = os.environ.get("SSL_CERT_FILE") or None
+        """A verifying TLS context; honours a custom CA in SSL_CERT_FILE (environment or env file)."""
+        cafile = str(self.ssl_cert_file) if self.ssl_cert_file else None
+        if cafile and not os.path.isfile(cafile):
+            raise ConfigError("SSL_CERT_FILE", f"{cafile!r} is not a readable file")
         return ssl.create_default_context(cafile=cafile)
 
     def public_dict(self) -> dict[str, Any]:

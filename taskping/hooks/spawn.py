@@ -15,6 +15,7 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 from taskping.config import Settings
+from taskping.hooks.launch import launch_command, write_env_file
 from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse
 from taskping.tokens import new_token
@@ -72,15 +73,16 @@ def spawn(
                 "choose another --name"
             )
         env = {k: v for k, v in environment.items() if k not in _DROP_ENV}
+        env_file = write_env_file(env)
         try:
             tmux_session = server.new_session(
                 session_name=chosen,
                 start_directory=str(cwd),
-                window_command=shlex.join(command),
-                environment=env,
+                window_command=shlex.join(launch_command(env_file, command)),
                 attach=False,
             )
         except LibTmuxException as exc:
+            env_file.unlink(missing_ok=True)
             raise SpawnError(f"tmux could not start the session: {exc}") from None
         pane = tmux_session.active_pane
         if pane is None or pane.pane_id is None:

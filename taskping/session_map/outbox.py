@@ -41,6 +41,21 @@ def backoff(attempts: int) -> float:
     return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
 
 
+def enqueue(
+    conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: str, to_addr: str, raw: bytes
+) -> int:
+    """Queue an email that is not a notification (e.g. a refusal for an unknown session)."""
+    t = now()
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO outbox (message_id, session_id, kind, to_addr, raw, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (message_id, session_id, kind, to_addr, raw, t, t),
+        )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
 def claim_next(conn: sqlite3.Connection, claimer: str) -> OutboxRow | None:
     """Claim the oldest unsent row, if it is due. Rows go out strictly in order:
     while the oldest row waits for its retry, nothing behind it is sent."""

@@ -1,0 +1,116 @@
+"""Step 9, acknowledge: tell the person what happened, in the same thread.
+
+"Delivered to <session> at 14:03:07" after typing (ACK_EMAILS=false turns
+these off); a refusal with its reason otherwise. Only ever addressed to an
+allowlisted sender that passed authentication: callers must not call this for
+anyone else.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import sqlite3
+import time
+
+from taskping.config import Settings
+from taskping.outgoing import build
+from taskping.relay.parse import InboundMail
+from taskping.session_map import notifications, outbox
+from taskping.session_map.sessions import Session
+from taskping.tokens import subject_tag
+
+
+def _subject(mail: InboundMail, session: Session | None) -> str:
+    subject = mail.subject.strip()
+    if session is not None and subject_tag(session.token).lower() not in subject.lower():
+        subject = f"{subject_tag(session.token)} {subject}".strip()
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}" if subject else "Re: TaskPing"
+    return subject
+
+
+def queue_reply(
+    conn: sqlite3.Connection,
+    settings: Settings,
+    mail: InboundMail,
+    to_addr: str,
+    session: Session | None,
+    *,
+    kind: str,
+    lines: list[str],
+) -> None:
+    assert settings.email_from
+    text = "\n".join(lines) + "\n"
+    html = "<div style='font-family:sans-serif;font-size:15px'>" + "".join(
+        f"<p style='margin:0 0 8px'>{htmllib.escape(line)}</p>" for line in lines
+    ) + "</div>"
+    in_reply_to = mail.message_id
+    thread_root = session.thread_root if session else None
+    msg = build(
+        email_from=settings.email_from,
+        email_to=to_addr,
+        subject=_subject(mail, session),
+        text=text,
+        html=html,
+        kind=kind,
+        thread_root=thread_root,
+        in_reply_to=in_reply_to,
+    )
+    if session is not None:
+        notifications.queue(
+            conn,
+            session_id=session.id,
+            message_id=msg.message_id,
+            kind=kind,
+            body_text=text,
+            to_addr=to_addr,
+            raw=msg.raw,
+            ttl=None,
+        )
+    else:
+        outbox.enqueue(conn, message_id=msg.message_id, session_id=None, kind=kind, to_addr=to_addr, raw=msg.raw)
+
+
+def delivered(
+    conn: sqlite3.Connection, settings: Settings, mail: InboundMail, to_addr: str, session: Session, *, confirmed: bool
+) -> None:
+    if not settings.ack_emails:
+        return
+    at = time.strftime("%H:%M:%S")
+    first = f"Delivered to {session.name} at {at}."
+    if not confirmed:
+        first = f"Typed into {session.name} at {at}, but Claude Code did not confirm it was submitted."
+    queue_reply(conn, settings, mail, to_addr, session, kind="ack", lines=[first])
+
+
+def refused(
+    conn: sqlite3.Connection, settings: Settings, mail: InboundMail, to_addr: str, session: Session | None, reason: str
+) -> None:
+    where = f" for {session.name}" if session else ""
+    queue_reply(
+        conn,
+        settings,
+        mail,
+        to_addr,
+        session,
+        kind="refusal",
+        lines=[f"Not delivered{where}: {reason}.", "Nothing was typed."],
+    )
+
+
+def fate_unknown(
+    conn: sqlite3.Connection, settings: Settings, mail: InboundMail, to_addr: str, session: Session | None
+) -> None:
+    where = f" to {session.name}" if session else ""
+    queue_reply(
+        conn,
+        settings,
+        mail,
+        to_addr,
+        session,
+        kind="unknown",
+        lines=[
+            f"Your reply may not have been delivered{where}: TaskPing stopped while typing it.",
+            "It will not be typed again. Check the session, and reply again if it is missing.",
+        ],
+    )

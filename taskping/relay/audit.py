@@ -1,0 +1,48 @@
+"""The audit log: one JSON line per inbound message, beside the session map.
+
+Fields: time, message_id, sender, session, decision, reason, and the first
+120 characters of what was typed. Never the full body, never a full token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from taskping.log import redact_text
+
+PREVIEW_CHARS = 120
+
+
+def preview(text: str | None) -> str | None:
+    return None if text is None else text[:PREVIEW_CHARS]
+
+
+def write(
+    path: Path,
+    *,
+    message_id: str | None,
+    sender: str | None,
+    session: str | None,
+    decision: str,
+    reason: str,
+    typed: str | None = None,
+) -> None:
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "message_id": message_id,
+        "sender": sender,
+        "session": session,
+        "decision": decision,
+        "reason": redact_text(reason) if reason else reason,
+        "typed": preview(typed),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)

@@ -1,0 +1,188 @@
+"""Step 1, fetch: the IMAP side of the relay (imapclient, blocking; run in a thread).
+
+- Connect with implicit TLS (IMAP_SECURE=true) or plain upgraded with
+  STARTTLS when offered; the CA in $SSL_CERT_FILE is honoured.
+- UIDVALIDITY and the last UID handled are kept in the session map; a new
+  UIDVALIDITY resets the UID and the ledger stops anything being typed twice.
+- Messages are read with ``BODY.PEEK[]`` and \\Seen is never consulted: a
+  reply already opened on the phone is processed like any other.
+- A handled message gets the ``$TaskPingDone`` keyword (IMAP_DONE_KEYWORD), or
+  is moved to IMAP_PROCESSED_FOLDER; another machine's reply is left alone.
+- Waiting: IDLE when offered (re-issued every IDLE_RENEW_SECONDS, well before
+  the 29-minute limit), else a NOOP poll every IMAP_POLL_SECONDS.
+- Any error or disconnect, a clean BYE included, ends :meth:`Mailbox.run_session`;
+  :func:`run_forever` reconnects with capped exponential backoff.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+import imapclient
+from imapclient.exceptions import IMAPClientError
+
+from taskping.config import Settings
+from taskping.log import get_logger
+from taskping.relay.pipeline import Decision, Position, fault_point
+from taskping.session_map import mailbox
+
+IDLE_RENEW_SECONDS = 25 * 60
+IDLE_CHECK_SECONDS = 0.5
+BACKOFF_START = 0.5
+BACKOFF_CAP = 60.0
+IMAP_TIMEOUT = 30.0
+FETCH_BATCH = 20
+
+Process = Callable[[bytes, Position], Decision]
+
+
+class Mailbox:
+    """One IMAP connection's worth of work."""
+
+    def __init__(self, settings: Settings, conn, process: Process, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+        self.settings = settings
+        self.conn = conn
+        self.process = process
+        self.stop = stop
+        self.log = get_logger(component="fetch")
+        self.client: imapclient.IMAPClient | None = None
+        self.uidvalidity = 0
+
+    # -- connection
+
+    def connect(self) -> imapclient.IMAPClient:
+        s = self.settings
+        s.require("imap_host", "imap_user")
+        context = s.tls_context()
+        client = imapclient.IMAPClient(
+            s.imap_host, port=s.imap_port, ssl=s.imap_secure, ssl_context=context, timeout=IMAP_TIMEOUT
+        )
+        if not s.imap_secure and client.has_capability("STARTTLS"):
+            client.starttls(context)
+        client.login(s.imap_user, s.imap_pass or "")
+        info = client.select_folder(s.imap_folder)
+        self.uidvalidity = int(info[b"UIDVALIDITY"])
+        mailbox.sync_uidvalidity(self.conn, s.imap_folder, self.uidvalidity)
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- work
+
+    def process_new(self) -> int:
+        """Handle every message above the last UID handled. Returns how many."""
+        assert self.client is not None
+        folder = self.settings.imap_folder
+        state = mailbox.get(self.conn, folder)
+        last = state.last_uid if state else 0
+        uids = sorted(u for u in self.client.search(["UID", f"{last + 1}:*"]) if u > last)
+        done = 0
+        for i in range(0, len(uids), FETCH_BATCH):
+            batch = uids[i : i + FETCH_BATCH]
+            data = self.client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                if self.stop.is_set():
+                    return done
+                raw = data.get(uid, {}).get(b"BODY[]")
+                if raw is None:
+                    mailbox.advance(self.conn, folder, self.uidvalidity, uid)  # expunged meanwhile
+                    continue
+                fault_point("after-fetch")
+                decision = self.process(bytes(raw), Position(folder, self.uidvalidity, uid))
+                if not decision.leave_untouched:
+                    fault_point("before-flag")
+                    self.mark_done(uid)
+                mailbox.advance(self.conn, folder, self.uidvalidity, uid)
+                done += 1
+        return done
+
+    def mark_done(self, uid: int) -> None:
+        assert self.client is not None
+        target = self.settings.imap_processed_folder
+        if target:
+            if self.client.has_capability("MOVE"):
+                self.client.move([uid], target)
+            else:
+                self.client.copy([uid], target)
+                self.client.delete_messages([uid])
+                self.client.uid_expunge([uid]) if self.client.has_capability("UIDPLUS") else self.client.expunge()
+        else:
+            self.client.add_flags([uid], [self.settings.imap_done_keyword])
+
+    def wait_for_mail(self) -> None:
+        """Block until the server reports a change, the poll interval passes, or stop is set."""
+        assert self.client is not None
+        if self.client.has_capability("IDLE"):
+            self.client.idle()
+            try:
+                renew_at = time.monotonic() + IDLE_RENEW_SECONDS
+                while not self.stop.is_set() and time.monotonic() < renew_at:
+                    responses = self.client.idle_check(timeout=IDLE_CHECK_SECONDS)
+                    if any(_is_bye(r) for r in responses):
+                        raise ConnectionResetError("server said BYE")
+                    if responses:
+                        return
+            finally:
+                if self.client is not None:
+                    self.client.idle_done()
+        else:
+            deadline = time.monotonic() + self.settings.imap_poll_seconds
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            if not self.stop.is_set():
+                self.client.noop()
+
+    def run_session(self, *, once: bool = False) -> None:
+        self.connect()
+        self.log.info("imap_connected", folder=self.settings.imap_folder, uidvalidity=self.uidvalidity)
+        try:
+            self.process_new()
+            while not once and not self.stop.is_set():
+                self.wait_for_mail()
+                if not self.stop.is_set():
+                    self.process_new()
+        finally:
+            self.close()
+
+
+def _is_bye(response: object) -> bool:
+    return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
+
+
+RECOVERABLE = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, ConnectionError, EOFError)
+
+
+def run_forever(settings: Settings, conn, process: Process, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """Keep a mailbox session going until ``stop``; reconnect with capped exponential backoff."""
+    log = get_logger(component="fetch")
+    delay = BACKOFF_START
+    while not stop.is_set():
+        box = Mailbox(settings, conn, process, stop)
+        started = time.monotonic()
+        try:
+            box.run_session()
+        except RECOVERABLE as exc:
+            log.warning("imap_disconnected", error=f"{exc.__class__.__name__}: {exc}", retry_in=round(delay, 2))
+        finally:
+            box.close()
+        if stop.is_set():
+            break
+        if time.monotonic() - started > 30:
+            delay = BACKOFF_START  # it had been working: start the backoff over
+        stop.wait(delay)
+        delay = min(BACKOFF_CAP, delay * 2)

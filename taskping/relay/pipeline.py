@@ -1,0 +1,202 @@
+"""The reply pipeline, one message at a time, top to bottom:
+
+fetch → **parse → authenticate → dedupe → route → extract → guard → inject →
+acknowledge** (fetch and the IMAP flagging live in :mod:`taskping.relay.fetch`).
+
+Every message ends in the ledger with a decision and in the audit log.
+Refusals are sent back only to an allowlisted sender that passed
+authentication; everything else is dropped silently. The ledger row is marked
+``injecting`` (committed) before the first key is sent, so a crash can never
+make a reply be typed twice: such a reply is reported as "may not have been
+delivered" instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from taskping.config import Settings
+from taskping.injectors import InjectionOutcome, Injector, Target
+from taskping.injectors.terminal_guard import GuardedText
+from taskping.log import get_logger
+from taskping.relay import acknowledge, audit
+from taskping.relay.authenticate import authenticate
+from taskping.relay.extract import extract_reply, to_command
+from taskping.relay.guard import Refused, guard
+from taskping.relay.parse import InboundMail, parse
+from taskping.relay.route import Unroutable, is_foreign, route
+from taskping.session_map import ledger, notifications, sessions
+from taskping.session_map.ledger import LedgerEntry
+from taskping.session_map.sessions import Session
+
+FAULT_ENV = "TASKPING_FAULT"
+
+
+def fault_point(name: str) -> None:
+    """Test hook: SIGKILL this process at ``name`` when $TASKPING_FAULT lists it."""
+    wanted = os.environ.get(FAULT_ENV)
+    if wanted and name in wanted.split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # delivered | refused | dropped | unknown | duplicate | foreign
+    reason: str
+    session: str | None = None
+    typed: str | None = None
+
+    @property
+    def leave_untouched(self) -> bool:
+        """Another machine's reply: do not flag or move it."""
+        return self.status == "foreign"
+
+
+@dataclass(frozen=True)
+class Position:
+    folder: str | None = None
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, conn: sqlite3.Connection, injector: Injector) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.injector = injector
+        self.mode = settings.require_sender_auth()
+
+    def process(self, raw: bytes, position: Position = Position()) -> Decision:
+        mail = parse(raw)
+        log = get_logger(message_id=mail.message_id, uid=position.uid)
+        decision = self._process(mail, position)
+        log.info("reply_processed", decision=decision.status, reason=decision.reason, session=decision.session)
+        return decision
+
+    # -- the steps, in order
+
+    def _process(self, mail: InboundMail, position: Position) -> Decision:
+        s = self.settings
+        if is_foreign(self.conn, mail, s.host_id):
+            return Decision("foreign", "reply to another machine's session; left for its relay")
+        verdict = authenticate(
+            mail,
+            allowed_senders=s.allowed_senders,
+            mode=self.mode,
+            trusted_authserv_id=s.trusted_authserv_id,
+            own_address=s.email_from,
+        )
+        entry, created = ledger.claim(
+            self.conn,
+            message_key=mail.message_key,
+            message_id=mail.message_id,
+            content_hash=mail.content_hash,
+            folder=position.folder,
+            uidvalidity=position.uidvalidity,
+            uid=position.uid,
+            sender=mail.from_addresses[0] if len(mail.from_addresses) == 1 else None,
+        )
+        fault_point("after-claim")
+        if not created and entry.final:
+            return Decision("duplicate", f"already handled ({entry.status})")
+        if not created and entry.status == "injecting":
+            return self._fate_unknown(mail, entry, verdict.sender)
+        if not verdict.ok or verdict.sender is None:
+            return self._finish(mail, entry, "dropped", verdict.reason, None, notify_to=None)
+        sender = verdict.sender
+
+        routed = route(self.conn, mail)
+        if isinstance(routed, Unroutable):
+            return self._finish(mail, entry, "refused", routed.reason, routed.session, notify_to=sender)
+        session = routed.session
+
+        extraction = extract_reply(
+            text=mail.text, html=mail.html, sent_texts=notifications.texts_for_session(self.conn, session.id)
+        )
+        if not extraction.ok or extraction.text is None:
+            reason = extraction.refusal or "no new text found"
+            return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
+        command = to_command(extraction.text)
+
+        guarded = guard(command, session, self.conn, s)
+        if isinstance(guarded, Refused):
+            return self._finish(mail, entry, "refused", guarded.reason, session, notify_to=sender)
+
+        return self._inject(mail, entry, session, guarded, sender)
+
+    def _inject(
+        self, mail: InboundMail, entry: LedgerEntry, session: Session, guarded: GuardedText, sender: str
+    ) -> Decision:
+        target = Target(kind=session.kind, socket=session.target_socket, pane=session.target_pane)
+        typed_preview = audit.preview(guarded.text)
+        ledger.mark_injecting(self.conn, entry.id, session_id=session.id, preview=typed_preview or "")
+        fault_point("before-inject")
+        started = time.time()
+
+        def submitted() -> bool:
+            current = sessions.get(self.conn, session.id)
+            return bool(current and current.last_prompt_at and current.last_prompt_at >= started)
+
+        result = self.injector.inject(target, guarded.text, submitted=submitted)
+        fault_point("after-inject")
+        if result.outcome == InjectionOutcome.TARGET_GONE:
+            sessions.end(self.conn, session.id, reason="pane gone")
+            reason = f"the terminal of session {session.name} no longer exists; the session is ended"
+            return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
+        if result.outcome == InjectionOutcome.DIALOG_OPEN:
+            reason = (
+                f"session {session.name} is waiting on a permission dialog; answer it at the terminal, "
+                "then reply again"
+            )
+            return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
+        if result.outcome == InjectionOutcome.FAILED:
+            reason = f"could not type into session {session.name}: {result.detail or 'terminal error'}"
+            return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
+        confirmed = result.outcome == InjectionOutcome.SUBMITTED
+        reason = "submitted" if confirmed else f"typed; submission not confirmed ({result.detail})"
+        ledger.decide(self.conn, entry.id, "delivered", reason, session_id=session.id, preview=typed_preview)
+        acknowledge.delivered(self.conn, self.settings, mail, sender, session, confirmed=confirmed)
+        self._audit(mail, "delivered", reason, session, guarded.text)
+        return Decision("delivered", reason, session.name, guarded.text)
+
+    # -- endings
+
+    def _finish(
+        self,
+        mail: InboundMail,
+        entry: LedgerEntry,
+        status: str,
+        reason: str,
+        session: Session | None,
+        *,
+        notify_to: str | None,
+    ) -> Decision:
+        ledger.decide(self.conn, entry.id, status, reason, session_id=session.id if session else None)  # type: ignore[arg-type]
+        if notify_to is not None:
+            acknowledge.refused(self.conn, self.settings, mail, notify_to, session, reason)
+        self._audit(mail, status, reason, session, None)
+        return Decision(status, reason, session.name if session else None)
+
+    def _fate_unknown(self, mail: InboundMail, entry: LedgerEntry, sender: str | None) -> Decision:
+        session = sessions.get(self.conn, entry.session_id)
+        reason = "the relay stopped while typing this reply; it is not typed again"
+        ledger.decide(self.conn, entry.id, "unknown", reason)
+        if sender is not None:
+            acknowledge.fate_unknown(self.conn, self.settings, mail, sender, session)
+        self._audit(mail, "unknown", reason, session, entry.preview)
+        return Decision("unknown", reason, session.name if session else None)
+
+    def _audit(self, mail: InboundMail, decision: str, reason: str, session: Session | None, typed: str | None) -> None:
+        audit.write(
+            self.settings.audit_path,
+            message_id=mail.message_id,
+            sender=mail.from_addresses[0] if len(mail.from_addresses) == 1 else None,
+            session=session.name if session else None,
+            decision=decision,
+            reason=reason,
+            typed=typed,
+        )

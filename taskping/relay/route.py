@@ -1,0 +1,64 @@
+"""Step 5, route: which session is this reply for?
+
+``In-Reply-To``, then ``References`` (newest first), against the notifications
+we sent; then the ``[TaskPing #TOKEN]`` subject token. When both are present
+they must agree. The session must be live and its reply window open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from taskping.relay.parse import InboundMail
+from taskping.session_map import notifications, sessions
+from taskping.session_map.sessions import Session
+from taskping.tokens import find_subject_token, host_part
+
+
+@dataclass(frozen=True)
+class Routed:
+    session: Session
+    via: str  # "thread", "subject" or "thread+subject"
+
+
+@dataclass(frozen=True)
+class Unroutable:
+    reason: str
+    session: Session | None = None  # known but not usable (ended, expired)
+
+
+def thread_session(conn: sqlite3.Connection, mail: InboundMail) -> Session | None:
+    candidates = list(mail.in_reply_to) + list(reversed(mail.references))
+    found = notifications.first_known(conn, candidates)
+    return sessions.get(conn, found.session_id) if found else None
+
+
+def is_foreign(conn: sqlite3.Connection, mail: InboundMail, host_id: str | None) -> bool:
+    """A reply to another machine's notification: its token's host part is not ours and
+    nothing in its thread is ours. Such mail is left untouched for that machine's relay."""
+    token = find_subject_token(mail.subject)
+    if token is None or token.split("-", 1)[0] == host_part(host_id):
+        return False
+    return thread_session(conn, mail) is None and sessions.by_token(conn, token) is None
+
+
+def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = None) -> Routed | Unroutable:
+    now = time.time() if now is None else now
+    by_thread = thread_session(conn, mail)
+    token = find_subject_token(mail.subject)
+    by_subject = sessions.by_token(conn, token) if token else None
+    if token and by_subject is None and by_thread is None:
+        return Unroutable("unknown session token in the subject")
+    if by_thread and token and (by_subject is None or by_subject.id != by_thread.id):
+        return Unroutable("the subject's session token does not match the thread this replies to", by_thread)
+    session = by_thread or by_subject
+    if session is None:
+        return Unroutable("not a reply to a TaskPing notification (no known thread or token)")
+    via = "thread+subject" if by_thread and by_subject else ("thread" if by_thread else "subject")
+    if not session.live:
+        return Unroutable(f"session {session.name} has ended", session)
+    if now >= session.expires_at:
+        return Unroutable(f"the reply window for session {session.name} has expired", session)
+    return Routed(session, via)

@@ -1,0 +1,151 @@
+"""The reply path end to end: phone-style replies over SMTP into Dovecot, the real
+relay process, real tmux, the real claude CLI against the fake Messages API."""
+
+from __future__ import annotations
+
+import time
+from email import message_from_bytes
+from email.policy import default as default_policy
+
+import pytest
+
+from tests.relay.conftest import World, quoted
+
+pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
+
+
+def _body(raw: bytes) -> str:
+    msg = message_from_bytes(raw, policy=default_policy)
+    part = msg.get_body(("plain",))
+    return part.get_content() if part else ""
+
+
+def test_reply_is_typed_submitted_and_acknowledged(world: World) -> None:
+    s = world.spawn("one")
+    note = world.notification_for(s, "first task")
+    relay = world.start_relay()
+    world.reply(note, f"Now run the unit tests please\n\nSent from my iPhone\n\nOn Sat, Nov 21, 2026 at 9:00 AM TaskPing <{world.stack.address('taskping')}> wrote:\n{quoted(note)}\n")
+    assert world.api.wait_for_prompt("Now run the unit tests please", timeout=15) == "Now run the unit tests please"
+    rows = world.wait_ledger(1)
+    assert rows[0].status == "delivered" and rows[0].reason == "submitted"
+    mails = world.new_mail(2)  # the ack and the Stop notification of the new turn, in either order
+    ack = next(m for m in mails if "Delivered to taskping-one" in _body(m))
+    ack_msg = message_from_bytes(ack, policy=default_policy)
+    assert note.message_id in str(ack_msg["References"])
+    assert world.stop_relay(relay) == 0
+
+
+def test_two_sessions_no_cross_talk(world: World) -> None:
+    a, b = world.spawn("alpha"), world.spawn("beta")
+    note_a = world.notification_for(a, "task for alpha")
+    note_b = world.notification_for(b, "task for beta")
+    world.start_relay()
+    world.reply(note_b, "reply meant for beta")
+    world.reply(note_a, "reply meant for alpha")
+    world.api.wait_for_prompt("reply meant for beta")
+    world.api.wait_for_prompt("reply meant for alpha")
+    rows = world.wait_ledger(2)
+    by_session = {r.preview: r.session_id for r in rows}
+    assert by_session["reply meant for alpha"] == a.id
+    assert by_session["reply meant for beta"] == b.id
+
+
+def test_html_only_chinese_reply_with_code_fence(world: World) -> None:
+    s = world.spawn("html")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    html = (
+        "<div dir='ltr'><p>请运行：</p><pre>```\n  pytest -q --maxfail=1\n```</pre></div>"
+        f"<div class='gmail_quote'><div>TaskPing &lt;x@example.test&gt; 于2026年11月21日周六 09:00写道：</div>"
+        f"<blockquote>{quoted(note)}</blockquote></div>"
+    )
+    world.reply(note, "", html=html)
+    assert world.api.wait_for_prompt("pytest -q", timeout=15) == "  pytest -q --maxfail=1"
+
+
+def test_duplicate_delivery_is_typed_once(world: World) -> None:
+    s = world.spawn("dup")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    mid = "<dup-1@example.test>"
+    for _ in range(3):
+        world.reply(note, "only once please", message_id=mid)
+    world.api.wait_for_prompt("only once please")
+    time.sleep(2.5)
+    assert world.api.prompts.count("only once please") == 1
+    statuses = [r.status for r in world.ledger()]
+    assert statuses == ["delivered"]
+
+
+def test_unknown_sender_gets_nothing_and_nothing_is_typed(world: World) -> None:
+    s = world.spawn("spoof")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    world.reply(note, "rm -rf everything", from_=f'"{world.stack.address("me")}" <evil@example.test>')
+    rows = world.wait_ledger(1)
+    assert rows[0].status == "dropped" and "ALLOWED_SENDERS" in (rows[0].reason or "")
+    time.sleep(1.5)
+    assert "rm -rf everything" not in world.api.prompts
+    assert not world.stack.sink_messages()  # nothing went back to evil@
+
+
+def test_leading_bang_never_runs_a_shell(world: World, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = world.spawn("bang")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    target = tmp_path / "pwned"
+    world.reply(note, f"!touch {target}")
+    prompt = world.api.wait_for_prompt(lambda p: "touch" in p)
+    assert prompt.lstrip() == f"!touch {target}" and not prompt.startswith("!")
+    assert not target.exists()
+
+
+def test_reply_while_permission_dialog_open_types_nothing(world: World) -> None:
+    s = world.spawn("perm")
+    note = world.notification_for(s, "start")
+    world.api.queue_tool_use("echo hello-from-tool")
+    world.type_prompt(s, "please use a tool")
+    from taskping.injectors import ScreenState
+    world.wait_screen(s, ScreenState.PERMISSION_DIALOG)
+    world.start_relay()
+    world.reply(note, "typed into a dialog would approve it")
+    rows = world.wait_ledger(1)
+    assert rows[0].status == "refused" and "permission dialog" in (rows[0].reason or "")
+    from taskping.injectors.screen import read_screen
+    assert read_screen(world.screen(s)).state == ScreenState.PERMISSION_DIALOG
+    assert "typed into a dialog would approve it" not in world.api.prompts
+
+
+def test_expired_token_and_oversize_are_refused_with_notice(world: World) -> None:
+    s = world.spawn("limits")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    world.reply(note, "x" * 9000)
+    rows = world.wait_ledger(1)
+    assert rows[0].status == "refused" and "MAX_COMMAND_BYTES" in (rows[0].reason or "")
+    from taskping.session_map import connect
+    conn = connect(world.env["SESSION_MAP_PATH"])
+    conn.execute("UPDATE sessions SET expires_at = 0 WHERE id = ?", (s.id,))
+    conn.close()
+    world.reply(note, "too late")
+    rows = world.wait_ledger(2)
+    assert rows[1].status == "refused" and "expired" in (rows[1].reason or "")
+    bodies = [_body(m) for m in world.new_mail(2)]  # the two refusals
+    assert any("MAX_COMMAND_BYTES" in b for b in bodies) and any("expired" in b for b in bodies)
+
+
+def test_seen_reply_is_still_handled_and_kick_reconnects(world: World) -> None:
+    s = world.spawn("seen")
+    note = world.notification_for(s, "start")
+    world.reply(note, "read on the phone first")
+    world.stack.wait_for_messages("taskping", 1)
+    with world.stack.imap("taskping") as client:
+        client.select_folder("INBOX")
+        client.add_flags(client.search(["ALL"]), [b"\\Seen"])
+    world.start_relay()
+    world.api.wait_for_prompt("read on the phone first")
+    time.sleep(61 if False else 0)  # rate limit is 60/min in this world
+    world.stack.kick("taskping")
+    time.sleep(0.2)
+    world.reply(note, "after the kick")
+    assert world.api.wait_for_prompt("after the kick", timeout=10) == "after the kick"
