@@ -60,7 +60,7 @@ def test_html_only_chinese_reply_with_code_fence(world: World) -> None:
         f"<blockquote>{quoted(note)}</blockquote></div>"
     )
     world.reply(note, "", html=html)
-    assert world.api.wait_for_prompt("pytest -q", timeout=15) == "  pytest -q --maxfail=1"
+    assert world.api.wait_for_prompt(lambda p: "pytest -q" in p, timeout=15) == "  pytest -q --maxfail=1"
 
 
 def test_duplicate_delivery_is_typed_once(world: World) -> None:
@@ -96,14 +96,16 @@ def test_leading_bang_never_runs_a_shell(world: World, tmp_path) -> None:  # typ
     target = tmp_path / "pwned"
     world.reply(note, f"!touch {target}")
     prompt = world.api.wait_for_prompt(lambda p: "touch" in p)
-    assert prompt.lstrip() == f"!touch {target}" and not prompt.startswith("!")
+    # The guard wraps the first word in backticks (claude trims a leading space, so a space would not do).
+    assert prompt == f"`!touch` {target}"
+    time.sleep(1.0)
     assert not target.exists()
 
 
 def test_reply_while_permission_dialog_open_types_nothing(world: World) -> None:
     s = world.spawn("perm")
     note = world.notification_for(s, "start")
-    world.api.queue_tool_use("echo hello-from-tool")
+    world.api.queue_tool_use(f"touch {world.home.project_dir}/needs-permission")
     world.type_prompt(s, "please use a tool")
     from taskping.injectors import ScreenState
     world.wait_screen(s, ScreenState.PERMISSION_DIALOG)
