@@ -109,12 +109,24 @@ class _Tmux:
     def keys(self, pane: str, *keys: str) -> None:
         self.check("send-keys", "-t", pane, *keys)
 
-    def type_text(self, pane: str, text: str, *, chunk_bytes: int = CHUNK_BYTES, pause: float = CHUNK_PAUSE) -> int:
-        """Type ``text`` as raw UTF-8 bytes (``send-keys -H``); returns the chunk count."""
+    def type_text(
+        self,
+        pane: str,
+        text: str,
+        *,
+        between: Callable[[], None] = lambda: None,
+        chunk_bytes: int = CHUNK_BYTES,
+        pause: float = CHUNK_PAUSE,
+    ) -> int:
+        """Type ``text`` as raw UTF-8 bytes (``send-keys -H``); returns the chunk count.
+
+        ``between`` runs before every chunk but the first (it raises to stop).
+        """
         chunks = list(_utf8_chunks(text, chunk_bytes))
         for index, chunk in enumerate(chunks):
             if index:
                 time.sleep(pause)
+                between()
             self.check("send-keys", "-t", pane, "-H", *(f"{byte:02x}" for byte in chunk))
         return len(chunks)
 
@@ -278,7 +290,14 @@ class TmuxInjector:
         if self.method == "paste":
             tmux.paste(pane, text)
             return "paste"
-        chunks = tmux.type_text(pane, text)
+        def no_dialog() -> None:
+            # a dialog opening mid-typing would take the next keys as choices ("1" = Yes)
+            if self._reading(tmux, pane).state is ScreenState.PERMISSION_DIALOG:
+                raise _Refused(
+                    InjectionResult(InjectionOutcome.FAILED, "a permission dialog opened while typing; stopped typing")
+                )
+
+        chunks = tmux.type_text(pane, text, between=no_dialog)
         return f"keys ({chunks} chunk{'s' if chunks != 1 else ''})"
 
     def _wait(self, tmux: _Tmux, pane: str, timeout: float, done: Callable[[ScreenReading], bool]) -> ScreenReading:

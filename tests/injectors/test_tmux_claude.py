@@ -13,7 +13,7 @@ from taskping.injectors.base import InjectionOutcome, ScreenState, Target
 from taskping.injectors.terminal_guard import guard_text
 from taskping.injectors.tmux import TmuxInjector
 from tests.support.claude_fixtures import ClaudePane, make_claude_home, start_claude
-from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_anthropic import FakeAnthropic, Reply, ToolUse
 
 pytestmark = [pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 
@@ -254,3 +254,28 @@ def test_concurrent_injections_into_one_pane_do_not_interleave(
     fake_api.wait_for_prompt(texts[1], timeout=15)
     settle(claude_pane)
     assert sorted(fake_api.prompts) == sorted(texts)
+
+
+def test_tool_call_arriving_while_typing_is_never_approved_by_our_keys(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector, tmp_path: Path
+) -> None:
+    """A permission dialog due while we type must not eat our keys (digits select options).
+
+    Observed on 2.1.328: claude holds the dialog back while keys keep arriving,
+    so the text is queued (SUBMITTED) and the dialog opens afterwards; if the
+    dialog wins the race the injector stops typing and returns FAILED.
+    Either way nothing is approved.
+    """
+    marker = tmp_path / "approved"
+    fake_api.queue(Reply(tool_use=ToolUse("Bash", {"command": f"touch {marker}", "description": "x"}), delay=1.0))
+    assert injector.inject(claude_pane.target, "start").outcome is InjectionOutcome.SUBMITTED
+    claude_pane.wait_for(ScreenState.BUSY, timeout=5)
+    long_text = "option 1 please, 1 2 3 " * 250  # ~30 chunks, about two seconds of typing
+    result = injector.inject(claude_pane.target, long_text.strip())
+    print(f"typing across a tool call: {result}")
+    assert result.outcome in (InjectionOutcome.SUBMITTED, InjectionOutcome.FAILED), result
+    claude_pane.wait_for(ScreenState.PERMISSION_DIALOG, timeout=10)
+    time.sleep(1.0)
+    assert claude_pane.reading().state is ScreenState.PERMISSION_DIALOG
+    assert not marker.exists()
+    assert fake_api.prompts == ["start"]
