@@ -151,3 +151,67 @@ def test_seen_reply_is_still_handled_and_kick_reconnects(world: World) -> None:
     time.sleep(0.2)
     world.reply(note, "after the kick")
     assert world.api.wait_for_prompt("after the kick", timeout=10) == "after the kick"
+
+
+def test_authentication_results_must_pass(world: World) -> None:
+    s = world.spawn("authres")
+    note = world.notification_for(s, "start")
+    world.start_relay(extra_env={"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": "mx.example.test"})
+    me = world.stack.address("me")
+    world.reply(note, "forged pass from the sender",
+                headers={"Authentication-Results": "evil.example; dmarc=pass header.from=example.test"})
+    world.reply(note, "dkim failed",
+                headers={"Authentication-Results": "mx.example.test; dkim=fail header.d=example.test; dmarc=fail"})
+    world.reply(note, "genuine and aligned",
+                headers={"Authentication-Results": "mx.example.test; dkim=pass header.d=example.test; dmarc=pass"})
+    rows = world.wait_ledger(3)
+    assert [r.status for r in rows] == ["dropped", "dropped", "delivered"], rows
+    assert "no Authentication-Results header from mx.example.test" in (rows[0].reason or "")
+    assert "does not pass" in (rows[1].reason or "")
+    assert world.api.wait_for_prompt("genuine and aligned")
+    assert "dkim failed" not in world.api.prompts and "forged pass from the sender" not in world.api.prompts
+    assert me  # the refusals for dropped mail are never sent: only the ack and the new turn's notification
+    bodies = [_body(m) for m in world.new_mail(2)]
+    assert not any("Not delivered" in b for b in bodies)
+
+
+def test_outlook_and_chinese_iphone_replies(world: World) -> None:
+    s = world.spawn("clients")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    outlook = (
+        "Please add a changelog entry\n\nGet Outlook for iOS\n"
+        "________________________________\n"
+        f"From: TaskPing <{world.stack.address('taskping')}>\nSent: Saturday, November 21, 2026 9:00 AM\n"
+        f"To: me <{world.stack.address('me')}>\nSubject: {note.subject}\n\n" + quoted(note).replace("> ", "")
+    )
+    world.reply(note, outlook)
+    assert world.api.wait_for_prompt("Please add a changelog entry")
+    chinese = (
+        "请把测试也跑一遍\n\n发自我的iPhone\n\n"
+        f"在 2026年11月21日，09:00，TaskPing <{world.stack.address('taskping')}> 写道：\n\n{quoted(note)}\n"
+    )
+    world.reply(note, chinese)
+    assert world.api.wait_for_prompt("请把测试也跑一遍")
+
+
+def test_killing_the_relay_mid_backlog_types_nothing_twice(world: World) -> None:
+    sessions_ = [world.spawn(f"k{i}") for i in range(2)]
+    notes = [world.notification_for(s, f"start {i}") for i, s in enumerate(sessions_)]
+    texts = [f"backlog reply {i}" for i in range(8)]
+    for i, text in enumerate(texts):
+        world.reply(notes[i % 2], text)
+    world.stack.wait_for_messages("taskping", len(texts))
+    relay = world.start_relay()
+    world.api.wait_for_prompt(lambda p: p.startswith("backlog reply"), timeout=20)
+    relay.kill()  # SIGKILL mid-backlog
+    relay.wait(timeout=10)
+    world.start_relay()
+    rows = world.wait_ledger(len(texts), timeout=60)
+    for text in texts:
+        assert world.api.prompts.count(text) <= 1, text
+    delivered = {r.preview for r in rows if r.status == "delivered"}
+    unknown = [r for r in rows if r.status == "unknown"]
+    # every reply is typed once, or (killed while typing) reported as "may not have been delivered"
+    assert len(delivered) + len(unknown) == len(texts)
+    assert len(unknown) <= 1
