@@ -4,7 +4,9 @@ One injection, under a per-pane lock (a threading lock for this process and
 an ``fcntl`` lock file for all processes):
 
 1. refuse text holding control/invisible characters (the guard should have
-   removed them; this is defence in depth);
+   removed them; this is defence in depth); leave copy-mode if the user
+   left the pane scrolled back, and refuse a pane with synchronize-panes on
+   (our keys would be typed into every pane of the window);
 2. the pane must exist (else TARGET_GONE) and the screen must show Claude's
    input box (READY, HAS_INPUT or BUSY); a permission dialog means
    DIALOG_OPEN and nothing is typed, anything unrecognised means FAILED;
@@ -100,8 +102,19 @@ class _Tmux:
         return out
 
     def pane_alive(self, pane: str) -> bool:
-        code, out, _err = self.run("display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}")
-        return code == 0 and out == [f"{pane} 0"]
+        return self.pane_flags(pane) is not None
+
+    def pane_flags(self, pane: str) -> tuple[bool, bool] | None:
+        """(in a mode such as copy-mode, synchronize-panes on), or None if the pane is gone/dead."""
+        code, out, _err = self.run(
+            "display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead} #{pane_in_mode} #{pane_synchronized}"
+        )
+        if code != 0 or len(out) != 1:
+            return None
+        fields = out[0].split(" ")
+        if len(fields) != 4 or fields[0] != pane or fields[1] != "0":
+            return None
+        return fields[2] == "1", fields[3] == "1"
 
     def capture(self, pane: str) -> list[str]:
         return self.check("capture-pane", "-p", "-t", pane)
@@ -308,9 +321,26 @@ class TmuxInjector:
                 return reading
             time.sleep(self.poll_interval)
 
+    def _prepare_pane(self, tmux: _Tmux, pane: str) -> None:
+        """Keys must reach claude and only claude: leave copy-mode, refuse synchronized panes."""
+        flags = tmux.pane_flags(pane)
+        if flags is None:
+            raise _Refused(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
+        in_mode, synchronized = flags
+        if synchronized:
+            raise _Refused(
+                InjectionResult(InjectionOutcome.FAILED, "synchronize-panes is on: keys would reach other panes")
+            )
+        if in_mode:
+            tmux.check("copy-mode", "-q", "-t", pane)  # cancel copy-mode (or any mode) so keys go to claude
+            flags = tmux.pane_flags(pane)
+            if flags is None or flags[0]:
+                raise _Refused(InjectionResult(InjectionOutcome.FAILED, "could not leave the pane's copy-mode"))
+
     def _inject_locked(self, target: Target, text: str, submitted: Callable[[], bool] | None) -> InjectionResult:
         tmux = self._tmux(target)
         pane = target.pane
+        self._prepare_pane(tmux, pane)
         reading = self._reading(tmux, pane)
         self._check_typable(reading, "before typing")
         was_busy = reading.busy

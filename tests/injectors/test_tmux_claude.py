@@ -279,3 +279,18 @@ def test_tool_call_arriving_while_typing_is_never_approved_by_our_keys(
     assert claude_pane.reading().state is ScreenState.PERMISSION_DIALOG
     assert not marker.exists()
     assert fake_api.prompts == ["start"]
+
+
+def test_copy_mode_is_left_before_typing(claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector) -> None:
+    claude_pane.server.cmd("copy-mode", "-t", claude_pane.pane.pane_id)
+    result = injector.inject(claude_pane.target, "typed after copy-mode")
+    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert fake_api.wait_for_prompt("typed after copy-mode", timeout=10)
+
+
+def test_synchronized_panes_are_refused(claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector) -> None:
+    claude_pane.server.cmd("set-option", "-w", "-t", claude_pane.pane.pane_id, "synchronize-panes", "on")
+    result = injector.inject(claude_pane.target, "would go everywhere")
+    assert result.outcome is InjectionOutcome.FAILED and "synchronize-panes" in result.detail
+    assert claude_pane.reading().state is ScreenState.READY
+    assert fake_api.prompts == []
