@@ -1,0 +1,90 @@
+"""Reply latency end to end, on loopback: SMTP submission of a reply → its text
+arriving at the (fake) Messages API from the real claude CLI.
+
+Everything is real except the model: Dovecot (IMAP IDLE) behind an SMTP
+front, the `taskping-relay` daemon as its own process, a private tmux server,
+`taskping spawn` + the real `claude`, TaskPing's hooks installed.
+
+    .venv/bin/python bench/reply_latency.py [--replies 20]
+
+Prints every sample, then median and p95. Targets: median ≤ 1.0 s, p95 ≤ 1.5 s
+(Dovecot's IDLE wake-up alone is ~0.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import libtmux  # noqa: E402
+
+from tests.relay.conftest import World  # noqa: E402
+from tests.support.claude_fixtures import make_claude_home  # noqa: E402
+from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
+from tests.support.mail_fixtures import default_users  # noqa: E402
+from tests.support.mailstack import MailStack  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(q * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replies", type=int, default=20, help="replies to measure (default 20)")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tp-bench-"))
+    server = libtmux.Server(socket_path=str(tmp / "tmux.sock"), config_file="/dev/null")
+    world = None
+    try:
+        with MailStack(default_users()) as stack, FakeAnthropic() as api:
+            home = make_claude_home(tmp / "claude", api.base_url)
+            env = stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="600", ACK_EMAILS="false")
+            env_file = tmp / "taskping.env"
+            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+            server.new_session(session_name="keepalive")
+            world = World(stack, api, home, str(server.socket_path), env_file, env)
+            world.taskping("install-hooks", "--settings", str(home.settings_path))
+            session = world.spawn("bench")
+            note = world.notification_for(session, "warm up")
+            world.start_relay()
+            samples: list[float] = []
+            for i in range(args.replies):
+                text = f"latency probe {i}"
+                sent = time.monotonic()
+                world.reply(note, text)
+                api.wait_for_prompt(text, timeout=30)
+                arrived = next(r.received_at for r in api.requests if r.prompt == text)
+                samples.append(arrived - sent)
+                print(f"reply {i + 1:2d}: {samples[-1] * 1000:7.1f} ms", flush=True)
+                time.sleep(0.3)  # let claude finish the turn before the next reply
+            print()
+            print(f"replies: {len(samples)}")
+            print(f"median:  {statistics.median(samples) * 1000:7.1f} ms   (target ≤ 1000 ms)")
+            print(f"p95:     {percentile(samples, 0.95) * 1000:7.1f} ms   (target ≤ 1500 ms)")
+            print(f"min/max: {min(samples) * 1000:.1f} / {max(samples) * 1000:.1f} ms")
+            for proc in world.procs:
+                world.stop_relay(proc)
+    finally:
+        if world is not None:
+            for proc in world.procs:
+                if proc.poll() is None:
+                    proc.kill()
+        if server.is_alive():
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
