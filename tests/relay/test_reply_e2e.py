@@ -215,3 +215,22 @@ def test_killing_the_relay_mid_backlog_types_nothing_twice(world: World) -> None
     # every reply is typed once, or (killed while typing) reported as "may not have been delivered"
     assert len(delivered) + len(unknown) == len(texts)
     assert len(unknown) <= 1
+
+
+def test_malformed_mail_is_recorded_and_audited_never_a_crash(world: World) -> None:
+    import json
+
+    s = world.spawn("audit")
+    note = world.notification_for(s, "start")
+    relay = world.start_relay()
+    garbage = b"From: \r\nSubject: =?utf-8?b?%%%?=\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n\x00\xff--\r\n"
+    world.reply(None, "", raw_override=garbage)
+    world.reply(note, "still alive after garbage")
+    assert world.api.wait_for_prompt("still alive after garbage")
+    rows = world.wait_ledger(2)
+    assert rows[0].status == "dropped" and rows[0].message_id is None  # keyed by content hash
+    assert relay.poll() is None  # the daemon is still running
+    lines = [json.loads(line) for line in (world.state_dir / "audit.jsonl").read_text().splitlines()]
+    assert [entry["decision"] for entry in lines] == ["dropped", "delivered"]
+    assert lines[1]["typed"] == "still alive after garbage" and lines[1]["session"] == "taskping-audit"
+    assert note.token not in (world.state_dir / "audit.jsonl").read_text()
