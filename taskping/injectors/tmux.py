@@ -58,6 +58,7 @@ from typing import Literal
 
 import libtmux
 
+from taskping.faults import fault_point
 from taskping.injectors.base import InjectionOutcome, InjectionResult, ScreenState, Target
 from taskping.injectors.screen import ScreenReading, read_screen
 from taskping.injectors.terminal_guard import forbidden_characters
@@ -141,6 +142,7 @@ class _Tmux:
                 time.sleep(pause)
                 between()
             self.check("send-keys", "-t", pane, "-H", *(f"{byte:02x}" for byte in chunk))
+            fault_point("during-inject")  # crash tests: after a typed chunk, before the next one or Enter
         return len(chunks)
 
     def paste(self, pane: str, text: str) -> None:

@@ -23,6 +23,10 @@ from taskping.relay.pipeline import Pipeline
 from taskping.session_map import connect, daemons
 
 OUTBOX_INTERVAL = 0.25
+# The daemon is up anyway, and a connection attempt to a mail server that is down
+# costs nothing: retry at least this often, so mail goes out within seconds of the
+# server's return (outbox.BACKOFF_CAP_SECONDS, 300 s, is for the hooks' senders).
+OUTBOX_BACKOFF_CAP = 15.0
 
 
 def make_pipeline(settings: Settings, conn) -> Pipeline:  # type: ignore[no-untyped-def]
@@ -95,7 +99,7 @@ class Relay:
 
     async def _drain(self, conn) -> None:  # type: ignore[no-untyped-def]
         try:
-            report = await sender.drain(self.settings, conn)
+            report = await sender.drain(self.settings, conn, backoff_cap=OUTBOX_BACKOFF_CAP)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a bad send
             self.log.error("outbox_error", error=f"{exc.__class__.__name__}: {exc}")
             return

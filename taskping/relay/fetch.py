@@ -27,7 +27,8 @@ from imapclient.exceptions import IMAPClientError
 
 from taskping.config import Settings
 from taskping.log import get_logger
-from taskping.relay.pipeline import Decision, Position, fault_point
+from taskping.faults import fault_point
+from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
 IDLE_RENEW_SECONDS = 25 * 60

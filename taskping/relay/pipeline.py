@@ -13,13 +13,12 @@ delivered" instead.
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import time
 from dataclasses import dataclass
 
 from taskping.config import Settings
+from taskping.faults import FAULT_ENV, fault_point
 from taskping.injectors import InjectionOutcome, Injector, Target
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
@@ -33,14 +32,7 @@ from taskping.session_map import ledger, notifications, sessions
 from taskping.session_map.ledger import LedgerEntry
 from taskping.session_map.sessions import Session
 
-FAULT_ENV = "TASKPING_FAULT"
-
-
-def fault_point(name: str) -> None:
-    """Test hook: SIGKILL this process at ``name`` when $TASKPING_FAULT lists it."""
-    wanted = os.environ.get(FAULT_ENV)
-    if wanted and name in wanted.split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
+__all__ = ["FAULT_ENV", "Decision", "Pipeline", "Planned", "Position", "fault_point"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +55,20 @@ class Position:
     uid: int | None = None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """Everything up to guard passed: ``guarded`` is to be typed into ``session``.
+
+    The ledger row is still ``received``; :meth:`Pipeline.inject` takes it on.
+    """
+
+    mail: InboundMail
+    entry: LedgerEntry
+    session: Session
+    guarded: GuardedText
+    sender: str
+
+
 class Pipeline:
     def __init__(self, settings: Settings, conn: sqlite3.Connection, injector: Injector) -> None:
         self.settings = settings
@@ -71,15 +77,37 @@ class Pipeline:
         self.mode = settings.require_sender_auth()
 
     def process(self, raw: bytes, position: Position = Position()) -> Decision:
+        """All the steps: :meth:`plan`, then :meth:`inject` when the plan is to type."""
+        planned = self.plan(raw, position)
+        if isinstance(planned, Decision):
+            return planned
+        return self.inject(planned, position)
+
+    def plan(self, raw: bytes, position: Position = Position()) -> Decision | Planned:
+        """parse → authenticate → dedupe → route → extract → guard, without a terminal.
+
+        Returns the final :class:`Decision` (already in the ledger and the audit
+        log), or a :class:`Planned` injection (ledger row still ``received``).
+        """
         mail = parse(raw)
-        log = get_logger(message_id=mail.message_id, uid=position.uid)
-        decision = self._process(mail, position)
-        log.info("reply_processed", decision=decision.status, reason=decision.reason, session=decision.session)
+        planned = self._plan(mail, position)
+        if isinstance(planned, Decision):
+            self._log_decision(mail, position, planned)
+        return planned
+
+    def inject(self, planned: Planned, position: Position = Position()) -> Decision:
+        """Type a planned reply (inject → acknowledge)."""
+        decision = self._inject(planned.mail, planned.entry, planned.session, planned.guarded, planned.sender)
+        self._log_decision(planned.mail, position, decision)
         return decision
+
+    def _log_decision(self, mail: InboundMail, position: Position, decision: Decision) -> None:
+        log = get_logger(message_id=mail.message_id, uid=position.uid)
+        log.info("reply_processed", decision=decision.status, reason=decision.reason, session=decision.session)
 
     # -- the steps, in order
 
-    def _process(self, mail: InboundMail, position: Position) -> Decision:
+    def _plan(self, mail: InboundMail, position: Position) -> Decision | Planned:
         s = self.settings
         if is_foreign(self.conn, mail, s.host_id):
             return Decision("foreign", "reply to another machine's session; left for its relay")
@@ -126,7 +154,7 @@ class Pipeline:
         if isinstance(guarded, Refused):
             return self._finish(mail, entry, "refused", guarded.reason, session, notify_to=sender)
 
-        return self._inject(mail, entry, session, guarded, sender)
+        return Planned(mail, entry, session, guarded, sender)
 
     def _inject(
         self, mail: InboundMail, entry: LedgerEntry, session: Session, guarded: GuardedText, sender: str

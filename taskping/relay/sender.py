@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 
 from taskping.config import Settings
+from taskping.faults import fault_point
 from taskping.session_map import daemons, outbox
 
 CONNECT_TIMEOUT = 20.0
@@ -80,8 +81,16 @@ def _smtp_client(settings: Settings) -> aiosmtplib.SMTP:
     )
 
 
-async def drain(settings: Settings, conn: sqlite3.Connection, *, claimer: str | None = None) -> DrainReport:
-    """Send every row that is due, in order, over one SMTP connection."""
+async def drain(
+    settings: Settings,
+    conn: sqlite3.Connection,
+    *,
+    claimer: str | None = None,
+    backoff_cap: float = outbox.BACKOFF_CAP_SECONDS,
+) -> DrainReport:
+    """Send every row that is due, in order, over one SMTP connection.
+
+    ``backoff_cap`` bounds the wait before a row that failed temporarily is tried again."""
     claimer = claimer or claimer_id()
     report = DrainReport()
     outbox.release_stale(conn, lambda c: claimer_alive(c) and not _claim_too_old(conn, c))
@@ -99,13 +108,14 @@ async def drain(settings: Settings, conn: sqlite3.Connection, *, claimer: str | 
                         await smtp.login(settings.smtp_user, settings.smtp_pass or "")
                 sender = settings.email_from or settings.smtp_user or ""
                 await smtp.sendmail(sender, [row.to_addr], row.raw)
+                fault_point("during-send")  # crash tests: accepted by the server, not yet marked sent
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                 reason = _describe(exc)
                 if _is_permanent(exc):
                     outbox.mark_failed(conn, row.id, reason)
                     report.failed.append((row.message_id, reason))
                     continue
-                outbox.mark_retry(conn, row.id, reason)
+                outbox.mark_retry(conn, row.id, reason, cap=backoff_cap)
                 report.retried.append((row.message_id, reason))
                 break
             outbox.mark_sent(conn, row.id)

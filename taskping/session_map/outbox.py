@@ -37,8 +37,8 @@ class OutboxRow:
     sent_at: float | None
 
 
-def backoff(attempts: int) -> float:
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+def backoff(attempts: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
+    return min(cap, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
 
 
 def enqueue(
@@ -82,11 +82,14 @@ def mark_sent(conn: sqlite3.Connection, row_id: int) -> None:
         )
 
 
-def mark_retry(conn: sqlite3.Connection, row_id: int, reason: str) -> float:
-    """Put a row back after a temporary failure; returns when it is due again."""
+def mark_retry(conn: sqlite3.Connection, row_id: int, reason: str, *, cap: float = BACKOFF_CAP_SECONDS) -> float:
+    """Put a row back after a temporary failure; returns when it is due again.
+
+    ``cap`` bounds the backoff: the relay daemon uses a short one (it is running
+    anyway, and a mail server back after an outage should not wait minutes)."""
     with transaction(conn):
         attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (row_id,)).fetchone()[0]
-        due = now() + backoff(attempts)
+        due = now() + backoff(attempts, cap)
         conn.execute(
             "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, claimed_by = NULL"
             " WHERE id = ?",
