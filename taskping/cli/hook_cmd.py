@@ -6,11 +6,14 @@ the TaskPing log beside the session map (or stderr when the config is bad).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from taskping.hooks.payload import EVENTS
+
+if TYPE_CHECKING:  # `taskping hook` runs without argparse (see taskping.cli.main.hook_fast_path)
+    import argparse
 
 HELP = "handle a Claude Code hook event (JSON on stdin); never fails Claude"
 DESCRIPTION = (

@@ -7,9 +7,12 @@ imported, so `taskping hook` (on Claude Code's critical path) stays fast.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
@@ -43,6 +46,8 @@ def _top_help() -> str:
 
 
 def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    import argparse
+
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"taskping {name}", description=getattr(module, "DESCRIPTION", help_))
@@ -55,6 +60,20 @@ def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     return parser, module
 
 
+def hook_fast_path(env_file: list[str], argv: list[str]) -> int | None:
+    """Run ``[--env-file PATH] hook EVENT`` (the shape `install-hooks` writes into Claude Code's
+    settings) without argparse: importing it and building a parser costs ~7 ms (gettext, locale,
+    shutil) on Claude's critical path. Any other shape returns None and goes through argparse."""
+    if len(argv) != 2 or argv[0] != "hook" or argv[1].startswith("-"):
+        return None
+    from types import SimpleNamespace
+
+    from taskping.cli import hook_cmd
+
+    path = env_file[1] if len(env_file) == 2 else env_file[0].partition("=")[2] if env_file else None
+    return int(hook_cmd.run(SimpleNamespace(env_file=path, event=argv[1])) or 0)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # A leading --env-file applies to whichever command follows.
@@ -63,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         env_file, argv = argv[:2], argv[2:]
     elif argv and argv[0].startswith("--env-file="):
         env_file, argv = [argv[0]], argv[1:]
+    fast = hook_fast_path(env_file, argv)
+    if fast is not None:
+        return fast
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_top_help())
         return 0
