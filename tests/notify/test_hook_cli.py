@@ -7,6 +7,7 @@ composed email from the outbox, the e2e tests read it from a real mailbox.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +15,16 @@ import pytest
 
 from taskping.marker import is_marker_line, marker_line
 from taskping.tokens import TOKEN_RE, find_subject_token
-from tests.notify.conftest import EMAIL_FROM, EMAIL_TO, HookRig, our_senders, parse_mail, parts, subject
+from tests.notify.conftest import (
+    EMAIL_FROM,
+    EMAIL_TO,
+    HookRig,
+    our_senders,
+    parse_mail,
+    parts,
+    subject,
+    taskping_bin,
+)
 
 pytestmark = pytest.mark.tmux
 
@@ -417,3 +427,28 @@ def test_no_sender_while_the_relay_heartbeat_is_fresh(hook_rig: HookRig) -> None
     assert not rig.lock_path.exists()
     assert our_senders(str(rig.root)) == []
     assert [r.status for r in rig.outbox()] == ["queued", "queued"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--env-file", "{env}"), ("--env-file={env}",), ("hook", "--env-file", "{env}")],
+    ids=["leading", "leading-equals", "after-hook"],
+)
+def test_env_file_in_every_position(hook_rig: HookRig, args: tuple[str, ...]) -> None:
+    """The config may come only from the env file, wherever --env-file is written."""
+    rig = hook_rig
+    env_file = rig.root / "hook.env"
+    env_file.write_text("".join(f"{k}={rig.env[k]}\n" for k in ("EMAIL_FROM", "EMAIL_TO", "SESSION_MAP_PATH")))
+    argv = tuple(a.format(env=env_file) for a in args)
+    unset = {"EMAIL_FROM": None, "EMAIL_TO": None, "SESSION_MAP_PATH": None}
+    if argv[0] == "hook":  # `taskping hook --env-file F Stop`
+        rig.beat_relay()
+        proc = subprocess.run([taskping_bin(), *argv, "Stop"], input=json.dumps(_payload(rig, last_assistant_message="x")).encode(),
+                              env={**{k: v for k, v in rig.env.items() if k not in unset}, **rig.tmux_env()},
+                              cwd=rig.root / "cwd", capture_output=True, timeout=30, check=False)
+    else:
+        proc = rig.run("Stop", _payload(rig, last_assistant_message="x"), env=unset, args=argv)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    s = rig.session()
+    assert s is not None and s.state == "idle"
+    assert [r.kind for r in rig.outbox()] == ["stop"]
