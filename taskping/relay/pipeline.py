@@ -22,7 +22,7 @@ from taskping.faults import FAULT_ENV, fault_point
 from taskping.injectors import InjectionOutcome, Injector, Target
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
-from taskping.relay import acknowledge, audit
+from taskping.relay import acknowledge, audit, dedupe
 from taskping.relay.authenticate import authenticate
 from taskping.relay.extract import extract_reply, to_command
 from taskping.relay.guard import Refused, guard
@@ -117,6 +117,8 @@ class Pipeline:
             mode=self.mode,
             trusted_authserv_id=s.trusted_authserv_id,
             own_address=s.email_from,
+            dkim_dns_timeout=s.dkim_dns_timeout,
+            dkim_dns_server=s.dkim_dns_server,
         )
         entry, created = ledger.claim(
             self.conn,
@@ -149,6 +151,10 @@ class Pipeline:
             reason = extraction.refusal or "no new text found"
             return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
         command = to_command(extraction.text)
+        replay = dedupe.replay_of(self.conn, entry.id, sender=sender, session=session, mail=mail, text=command,
+                                  window=s.token_ttl)
+        if replay:
+            return self._finish(mail, entry, "refused", replay, session, notify_to=sender)
 
         guarded = guard(command, session, self.conn, s)
         if isinstance(guarded, Refused):
