@@ -107,6 +107,29 @@ def _prefix(raw: str) -> str:
     return value
 
 
+def _dns_server(raw: str) -> str:
+    """``IP`` or ``IP:PORT`` (IPv6 with a port as ``[IP]:PORT``); returned as given, validated."""
+    import ipaddress
+
+    value = raw.strip()
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"expected IP or IP:PORT, got {value!r}")
+            port = rest[1:]
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"expected an IP address (optionally :PORT), got {value!r}") from None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected a port between 1 and 65535, got {port!r}")
+    return value
+
+
 def _key(env: str, parse: Callable[[str], Any], *, secret: bool = False) -> dict[str, Any]:
     return {"env": env, "parse": parse, "secret": secret}
 
@@ -157,6 +180,8 @@ class Settings:
         default=None, metadata=_key("SENDER_AUTH", _choice("authres", "dkim", "none"))
     )
     trusted_authserv_id: str | None = field(default=None, metadata=_key("TRUSTED_AUTHSERV_ID", _str))
+    dkim_dns_timeout: int = field(default=5, metadata=_key("DKIM_DNS_TIMEOUT", _int_range(1, 60)))
+    dkim_dns_server: str | None = field(default=None, metadata=_key("DKIM_DNS_SERVER", _dns_server))
     max_command_bytes: int = field(default=8192, metadata=_key("MAX_COMMAND_BYTES", _int_range(1, 1_000_000)))
     rate_limit_per_minute: int = field(default=1, metadata=_key("RATE_LIMIT_PER_MINUTE", _int_range(1, 600)))
     allow_shell_escape: bool = field(default=False, metadata=_key("ALLOW_SHELL_ESCAPE", _bool))

@@ -12,6 +12,18 @@ sender):
    ``dkim=pass`` with ``header.d`` aligned to the From domain (RFC 8601:
    headers with any other authserv-id are ignored, and the receiving server's
    header is the topmost one with its id, above anything the sender wrote).
+   Position check: when the receiving server's own ``Received`` header can be
+   found (the topmost one whose ``by`` host is the authserv-id or a host
+   under it), that header marks
+   where the message entered the provider; the counted
+   ``Authentication-Results`` must not sit below the next ``Received`` header
+   under it, because everything down there was written before the provider
+   saw the message. What this cannot catch, and why the provider must always
+   add its own header: a sender who talks SMTP to the provider directly can put
+   a forged header right under the entry ``Received``; only the provider's own,
+   higher header (and its deleting of look-alikes, RFC 8601 section 5) beats it;
+4. with SENDER_AUTH=dkim: a DKIM signature verified here (see
+   :mod:`taskping.relay.dkim_verify`).
 """
 
 from __future__ import annotations
@@ -19,6 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from taskping.relay import dkim_verify
+from taskping.relay.dkim_verify import aligned
 from taskping.relay.parse import InboundMail
 
 _COMMENT_RE = re.compile(r"\([^()]*\)")
@@ -70,20 +84,61 @@ def parse_authentication_results(value: str) -> tuple[str, list[AuthResult]]:
     return authserv_id, results
 
 
-def aligned(d: str, from_domain: str) -> bool:
-    """Relaxed DMARC-style alignment: the same domain, or From is a subdomain of d."""
-    d = d.strip(".").lower()
-    from_domain = from_domain.strip(".").lower()
-    return bool(d) and "." in d and (from_domain == d or from_domain.endswith("." + d))
+_BY_RE = re.compile(r"\bby\s+([^\s;]+)", re.IGNORECASE)
+
+
+def _strip_comments(text: str) -> str:
+    for _ in range(5):
+        stripped = _COMMENT_RE.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
+
+
+def received_by(value: str) -> str | None:
+    """The ``by`` host of a Received header value, lower-cased, or None."""
+    match = _BY_RE.search(_strip_comments(value))
+    return match.group(1).lower().strip(".[]") if match else None
+
+
+def _same_provider(host: str, authserv_id: str) -> bool:
+    return host == authserv_id or host.endswith("." + authserv_id)
+
+
+def misplaced(trace: list[tuple[str, str]], ar_index: int, trusted: str) -> str | None:
+    """Why the Authentication-Results at ``trace[ar_index]`` cannot be the receiving server's, or None.
+
+    ``trace`` holds the Received and Authentication-Results headers, topmost first.
+    """
+    entry = next(
+        (i for i, (name, value) in enumerate(trace)
+         if name == "received" and _same_provider(received_by(value) or "", trusted)),
+        None,
+    )
+    if entry is None:
+        return None  # cannot tell; rely on the provider adding its own header (see the module doc)
+    below_entry = next((i for i in range(entry + 1, len(trace)) if trace[i][0] == "received"), None)
+    if below_entry is not None and ar_index > below_entry:
+        by = received_by(trace[below_entry][1]) or "?"
+        return (f"Authentication-Results from {trusted} sits below a Received header by {by}, "
+                f"written before the message reached {trusted}: the sender wrote it")
+    return None
 
 
 def check_authres(mail: InboundMail, trusted_authserv_id: str, from_domain: str) -> tuple[bool, str]:
     trusted = trusted_authserv_id.lower().rstrip(".")
-    for value in mail.authentication_results:
+    trace = mail.trace or [("authentication-results", v) for v in mail.authentication_results]
+    for index, (name, value) in enumerate(trace):
+        if name != "authentication-results":
+            continue
         authserv, results = parse_authentication_results(value)
         if authserv != trusted:
             continue
         # The topmost header with the trusted id is the receiving server's verdict; only it counts.
+        wrong_place = misplaced(trace, index, trusted)
+        if wrong_place:
+            return False, wrong_place
         if any(r.method == "dmarc" and r.result == "pass" for r in results):
             return True, "dmarc=pass"
         for r in results:
@@ -119,6 +174,8 @@ def authenticate(
     mode: str,
     trusted_authserv_id: str | None,
     own_address: str | None = None,
+    dkim_dns_timeout: float = 5,
+    dkim_dns_server: str | None = None,
 ) -> AuthVerdict:
     automatic = is_automatic(mail)
     if automatic:
@@ -140,6 +197,11 @@ def authenticate(
         if not ok:
             return AuthVerdict(False, why)
         return AuthVerdict(True, why, sender)
+    if mode == "dkim":
+        checked = dkim_verify.verify(
+            mail.raw, sender.rpartition("@")[2], timeout=dkim_dns_timeout, dns_server=dkim_dns_server
+        )
+        return AuthVerdict(checked.ok, checked.reason, sender if checked.ok else None)
     if mode == "none":
         return AuthVerdict(True, "allowlisted (SENDER_AUTH=none: not verified)", sender)
     return AuthVerdict(False, f"SENDER_AUTH={mode} is not supported by this relay")

@@ -15,7 +15,7 @@ import re
 from email.policy import default as default_policy
 
 import mailparser
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from taskping.relay.extract.mime import body_parts
 
@@ -41,6 +41,7 @@ class InboundMail(BaseModel):
     in_reply_to: list[str]
     references: list[str]
     authentication_results: list[str]  # topmost first
+    trace: list[tuple[str, str]] = []  # ("received" | "authentication-results", value), topmost first
     auto_submitted: str | None
     precedence: str | None
     x_autoreply: bool  # any of the usual out-of-office markers
@@ -48,6 +49,7 @@ class InboundMail(BaseModel):
     text: str | None
     html: str | None
     defects: list[str]
+    raw: bytes = Field(default=b"", repr=False)  # the message as received (local DKIM verification)
 
     @property
     def message_key(self) -> str:
@@ -63,6 +65,22 @@ def _header_list(message: object, name: str) -> list[str]:
     get_all = getattr(message, "get_all", None)
     values = get_all(name) if get_all else None
     return [str(v)[:MAX_HEADER_CHARS] for v in (values or [])]
+
+
+_TRACE = ("received", "authentication-results")
+
+
+def _trace(message: object) -> list[tuple[str, str]]:
+    """Received and Authentication-Results headers in header order (their relative position matters)."""
+    items = getattr(message, "items", None)
+    if items is None:
+        return []
+    try:
+        pairs = list(items())
+    except Exception:  # noqa: BLE001
+        return []
+    out = [(str(k).lower(), str(v)[:MAX_HEADER_CHARS]) for k, v in pairs if str(k).lower() in _TRACE]
+    return out[:200]
 
 
 def _first(message: object, name: str) -> str | None:
@@ -120,6 +138,7 @@ def parse(raw: bytes) -> InboundMail:
         in_reply_to=_ids(_first(message, "In-Reply-To")),
         references=_ids(" ".join(_header_list(message, "References"))),
         authentication_results=_header_list(message, "Authentication-Results"),
+        trace=_trace(message),
         auto_submitted=_first(message, "Auto-Submitted"),
         precedence=_first(message, "Precedence"),
         x_autoreply=bool(autoreply),
@@ -127,4 +146,5 @@ def parse(raw: bytes) -> InboundMail:
         text=bodies.text,
         html=bodies.html,
         defects=defects,
+        raw=raw,
     )

@@ -1,0 +1,167 @@
+"""SENDER_AUTH=dkim: verify the reply's DKIM signature here, with dkimpy.
+
+A message passes when at least one ``DKIM-Signature`` header
+
+* verifies (the public key fetched from DNS, the header hash and the body
+  hash all check out; dkimpy also honours ``x=`` expiry and refuses keys
+  under 1024 bits),
+* has a ``d=`` aligned with the From domain (the same domain, or From is a
+  subdomain of ``d``: relaxed DMARC-style alignment),
+* covers From and Subject, every instance of each: ``h=`` must name
+  ``from`` and ``subject`` at least as many times as the message has such
+  headers (a Subject the sender's server never signed, added above the signed
+  one, would otherwise route the reply elsewhere),
+* covers the whole body: no ``l=`` tag (with ``l=`` anyone can append text
+  to a genuine message).
+
+DNS goes through the system resolver, or through ``DKIM_DNS_SERVER``
+(``IP[:PORT]``) when set; each lookup gives up after ``DKIM_DNS_TIMEOUT``
+seconds. A lookup that fails is a failed signature, never a pass.
+
+What DKIM does not prove: that the message is new (a genuine signed reply
+can be re-sent; the dedupe step's replay check handles that) nor anything
+about headers outside ``h=``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+REQUIRED_HEADERS = ("from", "subject")
+_SPLIT_H = re.compile(r"\s*:\s*")
+_quiet = logging.getLogger("taskping.dkim")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+@dataclass(frozen=True)
+class DkimVerdict:
+    ok: bool
+    reason: str
+
+
+def aligned(d: str, from_domain: str) -> bool:
+    """Relaxed DMARC-style alignment: the same domain, or From is a subdomain of d."""
+    d = d.strip(".").lower()
+    from_domain = from_domain.strip(".").lower()
+    return bool(d) and "." in d and (from_domain == d or from_domain.endswith("." + d))
+
+
+def parse_server(value: str) -> tuple[str, int]:
+    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address → (ip, port)."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else 53
+    if value.count(":") == 1:
+        host, _, port = value.partition(":")
+        return host, int(port)
+    return value, 53
+
+
+class _Lookup:
+    """A dkimpy ``dnsfunc`` that remembers why a lookup failed."""
+
+    def __init__(self, server: str | None, timeout: float) -> None:
+        import dns.resolver
+
+        if server:
+            ip, port = parse_server(server)
+            self.resolver = dns.resolver.Resolver(configure=False)
+            self.resolver.nameservers = [ip]
+            self.resolver.port = port
+        else:
+            self.resolver = dns.resolver.Resolver()  # /etc/resolv.conf
+        self.timeout = timeout
+        self.failure: str | None = None
+
+    def __call__(self, name: bytes | str, timeout: float = 5) -> bytes | None:
+        import dns.exception
+        import dns.rdatatype
+        import dns.resolver
+
+        qname = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        self.failure = None
+        try:
+            answer = self.resolver.resolve(qname, dns.rdatatype.TXT, lifetime=self.timeout, search=False)
+        except dns.resolver.NXDOMAIN:
+            self.failure = f"no DKIM key at {qname.rstrip('.')} (NXDOMAIN)"
+            return None
+        except dns.resolver.NoAnswer:
+            self.failure = f"no DKIM key at {qname.rstrip('.')} (no TXT record)"
+            return None
+        except dns.exception.Timeout:
+            self.failure = f"DNS lookup of {qname.rstrip('.')} timed out after {self.timeout} s"
+            return None
+        except dns.exception.DNSException as exc:
+            self.failure = f"DNS lookup of {qname.rstrip('.')} failed ({exc.__class__.__name__})"
+            return None
+        for rdata in answer:
+            return b"".join(rdata.strings)
+        self.failure = f"no DKIM key at {qname.rstrip('.')}"
+        return None
+
+
+def _header_count(raw: bytes, name: str) -> int:
+    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+    pattern = re.compile(rb"^" + re.escape(name.encode()) + rb"[ \t]*:", re.IGNORECASE | re.MULTILINE)
+    return len(pattern.findall(head))
+
+
+def verify(
+    raw: bytes,
+    from_domain: str,
+    *,
+    timeout: float = 5,
+    dns_server: str | None = None,
+    dnsfunc: Callable[..., bytes | None] | None = None,
+) -> DkimVerdict:
+    """Does ``raw`` carry a valid DKIM signature aligned with ``from_domain`` (see the module doc)?"""
+    import dkim
+
+    try:
+        checker = dkim.DKIM(raw, logger=_quiet, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - a message dkimpy cannot read has no valid signature
+        return DkimVerdict(False, f"DKIM: message unreadable ({exc.__class__.__name__})")
+    signatures = [value for name, value in checker.headers if name.lower() == b"dkim-signature"]
+    if not signatures:
+        return DkimVerdict(False, "no DKIM-Signature header")
+    lookup = dnsfunc or _Lookup(dns_server, timeout)
+    problems: list[str] = []
+    for idx, value in enumerate(signatures[:8]):
+        try:
+            tags = dkim.util.parse_tag_value(value)
+        except Exception:  # noqa: BLE001
+            problems.append(f"signature {idx + 1}: unparseable")
+            continue
+        d = tags.get(b"d", b"").decode("ascii", "replace").lower()
+        covered = [h.lower() for h in _SPLIT_H.split(tags.get(b"h", b"").decode("ascii", "replace").strip())]
+        label = f"signature {idx + 1} (d={d or '?'})"
+        if not aligned(d, from_domain):
+            problems.append(f"{label}: d= is not aligned with the From domain {from_domain}")
+            continue
+        if b"l" in tags:
+            problems.append(f"{label}: l= limits the signed body (unsigned text may follow)")
+            continue
+        missing = [h for h in REQUIRED_HEADERS if covered.count(h) < max(1, _header_count(raw, h))]
+        if missing:
+            problems.append(f"{label}: does not sign every {', '.join(missing)} header")
+            continue
+        if isinstance(lookup, _Lookup):
+            lookup.failure = None
+        try:
+            good = checker.verify(idx=idx, dnsfunc=lookup)
+        except dkim.DKIMException as exc:
+            problems.append(f"{label}: {exc}"[:300])
+            continue
+        except Exception as exc:  # noqa: BLE001 - never a crash, never a pass
+            problems.append(f"{label}: verification error ({exc.__class__.__name__})")
+            continue
+        if good:
+            return DkimVerdict(True, f"dkim=pass d={d} (verified locally)")
+        failure = lookup.failure if isinstance(lookup, _Lookup) else None
+        problems.append(f"{label}: {failure or 'signature does not verify'}")
+    return DkimVerdict(False, "DKIM: " + "; ".join(problems))
