@@ -592,7 +592,11 @@ class MailStack:
         self._smtp.stop()
         self._stop_dovecot()
         if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            for _ in range(10):  # a straggling client process may still write into it
+                shutil.rmtree(self.dir, ignore_errors=True)
+                if not self.dir.exists():
+                    break
+                time.sleep(0.05)
             self.dir = None
             if self._own_run_dir and self._run_dir is not None:
                 shutil.rmtree(self._run_dir.parent, ignore_errors=True)
