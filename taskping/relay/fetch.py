@@ -33,6 +33,7 @@ from taskping.session_map import mailbox
 
 IDLE_RENEW_SECONDS = 25 * 60
 IDLE_CHECK_SECONDS = 0.5
+IDLE_EOF_CHECKS = 3  # empty idle_check answers in a row, each at once: the server hung up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 60.0
 IMAP_TIMEOUT = 30.0
@@ -132,12 +133,20 @@ class Mailbox:
             self.client.idle()
             try:
                 renew_at = time.monotonic() + IDLE_RENEW_SECONDS
+                quick_empty = 0
                 while not self.stop.is_set() and time.monotonic() < renew_at:
+                    asked = time.monotonic()
                     responses = self.client.idle_check(timeout=IDLE_CHECK_SECONDS)
                     if any(_is_bye(r) for r in responses):
                         raise ConnectionResetError("server said BYE")
                     if responses:
                         return
+                    # idle_check swallows EOF: a connection the server closed without BYE
+                    # (Dovecot restarted, a NAT dropped it) polls readable and yields no
+                    # line, at once, forever. A partial TLS record does that once at most.
+                    quick_empty = quick_empty + 1 if time.monotonic() - asked < IDLE_CHECK_SECONDS / 2 else 0
+                    if quick_empty >= IDLE_EOF_CHECKS:
+                        raise ConnectionResetError("server closed the connection during IDLE")
             finally:
                 if self.client is not None:
                     self.client.idle_done()
