@@ -179,7 +179,7 @@ def test_kick_drops_the_connection(mail_stack: MailStack) -> None:
     try:
         client.select_folder("INBOX")
         client.idle()
-        mail_stack.kick("taskping")
+        assert mail_stack.kick("taskping") is True
         deadline = time.monotonic() + 5
         dropped = False
         while time.monotonic() < deadline and not dropped:
@@ -196,6 +196,7 @@ def test_kick_drops_the_connection(mail_stack: MailStack) -> None:
     finally:
         client.shutdown()
     assert mail_stack.imap("taskping").logout()  # a new login still works
+    assert mail_stack.kick("taskping") is False  # nobody left to kick
 
 
 def test_restart_keeps_uidvalidity_and_mail(mail_stack: MailStack) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import errno
 import json
 import logging
 import os
@@ -384,8 +385,11 @@ class _SmtpFront:
                 loop.run_until_complete(serve())
             except BaseException as exc:  # noqa: BLE001 - handed to start()
                 errors.append(exc)
-                ready.set()
+                for srv in self.servers:
+                    srv.close()
+                self.servers.clear()
                 loop.close()
+                ready.set()
                 return
             ready.set()
             try:
@@ -398,7 +402,9 @@ class _SmtpFront:
         ready.wait(10)
         if errors:
             self.thread.join(5)
-            raise MailStackError(f"SMTP front failed to start: {errors[0]!r}")
+            self.thread = self.loop = None
+            in_use = isinstance(errors[0], OSError) and errors[0].errno == errno.EADDRINUSE
+            raise MailStackError(f"SMTP front failed to start: {errors[0]!r}" + (" (port in use)" if in_use else ""))
 
     def stop(self) -> None:
         loop, thread = self.loop, self.thread
@@ -409,7 +415,11 @@ class _SmtpFront:
             for srv in self.servers:
                 srv.close()
             for transport in list(self.transports):
-                transport.abort() if hasattr(transport, "abort") else transport.close()
+                try:
+                    transport.abort()  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 - already half-closed (e.g. after STARTTLS)
+                    with contextlib.suppress(Exception):
+                        transport.close()
             for srv in self.servers:
                 await srv.wait_closed()
             # let connection_lost callbacks and handlers finish
@@ -579,7 +589,14 @@ class MailStack:
                         raise
             else:
                 raise last_error or MailStackError("Dovecot failed to start")
-            self._smtp.start()
+            for attempt in range(3):
+                try:
+                    self._smtp.start()
+                    break
+                except MailStackError as exc:  # a port raced away: pick others
+                    if "in use" not in str(exc) or attempt == 2:
+                        raise
+                    self.smtp_port, self.smtps_port, self.smtp_plain_port = free_ports(3)
         except BaseException:
             self.stop()
             raise
@@ -967,9 +984,17 @@ service lmtp {{
         assert doveadm is not None
         return _run([doveadm, "-c", str(self.config_file), *args], check=check)
 
-    def kick(self, user: str) -> None:
-        """Drop every IMAP connection of ``user`` (``doveadm kick``): the client sees BYE."""
-        self.doveadm("kick", user)
+    def kick(self, user: str) -> bool:
+        """Drop every IMAP connection of ``user`` (``doveadm kick``): the client sees BYE.
+
+        Returns False when ``user`` had no connection to drop.
+        """
+        proc = self.doveadm("kick", user, check=False)
+        if proc.returncode == 68 and "no users kicked" in (proc.stdout + proc.stderr):
+            return False
+        if proc.returncode != 0:
+            raise MailStackError(f"doveadm kick {user} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
+        return True
 
     def set_uidvalidity(self, user: str, folder: str, n: int) -> None:
         """Change a folder's UIDVALIDITY (``doveadm mailbox update --uid-validity``)."""
