@@ -32,9 +32,6 @@ from taskping.session_map import connect, daemons, outbox, sessions
 from taskping.session_map.outbox import OutboxRow
 from taskping.session_map.sessions import Session
 
-# The claude/tmux fixtures, importable here whether or not tests/conftest.py lists the plugin.
-from tests.support.claude_fixtures import claude_home, fake_api, tmux_server  # noqa: F401
-
 TASKPING = Path(sys.executable).parent / "taskping"
 EMAIL_FROM = "taskping@notify.example.test"
 EMAIL_TO = "me@phone.example.test"
