@@ -354,3 +354,22 @@ def test_claude_binary_checks_the_version(monkeypatch: pytest.MonkeyPatch, tmp_p
     good.chmod(0o755)
     monkeypatch.setenv("TASKPING_TEST_CLAUDE", str(good))
     assert prereqs.claude_binary() == str(good)
+
+
+def test_stop_still_stops_dovecot_when_smtp_stop_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    prereqs.require("dovecot")
+    stack = MailStack([("me", "pw")]).start()
+    master = stack.dovecot_pid
+    assert master is not None
+    directory = stack.dir
+    real_stop = stack._smtp.stop
+
+    def failing_stop() -> None:
+        real_stop()
+        raise RuntimeError("SMTP stop failed")
+
+    monkeypatch.setattr(stack._smtp, "stop", failing_stop)
+    with pytest.raises(RuntimeError, match="SMTP stop failed"):
+        stack.stop()
+    assert _pgrp_members(master) == [] and not _alive(master)
+    assert directory is not None and not directory.exists()

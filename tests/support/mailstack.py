@@ -429,14 +429,17 @@ class _SmtpFront:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-        if thread.is_alive():
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-        self.servers.clear()
-        self.transports.clear()
-        self.loop = None
-        self.thread = None
+        try:
+            if thread.is_alive():
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        finally:
+            if thread.is_alive():
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(10)
+            self.servers.clear()
+            self.transports.clear()
+            self.loop = None
+            self.thread = None
 
 
 # ------------------------------------------------------------------ the stack
@@ -606,8 +609,12 @@ class MailStack:
     def stop(self) -> None:
         """Stop SMTP and Dovecot (only the processes this stack started), remove the dir."""
         t0 = time.monotonic()
-        self._smtp.stop()
-        self._stop_dovecot()
+        errors: list[BaseException] = []
+        for step in (self._smtp.stop, self._stop_dovecot):
+            try:  # every step runs even if an earlier one failed
+                step()
+            except Exception as exc:  # noqa: BLE001 - re-raised below
+                errors.append(exc)
         if self.dir is not None:
             for _ in range(10):  # a straggling client process may still write into it
                 shutil.rmtree(self.dir, ignore_errors=True)
@@ -621,6 +628,8 @@ class MailStack:
             self._own_run_dir = False
             self.stop_seconds = time.monotonic() - t0
         self.tls = None
+        if errors:
+            raise errors[0]
 
     def stop_smtp(self) -> None:
         """Close every SMTP listener and cut open SMTP connections (an outage)."""
