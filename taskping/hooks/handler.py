@@ -92,6 +92,9 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
     """Apply one hook event to the session map and queue its email."""
     if not (env.tmux_socket and env.tmux_pane):
         return HookOutcome(session=None, queued=None, skipped="not running in tmux (no $TMUX/$TMUX_PANE)")
+    if hook.event == "SessionEnd" and not settings.session_map_path.exists():
+        # Nothing is tracked, so nothing ends; don't create a session map (or its directory) for it.
+        return HookOutcome(session=None, queued=None, skipped="SessionEnd with no session map")
     conn = connect(settings.session_map_path)
     try:
         if hook.event == "SessionEnd" and sessions.by_target(conn, env.tmux_socket, env.tmux_pane) is None:
