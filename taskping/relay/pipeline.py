@@ -90,7 +90,10 @@ class Pipeline:
         log), or a :class:`Planned` injection (ledger row still ``received``).
         """
         mail = parse(raw)
-        planned = self._plan(mail, position)
+        try:
+            planned = self._plan(mail, position)
+        except Exception as exc:  # noqa: BLE001 - a poison message must not stop the relay
+            planned = self._internal_error(mail, position, exc)
         if isinstance(planned, Decision):
             self._log_decision(mail, position, planned)
         return planned
@@ -215,6 +218,41 @@ class Pipeline:
         self._audit(mail, status, reason, session, None)
         return Decision(status, reason, session.name if session else None)
 
+    def _internal_error(self, mail: InboundMail, position: Position, exc: Exception) -> Decision:
+        """A step raised: record the message as not processed (nothing was typed; the
+        injection is not part of :meth:`plan`), tell an authenticated sender, go on."""
+        get_logger(message_id=mail.message_id, uid=position.uid).error(
+            "reply_step_failed", error=f"{exc.__class__.__name__}: {exc}"
+        )
+        entry, _created = ledger.claim(  # the strings may be what made a step fail (lone surrogates)
+            self.conn,
+            message_key=_storable(mail.message_key),
+            message_id=_storable(mail.message_id),
+            content_hash=mail.content_hash,
+            folder=position.folder,
+            uidvalidity=position.uidvalidity,
+            uid=position.uid,
+            sender=_storable(mail.from_addresses[0]) if len(mail.from_addresses) == 1 else None,
+        )
+        if entry.final:  # the step that raised came after the decision was written
+            return Decision(entry.status, entry.reason or "", None)
+        reason = f"could not be processed ({exc.__class__.__name__}); nothing was typed"
+        sender = None
+        try:
+            s = self.settings
+            verdict = authenticate(mail, allowed_senders=s.allowed_senders, mode=self.mode,
+                                   trusted_authserv_id=s.trusted_authserv_id, own_address=s.email_from,
+                                   dkim_dns_timeout=s.dkim_dns_timeout, dkim_dns_server=s.dkim_dns_server)
+            sender = verdict.sender if verdict.ok else None
+        except Exception:  # noqa: BLE001
+            sender = None
+        try:
+            return self._finish(mail, entry, "refused" if sender else "dropped", reason, None, notify_to=sender)
+        except Exception:  # noqa: BLE001 - the refusal email itself failed: the ledger still gets the decision
+            ledger.decide(self.conn, entry.id, "dropped", reason)
+            return Decision("dropped", reason)
+
+
     def _fate_unknown(self, mail: InboundMail, entry: LedgerEntry, sender: str | None) -> Decision:
         session = sessions.get(self.conn, entry.session_id)
         reason = "the relay stopped while typing this reply; it is not typed again"
@@ -234,3 +272,8 @@ class Pipeline:
             reason=reason,
             typed=typed,
         )
+
+
+def _storable(text: str | None) -> str | None:
+    """``text`` as valid UTF-8 (lone surrogates from undecodable headers replaced)."""
+    return None if text is None else text.encode("utf-8", "replace").decode("utf-8")

@@ -1,0 +1,67 @@
+"""A session map with sessions and notifications, and a Pipeline to fuzz (no terminal)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from taskping.config import Settings, load_settings
+from taskping.relay.pipeline import Pipeline
+from taskping.session_map import connect, notifications, sessions
+from taskping.tokens import new_token
+
+HOST = "fuzzhost"
+ME = "me@example.test"
+
+
+class NoTerminal:
+    """The fuzz stops at guard: typing anything is a test failure."""
+
+    def inject(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the fuzz must not reach the injector")
+
+
+@dataclass
+class FuzzMap:
+    settings: Settings
+    pipeline: Pipeline
+    conn: object
+    tokens: list[str]
+    notes: list[str]  # Message-IDs of notifications we "sent"
+    bodies: list[str]
+
+
+@pytest.fixture(scope="module")
+def fuzz_map(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzMap]:
+    root: Path = tmp_path_factory.mktemp("fuzzmap")
+    settings = load_settings(environ={
+        "SESSION_MAP_PATH": str(root / "taskping.db"),
+        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
+        "SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST, "RATE_LIMIT_PER_MINUTE": "600",
+        "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
+    })
+    conn = connect(settings.session_map_path)
+    conn.execute("PRAGMA synchronous = OFF")  # thousands of ledger writes; durability is not what is fuzzed here
+    tokens, notes, bodies = [], [], []
+    for i, (state, ttl) in enumerate([("idle", 86400), ("busy", 86400), ("idle", 86400), ("idle", 60)]):
+        token = new_token(HOST)
+        s = sessions.create(conn, token=token, name=f"fuzz-{i}", kind="tmux", target_socket="/nonexistent/sock",
+                            target_pane=f"%{i}", ttl=ttl, state=state)
+        if i == 2:
+            sessions.end(conn, s.id, reason="fuzz: an ended session")
+        if i == 3:
+            conn.execute("UPDATE sessions SET expires_at = ? WHERE id = ?", (time.time() - 1, s.id))
+        body = f"Claude finished the task in session fuzz-{i}.\n\nReply to this email to continue."
+        mid = f"<note-{i}@example.test>"
+        notifications.queue(conn, session_id=s.id, message_id=mid, kind="stop", body_text=body, to_addr=ME,
+                            raw=b"Subject: x\r\n\r\n" + body.encode(), ttl=86400)
+        tokens.append(token)
+        notes.append(mid)
+        bodies.append(body)
+    pipeline = Pipeline(settings, conn, NoTerminal())  # type: ignore[arg-type]
+    yield FuzzMap(settings, pipeline, conn, tokens, notes, bodies)
+    conn.close()
