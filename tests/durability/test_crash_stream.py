@@ -10,8 +10,9 @@ the next point; a last relay without faults finishes the stream. Then:
   exactly once) or ``unknown`` (and me@ got a "may not have been delivered"
   email about it) — nothing silently lost;
 * the outbox is empty, and me@'s mailbox got its mail in outbox order; the only
-  possible duplicate is the single email the ``during-send`` kill interrupted
-  after the server had accepted it (the same Message-ID, resent).
+  duplicates are emails a kill interrupted after the server had accepted them
+  (the same Message-ID resent; at most one per kill — the ``during-send`` point
+  always makes one, the other points only when the outbox was mid-send).
 """
 
 from __future__ import annotations
@@ -126,7 +127,10 @@ def test_sigkill_at_every_fault_point_types_nothing_twice_and_loses_nothing(dwor
     arrived = [str(message_from_bytes(raw, policy=default_policy)["Message-ID"]) for raw in mail]
     copies = Counter(arrived)
     duplicated = [mid for mid, n in copies.items() if n > 1]
-    assert len(duplicated) <= 1 and all(copies[d] == 2 for d in duplicated), duplicated
+    # SIGKILL takes the whole process: whatever the fault point, the outbox (main thread) may
+    # be between the server's 250 and mark_sent. That email goes out again, same Message-ID
+    # (at-least-once; mail clients fold same-ID copies). At most one per kill, never more copies.
+    assert len(duplicated) <= len(KILLS) and all(copies[d] == 2 for d in duplicated), duplicated
     first_arrival = list(dict.fromkeys(arrived))
     sent_order = [r.message_id for r in unsent if r.status == "sent"]
     assert [r for r in unsent if r.status != "sent"] == []
