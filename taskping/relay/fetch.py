@@ -31,7 +31,7 @@ from taskping.faults import fault_point
 from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
-IDLE_RENEW_SECONDS = 25 * 60
+IDLE_RENEW_SECONDS = 5 * 60  # re-issue IDLE (and search) well before the 29-minute limit
 IDLE_CHECK_SECONDS = 0.5
 IDLE_EOF_CHECKS = 3  # empty idle_check answers in a row, each at once: the server hung up
 BACKOFF_START = 0.5
@@ -53,6 +53,7 @@ class Mailbox:
         self.log = get_logger(component="fetch")
         self.client: imapclient.IMAPClient | None = None
         self.uidvalidity = 0
+        self.connected = False  # this session logged in and selected the folder
 
     # -- connection
 
@@ -157,15 +158,32 @@ class Mailbox:
             if not self.stop.is_set():
                 self.client.noop()
 
+    def process_until_quiet(self) -> int:
+        """Search and process until a search finds nothing new.
+
+        A message that arrives while another is being handled is announced
+        (EXISTS) in the middle of some other command, where imapclient drops
+        the announcement; IDLE would then wait for the *next* change. Searching
+        again before going idle picks it up.
+        """
+        total = 0
+        while not self.stop.is_set():
+            handled = self.process_new()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
     def run_session(self, *, once: bool = False) -> None:
         self.connect()
+        self.connected = True
         self.log.info("imap_connected", folder=self.settings.imap_folder, uidvalidity=self.uidvalidity)
         try:
-            self.process_new()
+            self.process_until_quiet()
             while not once and not self.stop.is_set():
                 self.wait_for_mail()
                 if not self.stop.is_set():
-                    self.process_new()
+                    self.process_until_quiet()
         finally:
             self.close()
 
@@ -183,7 +201,6 @@ def run_forever(settings: Settings, conn, process: Process, stop: threading.Even
     delay = BACKOFF_START
     while not stop.is_set():
         box = Mailbox(settings, conn, process, stop)
-        started = time.monotonic()
         try:
             box.run_session()
         except RECOVERABLE as exc:
@@ -192,7 +209,7 @@ def run_forever(settings: Settings, conn, process: Process, stop: threading.Even
             box.close()
         if stop.is_set():
             break
-        if time.monotonic() - started > 30:
+        if box.connected:
             delay = BACKOFF_START  # it had been working: start the backoff over
         stop.wait(delay)
         delay = min(BACKOFF_CAP, delay * 2)

@@ -234,3 +234,18 @@ def test_malformed_mail_is_recorded_and_audited_never_a_crash(world: World) -> N
     assert [entry["decision"] for entry in lines] == ["dropped", "delivered"]
     assert lines[1]["typed"] == "still alive after garbage" and lines[1]["session"] == "taskping-audit"
     assert note.token not in (world.state_dir / "audit.jsonl").read_text()
+
+
+def test_reply_arriving_while_another_is_typed_is_not_left_waiting(world: World) -> None:
+    """Its EXISTS comes in the middle of the other message's commands; the relay must
+    search again before going idle instead of waiting for the next change."""
+    s = world.spawn("race")
+    note = world.notification_for(s, "start")
+    world.start_relay()
+    world.reply(note, "first of two")
+    deadline = time.monotonic() + 15
+    while not any(r.status == "injecting" for r in world.ledger()):
+        assert time.monotonic() < deadline, world.ledger()
+        time.sleep(0.01)
+    world.reply(note, "second of two")  # arrives while the first is being typed
+    assert world.api.wait_for_prompt("second of two", timeout=10) == "second of two"
