@@ -15,7 +15,7 @@ import re
 from email.policy import default as default_policy
 
 import mailparser
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskping.relay.extract.mime import body_parts
 
@@ -51,10 +51,30 @@ class InboundMail(BaseModel):
     defects: list[str]
     raw: bytes = Field(default=b"", repr=False)  # the message as received (local DKIM verification)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: object) -> object:
+        """Undecodable bytes (a bogus charset, broken encoded words) can leave lone
+        surrogates behind; they are not text and would fail later (UTF-8 encoding in
+        the guard, SQLite). Replace them here, once, for every string field."""
+        if isinstance(value, str):
+            return scrub(value)
+        if isinstance(value, list):
+            return [scrub(v) if isinstance(v, str) else v for v in value]
+        return value
+
     @property
     def message_key(self) -> str:
         """The ledger key: the Message-ID, or a hash of the bytes when there is none."""
         return self.message_id or f"sha256:{self.content_hash}"
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def scrub(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD."""
+    return _SURROGATE_RE.sub("\ufffd", text)
 
 
 def _ids(value: str | None) -> list[str]:
