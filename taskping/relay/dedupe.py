@@ -17,8 +17,8 @@ earlier messages do not count, so a reply refused for the rate limit can be
 sent again. A person who really wants the same words typed twice answers
 the newer notification, or changes a word.
 
-The keys live in their own small table in the session map (created here if
-missing), one row per ledger entry, pruned past the window.
+The keys live in their own small table in the session map (``reply_keys``,
+schema v2), one row per ledger entry, pruned past the window.
 """
 
 from __future__ import annotations
@@ -31,20 +31,7 @@ from taskping.relay.parse import InboundMail
 from taskping.session_map.db import transaction
 from taskping.session_map.sessions import Session
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reply_keys (
-    entry_id    INTEGER PRIMARY KEY,
-    replay_key  TEXT NOT NULL,
-    created_at  REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reply_keys_key ON reply_keys(replay_key, created_at);
-"""
 TYPED = ("injecting", "delivered", "unknown")
-
-
-def _ensure(conn: sqlite3.Connection) -> None:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='reply_keys'").fetchone() is None:
-        conn.executescript(_SCHEMA)
 
 
 def replay_key(sender: str, session_id: int, mail: InboundMail, text: str) -> str:
@@ -68,7 +55,6 @@ def replay_of(
     """Record this entry's replay key; the refusal reason when it replays a typed reply, else None."""
     now = time.time() if now is None else now
     key = replay_key(sender, session.id, mail, text)
-    _ensure(conn)
     with transaction(conn):
         earlier = conn.execute(
             "SELECT i.message_id, i.status, k.created_at FROM reply_keys k JOIN inbound i ON i.id = k.entry_id"

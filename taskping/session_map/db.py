@@ -106,6 +106,15 @@ MIGRATIONS: list[str] = [
         beat_at     REAL NOT NULL
     );
     """,
+    # 2: replay keys for the dedupe step (one per ledger entry; see taskping.relay.dedupe)
+    """
+    CREATE TABLE IF NOT EXISTS reply_keys (
+        entry_id    INTEGER PRIMARY KEY,
+        replay_key  TEXT NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS reply_keys_key ON reply_keys(replay_key, created_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
