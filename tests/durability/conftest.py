@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.durability import secrets_scan
-from tests.relay.conftest import World
+from tests.relay.conftest import World, make_world  # noqa: F401 - re-exported for the suites
 from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.mailstack import MailStack
@@ -32,40 +32,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(secrets_scan.TmpPathScanner(), "taskping-secrets-tmp")
 
 
-def make_world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
-               tmp_path: Path, **env_overrides: str) -> World:
-    claude_binary_or_skip()
-    env = mail_stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="600", TASKPING_HOST_ID="test-host",
-                                  **env_overrides)
-    env_file = tmp_path / "taskping.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    tmux_server.new_session(session_name="keepalive")
-    world = World(mail_stack, fake_api, claude_home, str(tmux_server.socket_path), env_file, env)
-    world.taskping("install-hooks", "--settings", str(claude_home.settings_path))
-    return world
-
-
 def stop_world(world: World) -> None:
     """Kill what the world started (the relays and a detached send-outbox), nothing else."""
-    for proc in world.procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-    lock = world.state_dir / "send-outbox.lock"
-    if lock.exists() and lock.read_text().strip().isdigit():
-        pid = int(lock.read_text().strip())
-        try:
-            if b"send-outbox" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
+    world.stop()
 
 
 @pytest.fixture
 def dworld(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
            tmp_path: Path) -> Iterator[World]:
     """The reply-path world with a high rate limit (600 replies a minute per session)."""
-    world = make_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path)
+    world = make_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path, RATE_LIMIT_PER_MINUTE="600")
     try:
         yield world
     finally:

@@ -210,6 +210,21 @@ class World:
                 f"outbox: {[tuple(r) for r in rows]}\nsessions: {[tuple(r) for r in sess]}\n"
                 f"taskping.log: {log.read_text()[-3000:] if log.exists() else '-'}\nrelay: {self.relay_log()}")
 
+    def stop(self) -> None:
+        """Kill what this world started (its relays and a detached send-outbox), nothing else."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        lock = self.state_dir / "send-outbox.lock"
+        if lock.exists() and lock.read_text().strip().isdigit():
+            pid = int(lock.read_text().strip())
+            try:
+                if b"send-outbox" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+
     def ledger(self) -> list[ledger.LedgerEntry]:
         conn = connect(self.env["SESSION_MAP_PATH"])
         try:
@@ -235,29 +250,25 @@ def quoted(note: Notification) -> str:
     return "\n".join("> " + line for line in text.splitlines())
 
 
-@pytest.fixture
-def world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
-          tmp_path: Path) -> Iterator[World]:
+def make_world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
+               tmp_path: Path, **env_overrides: str) -> World:
+    """A world on started stack/API/HOME/tmux: env file written, hooks installed."""
     claude_binary_or_skip()
-    env = mail_stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="60", TASKPING_HOST_ID="test-host")
+    settings = {"SENDER_AUTH": "none", "RATE_LIMIT_PER_MINUTE": "60", "TASKPING_HOST_ID": "test-host"}
+    env = mail_stack.taskping_env(**{**settings, **env_overrides})
     env_file = tmp_path / "taskping.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     tmux_server.new_session(session_name="keepalive")  # start the private server
     world = World(mail_stack, fake_api, claude_home, str(tmux_server.socket_path), env_file, env)
     world.taskping("install-hooks", "--settings", str(claude_home.settings_path))
+    return world
+
+
+@pytest.fixture
+def world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
+          tmp_path: Path) -> Iterator[World]:
+    world = make_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path)
     try:
         yield world
     finally:
-        for proc in world.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-        lock = world.state_dir / "send-outbox.lock"
-        if lock.exists() and lock.read_text().strip().isdigit():
-            pid = int(lock.read_text().strip())
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"send-outbox" in cmdline:
-                    os.kill(pid, signal.SIGKILL)
-            except (FileNotFoundError, ProcessLookupError):
-                pass
+        world.stop()

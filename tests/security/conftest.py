@@ -203,15 +203,4 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
 
 
 def _stop(world: World) -> None:
-    for proc in world.procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-    lock = world.state_dir / "send-outbox.lock"
-    if lock.exists() and lock.read_text().strip().isdigit():
-        pid = int(lock.read_text().strip())
-        try:
-            if b"send-outbox" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
+    world.stop()
