@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .bound import bound_html
 from .command import to_command
 from .html import html_to_text
 from .mime import body_parts
@@ -53,7 +54,10 @@ def extract_reply(
         d = decide(text, sent_texts)
         return Extraction(d.text, d.refusal, "text")
     if html is not None and html.strip():
-        rendered = html_to_text(html)
+        bounded, refusal = bound_html(html)
+        if bounded is None:
+            return Extraction(None, refusal, "html")
+        rendered = html_to_text(bounded)
         if not rendered.strip(" \n>"):
             return Extraction(None, NO_VISIBLE, "html")
         d = decide(rendered, sent_texts)
