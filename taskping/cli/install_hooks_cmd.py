@@ -26,16 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskping.config import ConfigError, resolve_env_file
-    from taskping.hooks.handler import taskping_command
-    from taskping.hooks.install import SettingsFileError, install
     import os
 
-    try:
-        env_file = resolve_env_file(args.env_file, os.environ)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    from taskping.config import resolve_env_file
+    from taskping.hooks.handler import taskping_command
+    from taskping.hooks.install import SettingsFileError, install
+
+    env_file = resolve_env_file(args.env_file, os.environ)
     try:
         result = install(args.settings.expanduser(), taskping_command(), env_file, uninstall=args.uninstall)
     except SettingsFileError as exc:

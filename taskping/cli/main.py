@@ -1,7 +1,8 @@
 """`taskping` dispatcher.
 
 Each subcommand lives in its own module exposing ``HELP`` (one line),
-``configure(parser)`` and ``run(args) -> int``. Only the chosen module is
+``configure(parser)`` and ``run(args) -> int``. A ``ConfigError`` raised by a
+command becomes one line on stderr and exit status 2, here, for all of them. Only the chosen module is
 imported, so `taskping hook` (on Claude Code's critical path) stays fast.
 """
 
@@ -99,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser, module = build_parser(name)
     args = parser.parse_args(env_file + argv[1:])
-    return int(module.run(args) or 0)  # type: ignore[attr-defined]
+    from taskping.config import CONFIG_ERROR_EXIT, ConfigError
+
+    try:
+        return int(module.run(args) or 0)  # type: ignore[attr-defined]
+    except ConfigError as exc:  # a missing or bad key: one line naming it, for every command
+        print(exc, file=sys.stderr)
+        return CONFIG_ERROR_EXIT
 
 
 def relay_main() -> int:

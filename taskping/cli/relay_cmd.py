@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "run the reply relay daemon (same as taskping-relay)"
 DESCRIPTION = (
@@ -20,17 +19,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taskping import log
-    from taskping.config import ConfigError, load_settings
+    from taskping.config import load_settings
+    from taskping.relay.daemon import Relay
 
-    try:
-        settings = load_settings(args.env_file)
-        from taskping.relay.daemon import Relay
-
-        relay = Relay(settings)
-        mode = relay.check()
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    relay = Relay(load_settings(args.env_file))
+    mode = relay.check()
     log.configure(level=args.log_level)
     if mode == "none":
         log.get_logger(component="relay").warning(

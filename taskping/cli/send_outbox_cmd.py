@@ -31,14 +31,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taskping import log
-    from taskping.config import ConfigError, load_settings
+    from taskping.config import load_settings
 
-    try:
-        settings = load_settings(args.env_file)
-        settings.require("smtp_host", "email_from")
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    settings = load_settings(args.env_file)
+    settings.require("smtp_host", "email_from")
     log.configure(log_file=settings.log_path if not sys.stderr.isatty() else None)
     logger = log.get_logger(component="send-outbox")
     lock_path = settings.state_dir / "send-outbox.lock"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 HELP = "list tracked sessions"
@@ -30,14 +29,10 @@ def _ago(ts: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from taskping.config import ConfigError, load_settings
+    from taskping.config import load_settings
     from taskping.session_map import connect, sessions
 
-    try:
-        settings = load_settings(args.env_file)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    settings = load_settings(args.env_file)
     conn = connect(settings.session_map_path)
     rows = sessions.all_sessions(conn, include_ended=args.all)
     if args.json:

@@ -30,13 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskping.config import ConfigError, load_settings
+    from taskping.config import load_settings
 
-    try:
-        settings = load_settings(args.env_file)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    settings = load_settings(args.env_file)
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from taskping.session_map import outbox
 from taskping.session_map.db import now, transaction
 
 
@@ -46,10 +47,8 @@ def queue(
             "INSERT INTO notifications (message_id, session_id, kind, body_text, created_at) VALUES (?, ?, ?, ?, ?)",
             (message_id, session_id, kind, body_text, t),
         )
-        cur = conn.execute(
-            "INSERT INTO outbox (message_id, session_id, kind, to_addr, raw, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, session_id, kind, to_addr, raw, t, t),
+        row_id = outbox.insert(
+            conn, message_id=message_id, session_id=session_id, kind=kind, to_addr=to_addr, raw=raw
         )
         conn.execute(
             "UPDATE sessions SET thread_root = COALESCE(thread_root, ?),"
@@ -57,8 +56,7 @@ def queue(
             " notified_turn = COALESCE(?, notified_turn), updated_at = ? WHERE id = ?",
             (message_id, ttl, t, ttl, turn, t, session_id),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        return row_id
 
 
 def by_message_id(conn: sqlite3.Connection, message_id: str) -> Notification | None:

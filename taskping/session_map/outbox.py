@@ -41,19 +41,26 @@ def backoff(attempts: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
     return min(cap, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
 
 
+def insert(
+    conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: str, to_addr: str, raw: bytes
+) -> int:
+    """Add a row, due now, inside the caller's transaction. Returns its id."""
+    t = now()
+    cur = conn.execute(
+        "INSERT INTO outbox (message_id, session_id, kind, to_addr, raw, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (message_id, session_id, kind, to_addr, raw, t, t),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
 def enqueue(
     conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: str, to_addr: str, raw: bytes
 ) -> int:
     """Queue an email that is not a notification (e.g. a refusal for an unknown session)."""
-    t = now()
     with transaction(conn):
-        cur = conn.execute(
-            "INSERT INTO outbox (message_id, session_id, kind, to_addr, raw, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, session_id, kind, to_addr, raw, t, t),
-        )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+        return insert(conn, message_id=message_id, session_id=session_id, kind=kind, to_addr=to_addr, raw=raw)
 
 
 def claim_next(conn: sqlite3.Connection, claimer: str) -> OutboxRow | None:
