@@ -64,6 +64,11 @@ class InboundMail(BaseModel):
         return value
 
     @property
+    def sole_sender(self) -> str | None:
+        """The From address when the header holds exactly one, else None."""
+        return self.from_addresses[0] if len(self.from_addresses) == 1 else None
+
+    @property
     def message_key(self) -> str:
         """The ledger key: the Message-ID, or a hash of the bytes when there is none."""
         return self.message_id or f"sha256:{self.content_hash}"

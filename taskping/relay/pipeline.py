@@ -123,16 +123,7 @@ class Pipeline:
             dkim_dns_timeout=s.dkim_dns_timeout,
             dkim_dns_server=s.dkim_dns_server,
         )
-        entry, created = ledger.claim(
-            self.conn,
-            message_key=mail.message_key,
-            message_id=mail.message_id,
-            content_hash=mail.content_hash,
-            folder=position.folder,
-            uidvalidity=position.uidvalidity,
-            uid=position.uid,
-            sender=mail.from_addresses[0] if len(mail.from_addresses) == 1 else None,
-        )
+        entry, created = self._claim(mail, position)
         fault_point("after-claim")
         if not created and entry.final:
             return Decision("duplicate", f"already handled ({entry.status})")
@@ -218,22 +209,26 @@ class Pipeline:
         self._audit(mail, status, reason, session, None)
         return Decision(status, reason, session.name if session else None)
 
+    def _claim(self, mail: InboundMail, position: Position) -> tuple[LedgerEntry, bool]:
+        """The message's ledger row (InboundMail's strings are already valid UTF-8)."""
+        return ledger.claim(
+            self.conn,
+            message_key=mail.message_key,
+            message_id=mail.message_id,
+            content_hash=mail.content_hash,
+            folder=position.folder,
+            uidvalidity=position.uidvalidity,
+            uid=position.uid,
+            sender=mail.sole_sender,
+        )
+
     def _internal_error(self, mail: InboundMail, position: Position, exc: Exception) -> Decision:
         """A step raised: record the message as not processed (nothing was typed; the
         injection is not part of :meth:`plan`), tell an authenticated sender, go on."""
         get_logger(message_id=mail.message_id, uid=position.uid).error(
             "reply_step_failed", error=f"{exc.__class__.__name__}: {exc}"
         )
-        entry, _created = ledger.claim(  # the strings may be what made a step fail (lone surrogates)
-            self.conn,
-            message_key=_storable(mail.message_key),
-            message_id=_storable(mail.message_id),
-            content_hash=mail.content_hash,
-            folder=position.folder,
-            uidvalidity=position.uidvalidity,
-            uid=position.uid,
-            sender=_storable(mail.from_addresses[0]) if len(mail.from_addresses) == 1 else None,
-        )
+        entry, _created = self._claim(mail, position)
         if entry.final:  # the step that raised came after the decision was written
             return Decision(entry.status, entry.reason or "", None)
         reason = f"could not be processed ({exc.__class__.__name__}); nothing was typed"
@@ -266,14 +261,9 @@ class Pipeline:
         audit.write(
             self.settings.audit_path,
             message_id=mail.message_id,
-            sender=mail.from_addresses[0] if len(mail.from_addresses) == 1 else None,
+            sender=mail.sole_sender,
             session=session.name if session else None,
             decision=decision,
             reason=reason,
             typed=typed,
         )
-
-
-def _storable(text: str | None) -> str | None:
-    """``text`` as valid UTF-8 (lone surrogates from undecodable headers replaced)."""
-    return None if text is None else text.encode("utf-8", "replace").decode("utf-8")
