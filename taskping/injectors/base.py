@@ -41,6 +41,7 @@ class InjectionOutcome(enum.Enum):
     UNCONFIRMED = "unconfirmed"  # typed and Enter pressed, but no confirmation seen
     TARGET_GONE = "target-gone"  # nothing typed: the pane/pty does not exist
     DIALOG_OPEN = "dialog-open"  # nothing typed: a permission dialog is open
+    BUSY = "busy"  # nothing typed: claude is working (or the screen is not READY); try again later
     FAILED = "failed"  # nothing (or not everything) typed: terminal error
 
 
