@@ -72,7 +72,14 @@ def queue_reply(
 
 
 def delivered(
-    conn: sqlite3.Connection, settings: Settings, mail: InboundMail, to_addr: str, session: Session, *, confirmed: bool
+    conn: sqlite3.Connection,
+    settings: Settings,
+    mail: InboundMail,
+    to_addr: str,
+    session: Session,
+    *,
+    confirmed: bool,
+    waited: float | None = None,
 ) -> None:
     if not settings.ack_emails:
         return
@@ -80,6 +87,8 @@ def delivered(
     first = f"Delivered to {session.name} at {at}."
     if not confirmed:
         first = f"Typed into {session.name} at {at}, but Claude Code did not confirm it was submitted."
+    if waited is not None:
+        first += f" It waited {waited:.0f} s for Claude to finish what it was doing."
     queue_reply(conn, settings, mail, to_addr, session, kind="ack", lines=[first])
 
 

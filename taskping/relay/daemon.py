@@ -57,6 +57,7 @@ class Relay:
             box.run_session(once=True)
         finally:
             box.close()
+        pipeline.resume_waiting()  # replies waiting for a busy session: typed now if it is READY
         report = asyncio.run(sender.drain(self.settings, conn))
         self.log.info("once_done", sent=len(report.sent), retried=len(report.retried), failed=len(report.failed))
         conn.close()
@@ -75,7 +76,9 @@ class Relay:
         worker_conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, worker_conn)
         worker = asyncio.create_task(
-            asyncio.to_thread(fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop)
+            asyncio.to_thread(
+                fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop, pipeline.resume_waiting
+            )
         )
         try:
             beat_due = 0.0

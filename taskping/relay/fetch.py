@@ -10,6 +10,9 @@
   is moved to IMAP_PROCESSED_FOLDER; another machine's reply is left alone.
 - Waiting: IDLE when offered (re-issued every IDLE_RENEW_SECONDS, well before
   the 29-minute limit), else a NOOP poll every IMAP_POLL_SECONDS.
+- While waiting, ``between`` runs about every IDLE_CHECK_SECONDS: the relay
+  types replies that wait for a busy session there (same thread, so one
+  keystroke stream at a time).
 - Any error or disconnect, a clean BYE included, ends :meth:`Mailbox.run_session`;
   :func:`run_forever` reconnects with capped exponential backoff.
 """
@@ -40,16 +43,20 @@ IMAP_TIMEOUT = 30.0
 FETCH_BATCH = 20
 
 Process = Callable[[bytes, Position], Decision]
+Between = Callable[[], object]
 
 
 class Mailbox:
     """One IMAP connection's worth of work."""
 
-    def __init__(self, settings: Settings, conn, process: Process, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, settings: Settings, conn, process: Process, stop: threading.Event, between: Between | None = None
+    ) -> None:
         self.settings = settings
         self.conn = conn
         self.process = process
         self.stop = stop
+        self.between = between
         self.log = get_logger(component="fetch")
         self.client: imapclient.IMAPClient | None = None
         self.uidvalidity = 0
@@ -136,6 +143,7 @@ class Mailbox:
                 renew_at = time.monotonic() + IDLE_RENEW_SECONDS
                 quick_empty = 0
                 while not self.stop.is_set() and time.monotonic() < renew_at:
+                    self.run_between()
                     asked = time.monotonic()
                     responses = self.client.idle_check(timeout=IDLE_CHECK_SECONDS)
                     if any(_is_bye(r) for r in responses):
@@ -154,9 +162,19 @@ class Mailbox:
         else:
             deadline = time.monotonic() + self.settings.imap_poll_seconds
             while not self.stop.is_set() and time.monotonic() < deadline:
-                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+                self.run_between()
+                time.sleep(min(IDLE_CHECK_SECONDS, max(0.0, deadline - time.monotonic())))
             if not self.stop.is_set():
                 self.client.noop()
+
+    def run_between(self) -> None:
+        """The waiting-work callback; its failure is logged, never ends the session."""
+        if self.between is None:
+            return
+        try:
+            self.between()
+        except Exception as exc:  # noqa: BLE001 - e.g. a locked database: try again at the next tick
+            self.log.error("between_failed", error=f"{exc.__class__.__name__}: {exc}")
 
     def process_until_quiet(self) -> int:
         """Search and process until a search finds nothing new.
@@ -195,12 +213,14 @@ def _is_bye(response: object) -> bool:
 RECOVERABLE = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, ConnectionError, EOFError)
 
 
-def run_forever(settings: Settings, conn, process: Process, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+def run_forever(  # type: ignore[no-untyped-def]
+    settings: Settings, conn, process: Process, stop: threading.Event, between: Between | None = None
+) -> None:
     """Keep a mailbox session going until ``stop``; reconnect with capped exponential backoff."""
     log = get_logger(component="fetch")
     delay = BACKOFF_START
     while not stop.is_set():
-        box = Mailbox(settings, conn, process, stop)
+        box = Mailbox(settings, conn, process, stop, between)
         try:
             box.run_session()
         except RECOVERABLE as exc:
@@ -209,6 +229,7 @@ def run_forever(settings: Settings, conn, process: Process, stop: threading.Even
             box.close()
         if stop.is_set():
             break
+        box.run_between()  # replies waiting for a busy session do not wait for the mail server
         if box.connected:
             delay = BACKOFF_START  # it had been working: start the backoff over
         stop.wait(delay)

@@ -3,6 +3,12 @@
 fetch → **parse → authenticate → dedupe → route → extract → guard → inject →
 acknowledge** (fetch and the IMAP flagging live in :mod:`taskping.relay.fetch`).
 
+Keys go only into a READY screen: a reply for a session where Claude is
+working (or that already has replies waiting) is parked durably
+(:mod:`taskping.session_map.waiting`, ledger status ``waiting``) and typed in
+order by :meth:`Pipeline.resume_waiting` once the screen is READY, or refused
+with a notice after BUSY_WAIT_SECONDS.
+
 Every message ends in the ledger with a decision and in the audit log.
 Refusals are sent back only to an allowlisted sender that passed
 authentication; everything else is dropped silently. The ledger row is marked
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 
 from taskping.config import Settings
 from taskping.faults import FAULT_ENV, fault_point
-from taskping.injectors import InjectionOutcome, Injector, Target
+from taskping.injectors import InjectionOutcome, Injector, ScreenState, Target
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
 from taskping.relay import acknowledge, audit, dedupe
@@ -28,7 +34,7 @@ from taskping.relay.extract import extract_reply, to_command
 from taskping.relay.guard import Refused, guard
 from taskping.relay.parse import InboundMail, parse
 from taskping.relay.route import Unroutable, is_foreign, route
-from taskping.session_map import ledger, notifications, sessions
+from taskping.session_map import ledger, notifications, sessions, waiting
 from taskping.session_map.ledger import LedgerEntry
 from taskping.session_map.sessions import Session
 
@@ -37,7 +43,7 @@ __all__ = ["FAULT_ENV", "Decision", "Pipeline", "Planned", "Position", "fault_po
 
 @dataclass(frozen=True)
 class Decision:
-    status: str  # delivered | refused | dropped | unknown | duplicate | foreign
+    status: str  # delivered | waiting | refused | dropped | unknown | duplicate | foreign
     reason: str
     session: str | None = None
     typed: str | None = None
@@ -100,9 +106,24 @@ class Pipeline:
 
     def inject(self, planned: Planned, position: Position = Position()) -> Decision:
         """Type a planned reply (inject → acknowledge)."""
-        decision = self._inject(planned.mail, planned.entry, planned.session, planned.guarded, planned.sender)
-        self._log_decision(planned.mail, position, decision)
+        mail, entry, session = planned.mail, planned.entry, planned.session
+        if waiting.has_waiting(self.conn, session.id):  # keep the order: behind the replies already waiting
+            decision = self._wait(mail, entry, session, planned.guarded.text, planned.sender)
+        else:
+            decision = self._inject(mail, entry, session, planned.guarded.text, planned.sender)
+        self._log_decision(mail, position, decision)
         return decision
+
+    def resume_waiting(self, now: float | None = None) -> list[Decision]:
+        """Type the oldest waiting reply of each session whose screen is READY now; refuse
+        those that waited longer than BUSY_WAIT_SECONDS or whose session ended. The relay
+        calls this between IMAP events (and once per ``--once`` run)."""
+        decisions: list[Decision] = []
+        for item in waiting.heads(self.conn):
+            decision = self._resume(item, time.time() if now is None else now)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
 
     def _log_decision(self, mail: InboundMail, position: Position, decision: Decision) -> None:
         log = get_logger(message_id=mail.message_id, uid=position.uid)
@@ -129,6 +150,8 @@ class Pipeline:
             return Decision("duplicate", f"already handled ({entry.status})")
         if not created and entry.status == "injecting":
             return self._fate_unknown(mail, entry, verdict.sender)
+        if not created and entry.status == "waiting":
+            return Decision("duplicate", "already waiting for its session to be ready")
         if not verdict.ok or verdict.sender is None:
             return self._finish(mail, entry, "dropped", verdict.reason, None, notify_to=None)
         sender = verdict.sender
@@ -157,10 +180,11 @@ class Pipeline:
         return Planned(mail, entry, session, guarded, sender)
 
     def _inject(
-        self, mail: InboundMail, entry: LedgerEntry, session: Session, guarded: GuardedText, sender: str
+        self, mail: InboundMail, entry: LedgerEntry, session: Session, text: str, sender: str, *,
+        waited: float | None = None,
     ) -> Decision:
-        target = Target(kind=session.kind, socket=session.target_socket, pane=session.target_pane)
-        typed_preview = audit.preview(guarded.text)
+        target = _target(session)
+        typed_preview = audit.preview(text)
         ledger.mark_injecting(self.conn, entry.id, session_id=session.id, preview=typed_preview or "")
         fault_point("before-inject")
         started = time.time()
@@ -169,8 +193,10 @@ class Pipeline:
             current = sessions.get(self.conn, session.id)
             return bool(current and current.last_prompt_at and current.last_prompt_at >= started)
 
-        result = self.injector.inject(target, guarded.text, submitted=submitted)
+        result = self.injector.inject(target, text, submitted=submitted)
         fault_point("after-inject")
+        if result.outcome == InjectionOutcome.BUSY:  # nothing was typed: wait for READY
+            return self._wait(mail, entry, session, text, sender, detail=result.detail)
         if result.outcome == InjectionOutcome.TARGET_GONE:
             sessions.end(self.conn, session.id, reason="pane gone")
             reason = f"the terminal of session {session.name} no longer exists; the session is ended"
@@ -186,10 +212,57 @@ class Pipeline:
             return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
         confirmed = result.outcome == InjectionOutcome.SUBMITTED
         reason = "submitted" if confirmed else f"typed; submission not confirmed ({result.detail})"
+        if waited is not None:
+            reason += f" after waiting {waited:.0f} s for claude to be ready"
         ledger.decide(self.conn, entry.id, "delivered", reason, session_id=session.id, preview=typed_preview)
-        acknowledge.delivered(self.conn, self.settings, mail, sender, session, confirmed=confirmed)
-        self._audit(mail, "delivered", reason, session, guarded.text)
-        return Decision("delivered", reason, session.name, guarded.text)
+        acknowledge.delivered(self.conn, self.settings, mail, sender, session, confirmed=confirmed, waited=waited)
+        self._audit(mail, "delivered", reason, session, text)
+        return Decision("delivered", reason, session.name, text)
+
+    # -- waiting for a busy session
+
+    def _wait(
+        self, mail: InboundMail, entry: LedgerEntry, session: Session, text: str, sender: str, *, detail: str = ""
+    ) -> Decision:
+        """Park the reply until the session is READY (nothing was typed)."""
+        limit = self.settings.busy_wait_seconds
+        if limit <= 0:
+            reason = f"claude is working in session {session.name} and BUSY_WAIT_SECONDS=0; reply again when it is done"
+            return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
+        waiting.enqueue(self.conn, entry.id, session_id=session.id, sender=sender, text=text, raw=mail.raw,
+                        preview=audit.preview(text) or "")
+        why = detail or "replies before it are waiting"
+        reason = f"waiting for session {session.name} to be ready ({why}); typed in order, or refused after {limit} s"
+        self._audit(mail, "waiting", reason, session, None)
+        return Decision("waiting", reason, session.name)
+
+    def _resume(self, item: waiting.WaitingReply, now: float) -> Decision | None:
+        entry = ledger.get(self.conn, item.entry_id)
+        if entry is None or entry.final:  # decided before a crash removed the row
+            waiting.remove(self.conn, item.entry_id)
+            return None
+        mail = parse(item.raw)
+        session = sessions.get(self.conn, item.session_id)
+        if entry.status == "injecting":  # the relay stopped while typing it
+            decision = self._fate_unknown(mail, entry, item.sender)
+        elif session is None or not session.live:
+            name = session.name if session else "?"
+            reason = f"session {name} ended while the reply waited for it; nothing was typed"
+            decision = self._finish(mail, entry, "refused", reason, session, notify_to=item.sender)
+        elif now - item.since > self.settings.busy_wait_seconds:
+            reason = (f"claude was still working in session {session.name} after {self.settings.busy_wait_seconds} s "
+                      "(BUSY_WAIT_SECONDS); nothing was typed, reply again")
+            decision = self._finish(mail, entry, "refused", reason, session, notify_to=item.sender)
+        else:
+            state = self.injector.screen_state(_target(session))
+            if state not in (ScreenState.READY, ScreenState.GONE):
+                return None  # still busy (or a dialog is open): keep waiting
+            decision = self._inject(mail, entry, session, item.text, item.sender, waited=now - item.since)
+            if decision.status == "waiting":
+                return None  # it became busy again before the first key
+        waiting.remove(self.conn, item.entry_id)
+        self._log_decision(mail, Position(), decision)
+        return decision
 
     # -- endings
 
@@ -267,3 +340,7 @@ class Pipeline:
             reason=reason,
             typed=typed,
         )
+
+
+def _target(session: Session) -> Target:
+    return Target(kind=session.kind, socket=session.target_socket, pane=session.target_pane)

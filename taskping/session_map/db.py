@@ -115,6 +115,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS reply_keys_key ON reply_keys(replay_key, created_at);
     """,
+    # 3: replies waiting for a busy session; replay keys on the DKIM signature, for the session's life
+    """
+    CREATE TABLE waiting (
+        entry_id    INTEGER PRIMARY KEY REFERENCES inbound(id),
+        session_id  INTEGER NOT NULL REFERENCES sessions(id),
+        sender      TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        raw         BLOB NOT NULL,
+        since       REAL NOT NULL,
+        checked_at  REAL
+    );
+    CREATE INDEX waiting_session ON waiting(session_id, entry_id);
+    ALTER TABLE reply_keys ADD COLUMN session_id INTEGER;
+    ALTER TABLE reply_keys ADD COLUMN signature_key TEXT;
+    CREATE INDEX reply_keys_signature ON reply_keys(signature_key) WHERE signature_key IS NOT NULL
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,7 +5,9 @@ Like Rails Action Mailbox's InboundEmail, the row is created with a unique key
 and a uniqueness violation simply means "already have it". Lifecycle::
 
     received ─▶ injecting ─▶ delivered
-        │            └──(crash)──▶ unknown    (never retyped; sender is told)
+        │   ▲        └──(crash)──▶ unknown    (never retyped; sender is told)
+        │   │
+        ├──▶ waiting  (Claude is busy: typed later, in order, or refused after BUSY_WAIT_SECONDS)
         ├──▶ refused   (a reason; a refusal email when the sender is trusted)
         └──▶ dropped   (a reason; nothing is ever sent back)
 
@@ -22,7 +24,7 @@ from typing import Literal
 
 from taskping.session_map.db import now, transaction
 
-Status = Literal["received", "injecting", "delivered", "refused", "dropped", "unknown"]
+Status = Literal["received", "waiting", "injecting", "delivered", "refused", "dropped", "unknown"]
 FINAL: frozenset[str] = frozenset({"delivered", "refused", "dropped", "unknown"})
 
 
@@ -80,10 +82,11 @@ def claim(
 
 
 def mark_injecting(conn: sqlite3.Connection, entry_id: int, *, session_id: int, preview: str) -> None:
-    """Committed before the first keystroke."""
+    """Committed before the first keystroke (from ``received``, or ``waiting`` when its turn came)."""
     with transaction(conn):
         conn.execute(
-            "UPDATE inbound SET status = 'injecting', session_id = ?, preview = ? WHERE id = ? AND status = 'received'",
+            "UPDATE inbound SET status = 'injecting', session_id = ?, preview = ?"
+            " WHERE id = ? AND status IN ('received', 'waiting')",
             (session_id, preview, entry_id),
         )
 
@@ -111,9 +114,10 @@ def get(conn: sqlite3.Connection, entry_id: int) -> LedgerEntry | None:
 
 
 def delivered_since(conn: sqlite3.Connection, session_id: int, since: float) -> list[float]:
-    """Times of replies delivered (or in flight) to a session since ``since``: the rate limit's input."""
+    """Times of replies delivered (or in flight, or waiting) to a session since ``since``: the rate limit's input."""
     rows = conn.execute(
-        "SELECT decided_at FROM inbound WHERE session_id = ? AND status IN ('delivered', 'injecting', 'unknown')"
+        "SELECT decided_at FROM inbound WHERE session_id = ?"
+        " AND status IN ('delivered', 'injecting', 'unknown', 'waiting')"
         " AND COALESCE(decided_at, received_at) >= ?",
         (session_id, since),
     )
