@@ -1,47 +1,82 @@
-"""Step 4, dedupe, second half: a genuine reply sent again under a new Message-ID.
+"""Step 4, dedupe, second half: a genuine reply sent again.
 
-The ledger's unique message key catches the same message delivered twice.
-It cannot catch a *replay*: someone who got hold of one genuine reply (a
-forwarded copy, a mailbox they can read) re-sends it with a fresh
-Message-ID. With SENDER_AUTH=dkim the signature may well still verify (many
-providers do not sign Message-ID, and none can stop a byte-exact re-send of
-the whole message); with SENDER_AUTH=none nothing at all stops it.
+The first half is the ledger's unique message key (Message-ID, else a hash
+of the bytes), applied when the message is claimed, right after parse: the
+same message delivered twice is handled once. It cannot catch a *replay*:
+someone who got hold of one genuine reply (a forwarded copy, a mailbox they
+can read) re-sends it with a fresh Message-ID, perhaps with the headers
+around a genuine DKIM signature changed (a signature covers only the
+headers named in its ``h=``). So once a reply has been routed and its text
+extracted, it gets two kinds of keys (stored by
+:mod:`taskping.session_map.reply_keys`):
 
-So once a reply has been routed and its text extracted, it gets a replay key:
-the authenticated sender, the session, the message it answers
-(In-Reply-To, else the last References entry) and the extracted text with
-its whitespace collapsed. If an earlier message with the same key was typed
-(ledger status ``injecting``, ``delivered`` or ``unknown``) within the reply
-window (TOKEN_TTL), this one is refused as a replay. Refused or dropped
-earlier messages do not count, so a reply refused for the rate limit can be
-sent again. A person who really wants the same words typed twice answers
-the newer notification, or changes a word.
+* a **signature key** for every DKIM-Signature aligned with the sender's
+  domain, read the way dkimpy (the verifier) reads the header section: the
+  signature's ``b=`` value with its whitespace removed. Whatever the replayer
+  changes outside the signed headers and body, the signature is the same,
+  and any change to what it signs makes it fail verification. With
+  SENDER_AUTH=authres the provider verified the same signatures, so the
+  same keys apply;
+* a **content key**: the authenticated sender, the session, the message it
+  answers (In-Reply-To, else the last References entry) and the extracted
+  text with whitespace collapsed. It catches what the signature cannot (no
+  signature at all, SENDER_AUTH=none, or a re-signed copy).
 
-The keys live in their own small table in the session map (``reply_keys``,
-schema v2), one row per ledger entry, pruned past the window.
+If an earlier reply with any matching key was typed (or is waiting to be),
+this one is refused as a replay. The keys live as long as the ledger rows
+(no time window), so a reply stays recognisable for the whole life of its
+session, however long that is. Refused or dropped earlier messages do not
+count, so a reply refused for the rate limit can be sent again. A person who
+really wants the same words typed twice answers the newer notification, or
+changes a word.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import time
 
+from taskping.relay.dkim_verify import aligned
 from taskping.relay.parse import InboundMail
-from taskping.session_map.db import transaction
+from taskping.session_map import reply_keys, sessions
 from taskping.session_map.sessions import Session
 
-TYPED = ("injecting", "delivered", "unknown")
+_WHITESPACE = re.compile(rb"\s+")
 
 
-def replay_key(sender: str, session_id: int, mail: InboundMail, text: str) -> str:
+def content_key(sender: str, session_id: int, mail: InboundMail, text: str) -> str:
     answers = mail.in_reply_to[0] if mail.in_reply_to else (mail.references[-1] if mail.references else "")
     words = " ".join(text.split())
     material = "\0".join([sender.lower(), str(session_id), answers, words])
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def replay_of(
+def signature_keys(raw: bytes, from_domain: str) -> list[str]:
+    """Keys of the DKIM signatures in ``raw`` whose ``d=`` is aligned with ``from_domain``."""
+    import dkim
+
+    try:
+        headers = dkim.DKIM(raw).headers
+    except Exception:  # noqa: BLE001 - a message dkimpy cannot read carries no usable signature
+        return []
+    keys: set[str] = set()
+    for name, value in headers:
+        if name.lower() != b"dkim-signature":
+            continue
+        try:
+            tags = dkim.util.parse_tag_value(value)
+        except Exception:  # noqa: BLE001
+            continue
+        d = tags.get(b"d", b"").decode("ascii", "replace")
+        b = _WHITESPACE.sub(b"", tags.get(b"b", b""))
+        if b and aligned(d, from_domain):
+            keys.add(hashlib.sha256(b"dkim-b\0" + b).hexdigest())
+    return sorted(keys)
+
+
+def record_and_check_replay(
     conn: sqlite3.Connection,
     entry_id: int,
     *,
@@ -49,29 +84,25 @@ def replay_of(
     session: Session,
     mail: InboundMail,
     text: str,
-    window: float,
-    now: float | None = None,
 ) -> str | None:
-    """Record this entry's replay key; the refusal reason when it replays a typed reply, else None."""
-    now = time.time() if now is None else now
-    key = replay_key(sender, session.id, mail, text)
-    with transaction(conn):
-        earlier = conn.execute(
-            "SELECT i.message_id, i.status, k.created_at FROM reply_keys k JOIN inbound i ON i.id = k.entry_id"
-            " WHERE k.replay_key = ? AND k.entry_id != ? AND k.created_at >= ? AND i.status IN (?, ?, ?)"
-            " ORDER BY k.created_at DESC LIMIT 1",
-            (key, entry_id, now - window, *TYPED),
-        ).fetchone()
-        conn.execute("DELETE FROM reply_keys WHERE created_at < ?", (now - window,))
-        conn.execute(
-            "INSERT OR REPLACE INTO reply_keys (entry_id, replay_key, created_at) VALUES (?, ?, ?)",
-            (entry_id, key, now),
-        )
+    """Record this entry's replay keys; the refusal reason when it replays a typed reply, else None."""
+    earlier = reply_keys.record_and_find(
+        conn,
+        entry_id,
+        content_key=content_key(sender, session.id, mail, text),
+        signature_keys=signature_keys(mail.raw, sender.rpartition("@")[2]),
+    )
     if earlier is None:
         return None
-    when = time.strftime("%H:%M:%S", time.localtime(earlier["created_at"]))
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(earlier.at))
+    where = sessions.get(conn, earlier.session_id) if earlier.session_id is not None else None
+    into = f"session {where.name}" if where else "a session"
+    if earlier.by_signature:
+        return (
+            f"replay: a message with the same DKIM signature was already typed into {into} at {when}; "
+            "a signed reply is typed once, whatever headers around it changed"
+        )
     return (
         f"replay: the same text from the same sender, answering the same message, was already typed into "
-        f"session {session.name} at {when}; it is not typed again (change a word or answer the newest "
-        "notification to send it twice)"
+        f"{into} at {when}; it is not typed again (change a word or answer the newest notification to send it twice)"
     )

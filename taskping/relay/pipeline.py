@@ -168,8 +168,8 @@ class Pipeline:
             reason = extraction.refusal or "no new text found"
             return self._finish(mail, entry, "refused", reason, session, notify_to=sender)
         command = to_command(extraction.text)
-        replay = dedupe.replay_of(self.conn, entry.id, sender=sender, session=session, mail=mail, text=command,
-                                  window=s.token_ttl)
+        replay = dedupe.record_and_check_replay(self.conn, entry.id, sender=sender, session=session, mail=mail,
+                                                text=command)
         if replay:
             return self._finish(mail, entry, "refused", replay, session, notify_to=sender)
 

@@ -127,9 +127,12 @@ MIGRATIONS: list[str] = [
         checked_at  REAL
     );
     CREATE INDEX waiting_session ON waiting(session_id, entry_id);
-    ALTER TABLE reply_keys ADD COLUMN session_id INTEGER;
-    ALTER TABLE reply_keys ADD COLUMN signature_key TEXT;
-    CREATE INDEX reply_keys_signature ON reply_keys(signature_key) WHERE signature_key IS NOT NULL
+    CREATE TABLE reply_signatures (
+        entry_id       INTEGER NOT NULL REFERENCES inbound(id),
+        signature_key  TEXT NOT NULL,
+        PRIMARY KEY (entry_id, signature_key)
+    );
+    CREATE INDEX reply_signatures_key ON reply_signatures(signature_key)
     """,
 ]
 
