@@ -142,8 +142,8 @@ class _Reader:
             ch = self.peek()
             if ch in _WSP:
                 self.pos += 1
-            elif ch == "\r" and self.text[self.pos:self.pos + 2] == "\r\n" and self.text[self.pos + 2:self.pos + 3] in (" ", "\t"):
-                self.pos += 3
+            elif self.text[self.pos:self.pos + 2] == "\r\n" and self.text[self.pos + 2:self.pos + 3] in (" ", "\t"):
+                self.pos += 3  # CRLF followed by WSP: a fold
             elif ch in "\r\n":
                 raise self.fail("a line break that is not folding white space")
             else:
