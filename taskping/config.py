@@ -93,6 +93,29 @@ def _name_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip().lstrip("/").lower() for item in raw.split(",") if item.strip())
 
 
+_AUTHSERV_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+
+def _authserv_ids(raw: str) -> tuple[str, ...]:
+    """TRUSTED_AUTHSERV_ID: comma-separated ids (``mx.google.com``) or ``*.domain`` patterns.
+
+    ``*.messagingengine.com`` matches any host under that domain (Fastmail's
+    per-MX ids), never the domain itself nor ``evilmessagingengine.com``. A
+    pattern must name at least two labels (``*.com`` would trust anyone).
+    """
+    items = [item.strip().lower().rstrip(".") for item in raw.split(",") if item.strip()]
+    if not items:
+        raise ValueError("expected at least one authserv-id")
+    for item in items:
+        base = item[2:] if item.startswith("*.") else item
+        labels = base.split(".")
+        if not base or not set(base) <= _AUTHSERV_ID_CHARS or "" in labels:
+            raise ValueError(f"expected host names like mx.google.com or *.messagingengine.com, got {item!r}")
+        if item.startswith("*.") and len(labels) < 2:
+            raise ValueError(f"a *.domain pattern needs a domain with a dot, got {item!r}")
+    return tuple(dict.fromkeys(items))
+
+
 def _path(raw: str) -> Path:
     value = raw.strip()
     if not value:
@@ -179,7 +202,7 @@ class Settings:
     sender_auth: Literal["authres", "dkim", "none"] | None = field(
         default=None, metadata=_key("SENDER_AUTH", _choice("authres", "dkim", "none"))
     )
-    trusted_authserv_id: str | None = field(default=None, metadata=_key("TRUSTED_AUTHSERV_ID", _str))
+    trusted_authserv_id: tuple[str, ...] = field(default=(), metadata=_key("TRUSTED_AUTHSERV_ID", _authserv_ids))
     dkim_dns_timeout: int = field(default=5, metadata=_key("DKIM_DNS_TIMEOUT", _int_range(1, 60)))
     dkim_dns_server: str | None = field(default=None, metadata=_key("DKIM_DNS_SERVER", _dns_server))
     max_command_bytes: int = field(default=8192, metadata=_key("MAX_COMMAND_BYTES", _int_range(1, 1_000_000)))

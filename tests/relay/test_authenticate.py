@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskping.relay.authenticate import aligned, authenticate, parse_authentication_results
+from taskping.relay.authenticate import aligned, authenticate
+from taskping.relay.authres import AuthResHeader, parse_header
 from taskping.relay.parse import parse
 
 ME = "me@example.test"
@@ -79,7 +80,14 @@ def test_auto_submitted_no_is_a_person() -> None:
         # the receiving server's header is the topmost with its id; a forged one below it does not count
         (["Authentication-Results: mx.trusted; dmarc=fail",
           "Authentication-Results: mx.trusted; dmarc=pass"], False),
-        (["Authentication-Results: MX.Trusted (comment; dmarc=pass) ; dmarc=pass"], True),
+        (["Authentication-Results: MX.Trusted (comment; dmarc=pass) ; dmarc=pass header.from=example.test"], True),
+        # a dmarc=pass says nothing about our From unless its header.from names it
+        (["Authentication-Results: mx.trusted; dmarc=pass"], False),
+        (["Authentication-Results: mx.trusted; dmarc=pass header.from=evil.example"], False),
+        (["Authentication-Results: mx.trusted; dmarc=pass header.from=mail.example.test"], False),
+        (["Authentication-Results: mx.trusted; dmarc=pass header.from=EXAMPLE.TEST"], True),
+        # unreadable trusted header: refused, whatever it seems to say
+        (["Authentication-Results: mx.trusted; dmarc=pass header.from=example.test (open"], False),
     ],
 )
 def test_authres_rules(headers: list[str], ok: bool) -> None:
@@ -91,9 +99,11 @@ def test_alignment_and_parser() -> None:
     assert aligned("example.test", "mail.example.test")
     assert not aligned("test", "example.test")
     assert not aligned("evil-example.test", "example.test")
-    authserv, results = parse_authentication_results("mx.x 1; spf=pass smtp.mailfrom=a@b.c; dkim=pass header.d=b.c")
-    assert authserv == "mx.x" and [r.method for r in results] == ["spf", "dkim"]
-    assert results[1].props["header.d"] == "b.c"
+    header = parse_header("mx.x 1; spf=pass smtp.mailfrom=a@b.c; dkim=pass header.d=b.c")
+    assert isinstance(header, AuthResHeader) and header.authserv_id == "mx.x"
+    assert [r.method for r in header.results] == ["spf", "dkim"]
+    found = header.results[1].prop("header.d")
+    assert found is not None and found.domain == "b.c"
 
 
 def test_garbage_never_raises() -> None:
