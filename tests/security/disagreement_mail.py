@@ -334,8 +334,12 @@ ITEMS: list[Item] = [
     # genuine replies, typed: the controls, and the sources item 4 re-sends
     Item("control-dkim", "control", control("run the control step MARK"), "delivered", 0,
          visible="run the control step MARK"),
+    # one genuine reply per item-4 attack, so each attack's re-typing is its own to see
     Item("source-for-reroute", "control", source_without_token, "delivered", 0, visible="ship it MARK"),
+    Item("source-for-reroute-subject", "control", source_without_token, "delivered", 0, visible="ship it MARK"),
     Item("source-for-replay", "control", control("deploy the staging build MARK"), "delivered", 0,
+         visible="deploy the staging build MARK"),
+    Item("source-for-replay-message-id", "control", control("deploy the staging build MARK"), "delivered", 0,
          visible="deploy the staging build MARK"),
     Item("control-dkim-batch", "dkim", control("batch control MARK", note="b"), "delivered", 0,
          visible="batch control MARK"),
@@ -370,11 +374,11 @@ ITEMS: list[Item] = [
     Item("item4-prepended-thread-reroutes-to-other-session", "dkim", prepended(to_session_b), "blocked", 4,
          source="source-for-reroute"),
     Item("item4-prepended-subject-and-thread", "dkim", prepended(to_session_b_with_subject), "blocked", 4,
-         source="source-for-reroute"),
+         source="source-for-reroute-subject"),
     Item("item4-replay-with-prepended-in-reply-to", "dkim", prepended(unknown_parent), "blocked", 4,
          source="source-for-replay"),
     Item("item4-replay-with-second-message-id", "dkim", prepended(second_message_id), "blocked", 4,
-         source="source-for-replay"),
+         source="source-for-replay-message-id"),
     # 8. size before content (unauthenticated)
     Item("item8-oversize-from-stranger", "dkim", oversize(f"Evil <{EVIL}>"), "blocked", 8),
     Item("item8-oversize-unsigned-from-me", "dkim", oversize("Me <ME>"), "blocked", 8),

@@ -67,6 +67,9 @@ def test_invisible_characters_never_reach_claude(bench: Bench, item: Item) -> No
     assert not any(hidden), f"invisible characters reached claude: {hidden} in {typed!r}; {why}"
     row = bench.row(item)
     if row.status == "delivered":
+        # what TaskPing itself typed (the ledger's preview), not only what claude passed on
+        assert not _invisible(row.preview or ""), f"TaskPing typed {_invisible(row.preview or '')}; {why}"
+        assert row.preview == item.expected_prompt(), f"TaskPing typed {row.preview!r}; {why}"
         assert typed == [item.expected_prompt()], f"claude received {typed!r}; {why}"
     else:
         assert row.status in ("dropped", "refused") and row.reason, why
@@ -77,7 +80,9 @@ def test_invisible_characters_never_reach_claude(bench: Bench, item: Item) -> No
 def test_genuine_control_is_typed(bench: Bench, item: Item) -> None:
     row = bench.row(item)
     assert row.status == "delivered", _why(bench, item)
-    assert bench.typed(item) == [item.expected_prompt()], bench.prompts
+    typed = bench.typed(item)
+    # only its first typing: a second one is an attack re-sending it, and that attack's test says so
+    assert typed[:1] == [item.expected_prompt()], bench.prompts
 
 
 def test_every_message_was_stored_byte_exact(bench: Bench) -> None:
