@@ -11,9 +11,11 @@ header that honestly reports on what the attacker sent.
 
 Expectations (``expect``):
 
-* ``blocked``: nothing typed; the ledger row ends ``dropped`` or ``refused``
-  with a reason. Which of the two is the fix's choice; both type nothing, and
-  the suite checks separately that nothing was mailed to an attacker.
+* ``blocked``: nothing typed; the ledger row ends ``dropped`` (items 1, 2, 3,
+  8: not the person's mail, so nothing is sent back at all, as issue 8 says
+  for a message that fails the canonical reading) or, for the person's own
+  signed words used against them (items 4, 9), ``dropped`` or ``refused``,
+  always with a reason. Nothing is ever mailed to an attacker.
 * ``visible``: item 10. The reply is genuine; what may be typed is exactly its
   visible text (``Item.visible``), or nothing at all.
 * ``delivered``: a genuine control, typed. Without the controls a relay that
@@ -75,6 +77,14 @@ class Item:
     def marker(self) -> str:
         """The word that stands for the payload: it must never reach claude (unless expected)."""
         return marker_of(self.name)
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The ledger statuses a blocked message may end in. Items 1, 2, 3 and 8 are not the
+        person's mail (a different reading, a forged verdict, a stranger): ``dropped``, so
+        nothing at all is sent back. Items 4 and 9 are the person's own signed words used
+        against them: a refusal to the person is allowed too."""
+        return ("dropped",) if self.issue_item in (1, 2, 3, 8) else ("dropped", "refused")
 
     def payload(self, ctx: Ctx) -> str:
         """What the attacker wants typed: a shell escape (so a broken guard would leave a file) and the marker."""

@@ -94,6 +94,7 @@ class Bench:
     scrollback: str = ""
     sink: list = field(default_factory=list)  # type: ignore[type-arg]
     outbox: list[tuple[str, str, bytes]] = field(default_factory=list)  # (kind, to_addr, raw)
+    session_names: dict[int, str] = field(default_factory=dict)  # by session id
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
 
@@ -112,10 +113,6 @@ class Bench:
     def answers(self, item: Item) -> list[tuple[str, str]]:
         """(kind, to) of every mail TaskPing queued in answer to this item's message."""
         return [(kind, to) for kind, to, raw in self.outbox if item.mid.encode() in raw]
-
-
-def _wait_final(world: World, n: int, timeout: float) -> None:
-    world.wait_ledger(n, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +167,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
                     bench.exact[item.name] = stored(imap, FOLDER, uid) == raw
                 total += len(batch)
                 relay = world.start_relay(extra_env=env_)
-                _wait_final(world, total, timeout=120)
+                world.wait_ledger(total, timeout=120)
                 assert world.stop_relay(relay) == 0
                 bench.phases[name] = time.monotonic() - started
 
@@ -185,6 +182,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
                 for item in ITEMS:
                     if item.expect == "delivered":
                         world.api.wait_for_prompt(lambda p, m=item.marker: m in p, timeout=30)
+                _await_typed(bench)
                 time.sleep(1.5)  # anything typed late would show up now
             finally:
                 try:
@@ -193,6 +191,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
                     pass
 
             bench.rows = {r.uid: r for r in world.ledger() if r.uid is not None}
+            bench.session_names = {a.id: a.name, b.id: b.name}
             bench.prompts = list(world.api.prompts)
             bench.scrollback = _scrollback(world, a) + _scrollback(world, b)
             bench.sink = list(stack.sink_messages())
@@ -215,6 +214,26 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
                 server.kill()
         finally:
             shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def _await_typed(bench: Bench, timeout: float = 30) -> None:
+    """Wait until claude has passed on every reply the ledger calls delivered (a reply typed
+    while claude works is queued, and reaches the API only after the turn before it), so the
+    prompts read afterwards are complete. Gives up quietly: the tests then report what is missing."""
+    by_uid = {uid: name for name, uid in bench.uids.items()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wanted: dict[str, int] = {}
+        for row in bench.world.ledger():
+            name = by_uid.get(row.uid or -1)
+            if name is not None and row.status == "delivered":
+                item = next(i for i in ITEMS if i.name == name)
+                marker = marker_of(item.source or item.name)
+                wanted[marker] = wanted.get(marker, 0) + 1
+        prompts = bench.world.api.prompts
+        if all(sum(m in p for p in prompts) >= n for m, n in wanted.items()):
+            return
+        time.sleep(0.2)
 
 
 def _scrollback(world: World, session: sessions.Session) -> str:

@@ -37,7 +37,8 @@ def _invisible(text: str) -> list[str]:
 
 def _why(bench: Bench, item: Item) -> str:
     row = bench.row(item)
-    return f"{item.name}: ledger status={row.status!r} reason={row.reason!r}"
+    session = bench.session_names.get(row.session_id or 0, "-")
+    return f"{item.name}: ledger status={row.status!r} session={session} reason={row.reason!r}"
 
 
 @pytest.mark.parametrize("item", BLOCKED, ids=[i.name for i in BLOCKED])
@@ -46,7 +47,8 @@ def test_attack_types_nothing(bench: Bench, item: Item) -> None:
     typed = bench.typed(item)
     assert not typed, f"the attack was typed into claude: {typed!r}; {why}"
     row = bench.row(item)
-    assert row.status in ("dropped", "refused"), why
+    assert row.status not in ("delivered", "injecting", "unknown"), f"the attack was typed; {why}"
+    assert row.status in item.statuses, f"expected {' or '.join(item.statuses)}; {why}"
     assert row.reason, why
     assert row.preview is None, f"marked for typing; {why}"  # never reached the injector
     if not item.source:  # a re-sent genuine reply's text is on screen from its first, genuine typing
@@ -68,8 +70,9 @@ def test_invisible_characters_never_reach_claude(bench: Bench, item: Item) -> No
     row = bench.row(item)
     if row.status == "delivered":
         # what TaskPing itself typed (the ledger's preview), not only what claude passed on
-        assert not _invisible(row.preview or ""), f"TaskPing typed {_invisible(row.preview or '')}; {why}"
-        assert row.preview == item.expected_prompt(), f"TaskPing typed {row.preview!r}; {why}"
+        got = f"claude received {typed!r}; {why}"
+        assert not _invisible(row.preview or ""), f"TaskPing typed {_invisible(row.preview or '')}; {got}"
+        assert row.preview == item.expected_prompt(), f"TaskPing typed {row.preview!r}; {got}"
         assert typed == [item.expected_prompt()], f"claude received {typed!r}; {why}"
     else:
         assert row.status in ("dropped", "refused") and row.reason, why
