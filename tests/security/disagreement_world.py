@@ -38,7 +38,7 @@ from tests.security.dkim_support import DnsServer, make_key
 from tests.security.disagreement_mail import ITEMS, PROVIDER, Ctx, Item, marker_of
 from tests.support import prereqs
 from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home, tmux_or_skip
-from tests.support.fake_anthropic import FakeAnthropic, Reply
+from tests.support.fake_anthropic import SYSTEM_REMINDER, FakeAnthropic, Reply
 from tests.support.mail_fixtures import default_users
 from tests.support.mailstack import MailStack
 
@@ -176,12 +176,12 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
                 phase("control", dkim_env)
                 for item in ITEMS:  # the genuine replies item 4 re-sends were really typed first
                     if item.phase == "control":
-                        world.api.wait_for_prompt(lambda p, m=item.marker: m in p, timeout=30)
+                        _await_prompt(world.api, item.marker)
                 phase("dkim", dkim_env)
                 phase("authres", {"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": PROVIDER})
                 for item in ITEMS:
                     if item.expect == "delivered":
-                        world.api.wait_for_prompt(lambda p, m=item.marker: m in p, timeout=30)
+                        _await_prompt(world.api, item.marker)
                 _await_typed(bench)
                 time.sleep(1.5)  # anything typed late would show up now
             finally:
@@ -192,7 +192,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
 
             bench.rows = {r.uid: r for r in world.ledger() if r.uid is not None}
             bench.session_names = {a.id: a.name, b.id: b.name}
-            bench.prompts = list(world.api.prompts)
+            bench.prompts = received_texts(world.api)
             bench.scrollback = _scrollback(world, a) + _scrollback(world, b)
             bench.sink = list(stack.sink_messages())
             conn = connect(env["SESSION_MAP_PATH"])
@@ -216,6 +216,50 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
             shutil.rmtree(sock_dir, ignore_errors=True)
 
 
+def _texts(content: object) -> list[str]:
+    """The text blocks of one message's content (a plain string is one block)."""
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list):
+        return []
+    return [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
+
+
+def received_texts(api: FakeAnthropic) -> list[str]:
+    """Every text the person's side of each conversation carried to the API, in order.
+
+    ``api.prompts`` keeps only the last text block of each request, but claude sends replies
+    queued while it worked as several blocks of one turn, so that would miss some. Each request
+    carries its session's whole history: the user texts of the requests whose history no later
+    request extends are the complete conversations (one per session), repeats included."""
+    conversations: list[tuple[str, ...]] = []
+    for request in api.requests:
+        if not request.is_main_turn:
+            continue
+        texts = [t for message in request.body.get("messages") or []
+                 if isinstance(message, dict) and message.get("role") == "user"
+                 for t in _texts(message.get("content")) if not t.lstrip().startswith(SYSTEM_REMINDER)]
+        conversations.append(tuple(texts))
+    whole = [c for c in conversations
+             if not any(len(o) > len(c) and o[:len(c)] == c for o in conversations)]
+    seen: set[tuple[str, ...]] = set()
+    out: list[str] = []
+    for conversation in whole:
+        if conversation not in seen:
+            seen.add(conversation)
+            out += conversation
+    return out
+
+
+def _await_prompt(api: FakeAnthropic, marker: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(marker in t for t in received_texts(api)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"claude never received {marker}; it received {received_texts(api)!r}")
+
+
 def _await_typed(bench: Bench, timeout: float = 30) -> None:
     """Wait until claude has passed on every reply the ledger calls delivered (a reply typed
     while claude works is queued, and reaches the API only after the turn before it), so the
@@ -230,7 +274,7 @@ def _await_typed(bench: Bench, timeout: float = 30) -> None:
                 item = next(i for i in ITEMS if i.name == name)
                 marker = marker_of(item.source or item.name)
                 wanted[marker] = wanted.get(marker, 0) + 1
-        prompts = bench.world.api.prompts
+        prompts = received_texts(bench.world.api)
         if all(sum(m in p for p in prompts) >= n for m, n in wanted.items()):
             return
         time.sleep(0.2)

@@ -10,9 +10,13 @@ message, named after the issue item and the technique; each reads the
 decision its own message got (found by its IMAP UID, however the relay read
 its Message-ID).
 
-What "typed" means here: the fake Messages API received a prompt carrying the
-message's marker word. That is the fact asserted first, so a failure says
-plainly that the attack got through; the ledger status and reason follow.
+What "typed" means here: claude sent the fake Messages API a user text
+carrying the message's marker word (any text block of the conversation:
+replies queued while claude works arrive as several blocks of one turn), or
+the ledger says TaskPing typed it or set out to. That is asserted first, so a
+failure says plainly that the attack got through, with the ledger status and
+reason. Texts are compared without surrounding whitespace (a queued block
+ends in a newline).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def test_attack_types_nothing(bench: Bench, item: Item) -> None:
     assert row.status not in ("delivered", "injecting", "unknown"), f"the attack was typed; {why}"
     assert row.status in item.statuses, f"expected {' or '.join(item.statuses)}; {why}"
     assert row.reason, why
-    assert row.preview is None, f"marked for typing; {why}"  # never reached the injector
+    assert row.preview is None, f"TaskPing set out to type {row.preview!r}; {why}"  # never handed to the injector
     if not item.source:  # a re-sent genuine reply's text is on screen from its first, genuine typing
         assert item.marker not in bench.scrollback, f"the payload reached the terminal; {why}"
     assert not (bench.ctx.scratch / item.name).exists(), f"a shell ran the payload; {why}"
@@ -73,7 +77,7 @@ def test_invisible_characters_never_reach_claude(bench: Bench, item: Item) -> No
         got = f"claude received {typed!r}; {why}"
         assert not _invisible(row.preview or ""), f"TaskPing typed {_invisible(row.preview or '')}; {got}"
         assert row.preview == item.expected_prompt(), f"TaskPing typed {row.preview!r}; {got}"
-        assert typed == [item.expected_prompt()], f"claude received {typed!r}; {why}"
+        assert [t.strip() for t in typed] == [item.expected_prompt()], f"claude received {typed!r}; {why}"
     else:
         assert row.status in ("dropped", "refused") and row.reason, why
         assert not typed, why
@@ -85,7 +89,7 @@ def test_genuine_control_is_typed(bench: Bench, item: Item) -> None:
     assert row.status == "delivered", _why(bench, item)
     typed = bench.typed(item)
     # only its first typing: a second one is an attack re-sending it, and that attack's test says so
-    assert typed[:1] == [item.expected_prompt()], bench.prompts
+    assert [t.strip() for t in typed[:1]] == [item.expected_prompt()], bench.prompts
 
 
 def test_every_message_was_stored_byte_exact(bench: Bench) -> None:
@@ -110,7 +114,7 @@ def test_invisible_characters_reach_no_prompt(bench: Bench) -> None:
 def test_suite_covers_every_item(bench: Bench) -> None:
     covered = {i.issue_item for i in BLOCKED + VISIBLE}
     assert covered >= {1, 2, 3, 4, 8, 9, 10}, covered
-    typed = [i.name for i in BLOCKED if bench.typed(i)] + [
+    typed = [i.name for i in BLOCKED if bench.typed(i) or bench.row(i).status == "delivered"] + [
         i.name for i in VISIBLE if any(_invisible(p) for p in bench.typed(i))]
     print(f"\ndisagreement suite: {len(BLOCKED) + len(VISIBLE)} attacks, {len(CONTROLS)} controls; "
           f"typed: {len(typed)} {typed}; world + all mail in {bench.seconds:.1f} s; phases ended at "
