@@ -119,3 +119,6 @@ def test_suite_covers_every_item(bench: Bench) -> None:
     print(f"\ndisagreement suite: {len(BLOCKED) + len(VISIBLE)} attacks, {len(CONTROLS)} controls; "
           f"typed: {len(typed)} {typed}; world + all mail in {bench.seconds:.1f} s; phases ended at "
           + ", ".join(f"{k} {v:.1f} s" for k, v in bench.phases.items()))
+    for item in ITEMS:  # every decision, for the closing note (pytest -s or -rA shows it)
+        row = bench.row(item)
+        print(f"  {item.name:55} {row.status:9} {(row.reason or '')[:110]}")
