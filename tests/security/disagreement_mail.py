@@ -38,7 +38,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from tests.relay.conftest import Notification
-from tests.security.dkim_support import Key, sign
+from tests.security.dkim_support import SIGNED, Key, sign
 
 PROVIDER = "mx.provider.test"  # TRUSTED_AUTHSERV_ID in the authres phase: the receiving provider's id
 EVIL = "evil@evil.example"
@@ -194,6 +194,13 @@ def source_without_token(ctx: Ctx, item: Item) -> bytes:
     return genuine_reply(ctx, f"ship it {item.marker}", mid=item.mid, subject="Re: build status")
 
 
+def source_thread_unsigned(ctx: Ctx, item: Item) -> bytes:
+    """A genuine reply whose signature does not cover In-Reply-To or References (DKIM only
+    requires From; many signers leave the threading headers out)."""
+    raw = reply_bytes(ctx, mid=item.mid, body=_body(f"rotate the keys {item.marker}"))
+    return sign(raw, ctx.me_key, headers=tuple(h for h in SIGNED if h not in (b"in-reply-to", b"references")))
+
+
 def control_authres(ctx: Ctx, item: Item) -> bytes:
     trace = provider_trace("spf=pass smtp.mailfrom=example.test; dkim=pass header.d=example.test; "
                            "dmarc=pass header.from=example.test")
@@ -280,6 +287,18 @@ def prepended(lines: Callable[[Ctx], list[str]]) -> Callable[[Ctx, Item], bytes]
     return build
 
 
+def replaced_in_reply_to(ctx: Ctx, item: Item) -> bytes:
+    """The genuine reply ``item.source`` re-sent with its unsigned In-Reply-To changed (no
+    header added, so nothing is duplicated) and a new Message-ID: the signature still verifies,
+    the thread (References) and the subject token still lead to the same session."""
+    original = ctx.sent[item.source]
+    old_mid = f"<{item.source}@disagree.test>".encode()
+    old_parent = f"In-Reply-To: {ctx.note_a.message_id}".encode()
+    assert old_mid in original and old_parent in original
+    return original.replace(old_mid, item.mid.encode()).replace(
+        old_parent, b"In-Reply-To: <not-a-notification@elsewhere.test>")
+
+
 def to_session_b(ctx: Ctx) -> list[str]:
     return [f"In-Reply-To: {ctx.note_b.message_id}", f"References: {ctx.note_b.message_id}"]
 
@@ -351,6 +370,8 @@ ITEMS: list[Item] = [
          visible="deploy the staging build MARK"),
     Item("source-for-replay-message-id", "control", control("deploy the staging build MARK"), "delivered", 0,
          visible="deploy the staging build MARK"),
+    Item("source-for-replay-unsigned-thread", "control", source_thread_unsigned, "delivered", 0,
+         visible="rotate the keys MARK"),
     Item("control-dkim-batch", "dkim", control("batch control MARK", note="b"), "delivered", 0,
          visible="batch control MARK"),
     Item("control-authres", "authres", control_authres, "delivered", 0, visible="authres control MARK"),
@@ -389,6 +410,8 @@ ITEMS: list[Item] = [
          source="source-for-replay"),
     Item("item4-replay-with-second-message-id", "dkim", prepended(second_message_id), "blocked", 4,
          source="source-for-replay-message-id"),
+    Item("item4-replay-with-unsigned-in-reply-to-changed", "dkim", replaced_in_reply_to, "blocked", 4,
+         source="source-for-replay-unsigned-thread"),
     # 8. size before content (unauthenticated)
     Item("item8-oversize-from-stranger", "dkim", oversize(f"Evil <{EVIL}>"), "blocked", 8),
     Item("item8-oversize-unsigned-from-me", "dkim", oversize("Me <ME>"), "blocked", 8),
