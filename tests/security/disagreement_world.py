@@ -35,7 +35,7 @@ from imapclient import IMAPClient
 from taskping.session_map import connect, ledger, sessions
 from tests.relay.conftest import World
 from tests.security.dkim_support import DnsServer, make_key
-from tests.security.disagreement_mail import ITEMS, PROVIDER, Ctx, Item, marker_of
+from tests.security.disagreement_mail import BY_NAME, ITEMS, PROVIDER, Ctx, Item, marker_of
 from tests.support import prereqs
 from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home, tmux_or_skip
 from tests.support.fake_anthropic import SYSTEM_REMINDER, FakeAnthropic, Reply
@@ -90,7 +90,7 @@ class Bench:
     uids: dict[str, int] = field(default_factory=dict)  # by item name
     exact: dict[str, bool] = field(default_factory=dict)  # read back byte for byte, by item name
     rows: dict[int, ledger.LedgerEntry] = field(default_factory=dict)  # by UID
-    prompts: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)  # every user text claude sent (received_texts)
     scrollback: str = ""
     sink: list = field(default_factory=list)  # type: ignore[type-arg]
     outbox: list[tuple[str, str, bytes]] = field(default_factory=list)  # (kind, to_addr, raw)
@@ -271,7 +271,7 @@ def _await_typed(bench: Bench, timeout: float = 30) -> None:
         for row in bench.world.ledger():
             name = by_uid.get(row.uid or -1)
             if name is not None and row.status == "delivered":
-                item = next(i for i in ITEMS if i.name == name)
+                item = BY_NAME[name]
                 marker = marker_of(item.source or item.name)
                 wanted[marker] = wanted.get(marker, 0) + 1
         prompts = received_texts(bench.world.api)
