@@ -27,7 +27,10 @@ from pathlib import Path
 
 RULE = "─"
 PROMPT = "❯\u00a0"
-TITLE = "TaskPing demo STAND-IN for Claude Code (claude is not installed): it echoes what it receives"
+TITLE = (
+    "TaskPing demo STAND-IN for Claude Code (claude is not installed)",
+    "It echoes what it receives and runs TaskPing's hooks itself.",
+)
 
 
 class StandIn:
@@ -69,7 +72,7 @@ class StandIn:
 
     def draw(self) -> None:
         width = max(20, shutil.get_terminal_size((80, 24)).columns)
-        lines = [TITLE[:width], ""]
+        lines = [line[:width] for line in TITLE] + [""]
         lines += [line[:width] for line in self.history[-12:]]
         lines.append("")
         if self.busy:
