@@ -50,8 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _Stop(Exception):
-    """SIGTERM, handled like Ctrl-C: tear down what was started."""
+class _Stop(BaseException):
+    """SIGTERM, handled like Ctrl-C: tear down what was started. A BaseException, like
+    KeyboardInterrupt, so no step mistakes it for a failure of its own."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
