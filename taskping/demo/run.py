@@ -290,21 +290,53 @@ class Demo:
         raise StepFailed(key, f"{why} within {timeout or self.options.timeout:.0f} s; screen ends with: {last!r}")
 
     def _type_first_prompt(self) -> None:
+        """Type FIRST_PROMPT and Enter, as a person at the keyboard, until it was submitted.
+
+        Submitted means: the text shows on screen outside the input box (the
+        conversation) and the box no longer holds it. On a loaded machine the
+        Enter can be lost (then the text waits in the box: press Enter again)
+        or the keys can arrive while claude is still settling (then nothing
+        shows: type it again).
+        """
         assert self.pane is not None
-        self._tmux("send-keys", "-t", self.pane, "-l", FIRST_PROMPT)
-        time.sleep(0.3)  # an Enter that arrives with the text is taken as part of a paste
-        self._tmux("send-keys", "-t", self.pane, "Enter")
-        try:
-            self._wait_screen("prompt", lambda s: s not in ("has-input", "unknown"), "", timeout=2.0)
-        except StepFailed:
-            self._tmux("send-keys", "-t", self.pane, "Enter")  # a first Enter can be lost while claude settles
-            self._wait_screen("prompt", lambda s: s not in ("has-input", "unknown"), "the prompt stayed in the input box")
+        wanted = " ".join(FIRST_PROMPT.split())
+        deadline = time.monotonic() + self.options.timeout
+        typed_at = -1.0
+        while time.monotonic() < deadline:
+            lines = self.screen()
+            if lines is None:
+                raise StepFailed("prompt", "the session's pane closed (the program in it exited)")
+            state = self._state_of(lines)
+            shown = wanted in " ".join(" ".join(lines).split())
+            if shown and state in ("ready", "busy"):
+                return
+            now = time.monotonic()
+            if typed_at < 0 or (now - typed_at > 3.0 and state == "ready" and not shown):
+                self._tmux("send-keys", "-t", self.pane, "-l", FIRST_PROMPT)
+                time.sleep(0.3)  # an Enter that arrives with the text is taken as part of a paste
+                self._tmux("send-keys", "-t", self.pane, "Enter")
+                typed_at = time.monotonic()
+            elif state == "has-input" and now - typed_at > 1.5:
+                self._tmux("send-keys", "-t", self.pane, "Enter")  # the first Enter was lost
+                typed_at = time.monotonic()
+            time.sleep(SCREEN_POLL)
+        raise StepFailed("prompt", f"the prompt was not submitted within {self.options.timeout:.0f} s; "
+                                   f"screen ends with: {self._screen_tail()!r}")
+
+    def _state_of(self, lines: list[str]) -> str:
+        from taskping.injectors.screen import read_screen
+
+        return read_screen(lines).state.value
+
+    def _screen_tail(self) -> list[str]:
+        return [line.rstrip() for line in (self.screen() or []) if line.strip()][-6:]
 
     def _wait_mail(self, key: str, match: object, why: str) -> Mail:
         assert self.phone is not None
         mail = self.phone.wait_for(match, self.options.timeout)  # type: ignore[arg-type]
         if mail is None:
-            raise StepFailed(key, f"{why} within {self.options.timeout:.0f} s; relay says: {self._relay_said()}")
+            raise StepFailed(key, f"{why} within {self.options.timeout:.0f} s; relay says: {self._relay_said()}; "
+                                  f"screen ends with: {self._screen_tail()!r}")
         return mail
 
     def _wait_typed(self, text: str, reply_id: str) -> list[str]:
