@@ -49,7 +49,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 def stream(model: str, text: str) -> bytes:
     """One assistant message holding ``text``, as the event stream claude expects."""
-    message = {
+    message: dict[str, Any] = {
         "id": f"msg_demo{next(_ids):06d}",
         "type": "message",
         "role": "assistant",

@@ -110,13 +110,13 @@ class Phone:
             if raw is not None:
                 self.inbox.append(Mail.parse(bytes(raw)))
 
-    def reply(self, to: Mail, text: str) -> str:
-        """Send ``text`` as an iPhone-style reply to ``to``; returns the reply's Message-ID."""
+    def reply(self, to: Mail, text: str) -> EmailMessage:
+        """Send ``text`` as an iPhone-style reply to ``to``; returns the message as sent."""
         msg = compose_reply(to, text, sender=formataddr((self.name, self.address)))
         with smtplib.SMTP(LOOPBACK, self._smtp_port, timeout=10) as smtp:
             smtp.login(self._user, self._password)
             smtp.send_message(msg, from_addr=self.address, to_addrs=[parseaddr(str(msg["To"]))[1]])
-        return str(msg["Message-ID"])
+        return msg
 
 
 def compose_reply(to: Mail, text: str, *, sender: str) -> EmailMessage:

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -144,9 +145,11 @@ class Demo:
         """One reply from the phone: sent, typed, acknowledged, answered."""
         assert self.phone is not None
         with self.p.step("reply") as step:
-            reply_id = self.phone.reply(note, text)
+            sent = self.phone.reply(note, text)
+            reply_id = str(sent["Message-ID"])
             step.note = repr(text)
-        self.p.detail(["(the new text, then what the phone quotes under it)", *_reply_preview(note, text)], limit=8)
+        body = [line.rstrip() for line in str(sent.get_content()).splitlines()]
+        self.p.detail(["(the new text, then what the phone quotes under it)", *body], limit=8)
         with self.p.step("typed"):
             lines = self._wait_typed(text, reply_id)
         self.p.detail(lines)
@@ -277,13 +280,13 @@ class Demo:
         lines = self.screen()
         return "gone" if lines is None else read_screen(lines).state.value
 
-    def _wait_screen(self, key: str, done: object, why: str, timeout: float | None = None) -> None:
+    def _wait_screen(self, key: str, done: Callable[[str], bool], why: str, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or self.options.timeout)
         while time.monotonic() < deadline:
             state = self._state()
             if state == "gone":
                 raise StepFailed(key, "the session's pane closed (the program in it exited)")
-            if done(state):  # type: ignore[operator]
+            if done(state):
                 return
             time.sleep(SCREEN_POLL)
         last = [line for line in (self.screen() or []) if line.strip()][-6:]
@@ -331,9 +334,9 @@ class Demo:
     def _screen_tail(self) -> list[str]:
         return [line.rstrip() for line in (self.screen() or []) if line.strip()][-6:]
 
-    def _wait_mail(self, key: str, match: object, why: str) -> Mail:
+    def _wait_mail(self, key: str, match: Callable[[Mail], bool], why: str) -> Mail:
         assert self.phone is not None
-        mail = self.phone.wait_for(match, self.options.timeout)  # type: ignore[arg-type]
+        mail = self.phone.wait_for(match, self.options.timeout)
         if mail is None:
             raise StepFailed(key, f"{why} within {self.options.timeout:.0f} s; relay says: {self._relay_said()}; "
                                   f"screen ends with: {self._screen_tail()!r}")
@@ -461,9 +464,3 @@ def _body_lines(text: str, limit: int) -> list[str]:
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
 
-
-def _reply_preview(note: Mail, text: str) -> list[str]:
-    from taskping.demo.phone import compose_reply
-
-    body = compose_reply(note, text, sender="you").get_content()
-    return [line.rstrip() for line in str(body).splitlines()]

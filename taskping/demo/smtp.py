@@ -115,7 +115,7 @@ class DemoHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         login = str(session.auth_data or "")
         peer = str(session.peer[0]) if session.peer else "127.0.0.1"
-        raw = stamp(bytes(envelope.original_content or envelope.content or b""), login, peer)
+        raw = stamp(envelope.original_content or b"", login, peer)  # the bytes as received (decode_data=False)
         for rcpt in envelope.rcpt_tos:
             await self.deliver(rcpt.rpartition("@")[0].lower(), raw)
         return "250 2.0.0 delivered"
