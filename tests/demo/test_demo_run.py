@@ -28,6 +28,7 @@ def _assert_whole_loop(run, reply: str = "Please add a unit test for the parser"
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.claude
 def test_demo_with_the_real_claude() -> None:
     claude = prereqs.require("claude")
     prereqs.require("tmux")
