@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "send-outbox": ("taskping.cli.send_outbox_cmd", "send queued notification emails over SMTP"),
     "relay": ("taskping.cli.relay_cmd", "run the reply relay daemon (same as taskping-relay)"),
     "extract": ("taskping.cli.extract_cmd", "print the new text of a reply email (what would be typed)"),
+    "demo": ("taskping.cli.demo_cmd", "see the whole loop in one command (local mail server, no account)"),
 }
 
 

@@ -1,0 +1,1 @@
+"""`taskping demo`: the whole loop on real parts on loopback (see run.py)."""
