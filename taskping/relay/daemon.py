@@ -52,7 +52,8 @@ class Relay:
         """Process the mailbox's backlog, send the outbox, exit."""
         conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, conn)
-        box = fetch.Mailbox(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop)
+        box = fetch.Mailbox(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
+                            screen=pipeline.screen)
         try:
             box.run_session(once=True)
         finally:
@@ -75,7 +76,8 @@ class Relay:
         worker_conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, worker_conn)
         worker = asyncio.create_task(
-            asyncio.to_thread(fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop)
+            asyncio.to_thread(fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop,
+                              screen=pipeline.screen)
         )
         try:
             beat_due = 0.0
