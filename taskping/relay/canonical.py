@@ -101,11 +101,11 @@ def scan(raw: bytes) -> HeaderSection:
             endings.add(ending)
         if not content and ending:
             if len(endings) > 1:
-                problem = f"malformed header section: lone LF mixed with CRLF line ends at header line {number}"
+                problem = f"malformed header section: mixed CRLF and LF line ends at header line {number}"
             break  # the empty line
         problem = _line_problem(number, content, bool(fields))
         if problem is None and len(endings) > 1:
-            problem = f"malformed header section: lone LF mixed with CRLF line ends at header line {number}"
+            problem = f"malformed header section: mixed CRLF and LF line ends at header line {number}"
         if problem is not None:
             break
         if content[:1] in (b" ", b"\t"):
