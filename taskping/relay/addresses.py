@@ -32,17 +32,21 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _ADDRESS_SYNTAX = re.compile(r'[<>@():;,\[\]"\\]')
 
 
-def _unfold(value: str) -> str:
+def unfold(value: str) -> str:
+    """A header value with its folding (CRLF or LF before whitespace) removed, trimmed."""
     return re.sub(r"\r?\n(?=[ \t])", "", value).strip(" \t\r\n")
 
 
 def literal_problem(raw_value: str, parsed: list[str]) -> str | None:
     """Why the From value's address is not the literal one the library read (``parsed``), or None."""
-    value = _unfold(raw_value)
+    value = unfold(raw_value)
     tail = _ANGLE_TAIL.search(value)
     if tail is None:
         literal, display = value, ""
-        if "<" in value or ">" in value:
+        bare = _QUOTED.sub("", value)
+        if ":" in bare or ";" in bare:
+            return "address not literal: group syntax"
+        if "<" in bare or ">" in bare:
             return "address not literal: text after the angle-addr"
     else:
         literal, display = tail.group(1), value[: tail.start()]

@@ -25,7 +25,7 @@ import mailparser
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskping.relay import canonical
-from taskping.relay.addresses import literal_problem
+from taskping.relay.addresses import literal_problem, unfold
 from taskping.relay.extract.mime import body_parts
 
 _MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
@@ -133,7 +133,7 @@ def _first(message: object, name: str) -> str | None:
 def parse_addresses(raw_value: str) -> tuple[list[str], list[str]]:
     """Strictly parse one address header: (lower-cased addr-specs, defects)."""
     try:
-        header = default_policy.header_factory("From", raw_value)
+        header = default_policy.header_factory("From", unfold(raw_value))
         addresses = [a.addr_spec.lower() for a in header.addresses]  # type: ignore[attr-defined]
         defects = [d.__class__.__name__ for d in header.defects]  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - any parser failure is a defect, not a crash
