@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from taskping.config import Settings, load_settings
 from taskping.relay import canonical
 from taskping.relay.parse import parse, parse_header
-from taskping.relay.pipeline import Decision, Pipeline, Planned
-from taskping.session_map import connect, ledger, notifications, sessions
-from taskping.tokens import new_token
-
-ME = "me@example.test"
-HOST = "canonhost"
+from taskping.relay.pipeline import Decision, Planned
+from taskping.session_map import ledger
+from tests.relay.inprocess import Map, in_process_map, reply_to
 
 GOOD = (
     b"From: Me <me@example.test>\r\n"
@@ -112,7 +107,7 @@ ACCEPTED = [
 def test_consistent_messages_are_read(raw: bytes) -> None:
     mail = parse(raw)
     assert mail.unreadable is None
-    assert mail.from_addresses == [ME]
+    assert mail.from_addresses == ["me@example.test"]
     assert mail.message_id == "<good-1@example.test>"
 
 
@@ -146,50 +141,10 @@ def test_header_only_and_full_reading_share_the_ledger_key() -> None:
 # -- the pipeline: an unreadable message is dropped right after the ledger claim
 
 
-class NoTerminal:
-    def inject(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("nothing here may be typed")
-
-
-@dataclass
-class Map:
-    settings: Settings
-    pipeline: Pipeline
-    conn: object
-    tokens: list[str]
-    notes: list[str]
-
-
 @pytest.fixture
 def smap(tmp_path: Path) -> Iterator[Map]:
-    settings = load_settings(environ={
-        "SESSION_MAP_PATH": str(tmp_path / "taskping.db"),
-        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
-        "SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST,
-        "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
-    })
-    conn = connect(settings.session_map_path)
-    tokens, notes = [], []
-    for i in range(2):
-        token = new_token(HOST)
-        s = sessions.create(conn, token=token, name=f"canon-{i}", kind="tmux", target_socket="/nonexistent/sock",
-                            target_pane=f"%{i}", ttl=86400, state="idle")
-        mid = f"<note-{i}@example.test>"
-        notifications.queue(conn, session_id=s.id, message_id=mid, kind="stop", body_text="Finished.", to_addr=ME,
-                            raw=b"Subject: x\r\n\r\nFinished.", ttl=86400)
-        tokens.append(token)
-        notes.append(mid)
-    yield Map(settings, Pipeline(settings, conn, NoTerminal()), conn, tokens, notes)  # type: ignore[arg-type]
-    conn.close()
-
-
-def _reply(m: Map, session: int, body: bytes = b"run the tests", mid: bytes = b"<reply-1@example.test>") -> bytes:
-    return (
-        b"From: Me <me@example.test>\r\nTo: taskping@example.test\r\n"
-        b"Subject: Re: [TaskPing #" + m.tokens[session].encode() + b"] finished\r\n"
-        b"Message-ID: " + mid + b"\r\n"
-        b"In-Reply-To: " + m.notes[session].encode() + b"\r\n\r\n" + body + b"\r\n"
-    )
+    with in_process_map(tmp_path) as m:
+        yield m
 
 
 def _outbox(m: Map) -> int:
@@ -201,7 +156,7 @@ def _audit(m: Map) -> list[dict[str, object]]:
 
 
 def test_a_genuine_reply_is_planned(smap: Map) -> None:
-    planned = smap.pipeline.plan(_reply(smap, 0))
+    planned = smap.pipeline.plan(reply_to(smap, 0))
     assert isinstance(planned, Planned) and planned.session.name == "canon-0"
 
 
@@ -227,7 +182,7 @@ def test_prepended_in_reply_to_and_subject_are_dropped(smap: Map) -> None:
     """Item 4 of issue 8: DKIM verifies the bottom copy of a header, TaskPing read the top one. A
     genuine reply to canon-0 with another session's In-Reply-To and Subject prepended used to be
     planned for canon-1."""
-    genuine = _reply(smap, 0, mid=b"<reply-2@example.test>")
+    genuine = reply_to(smap, 0, mid=b"<reply-2@example.test>")
     forged = (b"Subject: Re: [TaskPing #" + smap.tokens[1].encode() + b"] finished\r\n"
               b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + genuine)
     decision = smap.pipeline.plan(forged)
@@ -237,6 +192,6 @@ def test_prepended_in_reply_to_and_subject_are_dropped(smap: Map) -> None:
 
 
 def test_an_unreadable_message_seen_again_is_a_duplicate(smap: Map) -> None:
-    raw = b"Subject: x\r\n" + _reply(smap, 0)
+    raw = b"Subject: x\r\n" + reply_to(smap, 0)
     assert smap.pipeline.plan(raw).status == "dropped"  # type: ignore[union-attr]
     assert smap.pipeline.plan(raw) == Decision("duplicate", "already handled (dropped)")
