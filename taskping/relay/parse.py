@@ -182,6 +182,8 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
         literal = literal_problem(value, found) if len(found) == 1 else None
         addresses += found
         from_defects += bad + ([literal] if literal else [])
+    if any(f.name.lower() == "from" and len(f.value) >= MAX_HEADER_CHARS for f in section.fields):
+        from_defects.append(f"From header over {MAX_HEADER_CHARS} characters")  # it was read cut short
     ids = _ids(_first(message, "Message-ID"))
     bodies = body_parts(raw) if not header_only else None
     autoreply = any(_first(message, h) for h in _AUTOREPLY_HEADERS)

@@ -84,3 +84,9 @@ def test_display_names_of_any_kind_are_fine(value: bytes) -> None:
 def test_a_quoted_allowed_address_as_display_name_is_the_other_address() -> None:
     mail = parse(_from(b'"me@example.test" <evil@attacker.test>'))
     assert (mail.from_addresses, mail.from_defects) == (["evil@attacker.test"], [])
+
+
+def test_a_from_header_too_long_to_read_whole_is_refused() -> None:
+    value = b"me@example.test" + b" " * 4000 + b", evil@attacker.test"
+    mail = parse(_from(value))
+    assert "From header over 4000 characters" in mail.from_defects
