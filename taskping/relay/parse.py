@@ -3,8 +3,8 @@
 First the canonical reading (:mod:`taskping.relay.canonical`): a message
 that two readers could read differently (lone CR, mixed line ends, obsolete
 or invalid header syntax, a second copy of a singleton header) is not read
-at all: it becomes an InboundMail with ``unreadable`` set and nothing else
-taken from it, which the pipeline drops before any other step.
+at all: it becomes an InboundMail with ``unreadable`` set and nothing taken
+from it but a Message-ID to find the refusal by, which the pipeline drops before any other step.
 
 Headers come from mail-parser; the From header is re-parsed strictly with the
 standard library's address parser (so ``"you@x" <evil@y>`` is one address,
@@ -164,7 +164,9 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
         section, problem = canonical.unreadable(raw)
     identity = _identity(raw, section.end, size)
     if problem is not None:
-        return _unreadable(raw, content_hash, identity, size, problem, header_only)
+        label = next((f.value for f in section.fields if f.name.lower() == "message-id"), b"")
+        ids = _ids(label.decode("ascii", "replace"))
+        return _unreadable(raw, ids[0] if ids else None, content_hash, identity, size, problem, header_only)
     defects: list[str] = []
     try:
         parsed = mailparser.parse_from_bytes(raw)
@@ -216,12 +218,13 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
     )
 
 
-def _unreadable(raw: bytes, content_hash: str, identity: str, size: int, problem: str,
+def _unreadable(raw: bytes, message_id: str | None, content_hash: str, identity: str, size: int, problem: str,
                 header_only: bool) -> InboundMail:
-    """A message refused by the canonical reading: nothing in it is read, not even its
-    Message-ID (which of two copies would it be?); the ledger keys it on ``identity``."""
+    """A message refused by the canonical reading: nothing in it is read but the first
+    Message-ID the byte scan met, the label (and ledger key) its refusal is found under.
+    Keying on it is no new risk: any mail, readable or not, can carry any Message-ID."""
     return InboundMail(
-        message_id=None, content_hash=content_hash, size=size, from_headers=[], from_addresses=[],
+        message_id=message_id, content_hash=content_hash, size=size, from_headers=[], from_addresses=[],
         from_defects=[], sender_header=None, reply_to=None, to=[], subject="", in_reply_to=[], references=[],
         authentication_results=[], trace=[], auto_submitted=None, precedence=None, x_autoreply=False,
         x_taskping=None, text=None, html=None, defects=[problem], raw=raw, unreadable=problem,

@@ -248,6 +248,8 @@ class Pipeline:
         entry, created = self._claim(mail, position)
         if not created and entry.final:
             return Decision("duplicate", f"already handled ({entry.status})")
+        if not created and entry.status == "injecting":  # typed by an earlier run under other settings
+            return self._fate_unknown(mail, entry, None)
         return self._finish(mail, entry, "dropped", reason, None, notify_to=None)
 
     # -- endings

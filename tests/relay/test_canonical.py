@@ -89,8 +89,15 @@ REFUSED = [
 def test_refused_with_a_stable_reason(raw: bytes, reason: str) -> None:
     mail = parse(raw)
     assert mail.unreadable == reason
-    # nothing else is read from an unreadable message
-    assert (mail.from_addresses, mail.subject, mail.in_reply_to, mail.message_id, mail.text) == ([], "", [], None, None)
+    # nothing else is read from an unreadable message (but a Message-ID, as a label)
+    assert (mail.from_addresses, mail.subject, mail.in_reply_to, mail.text) == ([], "", [], None)
+
+
+def test_an_unreadable_message_keeps_the_first_message_id_as_its_label() -> None:
+    assert parse(b"Subject: x\r\n" + GOOD).message_id == "<good-1@example.test>"
+    assert parse(b"Message-ID: <dup@x>\r\n" + GOOD).message_id == "<dup@x>"
+    cut = _with(GOOD, b"To: taskping@example.test", b"To: a\rb")  # the scan stops before the Message-ID
+    assert (parse(cut).message_id, parse(cut).message_key.startswith("sha256:")) == (None, True)
 
 
 ACCEPTED = [
@@ -187,7 +194,7 @@ def test_prepended_in_reply_to_and_subject_are_dropped(smap: Map) -> None:
               b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + genuine)
     decision = smap.pipeline.plan(forged)
     assert decision == Decision("dropped", "duplicate Subject header (2)")
-    only_irt = b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + genuine
+    only_irt = b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + reply_to(smap, 0, mid=b"<reply-3@example.test>")
     assert smap.pipeline.plan(only_irt) == Decision("dropped", "duplicate In-Reply-To header (2)")
 
 
