@@ -52,7 +52,8 @@ class Relay:
         """Process the mailbox's backlog, send the outbox, exit."""
         conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, conn)
-        box = fetch.Mailbox(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop)
+        box = fetch.Mailbox(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
+                            screen=pipeline.screen)
         try:
             box.run_session(once=True)
         finally:
@@ -77,7 +78,8 @@ class Relay:
         pipeline = make_pipeline(self.settings, worker_conn)
         worker = asyncio.create_task(
             asyncio.to_thread(
-                fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop, pipeline.resume_waiting
+                fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop,
+                screen=pipeline.screen, between=pipeline.resume_waiting,
             )
         )
         try:

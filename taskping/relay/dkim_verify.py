@@ -30,6 +30,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from taskping.relay.canonical import scan
+
 REQUIRED_HEADERS = ("from", "subject")
 _SPLIT_H = re.compile(r"\s*:\s*")
 _quiet = logging.getLogger("taskping.dkim")
@@ -111,6 +113,44 @@ def _header_count(raw: bytes, name: str) -> int:
     return len(pattern.findall(head))
 
 
+def _shape_problem(tags: dict[bytes, bytes], raw: bytes, from_domain: str) -> str | None:
+    """What disqualifies a signature before any cryptography (alignment, ``l=``, coverage), or None."""
+    d = tags.get(b"d", b"").decode("ascii", "replace").lower()
+    covered = [h.lower() for h in _SPLIT_H.split(tags.get(b"h", b"").decode("ascii", "replace").strip())]
+    if not aligned(d, from_domain):
+        return f"d= is not aligned with the From domain {from_domain}"
+    if b"l" in tags:
+        return "l= limits the signed body (unsigned text may follow)"
+    missing = [h for h in REQUIRED_HEADERS if covered.count(h) < max(1, _header_count(raw, h))]
+    if missing:
+        return f"does not sign every {', '.join(missing)} header"
+    return None
+
+
+def precheck(header: bytes, from_domain: str) -> DkimVerdict:
+    """What can be judged from the header section alone (the fetch step, before downloading
+    the body): is there a signature that :func:`verify` could accept at all? ``ok`` here is
+    no pass, only "worth downloading"; the body hash and the signature are checked later."""
+    import dkim
+
+    values = [f.value for f in scan(header).fields if f.name.lower() == "dkim-signature"]
+    if not values:
+        return DkimVerdict(False, "no DKIM-Signature header")
+    problems: list[str] = []
+    for idx, value in enumerate(values[:8]):
+        try:
+            tags = dkim.util.parse_tag_value(value)
+        except Exception:  # noqa: BLE001
+            problems.append(f"signature {idx + 1}: unparseable")
+            continue
+        d = tags.get(b"d", b"").decode("ascii", "replace").lower()
+        problem = _shape_problem(tags, header, from_domain)
+        if problem is None:
+            return DkimVerdict(True, f"DKIM signature d={d} present (verified after download)")
+        problems.append(f"signature {idx + 1} (d={d or '?'}): {problem}")
+    return DkimVerdict(False, "DKIM: " + "; ".join(problems))
+
+
 def verify(
     raw: bytes,
     from_domain: str,
@@ -138,17 +178,10 @@ def verify(
             problems.append(f"signature {idx + 1}: unparseable")
             continue
         d = tags.get(b"d", b"").decode("ascii", "replace").lower()
-        covered = [h.lower() for h in _SPLIT_H.split(tags.get(b"h", b"").decode("ascii", "replace").strip())]
         label = f"signature {idx + 1} (d={d or '?'})"
-        if not aligned(d, from_domain):
-            problems.append(f"{label}: d= is not aligned with the From domain {from_domain}")
-            continue
-        if b"l" in tags:
-            problems.append(f"{label}: l= limits the signed body (unsigned text may follow)")
-            continue
-        missing = [h for h in REQUIRED_HEADERS if covered.count(h) < max(1, _header_count(raw, h))]
-        if missing:
-            problems.append(f"{label}: does not sign every {', '.join(missing)} header")
+        problem = _shape_problem(tags, raw, from_domain)
+        if problem:
+            problems.append(f"{label}: {problem}")
             continue
         if isinstance(lookup, _Lookup):
             lookup.failure = None

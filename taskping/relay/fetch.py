@@ -4,8 +4,15 @@
   STARTTLS when offered; the CA in $SSL_CERT_FILE is honoured.
 - UIDVALIDITY and the last UID handled are kept in the session map; a new
   UIDVALIDITY resets the UID and the ledger stops anything being typed twice.
+- Size and header before content: each batch is first fetched as
+  ``RFC822.SIZE`` and ``BODY.PEEK[HEADER]`` (at most MAX_HEADER_SECTION
+  bytes of it) and handed to the pipeline's screen, which drops (in the
+  ledger and the audit log) whatever is over MAX_MESSAGE_BYTES, has no single
+  reading, or fails authentication as far as a header can tell. Only the rest
+  is downloaded whole: an unauthenticated stranger's 20 MB costs a header.
 - Messages are read with ``BODY.PEEK[]`` and \\Seen is never consulted: a
-  reply already opened on the phone is processed like any other.
+  reply already opened on the phone is processed like any other. Messages are
+  finished (flagged, UID advanced) in UID order, screened or not.
 - A handled message gets the ``$TaskPingDone`` keyword (IMAP_DONE_KEYWORD), or
   is moved to IMAP_PROCESSED_FOLDER; another machine's reply is left alone.
 - Waiting: IDLE when offered (re-issued every IDLE_RENEW_SECONDS, well before
@@ -31,6 +38,7 @@ from imapclient.exceptions import IMAPClientError
 from taskping.config import Settings
 from taskping.log import get_logger
 from taskping.faults import fault_point
+from taskping.relay.canonical import MAX_HEADER_SECTION
 from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
@@ -44,17 +52,28 @@ FETCH_BATCH = 20
 
 Process = Callable[[bytes, Position], Decision]
 Between = Callable[[], object]
+# (header section, RFC822.SIZE, position) → a final Decision, or None to download and process
+Screen = Callable[[bytes, int, Position], Decision | None]
+HEADER_ITEM = f"BODY.PEEK[HEADER]<0.{MAX_HEADER_SECTION}>"
 
 
 class Mailbox:
     """One IMAP connection's worth of work."""
 
     def __init__(  # type: ignore[no-untyped-def]
-        self, settings: Settings, conn, process: Process, stop: threading.Event, between: Between | None = None
+        self,
+        settings: Settings,
+        conn,
+        process: Process,
+        stop: threading.Event,
+        *,
+        screen: Screen,
+        between: Between | None = None,
     ) -> None:
         self.settings = settings
         self.conn = conn
         self.process = process
+        self.screen = screen
         self.stop = stop
         self.between = between
         self.log = get_logger(component="fetch")
@@ -104,22 +123,48 @@ class Mailbox:
         done = 0
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]
-            data = self.client.fetch(batch, ["BODY.PEEK[]"])
+            screened, wanted = self.screen_batch(batch)
+            data = self.client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
             for uid in batch:
                 if self.stop.is_set():
                     return done
-                raw = data.get(uid, {}).get(b"BODY[]")
-                if raw is None:
-                    mailbox.advance(self.conn, folder, self.uidvalidity, uid)  # expunged meanwhile
-                    continue
-                fault_point("after-fetch")
-                decision = self.process(bytes(raw), Position(folder, self.uidvalidity, uid))
+                decision = screened.get(uid)
+                if decision is None:
+                    raw = data.get(uid, {}).get(b"BODY[]")
+                    if raw is None:
+                        mailbox.advance(self.conn, folder, self.uidvalidity, uid)  # expunged meanwhile
+                        continue
+                    fault_point("after-fetch")
+                    decision = self.process(bytes(raw), Position(folder, self.uidvalidity, uid))
                 if not decision.leave_untouched:
                     fault_point("before-flag")
                     self.mark_done(uid)
                 mailbox.advance(self.conn, folder, self.uidvalidity, uid)
                 done += 1
         return done
+
+    def screen_batch(self, batch: list[int]) -> tuple[dict[int, Decision], list[int]]:
+        """Fetch size and header of ``batch`` and screen each: (decided without a body, to download).
+
+        A message whose header section does not end within MAX_HEADER_SECTION
+        bytes comes back cut there; the screen refuses it as too large a header.
+        """
+        assert self.client is not None
+        heads = self.client.fetch(batch, ["RFC822.SIZE", HEADER_ITEM])
+        screened: dict[int, Decision] = {}
+        wanted: list[int] = []
+        for uid in batch:
+            item = heads.get(uid)
+            if item is None or self.stop.is_set():
+                continue  # expunged meanwhile (or stopping): nothing to download
+            header = next((bytes(v) for k, v in item.items() if k.startswith(b"BODY[HEADER]")), b"")
+            size = int(item.get(b"RFC822.SIZE", len(header)))
+            decided = self.screen(header, size, Position(self.settings.imap_folder, self.uidvalidity, uid))
+            if decided is None:
+                wanted.append(uid)
+            else:
+                screened[uid] = decided
+        return screened, wanted
 
     def mark_done(self, uid: int) -> None:
         assert self.client is not None
@@ -214,13 +259,19 @@ RECOVERABLE = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, Connectio
 
 
 def run_forever(  # type: ignore[no-untyped-def]
-    settings: Settings, conn, process: Process, stop: threading.Event, between: Between | None = None
+    settings: Settings,
+    conn,
+    process: Process,
+    stop: threading.Event,
+    *,
+    screen: Screen,
+    between: Between | None = None,
 ) -> None:
     """Keep a mailbox session going until ``stop``; reconnect with capped exponential backoff."""
     log = get_logger(component="fetch")
     delay = BACKOFF_START
     while not stop.is_set():
-        box = Mailbox(settings, conn, process, stop, between)
+        box = Mailbox(settings, conn, process, stop, screen=screen, between=between)
         try:
             box.run_session()
         except RECOVERABLE as exc:

@@ -1,8 +1,15 @@
 """Step 2, parse: raw RFC 5322 bytes → a typed :class:`InboundMail`.
 
+First the canonical reading (:mod:`taskping.relay.canonical`): a message
+that two readers could read differently (lone CR, mixed line ends, obsolete
+or invalid header syntax, a second copy of a singleton header) is not read
+at all: it becomes an InboundMail with ``unreadable`` set and nothing taken
+from it but a Message-ID to find the refusal by, which the pipeline drops before any other step.
+
 Headers come from mail-parser; the From header is re-parsed strictly with the
 standard library's address parser (so ``"you@x" <evil@y>`` is one address,
-``evil@y``, and two addresses are two). The body parts come from the
+``evil@y``, and two addresses are two), and its address must be written
+literally (:mod:`taskping.relay.addresses`). The body parts come from the
 extractor's MIME walker, which skips attachments and attached messages and
 unwraps ``format=flowed`` text (iOS Mail), as `taskping extract` does.
 Nothing here raises on bad input: defects are recorded on the value.
@@ -17,6 +24,8 @@ from email.policy import default as default_policy
 import mailparser
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from taskping.relay import canonical
+from taskping.relay.addresses import literal_problem, unfold
 from taskping.relay.extract.mime import body_parts
 
 _MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
@@ -50,6 +59,9 @@ class InboundMail(BaseModel):
     html: str | None
     defects: list[str]
     raw: bytes = Field(default=b"", repr=False)  # the message as received (local DKIM verification)
+    unreadable: str | None = None  # why the message has no single reading (then nothing else was read)
+    identity: str = ""  # sha256 of the header section and the size: the same for a header-only fetch
+    header_only: bool = False  # parsed from the header section alone (fetch screens before downloading)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -70,8 +82,13 @@ class InboundMail(BaseModel):
 
     @property
     def message_key(self) -> str:
-        """The ledger key: the Message-ID, or a hash of the bytes when there is none."""
-        return self.message_id or f"sha256:{self.content_hash}"
+        """The ledger key: the Message-ID, or else a hash of the header section and the size.
+
+        Not a hash of the whole message: the fetch step screens a message on its
+        header alone and may record it before (or instead of) downloading the body,
+        and the full download of the same message must land on the same row.
+        """
+        return self.message_id or f"sha256:{self.identity or self.content_hash}"
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -116,7 +133,7 @@ def _first(message: object, name: str) -> str | None:
 def parse_addresses(raw_value: str) -> tuple[list[str], list[str]]:
     """Strictly parse one address header: (lower-cased addr-specs, defects)."""
     try:
-        header = default_policy.header_factory("From", raw_value)
+        header = default_policy.header_factory("From", unfold(raw_value))
         addresses = [a.addr_spec.lower() for a in header.addresses]  # type: ignore[attr-defined]
         defects = [d.__class__.__name__ for d in header.defects]  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - any parser failure is a defect, not a crash
@@ -127,8 +144,29 @@ def parse_addresses(raw_value: str) -> tuple[list[str], list[str]]:
 _AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
 
 
-def parse(raw: bytes) -> InboundMail:
+def _identity(raw: bytes, header_end: int, size: int) -> str:
+    return hashlib.sha256(raw[:header_end] + b"\0" + str(size).encode()).hexdigest()
+
+
+def parse_header(header: bytes, size: int) -> InboundMail:
+    """The message as far as its header section tells (IMAP ``BODY.PEEK[HEADER]`` and
+    ``RFC822.SIZE``): no body, ``size`` the whole message's size."""
+    return parse(header, size=size, header_only=True)
+
+
+def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> InboundMail:
     content_hash = hashlib.sha256(raw).hexdigest()
+    size = len(raw) if size is None else size
+    if header_only:
+        section = canonical.scan(raw)
+        problem = section.problem
+    else:
+        section, problem = canonical.unreadable(raw)
+    identity = _identity(raw, section.end, size)
+    if problem is not None:
+        label = next((f.value for f in section.fields if f.name.lower() == "message-id"), b"")
+        ids = _ids(label.decode("ascii", "replace"))
+        return _unreadable(raw, ids[0] if ids else None, content_hash, identity, size, problem, header_only)
     defects: list[str] = []
     try:
         parsed = mailparser.parse_from_bytes(raw)
@@ -143,16 +181,19 @@ def parse(raw: bytes) -> InboundMail:
     from_defects: list[str] = []
     for value in from_headers:
         found, bad = parse_addresses(value)
+        literal = literal_problem(value, found) if len(found) == 1 else None
         addresses += found
-        from_defects += bad
+        from_defects += bad + ([literal] if literal else [])
+    if any(f.name.lower() == "from" and len(f.value) >= MAX_HEADER_CHARS for f in section.fields):
+        from_defects.append(f"From header over {MAX_HEADER_CHARS} characters")  # it was read cut short
     ids = _ids(_first(message, "Message-ID"))
-    bodies = body_parts(raw)
+    bodies = body_parts(raw) if not header_only else None
     autoreply = any(_first(message, h) for h in _AUTOREPLY_HEADERS)
     to_raw = _first(message, "To") or ""
     return InboundMail(
         message_id=ids[0] if ids else None,
         content_hash=content_hash,
-        size=len(raw),
+        size=size,
         from_headers=from_headers,
         from_addresses=addresses,
         from_defects=from_defects,
@@ -168,8 +209,24 @@ def parse(raw: bytes) -> InboundMail:
         precedence=_first(message, "Precedence"),
         x_autoreply=bool(autoreply),
         x_taskping=_first(message, "X-TaskPing"),
-        text=bodies.text,
-        html=bodies.html,
+        text=bodies.text if bodies else None,
+        html=bodies.html if bodies else None,
         defects=defects,
         raw=raw,
+        identity=identity,
+        header_only=header_only,
+    )
+
+
+def _unreadable(raw: bytes, message_id: str | None, content_hash: str, identity: str, size: int, problem: str,
+                header_only: bool) -> InboundMail:
+    """A message refused by the canonical reading: nothing in it is read but the first
+    Message-ID the byte scan met, the label (and ledger key) its refusal is found under.
+    Keying on it is no new risk: any mail, readable or not, can carry any Message-ID."""
+    return InboundMail(
+        message_id=message_id, content_hash=content_hash, size=size, from_headers=[], from_addresses=[],
+        from_defects=[], sender_header=None, reply_to=None, to=[], subject="", in_reply_to=[], references=[],
+        authentication_results=[], trace=[], auto_submitted=None, precedence=None, x_autoreply=False,
+        x_taskping=None, text=None, html=None, defects=[problem], raw=raw, unreadable=problem,
+        identity=identity, header_only=header_only,
     )

@@ -28,11 +28,11 @@ from taskping.faults import FAULT_ENV, fault_point
 from taskping.injectors import InjectionOutcome, Injector, ScreenState, Target
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
-from taskping.relay import acknowledge, audit, dedupe
-from taskping.relay.authenticate import authenticate
+from taskping.relay import acknowledge, audit, dedupe, dkim_verify
+from taskping.relay.authenticate import AuthVerdict, authenticate
 from taskping.relay.extract import extract_reply, to_command
 from taskping.relay.guard import Refused, guard
-from taskping.relay.parse import InboundMail, parse
+from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.route import Unroutable, is_foreign, route
 from taskping.session_map import ledger, notifications, sessions, waiting
 from taskping.session_map.ledger import LedgerEntry
@@ -133,6 +133,8 @@ class Pipeline:
 
     def _plan(self, mail: InboundMail, position: Position) -> Decision | Planned:
         s = self.settings
+        if mail.unreadable or mail.size > s.max_message_bytes:
+            return self._drop(mail, position, mail.unreadable or self._too_large(mail))
         if is_foreign(self.conn, mail, s.host_id):
             return Decision("foreign", "reply to another machine's session; left for its relay")
         verdict = authenticate(
@@ -263,6 +265,65 @@ class Pipeline:
         waiting.remove(self.conn, item.entry_id)
         self._log_decision(mail, Position(), decision)
         return decision
+
+    # -- the header screen (fetch calls it before downloading a body)
+
+    def screen(self, header: bytes, size: int, position: Position = Position()) -> Decision | None:
+        """Judge a message by its header section and size alone, before its body is downloaded.
+
+        Returns the final :class:`Decision` (``dropped``, or ``duplicate`` /
+        ``foreign``; in the ledger and the audit log like any other) for a message
+        that must not be downloaded, or None: download it and :meth:`process` it,
+        which checks everything again on the whole message. Over MAX_MESSAGE_BYTES,
+        no single reading of the header, or not authenticated as far as the header
+        can tell: dropped, nothing sent back.
+        """
+        mail = parse_header(header, size)
+        try:
+            decision = self._screen(mail, position)
+        except Exception as exc:  # noqa: BLE001 - the full pipeline decides (and records) instead
+            get_logger(uid=position.uid).warning("screen_failed", error=f"{exc.__class__.__name__}: {exc}")
+            return None
+        if decision is not None:
+            self._log_decision(mail, position, decision)
+        return decision
+
+    def _screen(self, mail: InboundMail, position: Position) -> Decision | None:
+        s = self.settings
+        if not mail.unreadable and is_foreign(self.conn, mail, s.host_id):
+            return Decision("foreign", "reply to another machine's session; left for its relay")
+        if mail.size > s.max_message_bytes:
+            return self._drop(mail, position, self._too_large(mail))
+        if mail.unreadable:
+            return self._drop(mail, position, mail.unreadable)
+        verdict = self._header_verdict(mail)
+        if not verdict.ok:
+            return self._drop(mail, position, f"{verdict.reason} (judged on the header; not downloaded)")
+        return None
+
+    def _header_verdict(self, mail: InboundMail) -> AuthVerdict:
+        """authenticate() as far as a header can tell: all of it for authres and none;
+        for dkim, everything but the signature's cryptography (which needs the body)."""
+        s = self.settings
+        mode = "none" if self.mode == "dkim" else self.mode
+        verdict = authenticate(mail, allowed_senders=s.allowed_senders, mode=mode,
+                               trusted_authserv_id=s.trusted_authserv_id, own_address=s.email_from)
+        if self.mode != "dkim" or not verdict.ok or verdict.sender is None:
+            return verdict
+        checked = dkim_verify.precheck(mail.raw, verdict.sender.rpartition("@")[2])
+        return AuthVerdict(checked.ok, checked.reason, verdict.sender if checked.ok else None)
+
+    def _too_large(self, mail: InboundMail) -> str:
+        return f"message is {mail.size:,} bytes, over MAX_MESSAGE_BYTES ({self.settings.max_message_bytes:,})"
+
+    def _drop(self, mail: InboundMail, position: Position, reason: str) -> Decision:
+        """Claim the ledger row and record ``dropped`` (nothing sent back), unless already decided."""
+        entry, created = self._claim(mail, position)
+        if not created and entry.final:
+            return Decision("duplicate", f"already handled ({entry.status})")
+        if not created and entry.status == "injecting":  # typed by an earlier run under other settings
+            return self._fate_unknown(mail, entry, None)
+        return self._finish(mail, entry, "dropped", reason, None, notify_to=None)
 
     # -- endings
 

@@ -1,0 +1,76 @@
+"""An in-process reply pipeline on a real session map, without a terminal.
+
+Two live sessions, each with one notification "sent"; the real
+:class:`~taskping.relay.pipeline.Pipeline` whose injector fails the test if
+anything ever reaches it. For tests of the steps before inject (parse,
+screen, authenticate, route): what they decide ends in the real ledger and
+audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+import sqlite3
+
+from taskping.config import Settings, load_settings
+from taskping.relay.pipeline import Pipeline
+from taskping.session_map import connect, notifications, sessions
+from taskping.tokens import new_token
+
+ME = "me@example.test"
+HOST = "canonhost"
+
+
+class NoTerminal:
+    def inject(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("nothing here may be typed")
+
+
+@dataclass
+class Map:
+    settings: Settings
+    pipeline: Pipeline
+    conn: sqlite3.Connection
+    tokens: list[str]
+    notes: list[str]  # Message-IDs of the notifications, one per session
+
+
+@contextmanager
+def in_process_map(root: Path, **env: str) -> Iterator[Map]:
+    """The map and pipeline under ``root``; ``env`` overrides TaskPing keys (SENDER_AUTH=none by default)."""
+    settings = load_settings(environ={
+        "SESSION_MAP_PATH": str(root / "taskping.db"),
+        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
+        "SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST,
+        "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
+        **env,
+    })
+    conn = connect(settings.session_map_path)
+    tokens, notes = [], []
+    try:
+        for i in range(2):
+            token = new_token(HOST)
+            s = sessions.create(conn, token=token, name=f"canon-{i}", kind="tmux", target_socket="/nonexistent/sock",
+                                target_pane=f"%{i}", ttl=86400, state="idle")
+            mid = f"<note-{i}@example.test>"
+            notifications.queue(conn, session_id=s.id, message_id=mid, kind="stop", body_text="Finished.",
+                                to_addr=ME, raw=b"Subject: x\r\n\r\nFinished.", ttl=86400)
+            tokens.append(token)
+            notes.append(mid)
+        yield Map(settings, Pipeline(settings, conn, NoTerminal()), conn, tokens, notes)  # type: ignore[arg-type]
+    finally:
+        conn.close()
+
+
+def reply_to(m: Map, session: int, body: bytes = b"run the tests", mid: bytes = b"<reply-1@example.test>",
+             sender: bytes = b"Me <me@example.test>") -> bytes:
+    """A well-formed reply (CRLF, one of each header) to session ``session``'s notification."""
+    return (
+        b"From: " + sender + b"\r\nTo: taskping@example.test\r\n"
+        b"Subject: Re: [TaskPing #" + m.tokens[session].encode() + b"] finished\r\n"
+        b"Message-ID: " + mid + b"\r\n"
+        b"In-Reply-To: " + m.notes[session].encode() + b"\r\n\r\n" + body + b"\r\n"
+    )
