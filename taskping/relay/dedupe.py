@@ -34,16 +34,13 @@ changes a word.
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import time
 
-from taskping.relay.dkim_verify import aligned
+from taskping.relay.dkim_verify import aligned_signatures
 from taskping.relay.parse import InboundMail
 from taskping.session_map import reply_keys, sessions
 from taskping.session_map.sessions import Session
-
-_WHITESPACE = re.compile(rb"\s+")
 
 
 def content_key(sender: str, session_id: int, mail: InboundMail, text: str) -> str:
@@ -55,25 +52,7 @@ def content_key(sender: str, session_id: int, mail: InboundMail, text: str) -> s
 
 def signature_keys(raw: bytes, from_domain: str) -> list[str]:
     """Keys of the DKIM signatures in ``raw`` whose ``d=`` is aligned with ``from_domain``."""
-    import dkim
-
-    try:
-        headers = dkim.DKIM(raw).headers
-    except Exception:  # noqa: BLE001 - a message dkimpy cannot read carries no usable signature
-        return []
-    keys: set[str] = set()
-    for name, value in headers:
-        if name.lower() != b"dkim-signature":
-            continue
-        try:
-            tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
-            continue
-        d = tags.get(b"d", b"").decode("ascii", "replace")
-        b = _WHITESPACE.sub(b"", tags.get(b"b", b""))
-        if b and aligned(d, from_domain):
-            keys.add(hashlib.sha256(b"dkim-b\0" + b).hexdigest())
-    return sorted(keys)
+    return sorted({hashlib.sha256(b"dkim-b\0" + sig.b).hexdigest() for sig in aligned_signatures(raw, from_domain)})
 
 
 def record_and_check_replay(

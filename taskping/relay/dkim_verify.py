@@ -127,6 +127,44 @@ def _shape_problem(tags: dict[bytes, bytes], raw: bytes, from_domain: str) -> st
     return None
 
 
+@dataclass(frozen=True)
+class AlignedSignature:
+    """One DKIM-Signature aligned with the From domain, read the way dkimpy reads the header
+    section: its ``b=`` value (whitespace removed) and the header names its ``h=`` covers."""
+
+    b: bytes
+    covered: tuple[str, ...]
+
+
+def aligned_signatures(raw: bytes, from_domain: str) -> list[AlignedSignature]:
+    """The signatures in ``raw`` whose ``d=`` is aligned with ``from_domain`` (not verified here)."""
+    import dkim
+
+    try:
+        headers = dkim.DKIM(raw).headers
+    except Exception:  # noqa: BLE001 - a message dkimpy cannot read carries no usable signature
+        return []
+    found: list[AlignedSignature] = []
+    for name, value in headers:
+        if name.lower() != b"dkim-signature":
+            continue
+        try:
+            tags = dkim.util.parse_tag_value(value)
+        except Exception:  # noqa: BLE001
+            continue
+        b = re.sub(rb"\s+", b"", tags.get(b"b", b""))
+        if b and aligned(tags.get(b"d", b"").decode("ascii", "replace"), from_domain):
+            covered = tuple(h.lower() for h in _SPLIT_H.split(tags.get(b"h", b"").decode("ascii", "replace").strip()))
+            found.append(AlignedSignature(b, covered))
+    return found
+
+
+def signs_all(raw: bytes, from_domain: str, names: list[str]) -> bool:
+    """Whether one signature aligned with ``from_domain`` covers every header in ``names``."""
+    wanted = {n.lower() for n in names}
+    return any(wanted <= set(sig.covered) for sig in aligned_signatures(raw, from_domain))
+
+
 def precheck(header: bytes, from_domain: str) -> DkimVerdict:
     """What can be judged from the header section alone (the fetch step, before downloading
     the body): is there a signature that :func:`verify` could accept at all? ``ok`` here is

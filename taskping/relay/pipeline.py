@@ -162,6 +162,9 @@ class Pipeline:
         if isinstance(routed, Unroutable):
             return self._finish(mail, entry, "refused", routed.reason, routed.session, notify_to=sender)
         session = routed.session
+        unsigned = self._unsigned_thread(mail, routed.via, sender)
+        if unsigned:
+            return self._finish(mail, entry, "refused", unsigned, session, notify_to=sender)
 
         extraction = extract_reply(
             text=mail.text, html=mail.html, sent_texts=notifications.texts_for_session(self.conn, session.id)
@@ -324,6 +327,24 @@ class Pipeline:
         if not created and entry.status == "injecting":  # typed by an earlier run under other settings
             return self._fate_unknown(mail, entry, None)
         return self._finish(mail, entry, "dropped", reason, None, notify_to=None)
+
+    def _unsigned_thread(self, mail: InboundMail, via: str, sender: str) -> str | None:
+        """A reply routed by its thread alone must have that thread signed.
+
+        Without the ``[TaskPing #TOKEN]`` tag in the (signed) Subject, In-Reply-To
+        and References alone pick the session; a DKIM signature that does not
+        cover them lets anyone holding a copy of one genuine reply point it at
+        another session. Mail clients keep the tag in "Re:" subjects, so this
+        only refuses a reply whose subject was rewritten.
+        """
+        if via != "thread" or self.mode == "none":
+            return None
+        present = [name for name, values in (("in-reply-to", mail.in_reply_to), ("references", mail.references))
+                   if values]
+        if dkim_verify.signs_all(mail.raw, sender.rpartition("@")[2], present):
+            return None
+        return ("the subject has no [TaskPing #…] tag and the In-Reply-To/References headers that name the session "
+                "are not covered by your DKIM signature; reply keeping the tag in the subject")
 
     # -- endings
 
