@@ -6,6 +6,12 @@ write is one short ``BEGIN IMMEDIATE`` transaction (see :func:`transaction`).
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` holds
 one entry per version and runs under an exclusive lock, so two processes that
 open a new file at once do not race.
+
+The file holds tokens and queued mail, so it is private: the directory 0700 and
+the database created 0600 *before* SQLite opens it. SQLite gives the files it
+creates beside it (``-wal``, ``-shm``, ``-journal``) the database file's mode, so
+creating the database 0600 first is what keeps those private too, whatever the
+caller's umask (see :mod:`taskping.private_files`).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from taskping.private_files import open_private, private_dir, tighten
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -127,7 +135,7 @@ class SchemaTooNew(RuntimeError):
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open (creating if needed) the session map and bring its schema up to date."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _create_private(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -136,11 +144,19 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     _migrate(conn)
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass
     return conn
+
+
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _create_private(path: Path) -> None:
+    """The directory 0700 and the database file 0600 before SQLite touches them; files an
+    older TaskPing left 0644 (the database and its side files) are tightened."""
+    private_dir(path.parent)
+    os.close(open_private(path, os.O_RDWR | os.O_CREAT))
+    for suffix in SIDE_FILES:
+        tighten(path.with_name(path.name + suffix))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
