@@ -130,6 +130,7 @@ class E2E:
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:
     path.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in values.items()))
+    path.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
 
 
 @pytest.fixture
