@@ -35,10 +35,11 @@ CONFIG_ERROR_EXIT = 2
 class ConfigError(Exception):
     """A missing or bad configuration key. ``str()`` is the one line to print."""
 
-    def __init__(self, key: str, problem: str) -> None:
+    def __init__(self, key: str, problem: str, fix: str | None = None) -> None:
         self.key = key
         self.problem = problem
-        super().__init__(f"config error: {key}: {problem}")
+        self.fix = fix  # a command that fixes it, when there is one (logged as its own field)
+        super().__init__(f"config error: {key}: {problem}" + (f"; run: {fix}" if fix else ""))
 
 
 # --- value parsers: each takes the raw string and returns the value or raises ValueError
@@ -314,7 +315,7 @@ def _check_private(path: Path, values: Mapping[str, str]) -> None:
         import shlex
 
         how = "readable" if mode & 0o044 else "writable" if mode & 0o022 else "accessible"
-        raise ConfigError(str(path), f"holds a password and is {how} by others; run: chmod 600 {shlex.quote(str(path))}")
+        raise ConfigError(str(path), f"holds a password and is {how} by others", f"chmod 600 {shlex.quote(str(path))}")
 
 
 def load_settings(
