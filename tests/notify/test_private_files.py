@@ -128,55 +128,70 @@ def _wait_for(check, what: str, timeout: float = 30) -> None:  # type: ignore[no
         time.sleep(0.1)
 
 
+def _use_stack(rig: HookRig, stack: MailStack) -> dict[str, str]:
+    """Point the rig's hooks at the mail stack; no heartbeat from this process (the test must not
+    open the session map before the modes are read), so a hook starts its own sender."""
+    rig.env.update(stack.taskping_env(SENDER_AUTH="none", SESSION_MAP_PATH=str(rig.db_path)))
+    rig.relay = False
+    assert not rig.state_dir.exists()
+    return dict(rig.env)
+
+
+HOOK_RUN = (("SessionStart", {"session_id": "s1", "cwd": "/srv/app", "source": "startup"}),
+            ("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "done"}))
+
+
 @pytest.mark.mail
 @pytest.mark.tmux
-def test_state_dir_is_private_after_a_real_run(mail_stack: MailStack, hook_rig: HookRig) -> None:
-    """send-outbox (its logger creates the state dir first), the hook in a tmux pane, the relay
-    once over real IMAP/SMTP, then the relay daemon: with umask 022 in this process, the state dir
-    is 0700 and every file in it, SQLite's -wal/-shm included, 0600. The test process itself
-    opens nothing in the state dir before the modes are read."""
+def test_state_dir_is_private_after_hook_and_relay_once(mail_stack: MailStack, hook_rig: HookRig) -> None:
+    """send-outbox first (its logger creates the state dir), the hook in a tmux pane, then the relay
+    once over real IMAP/SMTP: with umask 022 in this process, the state dir is 0700 and every file
+    in it 0600."""
     state = hook_rig.state_dir
-    hook_rig.env.update(mail_stack.taskping_env(SENDER_AUTH="none", SESSION_MAP_PATH=str(hook_rig.db_path)))
-    hook_rig.relay = False  # no heartbeat from this process; the hook starts its own sender
-    env = {**hook_rig.env}
-    assert not state.exists()
-
+    env = _use_stack(hook_rig, mail_stack)
     first = subprocess.run([taskping_bin(), "send-outbox", "--max-seconds", "0"], env=env,
                            capture_output=True, timeout=60, check=False)
     assert first.returncode == 0, first.stderr
-    assert (state / "taskping.log").is_file()  # JSON log: stderr is not a terminal
-
-    for event, payload in (("SessionStart", {"session_id": "s1", "cwd": "/srv/app", "source": "startup"}),
-                           ("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "done"})):
+    for event, payload in HOOK_RUN:
         proc = hook_rig.run(event, payload)
         assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
-
     _stranger_mail(mail_stack)
     once = subprocess.run([str(RELAY), "--once"], env=env, capture_output=True, timeout=120, check=False)
     assert once.returncode == 0, once.stderr
-    assert (state / "audit.jsonl").is_file()
+    found, bad = modes(state), not_private(state)
+    print("state dir after hook + relay --once:", {k: oct(v) for k, v in found.items()})
+    assert {"taskping.db", "taskping.log", "audit.jsonl", "send-outbox.lock"} <= set(found)
+    assert bad == {}, f"not private: {bad}"
+    # The run was real: the notification went out, and the stranger's mail was decided and audited.
+    _wait_for(lambda: [r.status for r in hook_rig.outbox()] == ["sent"], "the notification to be sent")
+    assert "stranger@elsewhere.example" in (state / "audit.jsonl").read_text()
 
-    daemon = subprocess.Popen([str(RELAY)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+
+@pytest.mark.mail
+@pytest.mark.tmux
+def test_sqlite_side_files_are_private_while_the_relay_daemon_runs(mail_stack: MailStack, hook_rig: HookRig) -> None:
+    """The relay daemon started first on a fresh state dir creates the session map, and SQLite its
+    -wal and -shm, which live as long as the daemon: 0600 like the rest, also after a hook and a
+    reply were handled meanwhile."""
+    state = hook_rig.state_dir
+    env = _use_stack(hook_rig, mail_stack)
+    daemon = subprocess.Popen([str(RELAY)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     try:
-        # WAL files exist while a connection is open: read the modes while the daemon holds one.
         _wait_for(lambda: (state / "taskping.db-wal").exists() and (state / "taskping.db-shm").exists(),
                   "the relay daemon's WAL files")
-        found = modes(state)
-        bad = not_private(state)
+        for event, payload in HOOK_RUN:
+            proc = hook_rig.run(event, payload)
+            assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+        _stranger_mail(mail_stack)
+        _wait_for(lambda: (state / "audit.jsonl").exists(), "the relay to decide the stranger's mail")
+        found, bad = modes(state), not_private(state)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
-        assert daemon.stderr is not None
-        daemon.stderr.close()
-    print("state dir after a real run:", {k: oct(v) for k, v in found.items()})
-    assert {"taskping.db", "taskping.db-wal", "taskping.db-shm", "taskping.log", "audit.jsonl",
-            "send-outbox.lock"} <= set(found)
+    print("state dir while the relay runs:", {k: oct(v) for k, v in found.items()})
+    assert {"taskping.db", "taskping.db-wal", "taskping.db-shm", "audit.jsonl"} <= set(found)
     assert bad == {}, f"not private: {bad}"
-    # The run was real: the notification went out, and the stranger's mail was decided and audited.
-    (row,) = hook_rig.outbox()
-    _wait_for(lambda: hook_rig.outbox()[0].status == "sent", "the notification to be sent")
-    assert "stranger@elsewhere.example" in (state / "audit.jsonl").read_text()
 
 
 @pytest.mark.tmux
