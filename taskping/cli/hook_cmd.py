@@ -32,7 +32,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _log_error(settings: object | None, event: str, error: BaseException) -> None:
     try:
         from taskping import log
-
         from taskping.config import ConfigError
 
         log_file = getattr(settings, "log_path", None)
