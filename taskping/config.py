@@ -1,11 +1,17 @@
 """Configuration: the environment overlaid on an env file, validated once.
 
 Where the file comes from: ``--env-file PATH``, else ``$TASKPING_ENV_FILE``,
-else ``./.env``, else ``~/.config/taskping/env``. Environment variables win
-over the file. Every key is declared once, in :class:`Settings`, with its
-parser; a bad value raises :class:`ConfigError` naming the key, and commands
-turn that into one line on stderr and exit status 2. Secrets never appear in
-messages or reprs.
+else ``~/.config/taskping/env``: only places the user chose. Never ``./.env``
+in the current directory: a repository's ``.env`` could send notifications
+(Claude's replies) to another address, and ``install-hooks`` bakes the file it
+finds into every hook command. Environment variables win over the file. Every
+key is declared once, in :class:`Settings`, with its parser; a bad value raises
+:class:`ConfigError` naming the key, and commands turn that into one line on
+stderr and exit status 2. Secrets never appear in messages or reprs.
+
+An env file that holds a password (a secret key set in the file) must be
+private, as ssh insists for its keys: if group or others may read or write it,
+it is refused with the ``chmod 600`` line that fixes it.
 
 This module uses the standard library only (plus python-dotenv): it is loaded
 by ``taskping hook``, which runs on Claude Code's critical path, and importing
@@ -29,10 +35,11 @@ CONFIG_ERROR_EXIT = 2
 class ConfigError(Exception):
     """A missing or bad configuration key. ``str()`` is the one line to print."""
 
-    def __init__(self, key: str, problem: str) -> None:
+    def __init__(self, key: str, problem: str, fix: str | None = None) -> None:
         self.key = key
         self.problem = problem
-        super().__init__(f"config error: {key}: {problem}")
+        self.fix = fix  # a command that fixes it, when there is one (logged as its own field)
+        super().__init__(f"config error: {key}: {problem}" + (f"; run: {fix}" if fix else ""))
 
 
 # --- value parsers: each takes the raw string and returns the value or raises ValueError
@@ -283,12 +290,18 @@ class Settings:
         return out
 
 
+def default_env_file() -> Path:
+    """The one place TaskPing looks when no file is named: ``~/.config/taskping/env``."""
+    return Path.home() / ".config" / "taskping" / "env"
+
+
 def env_file_candidates(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> list[Path]:
+    """Where to look, in order. Never the current directory (see the module docstring)."""
     if explicit:
         return [Path(explicit).expanduser()]
     if environ.get("TASKPING_ENV_FILE"):
         return [Path(environ["TASKPING_ENV_FILE"]).expanduser()]
-    return [Path(".env"), Path.home() / ".config" / "taskping" / "env"]
+    return [default_env_file()]
 
 
 def resolve_env_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
@@ -304,6 +317,28 @@ def resolve_env_file(explicit: str | os.PathLike[str] | None, environ: Mapping[s
         if path.is_file():
             return path.resolve()
     return None
+
+
+SECRET_KEYS = tuple(f.metadata["env"] for f in fields(Settings) if f.metadata.get("secret"))
+
+
+def _check_private(path: Path, values: Mapping[str, str]) -> None:
+    """Refuse a file holding a password that group or others can read or write (mode & 0o077).
+
+    Only files with a password are held to this: a file of addresses and hosts may be shared.
+    The mode is the file's own (``path`` is resolved, so a symlink's target is checked).
+    """
+    if not any(values.get(key) for key in SECRET_KEYS):
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot stat: {exc.__class__.__name__}") from None
+    if mode & 0o077:
+        import shlex
+
+        how = "readable" if mode & 0o044 else "writable" if mode & 0o022 else "accessible"
+        raise ConfigError(str(path), f"holds a password and is {how} by others", f"chmod 600 {shlex.quote(str(path))}")
 
 
 def load_settings(
@@ -322,6 +357,7 @@ def load_settings(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError("--env-file", f"cannot read {str(path)!r}: {exc.__class__.__name__}") from None
         values.update({k: v for k, v in file_values.items() if v is not None})
+        _check_private(path, values)
     kwargs: dict[str, Any] = {}
     for f in fields(Settings):
         env = f.metadata.get("env")

@@ -4,11 +4,14 @@ JSON lines when not on a TTY (the daemon under systemd, hooks), pretty on one.
 Redaction happens here, in one processor, not at call sites: passwords are
 dropped, tokens shortened, and any long text value cut to its first 120
 characters. Hooks import this module only when they have something to log.
+The log file is private (0600, its directory 0700): it names sessions, senders
+and the first characters of what was typed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from taskping.private_files import open_private, private_dir
 from taskping.tokens import TOKEN_PATTERN
 
 SECRET_KEYS = frozenset({"password", "pass", "imap_pass", "smtp_pass", "secret", "api_key", "authorization"})
@@ -42,10 +46,11 @@ def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, 
 
 
 def configure(*, level: str = "info", stream: TextIO | None = None, log_file: Path | None = None) -> None:
-    """Configure structlog for this process. ``log_file`` appends JSON lines there."""
+    """Configure structlog for this process. ``log_file`` appends JSON lines there (created 0600)."""
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        stream = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
+        private_dir(log_file.parent)
+        fd = open_private(log_file)
+        stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
     stream = stream or sys.stderr
     pretty = stream.isatty()
     processors: list[Any] = [

@@ -32,12 +32,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _log_error(settings: object | None, event: str, error: BaseException) -> None:
     try:
         from taskping import log
+        from taskping.config import ConfigError
 
         log_file = getattr(settings, "log_path", None)
         log.configure(log_file=log_file)
-        log.get_logger(component="hook", hook_event=event).error(
-            "hook_failed", error=f"{error.__class__.__name__}: {error}"
-        )
+        logger = log.get_logger(component="hook", hook_event=event)
+        if isinstance(error, ConfigError):  # in fields: the log cuts long values, and the fix must survive
+            logger.error("hook_config_error", key=error.key, problem=error.problem, fix=error.fix)
+            return
+        logger.error("hook_failed", error=f"{error.__class__.__name__}: {error}")
     except Exception:  # noqa: BLE001 - the last resort must not raise
         print(f"taskping hook {event}: {error.__class__.__name__}: {error}", file=sys.stderr)
 

@@ -26,13 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    from taskping.config import resolve_env_file
+    from taskping.cli.config_source import load
     from taskping.hooks.handler import taskping_command
     from taskping.hooks.install import SettingsFileError, install
 
-    env_file = resolve_env_file(args.env_file, os.environ)
+    # Loaded, not just located: a file every hook would refuse (a bad value, a password others
+    # can read) is refused here, once, instead of being baked into every hook command.
+    env_file = load(args.env_file).env_file
     try:
         result = install(args.settings.expanduser(), taskping_command(), env_file, uninstall=args.uninstall)
     except SettingsFileError as exc:

@@ -41,7 +41,8 @@ def _top_help() -> str:
     lines += [
         "",
         "Configuration is read from the environment overlaid on an env file:",
-        "--env-file PATH, else $TASKPING_ENV_FILE, else ./.env, else ~/.config/taskping/env.",
+        "--env-file PATH, else $TASKPING_ENV_FILE, else ~/.config/taskping/env (never ./.env).",
+        "A file holding a password must be private (chmod 600). Files TaskPing writes are 0600.",
         "Run `taskping COMMAND --help` for a command's options.",
     ]
     return "\n".join(lines)
@@ -56,7 +57,7 @@ def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     parser.add_argument(
         "--env-file",
         metavar="PATH",
-        help="env file to read configuration from (default: $TASKPING_ENV_FILE, ./.env, ~/.config/taskping/env)",
+        help="env file to read configuration from (default: $TASKPING_ENV_FILE, else ~/.config/taskping/env)",
     )
     module.configure(parser)  # type: ignore[attr-defined]
     return parser, module
@@ -77,6 +78,16 @@ def hook_fast_path(env_file: list[str], argv: list[str]) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `taskping` console script and `python -m taskping` (the hook too).
+
+    Run as the program (``argv`` None: read from ``sys.argv``), the process becomes private
+    before anything is created: ``umask 077``, so SQLite's side files, lock files and logs are
+    0600 (see :mod:`taskping.private_files`). A caller passing ``argv`` in-process keeps its umask.
+    """
+    if argv is None:
+        from taskping.private_files import restrict_umask
+
+        restrict_umask()
     argv = list(sys.argv[1:] if argv is None else argv)
     # A leading --env-file applies to whichever command follows.
     env_file: list[str] = []
@@ -111,5 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def relay_main() -> int:
-    """`taskping-relay` console script."""
+    """`taskping-relay` console script (private like `taskping`: ``umask 077``)."""
+    from taskping.private_files import restrict_umask
+
+    restrict_umask()
     return main(["relay", *sys.argv[1:]])

@@ -19,10 +19,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taskping import log
-    from taskping.config import load_settings
+    from taskping.cli.config_source import load
     from taskping.relay.daemon import Relay
 
-    relay = Relay(load_settings(args.env_file))
+    relay = Relay(load(args.env_file))
     mode = relay.check()
     log.configure(level=args.log_level)
     if mode == "none":

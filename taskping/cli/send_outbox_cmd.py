@@ -26,23 +26,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=900.0,
         help="give up retrying after this long; rows stay queued (default: 900)",
     )
-    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success (not even the config line)")
 
 
 def run(args: argparse.Namespace) -> int:
     from taskping import log
-    from taskping.config import load_settings
+    from taskping.cli.config_source import load
+    from taskping.private_files import open_private, private_dir
 
-    settings = load_settings(args.env_file)
+    settings = load(args.env_file, quiet=args.quiet)
     settings.require("smtp_host", "email_from")
     log.configure(log_file=settings.log_path if not sys.stderr.isatty() else None)
     logger = log.get_logger(component="send-outbox")
     lock_path = settings.state_dir / "send-outbox.lock"
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
     deadline = time.monotonic() + args.max_seconds
     totals = {"sent": 0, "retried": 0, "failed": 0}
     while True:
-        with open(lock_path, "a+") as lock:
+        with os.fdopen(open_private(lock_path, os.O_RDWR | os.O_CREAT), "r+") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

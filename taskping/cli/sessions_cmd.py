@@ -29,10 +29,10 @@ def _ago(ts: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from taskping.config import load_settings
+    from taskping.cli.config_source import load
     from taskping.session_map import connect, sessions
 
-    settings = load_settings(args.env_file)
+    settings = load(args.env_file)
     conn = connect(settings.session_map_path)
     rows = sessions.all_sessions(conn, include_ended=args.all)
     if args.json:

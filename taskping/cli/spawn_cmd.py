@@ -30,9 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskping.config import load_settings
+    from taskping.cli.config_source import load
 
-    settings = load_settings(args.env_file)
+    settings = load(args.env_file)
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]

@@ -16,6 +16,7 @@ from libtmux.exc import LibTmuxException
 
 from taskping.config import Settings
 from taskping.hooks.launch import launch_command, write_env_file
+from taskping.private_files import user_umask_for_children
 from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse
 from taskping.tokens import new_token
@@ -75,12 +76,13 @@ def spawn(
         env = {k: v for k, v in environment.items() if k not in _DROP_ENV}
         env_file = write_env_file(env)
         try:
-            tmux_session = server.new_session(
-                session_name=chosen,
-                start_directory=str(cwd),
-                window_command=shlex.join(launch_command(env_file, command)),
-                attach=False,
-            )
+            with user_umask_for_children():  # a tmux server started here, and so the pane, get the user's umask
+                tmux_session = server.new_session(
+                    session_name=chosen,
+                    start_directory=str(cwd),
+                    window_command=shlex.join(launch_command(env_file, command)),
+                    attach=False,
+                )
         except LibTmuxException as exc:
             env_file.unlink(missing_ok=True)
             raise SpawnError(f"tmux could not start the session: {exc}") from None

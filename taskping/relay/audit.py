@@ -2,6 +2,7 @@
 
 Fields: time, message_id, sender, session, decision, reason, and the first
 120 characters of what was typed. Never the full body, never a full token.
+The file is private: created 0600 (tightened if found looser), its directory 0700.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 from taskping.log import redact_text
+from taskping.private_files import open_private, private_dir
 
 PREVIEW_CHARS = 120
 
@@ -39,9 +41,9 @@ def write(
         "reason": redact_text(reason) if reason else reason,
         "typed": preview(typed),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     line = json.dumps(record, ensure_ascii=False) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = open_private(path)
     try:
         os.write(fd, line.encode("utf-8"))
     finally:

@@ -6,6 +6,16 @@ write is one short ``BEGIN IMMEDIATE`` transaction (see :func:`transaction`).
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` holds
 one entry per version and runs under an exclusive lock, so two processes that
 open a new file at once do not race.
+
+The file holds tokens and queued mail, so it is private: the directory 0700 and
+the database 0600 before anything is written. SQLite gives the files it creates
+beside it (``-wal``, ``-shm``, ``-journal``) the database file's mode at that
+moment, so making the database 0600 right after it is opened, before WAL mode
+and the schema, keeps those private too, whatever the caller's umask (see
+:mod:`taskping.private_files`). The mode is changed by path, never through a
+file descriptor of our own: closing any descriptor of a database file drops
+every POSIX lock this process holds on it, including those of other open
+connections (SQLite's documented hazard), and a relay holds several.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from taskping.private_files import private_dir, tighten
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -146,8 +158,9 @@ class SchemaTooNew(RuntimeError):
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open (creating if needed) the session map and bring its schema up to date."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    _tighten_files(path)  # opening created the file (umask mode); no side file exists yet
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -155,11 +168,17 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     _migrate(conn)
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass
     return conn
+
+
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _tighten_files(path: Path) -> None:
+    """The database 0600 (by path: see the module docstring), and side files an older TaskPing
+    left 0644 while a connection kept them alive."""
+    for name in (path.name, *(path.name + suffix for suffix in SIDE_FILES)):
+        tighten(path.with_name(name))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

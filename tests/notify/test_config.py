@@ -38,10 +38,23 @@ def test_env_file_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HOME", str(home))
     assert load_settings(environ={}).imap_host == "from-home"
     (tmp_path / ".env").write_text("IMAP_HOST=from-cwd\n")
-    assert load_settings(environ={}).imap_host == "from-cwd"
+    assert load_settings(environ={}).imap_host == "from-home"  # ./.env is never a source
     named = tmp_path / "named.env"
     named.write_text("IMAP_HOST=from-var\n")
     assert load_settings(environ={"TASKPING_ENV_FILE": str(named)}).imap_host == "from-var"
+    explicit = tmp_path / "explicit.env"
+    explicit.write_text("IMAP_HOST=from-flag\n")
+    assert load_settings(explicit, environ={"TASKPING_ENV_FILE": str(named)}).imap_host == "from-flag"
+
+
+def test_dot_env_in_the_current_directory_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repository's .env must not redirect Claude's replies: with EMAIL_TO only in ./.env, it is unset."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+    (tmp_path / ".env").write_text("EMAIL_TO=attacker@evil.example\nSESSION_MAP_PATH=/tmp/evil.db\n")
+    settings = load_settings(environ={})
+    assert settings.email_to is None and settings.env_file is None
+    assert settings.session_map_path != Path("/tmp/evil.db")
 
 
 @pytest.mark.parametrize(
@@ -94,3 +107,137 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.strip() == "config error: IMAP_PORT: expected a whole number, got 'nope'"
     assert "s3cret" not in out.stdout + out.stderr
+
+
+# --- an env file holding a password must be private (as ssh insists for keys)
+
+
+def _password_file(tmp_path: Path, mode: int, body: str = "SMTP_PASS=s3cret-value\nEMAIL_TO=me@example.test\n") -> Path:
+    path = tmp_path / "pw.env"
+    path.write_text(body)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize(("mode", "how"), [(0o644, "readable"), (0o640, "readable"), (0o604, "readable"), (0o620, "writable")])
+def test_password_file_open_to_others_is_refused(tmp_path: Path, mode: int, how: str) -> None:
+    path = _password_file(tmp_path, mode)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(info.value) == (
+        f"config error: {path}: holds a password and is {how} by others; run: chmod 600 {path}"
+    )
+    assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["IMAP_PASS", "SMTP_PASS"])
+def test_each_password_key_counts(tmp_path: Path, key: str) -> None:
+    path = _password_file(tmp_path, 0o644, f"{key}=pw\n")
+    with pytest.raises(ConfigError, match="holds a password"):
+        load_settings(path, environ={})
+
+
+def test_private_password_file_and_shared_file_without_password_are_read(tmp_path: Path) -> None:
+    assert load_settings(_password_file(tmp_path, 0o600), environ={}).smtp_pass == "s3cret-value"
+    assert load_settings(_password_file(tmp_path, 0o400), environ={}).smtp_pass == "s3cret-value"
+    # No password in the file (an empty one is none): addresses and hosts may be shared.
+    shared = _password_file(tmp_path, 0o644, "EMAIL_TO=me@example.test\nSMTP_PASS=\n")
+    settings = load_settings(shared, environ={"SMTP_PASS": "from-environment"})
+    assert settings.email_to == "me@example.test" and settings.smtp_pass == "from-environment"
+
+
+def test_password_file_check_follows_a_symlink_to_the_real_file(tmp_path: Path) -> None:
+    real = _password_file(tmp_path, 0o644)
+    link = tmp_path / "link.env"
+    link.symlink_to(real)
+    with pytest.raises(ConfigError) as info:
+        load_settings(link, environ={})
+    assert str(info.value).endswith(f"run: chmod 600 {real}")
+
+
+def test_password_file_with_a_space_gets_a_quoted_chmod_line(tmp_path: Path) -> None:
+    path = tmp_path / "my config.env"
+    path.write_text("IMAP_PASS=pw\n")
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(info.value).endswith(f"run: chmod 600 '{path}'")
+
+
+def test_cli_refuses_readable_password_file_in_one_line_exit_2(tmp_path: Path) -> None:
+    path = _password_file(tmp_path, 0o644)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "taskping", "--env-file", str(path), "sessions"],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"config error: {path}: holds a password and is readable by others; run: chmod 600 {path}\n"
+
+
+# --- every interactive command names its config file on stderr; the hook says nothing
+
+
+def _cli(tmp_path: Path, *args: str, cwd: Path | None = None, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8", **(extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "taskping", *args], env=env, capture_output=True, text=True,
+        cwd=cwd or tmp_path, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def named_env(tmp_path: Path) -> Path:
+    path = tmp_path / "conf" / "taskping.env"
+    path.parent.mkdir()
+    path.write_text(
+        f"SESSION_MAP_PATH={tmp_path}/state/taskping.db\nEMAIL_FROM=tp@example.test\nEMAIL_TO=me@example.test\n"
+        "SMTP_HOST=127.0.0.1\nSMTP_PORT=9\nSMTP_SECURE=none\nSMTP_PASS=pw\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
+# Each command with arguments that make it finish at once after loading the configuration.
+COMMANDS = {
+    "sessions": ("sessions",),
+    "install-hooks": ("install-hooks", "--settings", "{tmp}/claude/settings.json"),
+    "send-outbox": ("send-outbox", "--max-seconds", "0"),
+    "spawn": ("spawn", "--cwd", "{tmp}/no-such-dir", "--", "true"),
+    "relay": ("relay", "--once"),  # stops at the missing IMAP settings, after loading the file
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_interactive_commands_name_their_config_file(tmp_path: Path, named_env: Path, command: str) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in COMMANDS[command]]
+    out = _cli(tmp_path, "--env-file", str(named_env), *args)
+    assert out.stderr.splitlines()[0] == f"config: {named_env}", out.stderr
+    assert "config:" not in out.stdout
+    by_variable = _cli(tmp_path, *args, extra={"TASKPING_ENV_FILE": str(named_env)})
+    assert by_variable.stderr.splitlines()[0] == f"config: {named_env}", by_variable.stderr
+
+
+def test_no_config_file_is_said_and_a_dot_env_is_named_as_not_read(tmp_path: Path) -> None:
+    out = _cli(tmp_path, "sessions", extra={"SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")})
+    default = tmp_path / "home" / ".config" / "taskping" / "env"
+    assert out.returncode == 0
+    assert out.stderr == f"config: no env file (none given, {default} absent): environment and defaults only\n"
+    (tmp_path / ".env").write_text("EMAIL_TO=attacker@evil.example\n")
+    out = _cli(tmp_path, "sessions", extra={"SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")})
+    assert out.returncode == 0
+    assert out.stderr.splitlines() == [
+        f"config: no env file (none given, {default} absent): environment and defaults only; "
+        "./.env is not read (pass --env-file .env to use it)"
+    ]
+
+
+def test_send_outbox_quiet_prints_nothing(tmp_path: Path, named_env: Path) -> None:
+    out = _cli(tmp_path, "--env-file", str(named_env), "send-outbox", "--max-seconds", "0", "--quiet")
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "")
+
+
+def test_hook_does_not_name_its_config_file(tmp_path: Path, named_env: Path) -> None:
+    """The hook runs inside Claude: silent on stdout and stderr (it logs to the file)."""
+    out = _cli(tmp_path, "--env-file", str(named_env), "hook", "Stop")
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "")

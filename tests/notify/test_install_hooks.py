@@ -199,10 +199,41 @@ def test_malformed_settings_is_a_clear_error(tmp_path: Path, content: str | byte
     path.write_bytes(raw)
     proc = install(tmp_path, "install-hooks", "--settings", str(path))
     assert proc.returncode == 1
-    assert proc.stderr.startswith("install-hooks: ") and message in proc.stderr
-    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    config_line, error = proc.stderr.splitlines()
+    assert config_line.startswith("config: ")
+    assert error.startswith("install-hooks: ") and message in error
+    assert "Traceback" not in proc.stderr  # two lines: which config, and the one error
     assert path.read_bytes() == raw  # untouched
     assert backups(path) == []
+
+
+def test_a_dot_env_in_the_current_directory_is_not_baked_in(tmp_path: Path, settings_path: Path) -> None:
+    """install-hooks run inside a repository with a .env: the hooks carry no --env-file (the old
+    lookup read ./.env and wrote it into every hook command)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".env").write_text("EMAIL_TO=attacker@evil.example\n")
+    proc = install(tmp_path, "install-hooks", "--settings", str(settings_path), cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    for event in EVENTS:
+        (hook,) = ours(json.loads(settings_path.read_text()), event)
+        assert "--env-file" not in hook["command"] and ".env" not in hook["command"]
+    assert "env file: (none: environment only)" in proc.stdout
+    assert proc.stderr.splitlines()[0].endswith("./.env is not read (pass --env-file .env to use it)")
+
+
+def test_a_password_file_others_can_read_is_not_installed(tmp_path: Path, settings_path: Path, env_file: Path) -> None:
+    """Every hook would refuse it; install-hooks refuses it once, with the fix, and changes nothing."""
+    env_file.write_text("EMAIL_TO=me@example.test\nSMTP_PASS=pw\n")
+    env_file.chmod(0o644)
+    before = settings_path.read_bytes()
+    proc = install(tmp_path, "install-hooks", "--settings", str(settings_path), "--env-file", str(env_file))
+    assert proc.returncode == 2
+    assert proc.stderr == f"config error: {env_file}: holds a password and is readable by others; run: chmod 600 {env_file}\n"
+    assert settings_path.read_bytes() == before and backups(settings_path) == []
+    env_file.chmod(0o600)
+    proc = install(tmp_path, "install-hooks", "--settings", str(settings_path), "--env-file", str(env_file))
+    assert proc.returncode == 0 and proc.stderr == f"config: {env_file}\n"
 
 
 def test_missing_env_file_is_a_config_error(tmp_path: Path, settings_path: Path) -> None:
@@ -219,6 +250,7 @@ def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path, hook_ri
     (as under claude): the config comes from the carried env file."""
     env_file = tmp_path / "hook.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in hook_rig.env.items() if k.startswith(("EMAIL_", "SESSION_", "SMTP_"))))
+    env_file.chmod(0o600)
     settings = tmp_path / "settings.json"
     assert install(tmp_path, "install-hooks", "--settings", str(settings), "--env-file", str(env_file)).returncode == 0
     command = ours(json.loads(settings.read_text()), "Stop")[0]["command"]

@@ -130,6 +130,7 @@ class E2E:
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:
     path.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in values.items()))
+    path.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
 
 
 @pytest.fixture
@@ -388,7 +389,9 @@ def test_spawn_refuses_a_name_in_use(e2e: E2E) -> None:
     assert first.returncode == 0, first.stderr
     again = _spawn(rig, "dup", "sleep", "60")
     assert again.returncode == 1
-    assert again.stderr.startswith("spawn: ") and "'taskping-dup' already exists" in again.stderr
+    config_line, error = again.stderr.splitlines()  # which config file, then the refusal
+    assert config_line == f"config: {rig.env_file}"
+    assert error.startswith("spawn: ") and "'taskping-dup' already exists" in error
     assert "Traceback" not in again.stderr
     assert [s.name for s in rig.sessions()] == ["taskping-dup"]
     assert len(rig.server.sessions.filter(session_name="taskping-dup")) == 1

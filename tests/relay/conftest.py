@@ -258,6 +258,7 @@ def make_world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: Clau
     env = mail_stack.taskping_env(**{**settings, **env_overrides})
     env_file = tmp_path / "taskping.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
     tmux_server.new_session(session_name="keepalive")  # start the private server
     world = World(mail_stack, fake_api, claude_home, str(tmux_server.socket_path), env_file, env)
     world.taskping("install-hooks", "--settings", str(claude_home.settings_path))
