@@ -32,6 +32,8 @@ class ScreenState(enum.Enum):
     HAS_INPUT = "has-input"  # the prompt is showing with text in it
     PERMISSION_DIALOG = "permission-dialog"  # a "Do you want to proceed?" style dialog is open
     BUSY = "busy"  # Claude is working; typed text would be queued
+    SHELL_MODE = "shell-mode"  # the box is in "!" shell mode: Enter would run its text as a shell command
+    VIM_COMMAND = "vim-command"  # vim mode shows a mode where letters are commands (e.g. -- VISUAL --)
     UNKNOWN = "unknown"  # nothing recognisable (e.g. still starting)
     GONE = "gone"  # the pane/pty no longer exists
 
