@@ -76,8 +76,11 @@ class Injector(Protocol):
 
         ``submitted`` is an extra confirmation source (the relay passes "a
         UserPromptSubmit hook arrived since we started typing"); the injector
-        also checks the screen. Must refuse (DIALOG_OPEN) without typing when a
-        permission dialog is on screen, and return TARGET_GONE when the target
-        does not exist. Never raises for terminal trouble: returns FAILED.
+        also checks the screen. Types only into a READY screen: refuses
+        (DIALOG_OPEN) without typing when a permission dialog is on screen,
+        returns BUSY without typing for any other screen that is not READY
+        (claude working, a draft in the box, no box yet), and TARGET_GONE
+        when the target does not exist. Presses Enter only when the box holds
+        exactly ``text``. Never raises for terminal trouble: returns FAILED.
         """
         ...

@@ -329,7 +329,7 @@ class TmuxInjector:
             ScreenState.HAS_INPUT: "the input box holds a draft typed at the keyboard (kept, not cleared)",
             ScreenState.SHELL_MODE: "the input box is in ! shell mode",
             ScreenState.VIM_COMMAND: f"vim {reading.vim_mode} mode: typed letters would be commands",
-        }.get(state, f"no claude input box on screen: {reading.reason}")
+        }.get(state, "no claude input box on screen (starting, a menu or picker, or not claude)")
         raise _Refused(InjectionResult(InjectionOutcome.BUSY, f"not ready ({when}): {why}; nothing typed"))
 
     def _enter_insert(self, tmux: _Tmux, pane: str, reading: ScreenReading) -> str | None:
@@ -392,8 +392,8 @@ class TmuxInjector:
     def _erase(self, tmux: _Tmux, pane: str) -> bool:
         """Empty the input box (C-u per line, C-k/BSpace to join lines); True when it shows empty.
 
-        Only called when the box holds nothing but our own typing (or a
-        dialog is not open): these keys only edit the box.
+        Only called with no dialog on screen and nothing but our own typing
+        in the box: these keys only edit the box (a dialog ignores them).
         """
         for _attempt in range(4):
             reading = self._reading(tmux, pane)
