@@ -195,7 +195,10 @@ def box_holds(reading: ScreenReading, text: str) -> bool:
     docstring for what the box changes), so what is checked is that every
     visible character typed is there, in order, and no other one. A scrolled
     box shows only the end of the text: then the rows shown must be exactly
-    the end of ``text``. Only meaningful for a box that started empty.
+    the end of ``text`` and the box must have at least as many rows as
+    ``text`` has lines (its start cannot be read without moving the cursor,
+    and Up on the first row recalls history). Only meaningful for a box that
+    started empty: anything typed meanwhile lands at the cursor, in view.
     """
     if reading.input_lines is None or reading.state in (ScreenState.SHELL_MODE, ScreenState.PERMISSION_DIALOG):
         return False
@@ -204,6 +207,9 @@ def box_holds(reading: ScreenReading, text: str) -> bool:
     if not pattern or not expected:
         return False
     if reading.hidden_rows:
+        rows = reading.hidden_rows + len(reading.input_lines)
+        if rows < text.count("\n") + 1:
+            return False
         return re.search(f"(?:{pattern})$", expected, flags=re.DOTALL) is not None
     return re.fullmatch(pattern, expected, flags=re.DOTALL) is not None
 
