@@ -163,7 +163,7 @@ def read_screen(lines: Sequence[str]) -> ScreenReading:
         return ScreenReading(ScreenState.UNKNOWN, reason="no input box on screen")
     start, end, prefix, hidden = box
     content = _box_content(lines, start, end, prefix)
-    busy = _is_busy(lines, start - 1 if hidden else start, end)
+    busy = _is_busy(lines, start, end)  # the top rule is at start - 1 either way
     vim = _vim_mode(lines, end)
     seen = {"input_lines": content, "busy": busy, "vim_mode": vim, "hidden_rows": hidden}
     reading_text = "\n".join(content).rstrip("\n ")

@@ -32,6 +32,7 @@ def load(name: str) -> list[str]:
         ("busy", ScreenState.BUSY),
         ("busy_with_input", ScreenState.BUSY),
         ("busy_queued", ScreenState.BUSY),
+        ("busy_scrolled", ScreenState.BUSY),  # spinner above a box taller than the screen
         ("permission_dialog_bash", ScreenState.PERMISSION_DIALOG),
         ("permission_dialog_write", ScreenState.PERMISSION_DIALOG),
         ("bash_mode", ScreenState.SHELL_MODE),
