@@ -79,8 +79,8 @@ CHUNK_BYTES = 200  # well under claude's ~800-byte paste detection, even if 3 ch
 CHUNK_PAUSE = 0.03
 TAB_AS_SPACES = "    "
 PROBE_KEY = "i"  # vim NORMAL: enter INSERT; anywhere else: the letter i, erased again
-PROBE_TIMEOUT = 1.0
-SHOW_TIMEOUT = 3.0  # typed text must be drawn in the box within this long
+PROBE_TIMEOUT = 3.0  # only reached when the probe shows nothing; generous for a loaded machine
+SHOW_TIMEOUT = 5.0  # typed text must be drawn in the box within this long (only waited out on failure)
 
 _registry_lock = threading.Lock()
 _pane_locks: dict[tuple[str, str], threading.Lock] = {}
