@@ -32,6 +32,8 @@ class ScreenState(enum.Enum):
     HAS_INPUT = "has-input"  # the prompt is showing with text in it
     PERMISSION_DIALOG = "permission-dialog"  # a "Do you want to proceed?" style dialog is open
     BUSY = "busy"  # Claude is working; typed text would be queued
+    SHELL_MODE = "shell-mode"  # the box is in "!" shell mode: Enter would run its text as a shell command
+    VIM_COMMAND = "vim-command"  # vim mode shows a mode where letters are commands (e.g. -- VISUAL --)
     UNKNOWN = "unknown"  # nothing recognisable (e.g. still starting)
     GONE = "gone"  # the pane/pty no longer exists
 
@@ -74,8 +76,11 @@ class Injector(Protocol):
 
         ``submitted`` is an extra confirmation source (the relay passes "a
         UserPromptSubmit hook arrived since we started typing"); the injector
-        also checks the screen. Must refuse (DIALOG_OPEN) without typing when a
-        permission dialog is on screen, and return TARGET_GONE when the target
-        does not exist. Never raises for terminal trouble: returns FAILED.
+        also checks the screen. Types only into a READY screen: refuses
+        (DIALOG_OPEN) without typing when a permission dialog is on screen,
+        returns BUSY without typing for any other screen that is not READY
+        (claude working, a draft in the box, no box yet), and TARGET_GONE
+        when the target does not exist. Presses Enter only when the box holds
+        exactly ``text``. Never raises for terminal trouble: returns FAILED.
         """
         ...

@@ -14,6 +14,19 @@ Based on what Claude Code 2.1.328 draws (fixtures in ``tests/injectors/screens``
 * A permission dialog replaces the box: ``Do you want to proceed?`` and
   numbered options, the highlighted one as `` ❯ 1. Yes`` (indented ``❯``
   followed by a normal space), ``Esc to cancel`` at the bottom.
+* Shell mode (a leading ``!``) draws ``!`` + U+00A0 instead of the prompt.
+* A box taller than the screen allows scrolls: its top rule reads
+  ``─── ↑ N more ───`` and the prompt line is off screen; the rows shown are
+  the end of the text (the cursor's end).
+* Vim editing mode (``editorMode: "vim"``, or ``/vim``) writes
+  ``-- INSERT --`` / ``-- VISUAL --`` at the start of the footer. NORMAL mode
+  writes nothing, so it looks exactly like the default (non-vim) editor: the
+  screen alone cannot tell them apart (the injector probes, see tmux.py).
+* How the box renders typed text (measured): long lines wrap at word
+  boundaries (the space at the break is not drawn), CJK wraps anywhere,
+  trailing spaces are not drawn, an emoji skin-tone modifier is not drawn by
+  tmux, and a paste-sized burst shows as ``[Pasted text #N +K lines]``.
+  :func:`box_holds` compares modulo exactly those differences.
 
 Plain text (``capture-pane -p`` without ``-e``) is enough for all of this.
 """
@@ -27,6 +40,7 @@ from dataclasses import dataclass
 from taskping.injectors.base import ScreenState
 
 PROMPT_PREFIX = "❯\u00a0"
+SHELL_PREFIX = "!\u00a0"
 CONTINUATION_PREFIX = "  "
 RULE_CHAR = "─"
 
@@ -38,6 +52,13 @@ _DIALOG_QUESTION = re.compile(r"^\s*Do you want to (proceed|make this edit|creat
 _SPINNER_LINE = re.compile(r"^[·✢✳✶✻✽*] \S[^…]*…")
 _BUSY_HINT = "esc to interrupt"
 _SPINNER_LOOKBACK = 8
+_SCROLL_RULE = re.compile(r"^─+ ([↑↓]) (\d+) more ─+$")
+_VIM_INDICATOR = re.compile(r"^\s*-- ([A-Z]+(?: [A-Z]+)*) --(?:\s|$)")
+_PASTED = re.compile(r"\[Pasted text #\d+(?: \+\d+ lines?)?\]")
+#: Characters that never count when comparing typed text with the box: they
+#: are whitespace (wrapping eats or moves them) or not drawn by tmux (ZWJ,
+#: variation selectors, emoji skin-tone modifiers).
+_UNDRAWN = frozenset({"\u200d", *map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0x1F3FB, 0x1F400))})
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,10 @@ class ScreenReading:
     input_lines: tuple[str, ...] | None = None
     busy: bool = False
     reason: str = ""
+    #: the vim mode word shown under the box ("INSERT", "VISUAL"), None when none is shown
+    vim_mode: str | None = None
+    #: box rows scrolled out of view (``↑ N more``); the rows shown are the end of the text
+    hidden_rows: int = 0
 
     @property
     def input_text(self) -> str | None:
@@ -70,28 +95,48 @@ def _is_rule(line: str) -> bool:
     return len(stripped) >= 10 and set(stripped) == {RULE_CHAR}
 
 
-def _find_input_box(lines: Sequence[str]) -> tuple[int, int] | None:
-    """Index of the prompt line and of the closing rule of the last input box."""
+def _scrolled(line: str, arrow: str) -> int:
+    match = _SCROLL_RULE.match(line.strip())
+    return int(match.group(2)) if match and match.group(1) == arrow else 0
+
+
+def _closing_rule(lines: Sequence[str], start: int) -> int | None:
+    end = start + 1
+    while end < len(lines) and not (_is_rule(lines[end]) or _scrolled(lines[end], "↓")):
+        end += 1
+    return end if end < len(lines) else None
+
+
+def _find_input_box(lines: Sequence[str]) -> tuple[int, int, str, int] | None:
+    """(first content row, closing rule row, prefix of the first row, rows hidden above) of the last box."""
     for index in range(len(lines) - 1, -1, -1):
-        if lines[index].startswith(PROMPT_PREFIX):
-            if index == 0 or not _is_rule(lines[index - 1]):
-                continue
-            end = index + 1
-            while end < len(lines) and not _is_rule(lines[end]):
-                end += 1
-            if end == len(lines):
-                return None
-            return index, end
+        line = lines[index]
+        if index and line.startswith((PROMPT_PREFIX, SHELL_PREFIX)) and _is_rule(lines[index - 1]):
+            end = _closing_rule(lines, index)
+            return None if end is None else (index, end, line[: len(PROMPT_PREFIX)], 0)
+        hidden = _scrolled(line, "↑")
+        if hidden:
+            end = _closing_rule(lines, index)
+            return None if end is None or end == index + 1 else (index + 1, end, "", hidden)
     return None
 
 
-def _box_content(lines: Sequence[str], start: int, end: int) -> tuple[str, ...]:
-    content = [lines[start][len(PROMPT_PREFIX) :]]
-    for line in lines[start + 1 : end]:
+def _box_content(lines: Sequence[str], start: int, end: int, prefix: str) -> tuple[str, ...]:
+    rows = list(lines[start:end])
+    content = [rows[0][len(prefix) :]] if prefix else []
+    for line in rows[1:] if prefix else rows:
         content.append(line[len(CONTINUATION_PREFIX) :] if line.startswith(CONTINUATION_PREFIX) else line)
     if len(content) == 1 and content[0].strip() in PLACEHOLDERS:
         return ("",)
     return tuple(line.rstrip() for line in content)
+
+
+def _vim_mode(lines: Sequence[str], box_end: int) -> str | None:
+    for line in lines[box_end + 1 : box_end + 3]:
+        match = _VIM_INDICATOR.match(line)
+        if match:
+            return match.group(1)
+    return None
 
 
 def is_permission_dialog(lines: Sequence[str]) -> bool:
@@ -116,15 +161,65 @@ def read_screen(lines: Sequence[str]) -> ScreenReading:
     box = _find_input_box(lines)
     if box is None:
         return ScreenReading(ScreenState.UNKNOWN, reason="no input box on screen")
-    start, end = box
-    content = _box_content(lines, start, end)
-    busy = _is_busy(lines, start, end)
+    start, end, prefix, hidden = box
+    content = _box_content(lines, start, end, prefix)
+    busy = _is_busy(lines, start, end)  # the top rule is at start - 1 either way
+    vim = _vim_mode(lines, end)
+    seen = {"input_lines": content, "busy": busy, "vim_mode": vim, "hidden_rows": hidden}
     reading_text = "\n".join(content).rstrip("\n ")
+    if prefix == SHELL_PREFIX:
+        return ScreenReading(ScreenState.SHELL_MODE, **seen, reason="the input box is in ! shell mode")
     if busy:
-        return ScreenReading(ScreenState.BUSY, content, busy=True, reason="claude is working")
-    if reading_text:
-        return ScreenReading(ScreenState.HAS_INPUT, content, reason="text in the input box")
-    return ScreenReading(ScreenState.READY, content, reason="empty input box")
+        return ScreenReading(ScreenState.BUSY, **seen, reason="claude is working")
+    if vim is not None and vim != "INSERT":
+        return ScreenReading(ScreenState.VIM_COMMAND, **seen, reason=f"vim {vim} mode: typed letters are commands")
+    if reading_text or hidden:
+        return ScreenReading(ScreenState.HAS_INPUT, **seen, reason="text in the input box")
+    return ScreenReading(ScreenState.READY, **seen, reason="empty input box")
+
+
+def _squeeze(text: str) -> str:
+    return "".join(c for c in text if not c.isspace() and c not in _UNDRAWN)
+
+
+def _box_pattern(reading: ScreenReading) -> str:
+    """A regex for the squeezed text the box can stand for (a paste placeholder stands for any run)."""
+    pieces = _PASTED.split("\n".join(reading.input_lines or ()))
+    return ".+".join(re.escape(_squeeze(piece)) for piece in pieces)
+
+
+def box_holds(reading: ScreenReading, text: str) -> bool:
+    """True when the input box shows exactly ``text`` and nothing else.
+
+    Compared without whitespace and undrawn characters (see the module
+    docstring for what the box changes), so what is checked is that every
+    visible character typed is there, in order, and no other one. A scrolled
+    box shows only the end of the text: then the rows shown must be exactly
+    the end of ``text`` and the box must have at least as many rows as
+    ``text`` has lines (its start cannot be read without moving the cursor,
+    and Up on the first row recalls history). Only meaningful for a box that
+    started empty: anything typed meanwhile lands at the cursor, in view.
+    """
+    if reading.input_lines is None or reading.state in (ScreenState.SHELL_MODE, ScreenState.PERMISSION_DIALOG):
+        return False
+    pattern = _box_pattern(reading)
+    expected = _squeeze(text)
+    if not pattern or not expected:
+        return False
+    if reading.hidden_rows:
+        rows = reading.hidden_rows + len(reading.input_lines)
+        if rows < text.count("\n") + 1:
+            return False
+        return re.search(f"(?:{pattern})$", expected, flags=re.DOTALL) is not None
+    return re.fullmatch(pattern, expected, flags=re.DOTALL) is not None
+
+
+def box_is_part_of(reading: ScreenReading, text: str) -> bool:
+    """True when everything the box shows is a piece of ``text`` (safe to erase as our own typing)."""
+    if reading.input_lines is None:
+        return False
+    pattern = _box_pattern(reading)
+    return not pattern or re.search(pattern, _squeeze(text), flags=re.DOTALL) is not None
 
 
 def classify(lines: Sequence[str]) -> ScreenState:

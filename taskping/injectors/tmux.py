@@ -7,17 +7,28 @@ an ``fcntl`` lock file for all processes):
    removed them; this is defence in depth); leave copy-mode if the user
    left the pane scrolled back, and refuse a pane with synchronize-panes on
    (our keys would be typed into every pane of the window);
-2. the pane must exist (else TARGET_GONE) and the screen must show Claude's
-   input box (READY, HAS_INPUT or BUSY); a permission dialog means
-   DIALOG_OPEN and nothing is typed, anything unrecognised means FAILED;
-3. clear whatever is in the input box (``C-u`` clears one line; multi-line
-   input needs ``C-k``/``C-u``/``BSpace`` rounds) and check it is empty;
-4. type the text (see below);
-5. wait until the text shows, then ``enter_delay_ms``, check again that no
-   dialog opened meanwhile, press Enter;
+2. keys go only into a READY screen (an empty input box, claude idle, no
+   dialog). The pane must exist (else TARGET_GONE); a permission dialog
+   means DIALOG_OPEN; anything else not READY means BUSY, nothing typed:
+   claude working (a running turn can open a dialog at any moment, and a
+   dialog takes keys: digits select, Enter approves "1. Yes"), a draft
+   typed at the keyboard (kept: clearing it would destroy a person's work
+   and mix our keys with theirs), shell mode, a vim command mode, or no box
+   at all (starting, a menu). The relay retries BUSY later, in order;
+3. vim mode: NORMAL mode looks like the default editor on screen, so unless
+   ``-- INSERT --`` shows, one probe key ``i`` is sent: vim NORMAL enters
+   INSERT (and says so), the default editor shows the letter, which is
+   erased. Neither: refuse (FAILED), nothing else typed;
+4. type the text (see below), checking between chunks that the screen still
+   shows only our text in the same mode, no dialog, claude idle;
+5. re-check right before Enter: Enter is pressed only when the box holds
+   exactly the typed text (modulo how the box draws it, see
+   :func:`taskping.injectors.screen.box_holds`) in the same editing mode,
+   with claude idle. Anything else: no Enter, our text erased when the box
+   holds nothing else, BUSY if claude started working, FAILED otherwise;
 6. confirm: ``submitted()`` or an empty input box (or a dialog that opened
    because the prompt started a tool call). If the text still sits in the
-   box, press Enter once more.
+   box, the re-check runs again and Enter is pressed once more.
 
 How text is typed (observed on claude 2.1.328, tmux 3.3a):
 
@@ -60,13 +71,16 @@ import libtmux
 
 from taskping.faults import fault_point
 from taskping.injectors.base import InjectionOutcome, InjectionResult, ScreenState, Target
-from taskping.injectors.screen import ScreenReading, read_screen
+from taskping.injectors.screen import ScreenReading, box_holds, box_is_part_of, read_screen
 from taskping.injectors.terminal_guard import forbidden_characters
 
 MIN_ENTER_DELAY_MS = 150
 CHUNK_BYTES = 200  # well under claude's ~800-byte paste detection, even if 3 chunks coalesce
 CHUNK_PAUSE = 0.03
 TAB_AS_SPACES = "    "
+PROBE_KEY = "i"  # vim NORMAL: enter INSERT; anywhere else: the letter i, erased again
+PROBE_TIMEOUT = 3.0  # only reached when the probe shows nothing; generous for a loaded machine
+SHOW_TIMEOUT = 5.0  # typed text must be drawn in the box within this long (only waited out on failure)
 
 _registry_lock = threading.Lock()
 _pane_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -270,51 +284,6 @@ class TmuxInjector:
             raise _Refused(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
         return read_screen(tmux.capture(pane))
 
-    def _check_typable(self, reading: ScreenReading, when: str) -> None:
-        if reading.state is ScreenState.PERMISSION_DIALOG:
-            raise _Refused(InjectionResult(InjectionOutcome.DIALOG_OPEN, f"permission dialog open ({when}); nothing typed"))
-        if reading.input_lines is None:
-            raise _Refused(
-                InjectionResult(InjectionOutcome.FAILED, f"no claude input box on screen ({when}): {reading.reason}")
-            )
-
-    def _clear_input(self, tmux: _Tmux, pane: str, reading: ScreenReading) -> ScreenReading:
-        """Empty the input box; C-u alone first, then whole-buffer rounds."""
-        if reading.input_empty:
-            return reading
-        tmux.keys(pane, "C-u")
-        for _attempt in range(3):
-            time.sleep(0.1)
-            reading = self._reading(tmux, pane)
-            self._check_typable(reading, "while clearing")
-            if reading.input_empty:
-                return reading
-            rounds = len(reading.input_lines or ()) + 1
-            # C-k at a line end joins the next line, C-u kills to line start,
-            # BSpace at a line start joins the previous line.
-            tmux.keys(pane, *(["C-k"] * (2 * rounds)), *(["C-u", "BSpace"] * rounds), "C-u")
-        time.sleep(0.1)
-        reading = self._reading(tmux, pane)
-        self._check_typable(reading, "after clearing")
-        if not reading.input_empty:
-            raise _Refused(InjectionResult(InjectionOutcome.FAILED, "could not clear the input box; nothing typed"))
-        return reading
-
-    def _type(self, tmux: _Tmux, pane: str, text: str) -> str:
-        text = text.replace("\t", TAB_AS_SPACES)
-        if self.method == "paste":
-            tmux.paste(pane, text)
-            return "paste"
-        def no_dialog() -> None:
-            # a dialog opening mid-typing would take the next keys as choices ("1" = Yes)
-            if self._reading(tmux, pane).state is ScreenState.PERMISSION_DIALOG:
-                raise _Refused(
-                    InjectionResult(InjectionOutcome.FAILED, "a permission dialog opened while typing; stopped typing")
-                )
-
-        chunks = tmux.type_text(pane, text, between=no_dialog)
-        return f"keys ({chunks} chunk{'s' if chunks != 1 else ''})"
-
     def _wait(self, tmux: _Tmux, pane: str, timeout: float, done: Callable[[ScreenReading], bool]) -> ScreenReading:
         deadline = time.monotonic() + timeout
         while True:
@@ -339,44 +308,182 @@ class TmuxInjector:
             if flags is None or flags[0]:
                 raise _Refused(InjectionResult(InjectionOutcome.FAILED, "could not leave the pane's copy-mode"))
 
+    def _gate(self, reading: ScreenReading, when: str) -> None:
+        """Refuse unless the screen is READY: an empty box, claude idle, no dialog.
+
+        Every refusal here types nothing. What is not READY is either a
+        dialog (its own outcome: the relay must not wait on it silently) or a
+        state worth waiting on (BUSY): claude working, a person's draft in the
+        box, shell or vim command mode, a screen without the box (starting,
+        a menu, a picker). Only the relay's wait bounds it.
+        """
+        state = reading.state
+        if state is ScreenState.READY:
+            return
+        if state is ScreenState.PERMISSION_DIALOG:
+            raise _Refused(
+                InjectionResult(InjectionOutcome.DIALOG_OPEN, f"permission dialog open ({when}); nothing typed")
+            )
+        why = {
+            ScreenState.BUSY: "claude is working",
+            ScreenState.HAS_INPUT: "the input box holds a draft typed at the keyboard (kept, not cleared)",
+            ScreenState.SHELL_MODE: "the input box is in ! shell mode",
+            ScreenState.VIM_COMMAND: f"vim {reading.vim_mode} mode: typed letters would be commands",
+        }.get(state, "no claude input box on screen (starting, a menu or picker, or not claude)")
+        raise _Refused(InjectionResult(InjectionOutcome.BUSY, f"not ready ({when}): {why}; nothing typed"))
+
+    def _enter_insert(self, tmux: _Tmux, pane: str, reading: ScreenReading) -> str | None:
+        """Make sure typed letters are text, not vim commands; returns the vim mode to keep seeing.
+
+        ``-- INSERT --`` on screen: nothing to do. No indicator is either the
+        default editor or vim NORMAL mode (they look the same), so one probe
+        key settles it: ``i`` in NORMAL mode enters INSERT (and the indicator
+        appears); anywhere else it is typed as the letter i and erased again.
+        If neither shows (vim with ``hideVimModeIndicator``), nothing more is
+        typed.
+        """
+        if reading.vim_mode == "INSERT":
+            return "INSERT"
+
+        def settled(r: ScreenReading) -> bool:
+            return r.vim_mode == "INSERT" or r.input_text == PROBE_KEY or r.state not in (
+                ScreenState.READY,
+                ScreenState.HAS_INPUT,
+            )
+
+        tmux.check("send-keys", "-t", pane, "-H", PROBE_KEY.encode().hex())
+        after = self._wait(tmux, pane, PROBE_TIMEOUT, settled)
+        if after.state is ScreenState.READY and after.vim_mode == "INSERT":
+            return "INSERT"
+        if after.input_text == PROBE_KEY and after.vim_mode is None and after.state is ScreenState.HAS_INPUT:
+            tmux.keys(pane, "BSpace")
+            back = self._wait(tmux, pane, PROBE_TIMEOUT, lambda r: r.input_empty or not settled(r))
+            if back.state is ScreenState.READY and back.vim_mode is None:
+                return None
+            raise _Refused(self._abandon(tmux, pane, PROBE_KEY, back, "could not erase the mode probe key"))
+        if after.state is ScreenState.PERMISSION_DIALOG:
+            raise _Refused(
+                InjectionResult(
+                    InjectionOutcome.DIALOG_OPEN, "permission dialog opened during the mode probe; Enter not pressed"
+                )
+            )
+        if after.input_text == PROBE_KEY or after.busy:
+            raise _Refused(self._abandon(tmux, pane, PROBE_KEY, after, "the screen changed during the mode probe"))
+        raise _Refused(
+            InjectionResult(
+                InjectionOutcome.FAILED,
+                f"could not tell the editing mode: the probe key {PROBE_KEY!r} neither showed in the box nor "
+                f"turned vim to -- INSERT -- (vim with its mode indicator hidden?); nothing else typed",
+            )
+        )
+
+    def _still_ours(self, reading: ScreenReading, text: str, vim_mode: str | None) -> bool:
+        """While typing: same editing mode, claude idle, no dialog, and the box holds only our text."""
+        return (
+            reading.state in (ScreenState.READY, ScreenState.HAS_INPUT)
+            and reading.vim_mode == vim_mode
+            and box_is_part_of(reading, text)
+        )
+
+    def _ready_for_enter(self, reading: ScreenReading, text: str, vim_mode: str | None) -> bool:
+        """The last check before Enter: the box holds exactly ``text`` and Enter can only submit it."""
+        return reading.state is ScreenState.HAS_INPUT and reading.vim_mode == vim_mode and box_holds(reading, text)
+
+    def _erase(self, tmux: _Tmux, pane: str) -> bool:
+        """Empty the input box (C-u per line, C-k/BSpace to join lines); True when it shows empty.
+
+        Only called with no dialog on screen and nothing but our own typing
+        in the box: these keys only edit the box (a dialog ignores them).
+        """
+        for _attempt in range(4):
+            reading = self._reading(tmux, pane)
+            if reading.state is ScreenState.PERMISSION_DIALOG or reading.input_lines is None:
+                return False
+            if reading.input_empty:
+                if reading.state is ScreenState.SHELL_MODE:
+                    tmux.keys(pane, "BSpace")  # BSpace in an empty "!" box leaves shell mode
+                    time.sleep(0.1)
+                    continue
+                return True
+            rows = len(reading.input_lines) + reading.hidden_rows + 1
+            # C-k at a line end joins the next line, C-u kills to line start,
+            # BSpace at a line start joins the previous line.
+            tmux.keys(pane, "C-u", *(["C-k"] * (2 * rows)), *(["C-u", "BSpace"] * rows), "C-u")
+            time.sleep(0.1)
+        final = self._reading(tmux, pane)
+        return final.input_empty and final.state is not ScreenState.SHELL_MODE
+
+    def _abandon(self, tmux: _Tmux, pane: str, text: str, reading: ScreenReading, why: str) -> InjectionResult:
+        """Stop without pressing Enter; erase what we typed when the box holds only our text.
+
+        BUSY when claude started working meanwhile (the relay may try again),
+        FAILED otherwise. A dialog is never touched: its keys choose options.
+        """
+        if reading.state is ScreenState.PERMISSION_DIALOG:
+            return InjectionResult(
+                InjectionOutcome.FAILED,
+                f"{why}: a permission dialog opened; Enter not pressed, typed text left behind it",
+            )
+        if reading.input_lines is None or not box_is_part_of(reading, text):
+            return InjectionResult(
+                InjectionOutcome.FAILED,
+                f"{why}: the input box does not hold only our text ({reading.reason}); Enter not pressed, left as is",
+            )
+        erased = self._erase(tmux, pane)
+        after = self._reading(tmux, pane)
+        state = "our text erased" if erased else "could not erase our text"
+        if erased and (reading.busy or after.busy):
+            return InjectionResult(InjectionOutcome.BUSY, f"{why}: claude started working; Enter not pressed, {state}")
+        return InjectionResult(InjectionOutcome.FAILED, f"{why} ({reading.reason}); Enter not pressed, {state}")
+
+    def _type(self, tmux: _Tmux, pane: str, text: str, vim_mode: str | None) -> str:
+        if self.method == "paste":
+            tmux.paste(pane, text)
+            return "paste"
+
+        def still_ours() -> None:
+            # a dialog opening mid-typing would take the next keys as choices ("1" = Yes)
+            reading = self._reading(tmux, pane)
+            if not self._still_ours(reading, text, vim_mode):
+                why = "the screen changed while typing; stopped typing"
+                raise _Refused(self._abandon(tmux, pane, text, reading, why))
+
+        chunks = tmux.type_text(pane, text, between=still_ours)
+        return f"keys ({chunks} chunk{'s' if chunks != 1 else ''})"
+
     def _inject_locked(self, target: Target, text: str, submitted: Callable[[], bool] | None) -> InjectionResult:
         tmux = self._tmux(target)
         pane = target.pane
+        text = text.replace("\t", TAB_AS_SPACES)
         self._prepare_pane(tmux, pane)
-        reading = self._reading(tmux, pane)
-        self._check_typable(reading, "before typing")
-        was_busy = reading.busy
-        reading = self._clear_input(tmux, pane, reading)
-        self._check_typable(reading, "before typing")
+        self._gate(self._reading(tmux, pane), "before typing")
+        vim_mode = self._enter_insert(tmux, pane, self._reading(tmux, pane))
+        self._gate(self._reading(tmux, pane), "after the mode check")
 
-        method = self._type(tmux, pane, text)
-        shown = self._wait(tmux, pane, 1.0, lambda r: not r.input_empty or r.state is ScreenState.PERMISSION_DIALOG)
-        time.sleep(self.enter_delay)
-        before_enter = self._reading(tmux, pane)
-        if before_enter.state is ScreenState.PERMISSION_DIALOG:
-            return InjectionResult(
-                InjectionOutcome.FAILED, f"a permission dialog opened while typing ({method}); Enter not pressed"
-            )
-        if before_enter.input_empty and shown.input_empty:
-            return InjectionResult(InjectionOutcome.FAILED, f"typed text ({method}) never showed in the input box")
+        method = self._type(tmux, pane, text, vim_mode)
+        def drawn_or_changed(r: ScreenReading) -> bool:
+            return self._ready_for_enter(r, text, vim_mode) or not self._still_ours(r, text, vim_mode)
 
+        shown = self._wait(tmux, pane, SHOW_TIMEOUT, drawn_or_changed)
+        if not self._ready_for_enter(shown, text, vim_mode):
+            return self._abandon(tmux, pane, text, shown, f"typed text ({method}) did not show as typed")
         presses = 0
         for attempt in (1, 2):
+            time.sleep(self.enter_delay)
+            before_enter = self._reading(tmux, pane)
+            if not self._ready_for_enter(before_enter, text, vim_mode):
+                if presses:
+                    break  # the box changed after our first Enter: do not press again
+                return self._abandon(tmux, pane, text, before_enter, f"re-check before Enter failed ({method})")
             tmux.keys(pane, "Enter")
             presses += 1
             window = self.confirm_timeout if attempt == 2 else min(0.8, self.confirm_timeout)
-            result = self._confirm(tmux, pane, window, submitted, method, presses, was_busy)
+            result = self._confirm(tmux, pane, window, submitted, method, presses)
             if result is not None:
                 return result
-            reading = self._reading(tmux, pane)
-            if attempt == 1 and (reading.input_lines is None or reading.input_empty):
-                # the box is not (or no longer) holding our text: do not press again
-                result = self._confirm(tmux, pane, self.confirm_timeout, submitted, method, presses, was_busy)
-                if result is not None:
-                    return result
-                break
-            if reading.state is ScreenState.PERMISSION_DIALOG:
-                break
+        result = self._confirm(tmux, pane, self.confirm_timeout, submitted, method, presses)
+        if result is not None:
+            return result
         return InjectionResult(
             InjectionOutcome.UNCONFIRMED,
             f"typed via {method}, Enter pressed {presses}x, submission not seen",
@@ -391,7 +498,6 @@ class TmuxInjector:
         submitted: Callable[[], bool] | None,
         method: str,
         presses: int,
-        was_busy: bool,
     ) -> InjectionResult | None:
         deadline = time.monotonic() + timeout
         while True:
@@ -401,8 +507,9 @@ class TmuxInjector:
                 )
             reading = self._reading(tmux, pane)
             if reading.input_empty:
-                how = "queued behind the running turn" if was_busy else "input box emptied"
-                return InjectionResult(InjectionOutcome.SUBMITTED, f"typed via {method}; {how}", enter_presses=presses)
+                return InjectionResult(
+                    InjectionOutcome.SUBMITTED, f"typed via {method}; input box emptied", enter_presses=presses
+                )
             if reading.state is ScreenState.PERMISSION_DIALOG:
                 return InjectionResult(
                     InjectionOutcome.SUBMITTED,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import pytest
 
 from taskping.injectors.base import ScreenState
-from taskping.injectors.screen import classify, read_screen
+from taskping.injectors.screen import box_holds, box_is_part_of, classify, read_screen
 
 SCREENS = Path(__file__).parent / "screens"
 
@@ -30,9 +32,21 @@ def load(name: str) -> list[str]:
         ("busy", ScreenState.BUSY),
         ("busy_with_input", ScreenState.BUSY),
         ("busy_queued", ScreenState.BUSY),
+        ("busy_scrolled", ScreenState.BUSY),  # spinner above a box taller than the screen
         ("permission_dialog_bash", ScreenState.PERMISSION_DIALOG),
         ("permission_dialog_write", ScreenState.PERMISSION_DIALOG),
-        ("bash_mode", ScreenState.UNKNOWN),
+        ("bash_mode", ScreenState.SHELL_MODE),
+        ("has_input_scrolled", ScreenState.HAS_INPUT),
+        ("typed_wrapped", ScreenState.HAS_INPUT),
+        ("typed_multiline", ScreenState.HAS_INPUT),
+        ("typed_cjk", ScreenState.HAS_INPUT),
+        ("typed_emoji", ScreenState.HAS_INPUT),
+        ("vim_insert", ScreenState.READY),
+        ("vim_insert_with_input", ScreenState.HAS_INPUT),
+        ("vim_normal", ScreenState.READY),  # NORMAL draws no indicator: the injector probes
+        ("vim_normal_with_input", ScreenState.HAS_INPUT),
+        ("vim_visual", ScreenState.VIM_COMMAND),
+        ("vim_bash_mode", ScreenState.SHELL_MODE),
     ],
 )
 def test_captured_screens(name: str, state: ScreenState) -> None:
@@ -66,3 +80,56 @@ def test_empty_and_garbage_screens_are_unknown() -> None:
     assert classify(["$ ", "bash: claude: command not found"]) is ScreenState.UNKNOWN
     # a prompt line without the surrounding rules is not claude's box
     assert classify(["❯\u00a0"]) is ScreenState.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [("vim_insert", "INSERT"), ("vim_insert_with_input", "INSERT"), ("vim_visual", "VISUAL"), ("vim_normal", None)],
+)
+def test_vim_mode_indicator(name: str, mode: str | None) -> None:
+    assert read_screen(load(name)).vim_mode == mode
+    assert read_screen(load("ready_fresh")).vim_mode is None
+
+
+TYPED = json.loads((SCREENS / "typed_texts.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(TYPED))
+def test_box_holds_what_was_typed(name: str) -> None:
+    """Captured after typing TYPED[name] into an empty box: wrapping, CJK, emoji, 880 chars, 40 lines."""
+    reading = read_screen(load(name))
+    text = TYPED[name]
+    assert box_holds(reading, text)
+    assert box_is_part_of(reading, text)
+    assert not box_holds(reading, text + " and more")
+    if not reading.hidden_rows:  # a scrolled box shows only the end: its start is not checkable
+        assert not box_holds(reading, text[1:])
+        assert not box_holds(reading, "1" + text)
+    else:
+        assert not box_holds(reading, text.split("\n")[-1])  # the box shows more than that text
+
+
+def test_box_holds_nothing_foreign() -> None:
+    assert box_holds(read_screen(load("has_input")), "fix the flaky test")
+    assert box_holds(read_screen(load("has_input")), "fix the flaky test   ")  # trailing spaces are not drawn
+    assert not box_holds(read_screen(load("has_input")), "fix the flaky")
+    assert not box_is_part_of(read_screen(load("has_input")), "fix the")
+    assert not box_holds(read_screen(load("ready_fresh")), "x")
+    assert not box_holds(read_screen(load("permission_dialog_bash")), "touch /tmp/tp-cap-should-not-exist")
+    assert not box_holds(read_screen(load("bash_mode")), "ls")  # shell mode: Enter would run it
+    assert not box_holds(read_screen(load("vim_bash_mode")), "ls")
+
+
+def test_scrolled_box_shows_the_end_of_the_text() -> None:
+    reading = read_screen(load("has_input_scrolled"))
+    assert reading.hidden_rows == 5
+    text = "\n".join(f"line {i}: " + "y" * 60 for i in range(20))
+    assert reading.input_text.startswith("line 5:")
+    assert box_holds(reading, text)
+    assert not box_holds(reading, text + "\nline 20")
+
+
+def test_pasted_text_placeholder_stands_for_the_pasted_run() -> None:
+    reading = read_screen(load("has_input_pasted_text"))
+    assert box_holds(reading, "one\ntwo\nthree\nfour\nfive\nsix")
+    assert box_is_part_of(reading, "anything")
