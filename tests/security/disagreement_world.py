@@ -133,6 +133,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
             env = stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="60", TASKPING_HOST_ID=HOST_ID)
             env_file = root / "taskping.env"
             env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+            env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
             server.new_session(session_name="keepalive")
             world = World(stack, api, home, str(server.socket_path), env_file, env)
             world.taskping("install-hooks", "--settings", str(home.settings_path))
