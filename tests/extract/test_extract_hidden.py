@@ -79,6 +79,7 @@ CASES = [
     ("mso-only", around(f"<!--[if mso]><div>{HIDDEN}</div><![endif]-->"), "Outlook"),
     ("mso-style-hides-from-outlook", around(f'<div class="o">{HIDDEN}</div>', "<!--[if mso]><style>.o{mso-hide:all}</style><![endif]-->"), "may hide"),
     ("hidden-attr", around(f"<div hidden>{HIDDEN}</div>"), None),
+    ("styled-beyond-max-depth", around("<div>" * 450 + f'<span style="color:#fff">{HIDDEN}</span>' + "</div>" * 450), "nested deeper"),
     ("overlay-from-the-quote", "<div>ls</div><div>pwd</div><div class=\"gmail_quote\"><div style=\"position:absolute;top:0;left:0;background:#fff\">cover</div></div>", "position"),
 ]
 

@@ -14,6 +14,7 @@ short "property: value" naming it, inherited by every descendant) or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -71,8 +72,26 @@ def _font_attr_px(value: str, parent_px: float) -> float | None:
     return _FONT_SIZE_ATTR[min(7, max(1, level))] if v else parent_px
 
 
+_STYLING_ATTRS = ("style", "bgcolor", "color", "text", "link", "vlink", "alink", "size", "background", "hidden")
+
+
 def look_of(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], parent: Look) -> Look:
-    """The look of an element (see the module docstring)."""
+    """The look of an element (see the module docstring); memoised, mail repeats its styles."""
+    styling = tuple(attrs.get(name) for name in _STYLING_ATTRS)
+    return _look(tag, styling, "href" in attrs, tuple(matched), parent)
+
+
+@functools.lru_cache(maxsize=2048)
+def _look(
+    tag: str, styling: tuple[str | None, ...], has_href: bool, matched: tuple[C.Matched, ...], parent: Look
+) -> Look:
+    attrs = {name: value for name, value in zip(_STYLING_ATTRS, styling) if value is not None}
+    if has_href:
+        attrs["href"] = ""
+    return _compute(tag, attrs, matched, parent)
+
+
+def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], parent: Look) -> Look:
     decls = [*matched, *_presentational(tag, attrs), *(C.Matched(p, v) for p, v in C.parse_declarations(attrs.get("style", "")))]
     unknown: list[str] = []
     escape: str | None = None

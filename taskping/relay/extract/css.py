@@ -245,6 +245,7 @@ class StyleSheet:
 
     rules: list[Rule] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _index: dict[str, list[int]] | None = field(default=None, repr=False)
 
     def add(self, css: str, *, conditional: bool = False) -> None:
         """Parse a style sheet in one linear pass (no regex over the whole sheet)."""
@@ -302,15 +303,38 @@ class StyleSheet:
             if parsed is not None:
                 compound, exact = parsed
                 self.rules.append(Rule(compound, decls, exact, cond))
+                self._index = None
+
+    def _build_index(self) -> dict[str, list[int]]:
+        """Rule numbers by the one key an element must have for them to match:
+        ``#id``, ``.class``, ``tag``, or ``*`` (attribute-only / universal)."""
+        index: dict[str, list[int]] = {}
+        for n, rule in enumerate(self.rules):
+            comp = rule.compound
+            if comp.ids:
+                key = "#" + min(comp.ids)
+            elif comp.classes:
+                key = "." + min(comp.classes)
+            elif comp.tag is not None:
+                key = comp.tag
+            else:
+                key = "*"
+            index.setdefault(key, []).append(n)
+        return index
 
     def declarations_for(self, tag: str, attrs: Mapping[str, str]) -> list[Matched]:
         """Declarations of every rule that may apply to this element, in sheet order."""
         out: list[Matched] = []
         if not self.rules:
             return out
+        if self._index is None:
+            self._index = self._build_index()
         classes = set(attrs.get("class", "").lower().split())
         ident = attrs.get("id", "").lower()
-        for rule in self.rules:
+        keys = ["*", tag, *("." + c for c in classes)] + (["#" + ident] if ident else [])
+        numbers = sorted({n for key in keys for n in self._index.get(key, ())})
+        for n in numbers:
+            rule = self.rules[n]
             comp = rule.compound
             if comp.tag is not None and comp.tag != tag:
                 continue

@@ -112,6 +112,11 @@ class _TreeBuilder(HTMLParser):
             return
         if len(self.stack) < _MAX_DEPTH:
             self.stack.append(node)
+        elif node.attrs or tag in HIDDEN_TAGS or tag in _STYLED_TAGS:
+            # Flattened, its text would lose this element's style: cannot be judged.
+            problem = f"elements nested deeper than {_MAX_DEPTH} levels"
+            if problem not in self.sheet.problems:
+                self.sheet.problems.append(problem)
         if tag == "style":
             self._in_style += 1
 
