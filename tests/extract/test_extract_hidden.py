@@ -79,6 +79,8 @@ CASES = [
     ("mso-only", around(f"<!--[if mso]><div>{HIDDEN}</div><![endif]-->"), "Outlook"),
     ("mso-style-hides-from-outlook", around(f'<div class="o">{HIDDEN}</div>', "<!--[if mso]><style>.o{mso-hide:all}</style><![endif]-->"), "may hide"),
     ("hidden-attr", around(f"<div hidden>{HIDDEN}</div>"), None),
+    ("font-size-zero-em-child", around(f'<div style="font-size:0"><span style="font-size:1em">{HIDDEN}</span></div>'), None),
+    ("box-shadow-paints-behind-text", around(f'<span style="box-shadow:inset 0 0 0 99px #000">{HIDDEN}</span>'), "box-shadow"),
     ("styled-beyond-max-depth", around("<div>" * 450 + f'<span style="color:#fff">{HIDDEN}</span>' + "</div>" * 450), "nested deeper"),
     ("overlay-from-the-quote", "<div>ls</div><div>pwd</div><div class=\"gmail_quote\"><div style=\"position:absolute;top:0;left:0;background:#fff\">cover</div></div>", "position"),
 ]
@@ -116,6 +118,17 @@ def test_an_html_only_message_is_refused_naming_the_style() -> None:
     result = extract_eml(raw)
     assert result.text is None and result.source == "html"
     assert "color: hsl(0 0% 100%)" in (result.refusal or "")
+
+
+def test_a_px_size_under_font_size_zero_is_seen_again() -> None:
+    html = '<div style="font-size:0">x <span style="font-size:14px">deploy it</span></div>'
+    assert extract_reply(html=html).text == "deploy it"
+
+
+def test_the_refusal_quotes_the_style_on_one_bounded_line() -> None:
+    result = extract_reply(html='<span style="color:hsl(0,\n0%,\t100%)\x07' + "x" * 300 + '">rm -rf ~</span>')
+    assert result.refusal is not None and "\n" not in result.refusal and "\x07" not in result.refusal
+    assert "color: hsl(0, 0%, 100%)" in result.refusal and len(result.refusal) < 300
 
 
 def test_styles_inside_the_quote_do_not_matter_unless_they_can_cover_text() -> None:

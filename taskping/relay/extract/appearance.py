@@ -42,7 +42,7 @@ class Look:
     pre: bool = False
     links: frozenset[C.RGBA] = LINK_COLOURS
     hidden: bool = False  # certainly invisible: drop the element and everything in it
-    faint: bool = False  # text painted in (nearly) the background colour: drop the text
+    faint: bool = False  # text in (nearly) the background colour, or at size 0: drop the text
     unknown: str | None = None  # a style not understood: text under it cannot be judged
     escape: str | None = None  # a style not understood that can paint over other elements
 
@@ -98,7 +98,7 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
     hidden = "hidden" in attrs
 
     def note(m: C.Matched, why: str = "") -> None:
-        unknown.append(f"{m.prop}: {m.value[:60]}{why}")
+        unknown.append(f"{m.prop}: {m.value}"[:80] + why)
 
     if "background" in attrs and tag in ("body", "table", "td", "th", "tr"):
         unknown.append(f"background=\"{attrs['background'][:60]}\" (an image behind the text)")
@@ -126,14 +126,16 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
         px = V.font_size_px(value, parent.font_px)
         if px is None:
             note(m)
-        elif px == 0 and m.exact and not m.conditional:
-            hidden = True
+        elif px == 0 and (not m.exact or m.conditional):
+            note(m, " (may hide the text)")
         else:
             sizes.append(px)
             keep_parent_size = keep_parent_size or not m.exact or m.conditional
     if sizes:
         font_px = min([*sizes, font_px] if keep_parent_size else sizes)
-    if font_px < V.MIN_FONT_PX:
+    # Size 0 hides this element's own text; a child that sets a size in px is
+    # seen again (as in a browser), one in em/% stays at 0.
+    if 0 < font_px < V.MIN_FONT_PX:
         unknown.append(f"font size {font_px:.1f}px (too small to read)")
 
     # Everything but colours and sizes.
@@ -162,7 +164,7 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
         unknown.append("too many colour rules to judge")
     else:
         ratios = [V.contrast(fg, bg) for fg in fgs for bg in bgs]
-        if ratios and max(ratios) < V.HIDDEN_CONTRAST:
+        if font_px == 0 or ratios and max(ratios) < V.HIDDEN_CONTRAST:
             faint = True
         elif ratios and min(ratios) < V.VISIBLE_CONTRAST:
             unknown.append(f"text colour too close to its background (contrast {min(ratios):.2f})")

@@ -275,7 +275,9 @@ class _Renderer:
     # -- output --------------------------------------------------------
     def refuse(self, what: str) -> None:
         if self.refusal is None:
-            self.refusal = REFUSED.format(what=what)
+            # The reason quotes the sender's CSS: one printable line, bounded.
+            shown = "".join(c if c.isprintable() else " " for c in " ".join(what.split()))[:200]
+            self.refusal = REFUSED.format(what=shown)
 
     def text(self, s: str, ctx: _Ctx) -> None:
         if ctx.look.faint:

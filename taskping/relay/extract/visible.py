@@ -16,7 +16,8 @@ Each declaration gets one of three verdicts:
 - *visible*: on the allowlist below, with a value in range;
 - *hides*: understood and certainly hides (``display:none``,
   ``visibility:hidden|collapse``, ``mso-hide:all``, ``content-visibility:
-  hidden``, ``opacity:0``, ``font-size:0``, text colour within contrast 1.25
+  hidden``, ``opacity:0``, ``font-size:0`` (the element's own text: a child
+  setting a size in px is seen again), text colour within contrast 1.25
   of every background in effect): the element's text is dropped — but only
   when the rule surely applies; from an inexact or ``@media`` rule it is
   *not understood* (the text may be visible);
@@ -29,8 +30,11 @@ part (the caller then uses the text/plain part, or refuses the message naming
 the style). Inside a quote container it does not matter (quoted lines are
 never typed), *except* for styles that can paint over other elements
 (``position`` other than static/relative, offsets, ``transform``, negative
-margins, ``z-index``, ``outline``, shadows...): those refuse wherever they
-are, because a box from the quote could cover the new text.
+margins, ``z-index``, ``outline``, ``text-shadow``, ``filter``...): those
+refuse wherever they are, because a box from the quote could cover the new
+text. (``box-shadow`` cannot: in-flow backgrounds and shadows are painted
+before any text; it is not understood on text, an inset shadow can paint the
+text colour behind it.)
 
 Allowlist (what Gmail, Outlook desktop/web/mobile, Apple Mail/iOS, Thunderbird,
 QQ and NetEase write in replies; values are checked where they could hide):
@@ -165,9 +169,9 @@ _KEYWORDS: dict[str, frozenset[str]] = {
 _ESCAPING = frozenset({
     "position", "top", "right", "bottom", "left", "inset", "inset-block", "inset-inline", "transform",
     "translate", "rotate", "scale", "perspective", "z-index", "outline", "outline-width", "outline-offset",
-    "box-shadow", "text-shadow", "filter", "backdrop-filter", "mix-blend-mode", "zoom", "margin", "margin-top",
+    "text-shadow", "filter", "backdrop-filter", "mix-blend-mode", "zoom", "margin", "margin-top",
     "margin-right", "margin-bottom", "margin-left", "animation", "animation-name", "transition",
-    "border-image", "-webkit-box-reflect", "content",
+    "border-image", "-webkit-box-reflect",
 })
 _OFFSETS = frozenset({"top", "right", "bottom", "left", "inset", "inset-block", "inset-inline"})
 _MARGINS = frozenset({"margin", "margin-top", "margin-right", "margin-bottom", "margin-left",
