@@ -9,6 +9,8 @@ Real replies from phone and desktop clients must still come out whole.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from taskping.relay.extract import extract_eml, extract_reply
 
@@ -227,3 +229,50 @@ def test_real_client_replies_still_extract(name: str, html: str, expected: str) 
     result = extract_reply(html=html)
     assert result.refusal is None, result.refusal
     assert result.text == expected
+
+
+# -- property: text under any hiding style never comes out -------------------------
+
+HIDING = [
+    "display:none", "visibility:hidden", "font-size:0", "opacity:0", "opacity:.02", "color:#fff",
+    "color:hsl(0,0%,100%)", "-webkit-text-fill-color:transparent", "color:var(--w)", "transform:scale(0)",
+    "position:absolute;left:-9999px", "text-indent:-9999px", "margin-left:-5000px", "clip-path:inset(50%)",
+    "max-height:0;overflow:hidden", "line-height:0", "font-size:1px", "filter:opacity(0)", "zoom:.01",
+    "mix-blend-mode:screen", "letter-spacing:-1em", "color:rgba(0,0,0,.03)", "mso-hide:all",
+    "content-visibility:hidden", "width:1px;overflow:hidden", "color:#fefefe", "color:color-mix(in srgb,#fff,#fff)",
+]
+HARMLESS = [
+    "font-family:Arial", "font-size:13px", "color:#222", "margin:0", "padding:0 0 0 4px", "text-align:left",
+    "font-weight:bold", "line-height:1.4", "border:none", "word-wrap:break-word", "mso-fareast-language:EN-US",
+]
+
+
+@st.composite
+def style_attr(draw: st.DrawFn, hiding: bool) -> str:
+    decls = draw(st.lists(st.sampled_from(HARMLESS), max_size=3))
+    if hiding:
+        decls.insert(draw(st.integers(0, len(decls))), draw(st.sampled_from(HIDING)))
+    decls = [d.upper() if draw(st.booleans()) and "var" not in d else d for d in decls]
+    if draw(st.booleans()):
+        decls = [d + " !important" for d in decls]
+    return ";".join(decls)
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> str:
+    parts = ["<div>visible words</div>"]
+    for _ in range(draw(st.integers(1, 5))):
+        tag = draw(st.sampled_from(["div", "span", "p", "font", "td"]))
+        hidden = f'<{tag} style="{draw(style_attr(True))}">SECRET</{tag}>'
+        wrap = draw(st.sampled_from(["{}", "<span>{}</span>", '<div style="{s}">{}</div>', "<b><i>{}</i></b>"]))
+        parts.append(wrap.replace("{s}", draw(style_attr(False))).replace("{}", hidden))
+        parts.append(f'<div style="{draw(style_attr(False))}">more words</div>')
+    return "".join(draw(st.permutations(parts)))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies())
+def test_text_under_a_hiding_style_never_comes_out(html: str) -> None:
+    result = extract_reply(html=html)
+    assert "SECRET" not in (result.text or "")
+    assert (result.text is None) != (result.refusal is None)
