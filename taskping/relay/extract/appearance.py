@@ -100,6 +100,8 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
     def note(m: C.Matched, why: str = "") -> None:
         unknown.append(f"{m.prop}: {m.value}"[:80] + why)
 
+    if tag == "bdo":
+        unknown.append("<bdo> (shows the characters in another order)")
     if "background" in attrs and tag in ("body", "table", "td", "th", "tr"):
         unknown.append(f"background=\"{attrs['background'][:60]}\" (an image behind the text)")
 

@@ -6,12 +6,16 @@ tolerant :class:`html.parser.HTMLParser` (never raises on broken markup):
 1. **Keep only what a reader surely sees** (the rule is in :mod:`.visible`):
    drop ``<script>``, ``<style>``, ``<head>``, ``<template>``, ``<title>``,
    ``<noscript>``, ``<object>``/``<iframe>``/``<svg>``, form controls, closed
-   ``<details>``, elements with the ``hidden`` attribute, comments, and what
+   ``<details>`` and ``<dialog>``, what a browser's own style sheet hides
+   (``<noembed>``, ``<rp>``...), elements with the ``hidden`` attribute, comments, and what
    styles certainly hide or paint in the background colour; and **refuse**
    (:class:`Rendered` with a reason) when text outside a quote sits under a
    style that is not understood, when a style that can paint over other
    elements is used anywhere, when a style sheet cannot be followed
-   (``@import``, ``<link rel=stylesheet>``, CSS nesting), and for Outlook
+   (``@import``, ``<link rel=stylesheet>``, CSS nesting), when the markup is
+   one this parser splits differently from a browser (``</ style>``,
+   ``-- >``; duplicate attributes are read as a browser does, the first
+   wins), and for Outlook
    conditional comments around text (``<!--[if mso]>text<![endif]-->`` is
    shown only by Outlook, ``<![if !mso]>text<![endif]>`` and
    ``<!--[if !mso]><!-->text<!--<![endif]-->`` by everyone but Outlook).
@@ -49,7 +53,8 @@ VOID = frozenset({
 HIDDEN_TAGS = frozenset({
     "script", "style", "head", "template", "title", "noscript", "object", "iframe", "svg", "math",
     "select", "option", "textarea", "input", "button", "datalist", "frameset", "frame", "noframes",
-    "applet", "audio", "video", "canvas", "map", "meta", "link", "base", "xml",
+    "applet", "audio", "video", "canvas", "map", "meta", "link", "base", "xml", "noembed", "rp", "basefont",
+    "area", "param",
 })
 BLOCK = frozenset({
     "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
@@ -63,7 +68,7 @@ CELL = frozenset({"td", "th"})
 _STRUCTURAL = frozenset({"br", "hr", "img", "blockquote", "pre", "xmp", "plaintext", "listing", "details"})
 # Elements closed implicitly when a sibling of the same kind opens.
 # Elements whose tag alone changes the look (font size, link colour).
-_STYLED_TAGS = frozenset({"small", "sub", "sup", "big", "h1", "h2", "h3", "h5", "h6", "a", "font", "body"})
+_STYLED_TAGS = frozenset({"small", "sub", "sup", "big", "h1", "h2", "h3", "h5", "h6", "a", "font", "body", "bdo"})
 _SELF_NESTING_CLOSES = frozenset({"p", "li", "tr", "td", "th", "dt", "dd", "option"})
 
 QUOTE_CLASSES = frozenset({
@@ -103,7 +108,7 @@ class _TreeBuilder(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
-        node = Node(tag, {k.lower(): (v or "") for k, v in attrs if k})
+        node = Node(tag, _attributes(attrs))
         if tag in _SELF_NESTING_CLOSES and self.stack[-1].tag == tag and len(self.stack) > 1:
             self.stack.pop()
         self.stack[-1].children.append(node)
@@ -122,7 +127,7 @@ class _TreeBuilder(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
-        node = Node(tag, {k.lower(): (v or "") for k, v in attrs if k})
+        node = Node(tag, _attributes(attrs))
         self._note_link(node)
         self.stack[-1].children.append(node)
 
@@ -233,9 +238,38 @@ def _strip_blocks(text: str, tag: str) -> str:
         pos = len(text) if close == -1 else close + 1
 
 
+def _attributes(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
+    """Attributes by lower-cased name; of duplicates the *first* wins, as in a browser."""
+    out: dict[str, str] = {}
+    for name, value in attrs:
+        if name:
+            out.setdefault(name.lower(), value or "")
+    return out
+
+
+# Where Python's HTMLParser and a browser split the markup differently so that
+# Python shows text a browser hides: ``</ style>`` ends raw text for Python
+# only, and ``-- >`` ends a comment for Python only. Such a body is refused.
+_PARSER_DISAGREEMENTS = (
+    (re.compile(r"</\s+(?:style|script)", re.IGNORECASE), "a '</ style>'-like end tag browsers do not end on"),
+    (re.compile(r"--\s+>"), "a '-- >' comment end browsers do not end on"),
+)
+
+
+def parser_disagreement(html: str) -> str | None:
+    """What would make this parser and a browser read the markup differently, or None."""
+    for pattern, what in _PARSER_DISAGREEMENTS:
+        if pattern.search(html):
+            return what
+    return None
+
+
 def parse(html: str) -> tuple[Node, C.StyleSheet]:
     """Parse into a tree; never raises (a parser failure keeps what was built)."""
     builder = _TreeBuilder()
+    disagreement = parser_disagreement(html)
+    if disagreement is not None:
+        builder.sheet.problems.append(disagreement)
     try:
         builder.feed(html)
         builder.close()
@@ -362,7 +396,7 @@ class _Renderer:
             return None
         if tag in HIDDEN_TAGS or "hidden" in attrs:
             return None
-        if tag == "details" and "open" not in attrs:
+        if tag in ("details", "dialog") and "open" not in attrs:
             return None
         if not attrs and not self.sheet.rules and tag not in _STRUCTURAL and tag not in _STYLED_TAGS:
             # Fast path: a plain inline element changes nothing but the layout.
