@@ -32,6 +32,15 @@ _FONT_SIZE_ATTR = {1: 10.0, 2: 13.0, 3: 16.0, 4: 18.0, 5: 24.0, 6: 32.0, 7: 48.0
 _COLOUR_PROPS = frozenset({"color", "background", "background-color"})
 _SIZE_PROPS = frozenset({"font-size", "font"})
 _PRE = frozenset({"pre", "pre-wrap", "pre-line", "break-spaces"})
+# Inline by default: vertical padding and borders on them overlap the lines around.
+_INLINE_TAGS = frozenset({"span", "a", "font", "b", "i", "u", "s", "strong", "em", "code", "small", "big", "sub",
+                          "sup", "mark", "label", "abbr", "cite", "q", "tt", "var", "kbd", "samp", "strike", "del",
+                          "ins", "bdi", "time", "data", "dfn"})
+_BOX_EDGE_PROPS = frozenset({"padding", "padding-top", "padding-bottom", "padding-block", "padding-block-start",
+                             "padding-block-end", "border", "border-top", "border-bottom", "border-width",
+                             "border-top-width", "border-bottom-width", "border-block", "border-block-width"})
+_FIXED_HEIGHT_OK = frozenset({"table", "tr", "td", "th", "tbody", "thead", "tfoot", "img", "hr"})
+_MAX_INLINE_EDGE_PX = 4.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class Look:
     font_px: float
     pre: bool = False
     links: frozenset[C.RGBA] = LINK_COLOURS
+    line_factor: float | None = 1.2  # line height as a multiple of the font size ("normal" ~ 1.2)...
+    line_px: float | None = None  # ...or as a fixed length, inherited as such
     hidden: bool = False  # certainly invisible: drop the element and everything in it
     faint: bool = False  # text in (nearly) the background colour, or at size 0: drop the text
     unknown: str | None = None  # a style not understood: text under it cannot be judged
@@ -142,8 +153,21 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
 
     # Everything but colours and sizes.
     pre = parent.pre
+    inline = tag in _INLINE_TAGS and all(m.value == "inline" for m in decls if m.prop == "display")
+    line_factor, line_px = parent.line_factor, parent.line_px
     for m in decls:
+        if m.prop == "line-height" or m.prop == "font" and V.font_shorthand(m.value) is not None:
+            line = m.value if m.prop == "line-height" else (V.font_shorthand(m.value) or ("", None))[1]
+            if line is not None:
+                line_factor, line_px = _line_height(line, font_px, line_factor, line_px)
         if m.prop in _COLOUR_PROPS or m.prop in _SIZE_PROPS:
+            continue
+        if inline and m.prop in _BOX_EDGE_PROPS and _widest_px(m.value, font_px) > _MAX_INLINE_EDGE_PX:
+            unknown.append(f"{m.prop}: {m.value}"[:80])
+            escape = escape or f"{m.prop}: {m.value}"[:80] + " on inline text"
+            continue
+        if m.prop in ("height", "max-height") and tag not in _FIXED_HEIGHT_OK and C.length_px(m.value, font_px):
+            note(m, " (fixed height: text can spill under what follows)")
             continue
         j = V.judge(m.prop, m.value, round(font_px, 2))
         if j.verdict is V.Verdict.HIDES:
@@ -157,6 +181,10 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
                 escape = f"{m.prop}: {m.value[:60]}"
         if m.prop == "white-space":
             pre = m.value in _PRE or (pre and m.value in V._GLOBAL_VALUES)
+
+    effective_line = line_px if line_px is not None else (line_factor or 1.2) * font_px
+    if font_px > 0 and effective_line < 0.8 * font_px:
+        unknown.append(f"line height {effective_line:.1f}px under text of {font_px:.1f}px")
 
     bgs = _backgrounds(decls, parent, unknown)
     fgs = _text_colours(tag, attrs, decls, parent, unknown)
@@ -172,7 +200,43 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
             unknown.append(f"text colour too close to its background (contrast {min(ratios):.2f})")
     first_unknown = parent.unknown or (unknown[0] if unknown else None)
     return replace(parent, fgs=fgs, bgs=bgs, font_px=font_px, pre=pre, links=links, hidden=hidden, faint=faint,
-                   unknown=first_unknown, escape=escape)
+                   unknown=first_unknown, escape=escape, line_factor=line_factor, line_px=line_px)
+
+
+def _line_height(
+    value: str, font_px: float, factor: float | None, px: float | None
+) -> tuple[float | None, float | None]:
+    """The line height an element passes on: a factor (numbers, ``normal``) or a length (lengths, %)."""
+    v = value.strip()
+    if v == "normal" or v == "initial":
+        return 1.2, None
+    if v in ("inherit", "unset", "revert", "revert-layer"):
+        return factor, px
+    num = C.number(v)
+    if num is not None:
+        return num, None
+    pct = C.percent(v)
+    if pct is not None:
+        return None, pct * font_px / 100
+    length = C.length_px(v, font_px)
+    if length is not None:
+        return None, length
+    return factor, px  # not understood: judged (and refused) as a declaration
+
+
+def _widest_px(value: str, font_px: float) -> float:
+    """The largest length in a padding/border value (0 when none)."""
+    widest = 0.0
+    for token in C.split_tokens(value):
+        if token in ("thin",):
+            widest = max(widest, 1.0)
+        elif token in ("medium", "thick"):
+            widest = max(widest, 3.0 if token == "medium" else 5.0)
+        else:
+            px = C.length_px(token, font_px)
+            if px is not None:
+                widest = max(widest, px)
+    return widest
 
 
 def _backgrounds(decls: Sequence[C.Matched], parent: Look, unknown: list[str]) -> frozenset[RGB]:

@@ -47,10 +47,13 @@ QQ and NetEase write in replies; values are checked where they could hide):
 - colour: ``color``, ``background-color``, ``background`` (a colour only),
   ``caret-color``; visible when the contrast ratio (WCAG) of every text
   colour against every background in effect is ≥ 2.0;
-- box: ``margin*`` (−20px..400px, ≤ 25%), ``padding*`` (0..400px),
+- box: ``margin*`` (0..400px, ≤ 25%: a negative margin moves a box over
+  other text), ``padding*`` (0..400px; on inline text at most 4px, more
+  paints its background over the lines around it),
   ``border*`` (widths ≤ 20px, styles, colours), ``border-radius``,
-  ``width``/``height``/``min-*``/``max-*`` (``auto``, ``none``, %,
-  ≥ 8px), ``display`` (block, inline, inline-block, list-item, table parts),
+  ``width``/``min-*``/``max-width`` (``auto``, ``none``, %, ≥ 8px),
+  ``height``/``max-height`` as lengths only on table parts and images
+  (elsewhere a fixed height lets text spill under what follows), ``display`` (block, inline, inline-block, list-item, table parts),
   ``float``/``clear``, ``box-sizing``, ``vertical-align`` (keywords),
   ``position: static|relative`` with zero/auto offsets, ``overflow: visible``;
 - text: ``text-align``, ``text-decoration*``, ``text-indent`` (−60..200px),
@@ -312,7 +315,7 @@ def judge(prop: str, value: str, font_px: float = DEFAULT_FONT_PX) -> Judgement:
     if prop in _OFFSETS:
         return OK if all(t in ("auto", "0") or C.length_px(t, font_px) == 0 for t in C.split_tokens(value)) else ESCAPES
     if prop in _MARGINS:
-        return OK if _lengths_within(value, font_px, -20, 400, 25) else ESCAPES
+        return OK if _lengths_within(value, font_px, 0, 400, 25) else ESCAPES
     if prop in _PADDINGS:
         return OK if _lengths_within(value, font_px, 0, 400, 25) else UNKNOWN
     if prop == "text-indent":
