@@ -356,8 +356,11 @@ _ATTR_RE = re.compile(r"\[([^\]]{1,200})\]")
 def _last_compound(selector: str) -> tuple[_Compound, bool] | None:
     """The last compound of a selector and whether matching it alone is exact."""
     raw = selector.strip().lower()
+    if "\\" in raw:
+        # CSS escapes (``sp\\an``, ``.\\78``): not decoded here, so the rule may match anything.
+        return _Compound(None, frozenset(), frozenset(), frozenset()), False
     sel = _PSEUDO_RE.sub("", raw)
-    exact = sel == raw and "\\" not in sel
+    exact = sel == raw
     found = _ATTR_RE.findall(sel)
     if any("=" in a for a in found):
         exact = False  # only the attribute's presence is checked
@@ -367,7 +370,10 @@ def _last_compound(selector: str) -> tuple[_Compound, bool] | None:
     if len(parts) > 1:
         exact = False
     if not parts:
-        return (_Compound(None, frozenset(), frozenset(), attrs), exact) if attrs else None
+        if not raw:
+            return None
+        # Only pseudo-classes (``:root``, ``:is(...)``) or attributes: may match any element.
+        return _Compound(None, frozenset(), frozenset(), attrs), exact and bool(attrs)
     last = parts[-1]
     tag_m = re.match(r"^([a-z][a-z0-9-]{0,30}|\*)", last)
     tag = tag_m.group(1) if tag_m and tag_m.group(1) != "*" else None

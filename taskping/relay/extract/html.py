@@ -356,7 +356,17 @@ class _Renderer:
     def render(self, root: Node) -> Rendered:
         if self.sheet.problems:
             return Rendered("", REFUSED.format(what=self.sheet.problems[0]))
-        ctx0 = _Ctx(A.ROOT, 0, False)
+        # Text outside any <html>/<body> still sits in the implied ones a browser
+        # creates, so rules for html, body, :root and * apply to it too.
+        root_look = A.ROOT
+        if self.sheet.rules:
+            implied = [*self.sheet.declarations_for("html", {}), *self.sheet.declarations_for("body", {})]
+            root_look = A.look_of("body", {}, implied, A.ROOT)
+            if root_look.escape is not None:
+                return Rendered("", REFUSED.format(what=f"a style that can cover other text ({root_look.escape})"))
+            if root_look.hidden:
+                return Rendered("")
+        ctx0 = _Ctx(root_look, 0, root_look.pre)
         # Explicit stack (no recursion): entries are ("node", node, ctx) or ("end", node, ctx).
         work: list[tuple[str, Node | str, _Ctx]] = [("node", child, ctx0) for child in reversed(root.children)]
         while work and self.refusal is None:

@@ -291,8 +291,8 @@ def judge(prop: str, value: str, font_px: float = DEFAULT_FONT_PX) -> Judgement:
     escaping = ESCAPES if prop in _ESCAPING else UNKNOWN
     if forbidden_function(value) or not prop.replace("-", "").isalpha():
         return escaping
-    if value in _GLOBAL_VALUES:
-        return OK
+    if value in _GLOBAL_VALUES or prop.startswith("--"):
+        return OK  # a custom property does nothing until var() reads it, and var() is not understood
     if prop == "display":
         return HIDES if value == "none" else (OK if value in _KEYWORDS[prop] else UNKNOWN)
     if prop == "visibility":
