@@ -183,6 +183,8 @@ REAL = [
      "Yes, run the migration"),
     ("outlook-desktop",
      '<html xmlns:o="urn:schemas-microsoft-com:office:office"><head><meta name=Generator content="Microsoft Word 15">'
+     '<!--[if !mso]><style>v\\:* {behavior:url(#default#VML);} o\\:* {behavior:url(#default#VML);} '
+     '.shape {behavior:url(#default#VML);}</style><![endif]-->'
      '<style><!-- @font-face {font-family:Calibri; panose-1:2 15 5 2 2 2 4 3 2 4;} p.MsoNormal, li.MsoNormal, '
      'div.MsoNormal {margin:0cm; font-size:11.0pt; font-family:"Calibri",sans-serif; mso-fareast-language:EN-US;} '
      'a:link, span.MsoHyperlink {mso-style-priority:99; color:#0563C1; text-decoration:underline;} '

@@ -66,7 +66,8 @@ QQ and NetEase write in replies; values are checked where they could hide):
   ``-webkit-font-smoothing``, ``-webkit-tap-highlight-color``,
   ``-webkit-text-stroke-width: 0``, ``cursor``, ``user-select``, ``page``,
   and Outlook's ``mso-*`` bookkeeping (styles, fonts, languages, list
-  numbering, alt margins/padding/borders, line-height rule);
+  numbering, alt margins/padding/borders, line-height rule) and its
+  ``behavior:url(#default#VML)``;
 - any property set to ``inherit``, ``initial``, ``unset`` or ``revert``
   except the colours (``initial`` text is black).
 """
@@ -289,6 +290,8 @@ def _mso(prop: str) -> bool:
 def judge(prop: str, value: str, font_px: float = DEFAULT_FONT_PX) -> Judgement:
     """The verdict for one declaration other than colours and font size (see the module docstring)."""
     escaping = ESCAPES if prop in _ESCAPING else UNKNOWN
+    if prop == "behavior" and value == "url(#default#vml)":
+        return OK  # Office's VML switch (``v\\:* {behavior:url(#default#VML)}``), read by old IE only
     if forbidden_function(value) or not prop.replace("-", "").isalpha():
         return escaping
     if value in _GLOBAL_VALUES or prop.startswith("--"):
