@@ -138,6 +138,12 @@ def test_an_html_only_message_is_refused_naming_the_style() -> None:
     assert "color: hsl(0 0% 100%)" in (result.refusal or "")
 
 
+def test_body_rules_apply_once_with_or_without_a_body_tag() -> None:
+    sheet = "<style>body{font-size:.5em} html{font-size:80%}</style>"
+    assert extract_reply(html=f"<html><head>{sheet}</head><body><div>deploy it</div></body></html>").text == "deploy it"
+    assert extract_reply(html=f"{sheet}deploy it").text == "deploy it"
+
+
 def test_a_px_size_under_font_size_zero_is_seen_again() -> None:
     html = '<div style="font-size:0">x <span style="font-size:14px">deploy it</span></div>'
     assert extract_reply(html=html).text == "deploy it"

@@ -305,6 +305,7 @@ class _Renderer:
         self.rest_quote = 0  # set once an Outlook-style "original message" container starts
         self.refusal: str | None = None
         self.revealed: list[str] = []  # open <![if !mso]> sections
+        self.root_look = A.ROOT  # the implied <html>/<body> (see render)
 
     # -- output --------------------------------------------------------
     def refuse(self, what: str) -> None:
@@ -366,6 +367,7 @@ class _Renderer:
                 return Rendered("", REFUSED.format(what=f"a style that can cover other text ({root_look.escape})"))
             if root_look.hidden:
                 return Rendered("")
+        self.root_look = root_look
         ctx0 = _Ctx(root_look, 0, root_look.pre)
         # Explicit stack (no recursion): entries are ("node", node, ctx) or ("end", node, ctx).
         work: list[tuple[str, Node | str, _Ctx]] = [("node", child, ctx0) for child in reversed(root.children)]
@@ -421,7 +423,9 @@ class _Renderer:
         ident = attrs.get("id", "").lower()
         if ident in SIGNATURE_IDS or classes & SIGNATURE_CLASSES:
             return None
-        look = A.look_of(tag, attrs, self.sheet.declarations_for(tag, attrs), ctx.look)
+        # A real <html>/<body> replaces the implied one: its rules must not apply twice.
+        parent = A.ROOT if tag in ("html", "body") and ctx.look is self.root_look else ctx.look
+        look = A.look_of(tag, attrs, self.sheet.declarations_for(tag, attrs), parent)
         if look.hidden:
             return None
         if look.escape is not None:
