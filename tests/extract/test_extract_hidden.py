@@ -81,6 +81,7 @@ CASES = [
     ("mso-only", around(f"<!--[if mso]><div>{HIDDEN}</div><![endif]-->"), "Outlook"),
     ("mso-style-hides-from-outlook", around(f'<div class="o">{HIDDEN}</div>', "<!--[if mso]><style>.o{mso-hide:all}</style><![endif]-->"), "may hide"),
     ("hidden-attr", around(f"<div hidden>{HIDDEN}</div>"), None),
+    ("thick-line-through", around(f'<span style="text-decoration:line-through #fff 2em">{HIDDEN}</span>'), "text-decoration"),
     ("root-rule-no-body", f"<style>:root{{color:#fff}}</style>{HIDDEN}", "contrast"),
     ("body-rule-without-body-tag", f"<style>body{{color:#fff}}</style>{HIDDEN}", "no visible text"),
     ("universal-rule-root-text", f"<style>*{{display:none}}</style>{HIDDEN}", "no visible text"),

@@ -56,7 +56,8 @@ QQ and NetEase write in replies; values are checked where they could hide):
   (elsewhere a fixed height lets text spill under what follows), ``display`` (block, inline, inline-block, list-item, table parts),
   ``float``/``clear``, ``box-sizing``, ``vertical-align`` (keywords),
   ``position: static|relative`` with zero/auto offsets, ``overflow: visible``;
-- text: ``text-align``, ``text-decoration*``, ``text-indent`` (−60..200px),
+- text: ``text-align``, ``text-decoration*`` (keywords, colours, ≤ 3px
+  thick), ``text-indent`` (−60..200px),
   ``white-space`` (``pre*`` keeps line breaks), ``word-wrap``,
   ``overflow-wrap``, ``word-break``, ``direction``, ``unicode-bidi``
   (normal/embed/isolate/plaintext), ``list-style*`` (no image), table
@@ -112,8 +113,8 @@ _FREE = frozenset({
     "font-family", "font-weight", "font-style", "font-variant", "font-variant-caps", "font-variant-ligatures",
     "font-variant-numeric", "font-variant-east-asian", "font-stretch", "font-kerning", "font-feature-settings",
     "font-synthesis", "font-optical-sizing", "text-transform", "text-align", "text-align-last",
-    "text-decoration", "text-decoration-line", "text-decoration-style", "text-decoration-color",
-    "text-decoration-thickness", "text-decoration-skip-ink", "text-underline-offset", "text-underline-position",
+    "text-decoration-line", "text-decoration-style", "text-decoration-color",
+    "text-decoration-skip-ink", "text-underline-position",
     "text-rendering", "word-wrap", "overflow-wrap", "word-break", "hyphens", "line-break", "orphans", "widows",
     "direction", "caret-color", "cursor", "user-select", "-webkit-user-select", "-moz-user-select",
     "-ms-user-select", "box-sizing", "-webkit-box-sizing", "-moz-box-sizing", "float", "clear",
@@ -271,6 +272,20 @@ def _border_ok(value: str, font_px: float) -> bool:
     return True
 
 
+_DECORATION_KEYWORDS = frozenset({"none", "underline", "overline", "line-through", "solid", "double", "dotted",
+                                  "dashed", "wavy", "auto", "from-font", "currentcolor", "blink"})
+
+
+def _decoration_ok(value: str, font_px: float) -> bool:
+    for token in C.split_tokens(value):
+        if token in _DECORATION_KEYWORDS or C.parse_color(token) is not None:
+            continue
+        px = C.length_px(token, font_px)
+        if px is None or not 0 <= px <= 3:
+            return False
+    return True
+
+
 def _size_ok(value: str, font_px: float) -> bool:
     v = value.strip()
     if v in ("auto", "none", "fit-content", "max-content", "min-content"):
@@ -333,6 +348,9 @@ def judge(prop: str, value: str, font_px: float = DEFAULT_FONT_PX) -> Judgement:
         if "radius" in prop:
             return OK if _lengths_within(value.replace("/", " "), font_px, 0, 10_000, 100) else UNKNOWN
         return OK if _border_ok(value, font_px) else UNKNOWN
+    if prop in ("text-decoration", "text-decoration-thickness", "text-underline-offset"):
+        # A line-through 1em thick in the background colour paints over the glyphs.
+        return OK if _decoration_ok(value, font_px) else UNKNOWN
     if prop == "border-spacing":
         return OK if _lengths_within(value, font_px, 0, 20, 0) else UNKNOWN
     if prop == "list-style":
