@@ -83,26 +83,61 @@ def _font_attr_px(value: str, parent_px: float) -> float | None:
     return _FONT_SIZE_ATTR[min(7, max(1, level))] if v else parent_px
 
 
-_STYLING_ATTRS = ("style", "bgcolor", "color", "text", "link", "vlink", "alink", "size", "background", "hidden")
+_STYLING_ATTRS = ("style", "bgcolor", "color", "text", "link", "vlink", "alink", "size", "background", "hidden",
+                  "face")
 
 
-def look_of(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], parent: Look) -> Look:
-    """The look of an element (see the module docstring); memoised, mail repeats its styles."""
+def look_of(
+    tag: str,
+    attrs: Mapping[str, str],
+    matched: Sequence[C.Matched],
+    parent: Look,
+    web_fonts: frozenset[str] = frozenset(),
+) -> Look:
+    """The look of an element (see the module docstring); memoised, mail repeats its styles.
+
+    ``web_fonts``: font families the style sheets load from a url.
+    """
     styling = tuple(attrs.get(name) for name in _STYLING_ATTRS)
-    return _look(tag, styling, "href" in attrs, tuple(matched), parent)
+    return _look(tag, styling, "href" in attrs, tuple(matched), parent, web_fonts)
 
 
 @functools.lru_cache(maxsize=2048)
 def _look(
-    tag: str, styling: tuple[str | None, ...], has_href: bool, matched: tuple[C.Matched, ...], parent: Look
+    tag: str,
+    styling: tuple[str | None, ...],
+    has_href: bool,
+    matched: tuple[C.Matched, ...],
+    parent: Look,
+    web_fonts: frozenset[str],
 ) -> Look:
     attrs = {name: value for name, value in zip(_STYLING_ATTRS, styling) if value is not None}
     if has_href:
         attrs["href"] = ""
-    return _compute(tag, attrs, matched, parent)
+    return _compute(tag, attrs, matched, parent, web_fonts)
 
 
-def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], parent: Look) -> Look:
+# Fonts whose glyphs are pictures: "J" in Wingdings is a smiley, so what is
+# typed is not what was seen.
+_SYMBOL_FONTS = ("wingdings", "webdings", "symbol", "marlett", "dingbats", "bookshelf symbol", "ms outlook")
+
+
+def _font_problem(m: C.Matched, web_fonts: frozenset[str]) -> str | None:
+    if m.prop not in ("font-family", "font"):
+        return None
+    families = m.value.replace('"', "").replace("'", "")
+    for name in _SYMBOL_FONTS:
+        if name in families:
+            return f"{m.prop}: {m.value}"[:80] + " (a symbol font shows other characters)"
+    for name in web_fonts:
+        if name in families:
+            return f"{m.prop}: {m.value}"[:80] + " (a downloaded font can draw anything)"
+    return None
+
+
+def _compute(
+    tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], parent: Look, web_fonts: frozenset[str]
+) -> Look:
     decls = [*matched, *_presentational(tag, attrs), *(C.Matched(p, v) for p, v in C.parse_declarations(attrs.get("style", "")))]
     unknown: list[str] = []
     escape: str | None = None
@@ -111,6 +146,10 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
     def note(m: C.Matched, why: str = "") -> None:
         unknown.append(f"{m.prop}: {m.value}"[:80] + why)
 
+    if tag == "font" and "face" in attrs:
+        problem = _font_problem(C.Matched("font-family", attrs["face"].lower()), web_fonts)
+        if problem is not None:
+            unknown.append(problem.replace("font-family:", "<font face>:", 1))
     if tag == "bdo":
         unknown.append("<bdo> (shows the characters in another order)")
     if "background" in attrs and tag in ("body", "table", "td", "th", "tr"):
@@ -160,6 +199,9 @@ def _compute(tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], p
             line = m.value if m.prop == "line-height" else (V.font_shorthand(m.value) or ("", None))[1]
             if line is not None:
                 line_factor, line_px = _line_height(line, font_px, line_factor, line_px)
+        font_problem = _font_problem(m, web_fonts)
+        if font_problem is not None:
+            unknown.append(font_problem)
         if m.prop in _COLOUR_PROPS or m.prop in _SIZE_PROPS:
             continue
         if inline and m.prop in _BOX_EDGE_PROPS and _widest_px(m.value, font_px) > _MAX_INLINE_EDGE_PX:

@@ -24,7 +24,9 @@ text kept the default black and counted as visible).
   may not apply, and the judge must consider both. Rules inside ``@media``,
   ``@supports`` and other conditional groups are kept, marked *conditional*;
   ``@font-face``/``@page``/``@keyframes`` bodies style no element and are
-  skipped. What the reader cannot follow at all (``@import``, CSS nesting)
+  skipped, except that ``@font-face`` families loaded from a url are kept
+  in :attr:`StyleSheet.web_fonts` (a font can draw any glyph, or none).
+  What the reader cannot follow at all (``@import``, CSS nesting)
   is recorded in :attr:`StyleSheet.problems`.
 """
 
@@ -245,6 +247,7 @@ class StyleSheet:
 
     rules: list[Rule] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    web_fonts: set[str] = field(default_factory=set)  # @font-face families loaded from a url
     _index: dict[str, list[int]] | None = field(default=None, repr=False)
 
     def add(self, css: str, *, conditional: bool = False) -> None:
@@ -287,6 +290,12 @@ class StyleSheet:
             self.problems.append(what)
 
     def _block(self, prelude: str, body: str, parents: list[str], conditional: bool) -> None:
+        if prelude.startswith("@font-face"):
+            decls = dict(parse_declarations(body))
+            if "url(" in decls.get("src", "") or "format(" in decls.get("src", ""):
+                family = decls.get("font-family", "").strip().strip("\"'").strip()
+                self.web_fonts.add(family or "?")
+            return
         if prelude.startswith("@") or any(p.startswith(_INERT_AT) for p in parents):
             return  # @font-face / @page bodies, keyframe steps: they style no element
         if any(not p.startswith("@") for p in parents):

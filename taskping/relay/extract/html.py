@@ -306,6 +306,7 @@ class _Renderer:
         self.refusal: str | None = None
         self.revealed: list[str] = []  # open <![if !mso]> sections
         self.root_look = A.ROOT  # the implied <html>/<body> (see render)
+        self.web_fonts = frozenset(sheet.web_fonts)
 
     # -- output --------------------------------------------------------
     def refuse(self, what: str) -> None:
@@ -362,7 +363,7 @@ class _Renderer:
         root_look = A.ROOT
         if self.sheet.rules:
             implied = [*self.sheet.declarations_for("html", {}), *self.sheet.declarations_for("body", {})]
-            root_look = A.look_of("body", {}, implied, A.ROOT)
+            root_look = A.look_of("body", {}, implied, A.ROOT, frozenset(self.sheet.web_fonts))
             if root_look.escape is not None:
                 return Rendered("", REFUSED.format(what=f"a style that can cover other text ({root_look.escape})"))
             if root_look.hidden:
@@ -425,7 +426,7 @@ class _Renderer:
             return None
         # A real <html>/<body> replaces the implied one: its rules must not apply twice.
         parent = A.ROOT if tag in ("html", "body") and ctx.look is self.root_look else ctx.look
-        look = A.look_of(tag, attrs, self.sheet.declarations_for(tag, attrs), parent)
+        look = A.look_of(tag, attrs, self.sheet.declarations_for(tag, attrs), parent, self.web_fonts)
         if look.hidden:
             return None
         if look.escape is not None:
