@@ -23,7 +23,9 @@ Each declaration gets one of three verdicts:
   *not understood* (the text may be visible);
 - *not understood*: anything else — a property not on the list, a value out
   of range or unparsable (``hsl()``, ``var()``, ``calc()``, ``color-mix()``,
-  ``url()``, escapes), contrast between 1.25 and 2.0.
+  ``url()``, escapes), contrast between 1.25 and 2.0, a symbol font
+  (Wingdings, Webdings, Symbol: "J" is drawn as a smiley) or a font an
+  ``@font-face`` loads from a url (it can draw any glyph, or none).
 
 Text rendered under a not-understood style outside a quote refuses the HTML
 part (the caller then uses the text/plain part, or refuses the message naming
