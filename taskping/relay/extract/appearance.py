@@ -138,7 +138,8 @@ def _font_problem(m: C.Matched, web_fonts: frozenset[str]) -> str | None:
 def _compute(
     tag: str, attrs: Mapping[str, str], matched: Sequence[C.Matched], parent: Look, web_fonts: frozenset[str]
 ) -> Look:
-    decls = [*matched, *_presentational(tag, attrs), *(C.Matched(p, v) for p, v in C.parse_declarations(attrs.get("style", "")))]
+    inline_style = [C.Matched(p, v) for p, v in C.parse_declarations(attrs.get("style", ""))]
+    decls = [*matched, *_presentational(tag, attrs), *inline_style]
     unknown: list[str] = []
     escape: str | None = None
     hidden = "hidden" in attrs

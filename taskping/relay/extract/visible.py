@@ -55,7 +55,8 @@ QQ and NetEase write in replies; values are checked where they could hide):
   ``border*`` (widths ≤ 20px, styles, colours), ``border-radius``,
   ``width``/``min-*``/``max-width`` (``auto``, ``none``, %, ≥ 8px),
   ``height``/``max-height`` as lengths only on table parts and images
-  (elsewhere a fixed height lets text spill under what follows), ``display`` (block, inline, inline-block, list-item, table parts),
+  (elsewhere a fixed height lets text spill under what follows),
+  ``display`` (block, inline, inline-block, list-item, table parts),
   ``float``/``clear``, ``box-sizing``, ``vertical-align`` (keywords),
   ``position: static|relative`` with zero/auto offsets, ``overflow: visible``;
 - text: ``text-align``, ``text-decoration*`` (keywords, colours, ≤ 3px
