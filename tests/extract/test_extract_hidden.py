@@ -84,6 +84,7 @@ CASES = [
     ("blank-web-font", around(f'<span style="font-family:Blank,serif">{HIDDEN}</span>', "<style>@font-face{font-family:'Blank';src:url(data:font/woff2;base64,AAAA)}</style>"), "downloaded font"),
     ("wingdings", around(f'<span style="font-family:Wingdings">{HIDDEN}</span>'), "symbol font"),
     ("font-face-webdings", around(f'<font face="Webdings">{HIDDEN}</font>'), "symbol font"),
+    ("font-shorthand-wingdings", around(f'<span style="font:bold 12px/1.2 Zapf Dingbats">{HIDDEN}</span>'), "symbol font"),
     ("thick-line-through", around(f'<span style="text-decoration:line-through #fff 2em">{HIDDEN}</span>'), "text-decoration"),
     ("root-rule-no-body", f"<style>:root{{color:#fff}}</style>{HIDDEN}", "contrast"),
     ("body-rule-without-body-tag", f"<style>body{{color:#fff}}</style>{HIDDEN}", "no visible text"),
@@ -246,6 +247,10 @@ REAL = [
      '<p>Yes, run the migration<br></p><div class="moz-cite-prefix">On 20/11/2026 20:15, TaskPing wrote:<br></div>'
      '<blockquote type="cite" cite="mid:x@example.com">old</blockquote></body></html>',
      "Yes, run the migration"),
+    ("outlook-emoji-font",
+     '<p class=MsoNormal>Yes, run the migration <span style="font-family:&quot;Segoe UI Emoji&quot;,sans-serif">'
+     '\U0001f44d</span></p>',
+     "Yes, run the migration \U0001f44d"),
     ("dark-signature-grey",
      '<div>Yes, run the migration</div><div style="color:#888888;font-size:12px">-- <br>Ana</div>',
      "Yes, run the migration"),

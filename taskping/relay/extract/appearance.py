@@ -118,20 +118,27 @@ def _look(
 
 
 # Fonts whose glyphs are pictures: "J" in Wingdings is a smiley, so what is
-# typed is not what was seen.
-_SYMBOL_FONTS = ("wingdings", "webdings", "symbol", "marlett", "dingbats", "bookshelf symbol", "ms outlook")
+# typed is not what was seen. (Unicode fonts such as "Segoe UI Symbol" are fine.)
+_SYMBOL_FONTS = frozenset({"wingdings", "wingdings 2", "wingdings 3", "webdings", "symbol", "marlett",
+                           "zapf dingbats", "itc zapf dingbats", "zapfdingbats", "bookshelf symbol 7",
+                           "ms outlook", "ms reference specialty", "mt extra"})
+
+
+def _families(value: str) -> set[str]:
+    """Font family names of a ``font-family`` (or ``font``) value, lower-cased, unquoted."""
+    return {" ".join(name.replace('"', " ").replace("'", " ").split()) for name in value.split(",")}
 
 
 def _font_problem(m: C.Matched, web_fonts: frozenset[str]) -> str | None:
     if m.prop not in ("font-family", "font"):
         return None
-    families = m.value.replace('"', "").replace("'", "")
-    for name in _SYMBOL_FONTS:
-        if name in families:
-            return f"{m.prop}: {m.value}"[:80] + " (a symbol font shows other characters)"
-    for name in web_fonts:
-        if name in families:
-            return f"{m.prop}: {m.value}"[:80] + " (a downloaded font can draw anything)"
+    families = _families(m.value)
+    if m.prop == "font":  # the first family follows the size: "12px Wingdings, serif"
+        families |= {" ".join(f.split()[i:]) for f in families for i in range(len(f.split()))}
+    if families & _SYMBOL_FONTS:
+        return f"{m.prop}: {m.value}"[:80] + " (a symbol font shows other characters)"
+    if families & web_fonts:
+        return f"{m.prop}: {m.value}"[:80] + " (a downloaded font can draw anything)"
     return None
 
 

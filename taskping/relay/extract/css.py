@@ -293,7 +293,7 @@ class StyleSheet:
         if prelude.startswith("@font-face"):
             decls = dict(parse_declarations(body))
             if "url(" in decls.get("src", "") or "format(" in decls.get("src", ""):
-                family = decls.get("font-family", "").strip().strip("\"'").strip()
+                family = " ".join(decls.get("font-family", "").replace('"', " ").replace("'", " ").split())
                 self.web_fonts.add(family or "?")
             return
         if prelude.startswith("@") or any(p.startswith(_INERT_AT) for p in parents):
