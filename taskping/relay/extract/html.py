@@ -190,9 +190,15 @@ class _TreeBuilder(HTMLParser):
             self._in_style -= 1
 
     def handle_data(self, data: str) -> None:
-        if self.stack[-1].tag == "style":
-            self.sheet.add(data)
-        self.stack[-1].children.append(data)
+        node = self.stack[-1]
+        if node.tag == "style":
+            # A sheet for other media (print...) or of another type does not
+            # apply on screen: its rules only may apply.
+            media = node.attrs.get("media", "").strip().lower()
+            kind = node.attrs.get("type", "").strip().lower()
+            sometimes = media not in ("", "all", "screen") or kind not in ("", "text/css") or "disabled" in node.attrs
+            self.sheet.add(data, conditional=sometimes)
+        node.children.append(data)
 
 
 COND_OPEN = "#if"  # start of text only non-Outlook readers see
