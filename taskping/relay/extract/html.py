@@ -13,9 +13,9 @@ tolerant :class:`html.parser.HTMLParser` (never raises on broken markup):
    style that is not understood, when a style that can paint over other
    elements is used anywhere, when a style sheet cannot be followed
    (``@import``, ``<link rel=stylesheet>``, CSS nesting), when the markup is
-   one this parser splits differently from a browser (``</ style>``,
-   ``-- >``; duplicate attributes are read as a browser does, the first
-   wins), and for Outlook
+   one this parser splits differently from a browser (``</ span>``,
+   ``-- >``; duplicate attributes, ``<span/>`` and an unfinished tag or
+   comment at the end are read as a browser does), and for Outlook
    conditional comments around text (``<!--[if mso]>text<![endif]-->`` is
    shown only by Outlook, ``<![if !mso]>text<![endif]>`` and
    ``<!--[if !mso]><!-->text<!--<![endif]-->`` by everyone but Outlook).
@@ -126,10 +126,23 @@ class _TreeBuilder(HTMLParser):
             self._in_style += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """``<br/>``. On an element that is not void a browser ignores the slash:
+        ``<span style="display:none"/>text`` hides ``text``, so it opens too."""
         tag = tag.lower()
+        if tag not in VOID:
+            self.handle_starttag(tag, attrs)
+            return
         node = Node(tag, _attributes(attrs))
         self._note_link(node)
         self.stack[-1].children.append(node)
+
+    def close(self) -> None:
+        """At the end, an unfinished tag, comment or ``<!...``/``<?...`` shows nothing
+        in a browser; the standard parser would hand it over as text."""
+        rest = self.rawdata
+        if len(rest) > 1 and rest[0] == "<" and (rest[1].isalpha() or rest[1] in "!/?"):
+            self.rawdata = ""
+        super().close()
 
     def _note_link(self, node: Node) -> None:
         if node.tag == "link" and "stylesheet" in node.attrs.get("rel", "").lower():
@@ -254,10 +267,11 @@ def _attributes(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
 
 
 # Where Python's HTMLParser and a browser split the markup differently so that
-# Python shows text a browser hides: ``</ style>`` ends raw text for Python
-# only, and ``-- >`` ends a comment for Python only. Such a body is refused.
+# Python shows text a browser hides: ``</ span>`` is an end tag for Python
+# only (a browser reads a comment, and inside <style>/<noframes> plain text),
+# and ``-- >`` ends a comment for Python only. Such a body is refused.
 _PARSER_DISAGREEMENTS = (
-    (re.compile(r"</\s+(?:style|script)", re.IGNORECASE), "a '</ style>'-like end tag browsers do not end on"),
+    (re.compile(r"</\s"), "a '</ tag>' that browsers read as a comment, not an end tag"),
     (re.compile(r"--\s+>"), "a '-- >' comment end browsers do not end on"),
 )
 
