@@ -318,3 +318,12 @@ def test_text_under_a_hiding_style_never_comes_out(html: str) -> None:
     result = extract_reply(html=html)
     assert "SECRET" not in (result.text or "")
     assert (result.text is None) != (result.refusal is None)
+
+
+@pytest.mark.parametrize("space", ["\u2003", "\u00a0", "\u3000", "\v"])
+def test_a_value_with_non_css_whitespace_is_not_understood(space: str) -> None:
+    """A browser rejects ``color:\\u2003#000`` and the text keeps its inherited white."""
+    html = f'<div>ls</div><div style="color:#fff"><span style="color:{space}#000">rm -rf ~</span></div>'
+    for css in (f"color:{space}#000", f"color:rgb(0,{space}0,0)"):
+        result = extract_reply(html=html.replace(f"color:{space}#000", css))
+        assert result.text is None or "rm" not in result.text

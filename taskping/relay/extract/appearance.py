@@ -65,16 +65,16 @@ def _presentational(tag: str, attrs: Mapping[str, str]) -> list[C.Matched]:
     """Attributes that style like CSS, as declarations."""
     out: list[C.Matched] = []
     if "bgcolor" in attrs:
-        out.append(C.Matched("background-color", attrs["bgcolor"].strip().lower()))
+        out.append(C.Matched("background-color", attrs["bgcolor"].strip(C.CSS_WS).lower()))
     if tag == "font" and "color" in attrs:
-        out.append(C.Matched("color", attrs["color"].strip().lower()))
+        out.append(C.Matched("color", attrs["color"].strip(C.CSS_WS).lower()))
     if tag == "body" and "text" in attrs:
-        out.append(C.Matched("color", attrs["text"].strip().lower()))
+        out.append(C.Matched("color", attrs["text"].strip(C.CSS_WS).lower()))
     return out
 
 
 def _font_attr_px(value: str, parent_px: float) -> float | None:
-    v = value.strip()
+    v = value.strip(C.CSS_WS)
     try:
         n = int(v)
     except ValueError:
@@ -257,7 +257,7 @@ def _line_height(
     value: str, font_px: float, factor: float | None, px: float | None
 ) -> tuple[float | None, float | None]:
     """The line height an element passes on: a factor (numbers, ``normal``) or a length (lengths, %)."""
-    v = value.strip()
+    v = value.strip(C.CSS_WS)
     if v == "normal" or v == "initial":
         return 1.2, None
     if v in ("inherit", "unset", "revert", "revert-layer"):

@@ -37,6 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 RGBA = tuple[int, int, int, float]
+# CSS whitespace. Python's str.strip(CSS_WS)/\s also take U+00A0, U+2003...: a value
+# a browser rejects ("color:\u2003#000" is invalid, so ignored) must not be
+# read as valid here.
+CSS_WS = " \t\n\r\f"
 
 # CSS named colours mail clients write (plus the system colours Outlook uses).
 # A name not listed here is "not understood", which refuses: never a guess.
@@ -59,8 +63,9 @@ TRANSPARENT: RGBA = (0, 0, 0, 0.0)
 
 _HEX_RE = re.compile(r"#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})")
 _NUM = r"[+-]?(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})"
+_W = "[ \t\n\r\f]*"
 _RGB_RE = re.compile(
-    rf"rgba?\(\s*({_NUM})(%?)\s*(,?)\s*({_NUM})(%?)\s*,?\s*({_NUM})(%?)\s*(?:[,/]\s*({_NUM})(%?)\s*)?\)"
+    rf"rgba?\({_W}({_NUM})(%?){_W}(,?){_W}({_NUM})(%?){_W},?{_W}({_NUM})(%?){_W}(?:[,/]{_W}({_NUM})(%?){_W})?\)"
 )
 _LENGTH_RE = re.compile(rf"({_NUM})(px|pt|pc|in|cm|mm|q|em|rem|ex|ch|%|vw|vh|vmin|vmax)?")
 _PX_PER = {"px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4, "q": 96 / 101.6}
@@ -68,7 +73,7 @@ _PX_PER = {"px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54, "mm"
 
 def parse_color(value: str) -> RGBA | None:
     """An RGBA colour (alpha 0..1), or None when the whole value is not understood."""
-    v = value.strip().lower()
+    v = value.strip(CSS_WS).lower()
     if v == "transparent":
         return TRANSPARENT
     if v in _NAMED:
@@ -100,7 +105,7 @@ def length_px(value: str, font_px: float) -> float | None:
 
     A unitless number is only a length when it is zero (as in CSS).
     """
-    m = _LENGTH_RE.fullmatch(value.strip().lower())
+    m = _LENGTH_RE.fullmatch(value.strip(CSS_WS).lower())
     if not m:
         return None
     num, unit = float(m.group(1)), m.group(2)
@@ -121,7 +126,7 @@ def length_px(value: str, font_px: float) -> float | None:
 
 def percent(value: str) -> float | None:
     """``25%`` -> 25.0; None when not a percentage."""
-    v = value.strip()
+    v = value.strip(CSS_WS)
     if not v.endswith("%"):
         return None
     try:
@@ -132,9 +137,9 @@ def percent(value: str) -> float | None:
 
 def number(value: str) -> float | None:
     """A plain CSS number (``1``, ``.5``), or None."""
-    if not re.fullmatch(_NUM, value.strip()):
+    if not re.fullmatch(_NUM, value.strip(CSS_WS)):
         return None
-    return float(value.strip())
+    return float(value.strip(CSS_WS))
 
 
 def split_tokens(value: str) -> list[str]:
@@ -157,7 +162,7 @@ def split_tokens(value: str) -> list[str]:
         elif ch == ")":
             depth = max(0, depth - 1)
             cur.append(ch)
-        elif ch.isspace() and depth == 0:
+        elif ch in CSS_WS and depth == 0:
             if cur:
                 tokens.append("".join(cur))
                 cur = []
@@ -198,10 +203,10 @@ def parse_declarations(style: str) -> list[tuple[str, str]]:
         if ":" not in decl:
             continue
         prop, _, value = decl.partition(":")
-        prop = prop.strip().lower()
-        value = value.strip().lower()
+        prop = prop.strip(CSS_WS).lower()
+        value = value.strip(CSS_WS).lower()
         if value.endswith("important"):
-            value = re.sub(r"!\s*important$", "", value).strip()
+            value = re.sub(r"![ \t\n\r\f]*important$", "", value).strip(CSS_WS)
         if prop:
             out.append((prop, value))
     return out
@@ -261,7 +266,7 @@ class StyleSheet:
                 if stack:
                     prelude, start, _ = stack[-1]
                     stack[-1] = (prelude, start, True)
-                stack.append((css[last:pos].strip().lower(), pos + 1, False))
+                stack.append((css[last:pos].strip(CSS_WS).lower(), pos + 1, False))
                 last = pos + 1
             elif ch == "}":
                 if stack:
@@ -272,7 +277,7 @@ class StyleSheet:
                         self._problem(f"nested CSS rule in '{prelude[:40]}'")
                 last = pos + 1
             elif ch == ";" and not stack:
-                statement = css[last:pos].strip().lower()
+                statement = css[last:pos].strip(CSS_WS).lower()
                 if statement.startswith("@import"):
                     self._problem(f"an external style sheet ({statement[:60]})")
                 last = pos + 1
@@ -281,7 +286,7 @@ class StyleSheet:
             if not nested:
                 self._block(prelude, css[start:], [p for p, _, _ in stack], conditional)
             last = len(css)
-        tail = css[last:].strip().lower()
+        tail = css[last:].strip(CSS_WS).lower()
         if tail.startswith("@import"):
             self._problem(f"an external style sheet ({tail[:60]})")
 
@@ -364,7 +369,7 @@ _ATTR_RE = re.compile(r"\[([^\]]{1,200})\]")
 
 def _last_compound(selector: str) -> tuple[_Compound, bool] | None:
     """The last compound of a selector and whether matching it alone is exact."""
-    raw = selector.strip().lower()
+    raw = selector.strip(CSS_WS).lower()
     if "\\" in raw:
         # CSS escapes (``sp\\an``, ``.\\78``): not decoded here, so the rule may match anything.
         return _Compound(None, frozenset(), frozenset(), frozenset()), False

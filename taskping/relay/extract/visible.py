@@ -203,7 +203,7 @@ def forbidden_function(value: str) -> bool:
 
 def font_size_px(value: str, parent_px: float) -> float | None:
     """Computed font size in px, or None when not understood."""
-    v = value.strip()
+    v = value.strip(C.CSS_WS)
     if v in _FONT_KEYWORDS:
         return _FONT_KEYWORDS[v]
     if v == "smaller":
@@ -233,7 +233,7 @@ def font_shorthand(value: str) -> tuple[str, str | None] | None:
 
 
 def line_height_ok(value: str, font_px: float) -> bool:
-    v = value.strip()
+    v = value.strip(C.CSS_WS)
     if v in ("normal",) or v in _GLOBAL_VALUES:
         return True
     num = C.number(v)
@@ -290,7 +290,7 @@ def _decoration_ok(value: str, font_px: float) -> bool:
 
 
 def _size_ok(value: str, font_px: float) -> bool:
-    v = value.strip()
+    v = value.strip(C.CSS_WS)
     if v in ("auto", "none", "fit-content", "max-content", "min-content"):
         return True
     pct = C.percent(v)
@@ -385,7 +385,7 @@ def contrast(fg: C.RGBA, bg: tuple[int, int, int]) -> float:
 
 def background_color(value: str) -> C.RGBA | None:
     """The colour a ``background``/``background-color`` value paints, TRANSPARENT for none, None if not understood."""
-    v = value.strip()
+    v = value.strip(C.CSS_WS)
     if v in ("none", "transparent", "inherit", "unset", "initial", "revert"):
         return C.TRANSPARENT
     if forbidden_function(v):
