@@ -81,6 +81,8 @@ CASES = [
     ("mso-only", around(f"<!--[if mso]><div>{HIDDEN}</div><![endif]-->"), "Outlook"),
     ("mso-style-hides-from-outlook", around(f'<div class="o">{HIDDEN}</div>', "<!--[if mso]><style>.o{mso-hide:all}</style><![endif]-->"), "may hide"),
     ("hidden-attr", around(f"<div hidden>{HIDDEN}</div>"), None),
+    ("late-body-attributes", f'<div>ls</div>{HIDDEN}<div>pwd</div><body style="color:#fff">', "<body> tag after"),
+    ("second-body-tag", f'<body><div>ls</div>{HIDDEN}<body text="#ffffff"><div>pwd</div></body>', "<body> tag after"),
     ("print-only-sheet", around(f'<p style="color:#fff"><span>{HIDDEN}</span></p>', '<style media="print">span{color:#000}</style>'), "contrast"),
     ("sheet-of-another-type", around(f'<p style="color:#fff"><span>{HIDDEN}</span></p>', '<style type="text/less">span{color:#000}</style>'), "contrast"),
     ("blank-web-font", around(f'<span style="font-family:Blank,serif">{HIDDEN}</span>', "<style>@font-face{font-family:'Blank';src:url(data:font/woff2;base64,AAAA)}</style>"), "downloaded font"),

@@ -105,10 +105,22 @@ class _TreeBuilder(HTMLParser):
         self.sheet = C.StyleSheet()
         self._in_style = 0
         self._word_sections = 0
+        self._text_seen = False
+        self._roots_seen: set[str] = set()
+
+    def _problem(self, what: str) -> None:
+        if what not in self.sheet.problems:
+            self.sheet.problems.append(what)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
         node = Node(tag, _attributes(attrs))
+        if tag in ("html", "body"):
+            # A browser merges the attributes of a late or repeated <html>/<body>
+            # into the one element it already has: they style all the text.
+            if node.attrs and (self._text_seen or tag in self._roots_seen):
+                self._problem(f"a <{tag}> tag after the content began (its style applies to all of it)")
+            self._roots_seen.add(tag)
         if tag in _SELF_NESTING_CLOSES and self.stack[-1].tag == tag and len(self.stack) > 1:
             self.stack.pop()
         self.stack[-1].children.append(node)
@@ -119,9 +131,7 @@ class _TreeBuilder(HTMLParser):
             self.stack.append(node)
         elif node.attrs or tag in HIDDEN_TAGS or tag in _STYLED_TAGS:
             # Flattened, its text would lose this element's style: cannot be judged.
-            problem = f"elements nested deeper than {_MAX_DEPTH} levels"
-            if problem not in self.sheet.problems:
-                self.sheet.problems.append(problem)
+            self._problem(f"elements nested deeper than {_MAX_DEPTH} levels")
         if tag == "style":
             self._in_style += 1
 
@@ -146,7 +156,7 @@ class _TreeBuilder(HTMLParser):
 
     def _note_link(self, node: Node) -> None:
         if node.tag == "link" and "stylesheet" in node.attrs.get("rel", "").lower():
-            self.sheet.problems.append("an external style sheet (<link rel=stylesheet>)")
+            self._problem("an external style sheet (<link rel=stylesheet>)")
 
     def handle_comment(self, data: str) -> None:
         """Outlook conditional comments become marker nodes (see the module docstring)."""
@@ -204,6 +214,8 @@ class _TreeBuilder(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         node = self.stack[-1]
+        if not self._text_seen and data.strip() and not any(n.tag in _NOT_CONTENT for n in self.stack):
+            self._text_seen = True
         if node.tag == "style":
             # A sheet for other media (print...) or of another type does not
             # apply on screen: its rules only may apply.
@@ -214,6 +226,7 @@ class _TreeBuilder(HTMLParser):
         node.children.append(data)
 
 
+_NOT_CONTENT = frozenset({"head", "style", "script", "title", "template"})
 COND_OPEN = "#if"  # start of text only non-Outlook readers see
 COND_CLOSE = "#endif"
 COND_HIDDEN = "#if-mso"  # text only Outlook renders
@@ -289,7 +302,7 @@ def parse(html: str) -> tuple[Node, C.StyleSheet]:
     builder = _TreeBuilder()
     disagreement = parser_disagreement(html)
     if disagreement is not None:
-        builder.sheet.problems.append(disagreement)
+        builder._problem(disagreement)
     try:
         builder.feed(html)
         builder.close()
