@@ -108,7 +108,7 @@ class _TreeBuilder(HTMLParser):
         self._text_seen = False
         self._roots_seen: set[str] = set()
 
-    def _problem(self, what: str) -> None:
+    def note_problem(self, what: str) -> None:
         if what not in self.sheet.problems:
             self.sheet.problems.append(what)
 
@@ -119,7 +119,7 @@ class _TreeBuilder(HTMLParser):
             # A browser merges the attributes of a late or repeated <html>/<body>
             # into the one element it already has: they style all the text.
             if node.attrs and (self._text_seen or tag in self._roots_seen):
-                self._problem(f"a <{tag}> tag after the content began (its style applies to all of it)")
+                self.note_problem(f"a <{tag}> tag after the content began (its style applies to all of it)")
             self._roots_seen.add(tag)
         if tag in _SELF_NESTING_CLOSES and self.stack[-1].tag == tag and len(self.stack) > 1:
             self.stack.pop()
@@ -131,7 +131,7 @@ class _TreeBuilder(HTMLParser):
             self.stack.append(node)
         elif node.attrs or tag in HIDDEN_TAGS or tag in _STYLED_TAGS:
             # Flattened, its text would lose this element's style: cannot be judged.
-            self._problem(f"elements nested deeper than {_MAX_DEPTH} levels")
+            self.note_problem(f"elements nested deeper than {_MAX_DEPTH} levels")
         if tag == "style":
             self._in_style += 1
 
@@ -156,7 +156,7 @@ class _TreeBuilder(HTMLParser):
 
     def _note_link(self, node: Node) -> None:
         if node.tag == "link" and "stylesheet" in node.attrs.get("rel", "").lower():
-            self._problem("an external style sheet (<link rel=stylesheet>)")
+            self.note_problem("an external style sheet (<link rel=stylesheet>)")
 
     def handle_comment(self, data: str) -> None:
         """Outlook conditional comments become marker nodes (see the module docstring)."""
@@ -302,7 +302,7 @@ def parse(html: str) -> tuple[Node, C.StyleSheet]:
     builder = _TreeBuilder()
     disagreement = parser_disagreement(html)
     if disagreement is not None:
-        builder._problem(disagreement)
+        builder.note_problem(disagreement)
     try:
         builder.feed(html)
         builder.close()
