@@ -43,3 +43,12 @@ def test_too_many_tags_above_the_quote_is_refused() -> None:
     html = "<div>reply</div>" + "<i>y</i>" * MAX_TAGS + f"<div class='gmail_quote'>{BIG_QUOTE}</div>"
     result = extract_reply(html=html)
     assert result.text is None and "above its quote" in (result.refusal or "")
+
+
+def test_a_stylesheet_link_after_the_quote_is_still_seen() -> None:
+    html = (
+        "<div>visible reply</div>"
+        f"<div class='gmail_quote'>{BIG_QUOTE}</div><link rel='stylesheet' href='https://evil.example/h.css'>"
+    )
+    result = extract_reply(html=html)
+    assert result.text is None and "external style sheet" in (result.refusal or "")

@@ -70,8 +70,14 @@ HIDDEN = [
 
 @pytest.mark.parametrize(("name", "hidden"), HIDDEN, ids=[h[0] for h in HIDDEN])
 def test_hidden_content_never_reaches_output(name: str, hidden: str) -> None:
+    """Dropped with the visible reply kept, or (for sizes/overflow a browser may still
+    show, off-screen moves, ``@media``) the HTML refused naming the style: see test_extract_hidden."""
     html = f"<html><body><div>ls</div>{hidden}<div>pwd</div></body></html>"
-    out = new_html(html)
+    result = extract_reply(html=html)
+    if name in ("zero-height", "zero-width", "max-height", "id-hidden", "offscreen", "text-indent"):
+        assert result.text is None and "cannot tell what you saw" in (result.refusal or "")
+        return
+    out = result.text
     assert out is not None
     assert "rm" not in out
     assert "ls" in out and "pwd" in out

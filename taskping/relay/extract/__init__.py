@@ -5,7 +5,10 @@ by design, so this package refuses rather than guesses. It is pure (no I/O):
 the relay and ``taskping extract`` hand it bytes or strings.
 
 Pipeline: :mod:`.mime` picks the body parts; :mod:`.html` turns an HTML body
-into text with hidden content dropped and quote containers marked; :mod:`.lines`
+into text with hidden content dropped and quote containers marked, or refuses
+it when a style it does not understand could hide text (:mod:`.visible`
+holds that rule, :mod:`.css` the CSS syntax, :mod:`.appearance` the computed
+look of each element); :mod:`.lines`
 classifies each line; :mod:`.reply` decides which lines are new;
 :mod:`.command` turns new text into what would be typed.
 """
@@ -18,7 +21,7 @@ from typing import Literal
 
 from .bound import bound_html
 from .command import to_command
-from .html import html_to_text
+from .html import render_html
 from .mime import body_parts
 from .reply import decide
 
@@ -47,7 +50,8 @@ def extract_reply(
     """New text of a reply body.
 
     The text/plain body is used when present and non-empty, else the HTML body
-    (rendered with hidden content dropped). ``sent_texts`` are the notification
+    (rendered with hidden content dropped; refused, with the reason, when a
+    style it does not understand could hide text). ``sent_texts`` are the notification
     texts TaskPing sent in this thread: a copy of any of them is quote.
     """
     if text is not None and text.strip():
@@ -57,7 +61,10 @@ def extract_reply(
         bounded, refusal = bound_html(html)
         if bounded is None:
             return Extraction(None, refusal, "html")
-        rendered = html_to_text(bounded)
+        result = render_html(bounded)
+        if result.refusal is not None:
+            return Extraction(None, result.refusal, "html")
+        rendered = result.text
         if not rendered.strip(" \n>"):
             return Extraction(None, NO_VISIBLE, "html")
         d = decide(rendered, sent_texts)

@@ -7,8 +7,9 @@ than :data:`MAX_TAGS` tags:
 
 1. cut it at the first known quote container (Gmail, Apple Mail, Outlook,
    Yahoo, Proton, Thunderbird markers) — everything after it is quote — but
-   keep every ``<style>`` block from the cut part, because a stylesheet placed
-   after some text can still hide that text;
+   keep every ``<style>`` block and ``<link>`` tag from the cut part, because
+   a stylesheet placed after some text can still hide that text (a ``<link
+   rel=stylesheet>`` is then refused by the renderer);
 2. if what is left still has more than MAX_TAGS tags, refuse: a body we cannot
    read in bounded time is not guessed at.
 
@@ -71,6 +72,19 @@ def _style_blocks(html: str, lowered: str, start: int) -> list[str]:
         pos = end
 
 
+def _link_tags(html: str, lowered: str, start: int) -> list[str]:
+    tags: list[str] = []
+    pos = start
+    while True:
+        open_at = lowered.find("<link", pos)
+        if open_at == -1:
+            return tags
+        end = lowered.find(">", open_at)
+        end = len(html) if end == -1 else end + 1
+        tags.append(html[open_at:end])
+        pos = end
+
+
 def bound_html(html: str) -> tuple[str | None, str | None]:
     """``(html_to_render, None)``, or ``(None, refusal)`` when it cannot be read in bounded time."""
     if tag_count(html) <= MAX_TAGS:
@@ -78,7 +92,7 @@ def bound_html(html: str) -> tuple[str | None, str | None]:
     lowered = html.lower()
     cut = _quote_start(lowered)
     if cut is not None:
-        html = html[:cut] + "".join(_style_blocks(html, lowered, cut))
+        html = html[:cut] + "".join(_style_blocks(html, lowered, cut)) + "".join(_link_tags(html, lowered, cut))
     tags = tag_count(html)
     if tags > MAX_TAGS:
         where = " above its quote" if cut is not None else ", and no quote to cut it at"

@@ -3,12 +3,27 @@
 Three jobs, in one pass over a small tree built with the standard library's
 tolerant :class:`html.parser.HTMLParser` (never raises on broken markup):
 
-1. **Drop what a reader cannot see** (see :mod:`.css`): ``<script>``,
-   ``<style>``, ``<head>``, ``<template>``, ``<title>``, ``<noscript>``,
-   ``<object>``/``<iframe>``/``<svg>``, form controls, closed ``<details>``,
-   elements with the ``hidden`` attribute, comments, and anything CSS hides or
-   paints in the background colour. Hidden content must never reach the output:
-   a stranger could hide a command there.
+1. **Keep only what a reader surely sees** (the rule is in :mod:`.visible`):
+   drop ``<script>``, ``<style>``, ``<head>``, ``<template>``, ``<title>``,
+   ``<noscript>``, ``<object>``/``<iframe>``/``<svg>``, form controls, closed
+   ``<details>`` and ``<dialog>``, what a browser's own style sheet hides
+   (``<noembed>``, ``<rp>``...), elements with the ``hidden`` attribute, comments, and what
+   styles certainly hide or paint in the background colour; and **refuse**
+   (:class:`Rendered` with a reason) when text outside a quote sits under a
+   style that is not understood, when a style that can paint over other
+   elements is used anywhere, when a style sheet cannot be followed
+   (``@import``, ``<link rel=stylesheet>``, CSS nesting), when the markup is
+   one this parser splits differently from a browser (``</ span>``,
+   ``-- >``; duplicate attributes, ``<span/>`` and an unfinished tag or
+   comment at the end are read as a browser does), and for Outlook
+   conditional comments around text (``<!--[if mso]>text<![endif]-->`` is
+   shown only by Outlook, ``<![if !mso]>text<![endif]>`` and
+   ``<!--[if !mso]><!-->text<!--<![endif]-->`` by everyone but Outlook).
+   Outlook's own ``<!--[if gte mso 9]><xml>…</xml><![endif]-->`` settings,
+   conditional comments holding only markup or ``<style>`` (read as
+   ``@media``-like conditional rules), and Word's list/line-break
+   ``<![if !supportLists]>`` are understood. Hidden content must never reach
+   the output: a stranger could hide a command there.
 2. **Mark the known quote containers** so the line rules see them as quote:
    ``<blockquote>`` (``type=cite`` and plain), ``.gmail_quote``,
    ``.yahoo_quoted``, ``.protonmail_quote``, ``.moz-cite-prefix``, NetEase's
@@ -27,6 +42,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from . import appearance as A
 from . import css as C
 from .lines import looks_like_attribution
 
@@ -37,7 +53,8 @@ VOID = frozenset({
 HIDDEN_TAGS = frozenset({
     "script", "style", "head", "template", "title", "noscript", "object", "iframe", "svg", "math",
     "select", "option", "textarea", "input", "button", "datalist", "frameset", "frame", "noframes",
-    "applet", "audio", "video", "canvas", "map", "meta", "link", "base", "xml",
+    "applet", "audio", "video", "canvas", "map", "meta", "link", "base", "xml", "noembed", "rp", "basefont",
+    "area", "param",
 })
 BLOCK = frozenset({
     "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
@@ -50,6 +67,8 @@ CELL = frozenset({"td", "th"})
 # Elements that need the full treatment even without attributes.
 _STRUCTURAL = frozenset({"br", "hr", "img", "blockquote", "pre", "xmp", "plaintext", "listing", "details"})
 # Elements closed implicitly when a sibling of the same kind opens.
+# Elements whose tag alone changes the look (font size, link colour).
+_STYLED_TAGS = frozenset({"small", "sub", "sup", "big", "h1", "h2", "h3", "h5", "h6", "a", "font", "body", "bdo"})
 _SELF_NESTING_CLOSES = frozenset({"p", "li", "tr", "td", "th", "dt", "dd", "option"})
 
 QUOTE_CLASSES = frozenset({
@@ -85,23 +104,101 @@ class _TreeBuilder(HTMLParser):
         self.stack: list[Node] = [self.root]
         self.sheet = C.StyleSheet()
         self._in_style = 0
+        self._word_sections = 0
+        self._text_seen = False
+        self._roots_seen: set[str] = set()
+
+    def note_problem(self, what: str) -> None:
+        if what not in self.sheet.problems:
+            self.sheet.problems.append(what)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
-        node = Node(tag, {k.lower(): (v or "") for k, v in attrs if k})
+        node = Node(tag, _attributes(attrs))
+        if tag in ("html", "body"):
+            # A browser merges the attributes of a late or repeated <html>/<body>
+            # into the one element it already has: they style all the text.
+            if node.attrs and (self._text_seen or tag in self._roots_seen):
+                self.note_problem(f"a <{tag}> tag after the content began (its style applies to all of it)")
+            self._roots_seen.add(tag)
         if tag in _SELF_NESTING_CLOSES and self.stack[-1].tag == tag and len(self.stack) > 1:
             self.stack.pop()
         self.stack[-1].children.append(node)
+        self._note_link(node)
         if tag in VOID:
             return
         if len(self.stack) < _MAX_DEPTH:
             self.stack.append(node)
+        elif node.attrs or tag in HIDDEN_TAGS or tag in _STYLED_TAGS:
+            # Flattened, its text would lose this element's style: cannot be judged.
+            self.note_problem(f"elements nested deeper than {_MAX_DEPTH} levels")
         if tag == "style":
             self._in_style += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """``<br/>``. On an element that is not void a browser ignores the slash:
+        ``<span style="display:none"/>text`` hides ``text``, so it opens too."""
         tag = tag.lower()
-        self.stack[-1].children.append(Node(tag, {k.lower(): (v or "") for k, v in attrs if k}))
+        if tag not in VOID:
+            self.handle_starttag(tag, attrs)
+            return
+        node = Node(tag, _attributes(attrs))
+        self._note_link(node)
+        self.stack[-1].children.append(node)
+
+    def close(self) -> None:
+        """At the end, an unfinished tag, comment or ``<!...``/``<?...`` shows nothing
+        in a browser; the standard parser would hand it over as text."""
+        rest = self.rawdata
+        if len(rest) > 1 and rest[0] == "<" and (rest[1].isalpha() or rest[1] in "!/?"):
+            self.rawdata = ""
+        super().close()
+
+    def _note_link(self, node: Node) -> None:
+        if node.tag == "link" and "stylesheet" in node.attrs.get("rel", "").lower():
+            self.note_problem("an external style sheet (<link rel=stylesheet>)")
+
+    def handle_comment(self, data: str) -> None:
+        """Outlook conditional comments become marker nodes (see the module docstring)."""
+        head = data.lstrip()[:300].lower()
+        if head.startswith("[if") and "]>" in head:
+            condition = head[1 : head.index("]")].strip()
+            body = data[data.index("]>") + 2 :]
+            if body.rstrip().endswith("<!") and "<![endif]" not in body.lower():
+                self._marker(COND_OPEN, condition)  # <!--[if !mso]><!--> ... <!--<![endif]-->
+                return
+            self._hidden_conditional(condition, body)
+        elif head.startswith("<![endif]"):
+            self._marker(COND_CLOSE, "endif")
+
+    def unknown_decl(self, data: str) -> None:
+        """``<![if !mso]>`` / ``<![endif]>``: downlevel-revealed conditional sections."""
+        head = data.strip().lower()
+        if head.startswith("if"):
+            condition = head[2:].strip()
+            if condition not in _WORD_CONDITIONS:
+                self._marker(COND_OPEN, condition)
+            else:
+                self._word_sections += 1
+        elif head.startswith("endif"):
+            if self._word_sections:
+                self._word_sections -= 1
+            else:
+                self._marker(COND_CLOSE, "endif")
+
+    def _marker(self, kind: str, condition: str) -> None:
+        self.stack[-1].children.append(Node(kind, {"condition": condition[:60]}))
+
+    def _hidden_conditional(self, condition: str, body: str) -> None:
+        """``<!--[if X]>body<![endif]-->``: only Outlook renders ``body``."""
+        lowered = body.lower()
+        end = lowered.rfind("<![endif]")
+        body, lowered = (body[:end], lowered[:end]) if end != -1 else (body, lowered)
+        for css in _blocks(body, lowered, "style"):
+            self.sheet.add(css[css.find(">") + 1 :], conditional=True)
+        rest = _strip_blocks(_strip_blocks(body, "style"), "xml")
+        if _TAG_RE.sub("", rest).strip(" \t\r\n&nbsp;"):
+            self._marker(COND_HIDDEN, condition)
 
     def handle_endtag(self, tag: str) -> None:
         tag = tag.lower()
@@ -116,14 +213,96 @@ class _TreeBuilder(HTMLParser):
             self._in_style -= 1
 
     def handle_data(self, data: str) -> None:
-        if self.stack[-1].tag == "style":
-            self.sheet.add(data)
-        self.stack[-1].children.append(data)
+        node = self.stack[-1]
+        if not self._text_seen and data.strip() and not any(n.tag in _NOT_CONTENT for n in self.stack):
+            self._text_seen = True
+        if node.tag == "style":
+            # A sheet for other media (print...) or of another type does not
+            # apply on screen: its rules only may apply.
+            media = node.attrs.get("media", "").strip().lower()
+            kind = node.attrs.get("type", "").strip().lower()
+            sometimes = media not in ("", "all", "screen") or kind not in ("", "text/css") or "disabled" in node.attrs
+            self.sheet.add(data, conditional=sometimes)
+        node.children.append(data)
+
+
+_NOT_CONTENT = frozenset({"head", "style", "script", "title", "template"})
+COND_OPEN = "#if"  # start of text only non-Outlook readers see
+COND_CLOSE = "#endif"
+COND_HIDDEN = "#if-mso"  # text only Outlook renders
+# Word's own downlevel-revealed sections: the fallback list numbering and
+# line breaks it also renders natively, so both readings show the same text.
+_WORD_CONDITIONS = frozenset({"!supportlists", "!supportlinebreaknewline", "!supportannotations",
+                              "!supportfootnotes", "!supportemptyparas"})
+_TAG_RE = re.compile(r"<[^>]{0,2000}>")
+
+
+def _blocks(text: str, lowered: str, tag: str) -> list[str]:
+    """Every ``<tag ...>...</tag>`` substring (unclosed: to the end)."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = lowered.find(f"<{tag}", pos)
+        if start == -1:
+            return out
+        end = lowered.find(f"</{tag}", start)
+        if end == -1:
+            out.append(text[start:])
+            return out
+        out.append(text[start:end])
+        pos = end + 1
+
+
+def _strip_blocks(text: str, tag: str) -> str:
+    lowered = text.lower()
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = lowered.find(f"<{tag}", pos)
+        if start == -1:
+            out.append(text[pos:])
+            return "".join(out)
+        out.append(text[pos:start])
+        end = lowered.find(f"</{tag}", start)
+        if end == -1:
+            return "".join(out)
+        close = lowered.find(">", end)
+        pos = len(text) if close == -1 else close + 1
+
+
+def _attributes(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
+    """Attributes by lower-cased name; of duplicates the *first* wins, as in a browser."""
+    out: dict[str, str] = {}
+    for name, value in attrs:
+        if name:
+            out.setdefault(name.lower(), value or "")
+    return out
+
+
+# Where Python's HTMLParser and a browser split the markup differently so that
+# Python shows text a browser hides: ``</ span>`` is an end tag for Python
+# only (a browser reads a comment, and inside <style>/<noframes> plain text),
+# and ``-- >`` ends a comment for Python only. Such a body is refused.
+_PARSER_DISAGREEMENTS = (
+    (re.compile(r"</\s"), "a '</ tag>' that browsers read as a comment, not an end tag"),
+    (re.compile(r"--\s+>"), "a '-- >' comment end browsers do not end on"),
+)
+
+
+def parser_disagreement(html: str) -> str | None:
+    """What would make this parser and a browser read the markup differently, or None."""
+    for pattern, what in _PARSER_DISAGREEMENTS:
+        if pattern.search(html):
+            return what
+    return None
 
 
 def parse(html: str) -> tuple[Node, C.StyleSheet]:
     """Parse into a tree; never raises (a parser failure keeps what was built)."""
     builder = _TreeBuilder()
+    disagreement = parser_disagreement(html)
+    if disagreement is not None:
+        builder.note_problem(disagreement)
     try:
         builder.feed(html)
         builder.close()
@@ -132,16 +311,22 @@ def parse(html: str) -> tuple[Node, C.StyleSheet]:
     return builder.root, builder.sheet
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Ctx:
-    fg: C.RGB
-    bg: C.RGB
+    look: A.Look
     quote: int
     pre: bool
-    invisible: bool = False  # text painted in the background colour
 
-    def __post_init__(self) -> None:
-        self.invisible = C.same_color(self.fg, self.bg)
+
+REFUSED = "the HTML body has {what}, so TaskPing cannot tell what you saw; reply in plain text"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Visible text of an HTML body, or why it cannot be read."""
+
+    text: str
+    refusal: str | None = None
 
 
 class _Renderer:
@@ -151,11 +336,26 @@ class _Renderer:
         self.cur: list[str] = []
         self.cur_quote = 0
         self.rest_quote = 0  # set once an Outlook-style "original message" container starts
+        self.refusal: str | None = None
+        self.revealed: list[str] = []  # open <![if !mso]> sections
+        self.root_look = A.ROOT  # the implied <html>/<body> (see render)
+        self.web_fonts = frozenset(sheet.web_fonts)
 
     # -- output --------------------------------------------------------
+    def refuse(self, what: str) -> None:
+        if self.refusal is None:
+            # The reason quotes the sender's CSS: one printable line, bounded.
+            shown = "".join(c if c.isprintable() else " " for c in " ".join(what.split()))[:200]
+            self.refusal = REFUSED.format(what=shown)
+
     def text(self, s: str, ctx: _Ctx) -> None:
-        if ctx.invisible:
+        if ctx.look.faint:
             return  # painted in the background colour
+        if ctx.quote + self.rest_quote == 0 and s.strip():
+            if ctx.look.unknown:
+                self.refuse(f"text under a style it does not understand ({ctx.look.unknown})")
+            elif self.revealed:
+                self.refuse(f"text Outlook does not show (<![if {self.revealed[-1]}]>)")
         if not ctx.pre:
             s = _WS_RE.sub(" ", s)
             if not self.cur or self.cur[-1].endswith(" "):
@@ -188,11 +388,24 @@ class _Renderer:
             self.lines.append("> " * (ctx.quote + self.rest_quote) if ctx.quote + self.rest_quote else "")
 
     # -- tree walk -----------------------------------------------------
-    def render(self, root: Node) -> str:
-        ctx0 = _Ctx(C.DEFAULT_FG, C.DEFAULT_BG, 0, False)
+    def render(self, root: Node) -> Rendered:
+        if self.sheet.problems:
+            return Rendered("", REFUSED.format(what=self.sheet.problems[0]))
+        # Text outside any <html>/<body> still sits in the implied ones a browser
+        # creates, so rules for html, body, :root and * apply to it too.
+        root_look = A.ROOT
+        if self.sheet.rules:
+            implied = [*self.sheet.declarations_for("html", {}), *self.sheet.declarations_for("body", {})]
+            root_look = A.look_of("body", {}, implied, A.ROOT, frozenset(self.sheet.web_fonts))
+            if root_look.escape is not None:
+                return Rendered("", REFUSED.format(what=f"a style that can cover other text ({root_look.escape})"))
+            if root_look.hidden:
+                return Rendered("")
+        self.root_look = root_look
+        ctx0 = _Ctx(root_look, 0, root_look.pre)
         # Explicit stack (no recursion): entries are ("node", node, ctx) or ("end", node, ctx).
         work: list[tuple[str, Node | str, _Ctx]] = [("node", child, ctx0) for child in reversed(root.children)]
-        while work:
+        while work and self.refusal is None:
             action, item, ctx = work.pop()
             if isinstance(item, str):
                 self.text(item, ctx)
@@ -207,16 +420,31 @@ class _Renderer:
             for child in reversed(item.children):
                 work.append(("node", child, child_ctx))
         self.newline()
-        return "\n".join(self.lines)
+        if self.refusal is not None:
+            return Rendered("", self.refusal)
+        return Rendered("\n".join(self.lines))
+
+    def _marker(self, node: Node, ctx: _Ctx) -> None:
+        condition = node.attrs.get("condition", "")
+        if node.tag == COND_OPEN:
+            self.revealed.append(condition)
+        elif node.tag == COND_CLOSE:
+            if self.revealed:
+                self.revealed.pop()
+        elif ctx.quote + self.rest_quote == 0:
+            self.refuse(f"text only Outlook shows (<!--[if {condition}]>)")
 
     def _open(self, node: Node, ctx: _Ctx) -> _Ctx | None:
         """Start an element; None when its content must not be rendered."""
         tag, attrs = node.tag, node.attrs
+        if tag.startswith("#"):
+            self._marker(node, ctx)
+            return None
         if tag in HIDDEN_TAGS or "hidden" in attrs:
             return None
-        if tag == "details" and "open" not in attrs:
+        if tag in ("details", "dialog") and "open" not in attrs:
             return None
-        if not attrs and not self.sheet.rules and tag not in _STRUCTURAL:
+        if not attrs and not self.sheet.rules and tag not in _STRUCTURAL and tag not in _STYLED_TAGS:
             # Fast path: a plain inline element changes nothing but the layout.
             if tag in PARAGRAPH:
                 self.blank(ctx)
@@ -229,23 +457,14 @@ class _Renderer:
         ident = attrs.get("id", "").lower()
         if ident in SIGNATURE_IDS or classes & SIGNATURE_CLASSES:
             return None
-        decls = self.sheet.declarations_for(tag, attrs)
-        decls.update(C.parse_style(attrs.get("style", "")))
-        if C.hides(decls):
+        # A real <html>/<body> replaces the implied one: its rules must not apply twice.
+        parent = A.ROOT if tag in ("html", "body") and ctx.look is self.root_look else ctx.look
+        look = A.look_of(tag, attrs, self.sheet.declarations_for(tag, attrs), parent, self.web_fonts)
+        if look.hidden:
             return None
-        fg, bg = ctx.fg, ctx.bg
-        bg_value = decls.get("background-color") or decls.get("background") or attrs.get("bgcolor", "")
-        if bg_value:
-            parsed = C.parse_color(bg_value)
-            if parsed is not None and parsed != C.TRANSPARENT:
-                bg = parsed
-        fg_value = decls.get("color") or (attrs.get("color", "") if tag == "font" else "")
-        if fg_value:
-            parsed = C.parse_color(fg_value)
-            if parsed == C.TRANSPARENT:
-                return None
-            if parsed is not None:
-                fg = parsed
+        if look.escape is not None:
+            self.refuse(f"a style that can cover other text ({look.escape})")
+            return None
         if tag == "br":
             self.newline(ctx, force=True)
             return ctx
@@ -263,7 +482,7 @@ class _Renderer:
         if ident.endswith(REST_IDS_SUFFIX) or classes & REST_CLASSES:
             self.newline(ctx)
             self.rest_quote = max(self.rest_quote, 1)
-        new_ctx = _Ctx(fg, bg, quote, ctx.pre or tag in ("pre", "xmp", "plaintext", "listing"))
+        new_ctx = _Ctx(look, quote, ctx.pre or look.pre or tag in ("pre", "xmp", "plaintext", "listing"))
         if tag in PARAGRAPH:
             self.blank(new_ctx)
         elif tag in BLOCK or quote != ctx.quote:
@@ -304,7 +523,12 @@ def _is_quote_container(node: Node) -> bool:
     return bool(classes & QUOTE_CLASSES) or node.attrs.get("id", "").lower() in QUOTE_IDS
 
 
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML body, quote containers prefixed with ``> ``."""
+def render_html(html: str) -> Rendered:
+    """Visible text of an HTML body, quote containers prefixed with ``> ``; or a refusal."""
     root, sheet = parse(html)
     return _Renderer(sheet).render(root)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body ("" when it is refused: see :func:`render_html`)."""
+    return render_html(html).text
