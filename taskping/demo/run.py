@@ -38,6 +38,7 @@ from taskping.demo.model import ModelEndpoint
 from taskping.demo.phone import Mail, Phone
 from taskping.demo.smtp import AUTHSERV_ID
 from taskping.demo.steps import Printer, StepFailed
+from taskping.session_map.daemons import pid_alive
 
 PHONE_USER = "you"
 RELAY_USER = "taskping"
@@ -72,16 +73,6 @@ def _clean_environ() -> dict[str, str]:
     keys = {f.metadata["env"] for f in fields(Settings) if "env" in f.metadata}
     drop = keys | {"TASKPING_ENV_FILE", "TMUX", "TMUX_PANE"}
     return {k: v for k, v in os.environ.items() if k not in drop}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Demo:
@@ -434,9 +425,9 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _wait_gone(pid: int) -> None:
     deadline = time.monotonic() + STOP_WAIT
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from taskping.relay.canonical import scan
@@ -165,6 +165,22 @@ def signs_all(raw: bytes, from_domain: str, names: list[str]) -> bool:
     return any(wanted <= set(sig.covered) for sig in aligned_signatures(raw, from_domain))
 
 
+def _candidates(
+    values: list[bytes], raw: bytes, from_domain: str
+) -> Iterator[tuple[int, str, str, str | None]]:
+    """For each of the first 8 signatures: (index, d=, label, what disqualifies it or None)."""
+    import dkim
+
+    for idx, value in enumerate(values[:8]):
+        try:
+            tags = dkim.util.parse_tag_value(value)
+        except Exception:  # noqa: BLE001
+            yield idx, "", f"signature {idx + 1}", "unparseable"
+            continue
+        d = tags.get(b"d", b"").decode("ascii", "replace").lower()
+        yield idx, d, f"signature {idx + 1} (d={d or '?'})", _shape_problem(tags, raw, from_domain)
+
+
 def precheck(header: bytes, from_domain: str) -> DkimVerdict:
     """What can be judged from the header section alone (the fetch step, before downloading
     the body): is there a signature that :func:`verify` could accept at all? ``ok`` here is
@@ -175,17 +191,10 @@ def precheck(header: bytes, from_domain: str) -> DkimVerdict:
     if not values:
         return DkimVerdict(False, "no DKIM-Signature header")
     problems: list[str] = []
-    for idx, value in enumerate(values[:8]):
-        try:
-            tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
-            problems.append(f"signature {idx + 1}: unparseable")
-            continue
-        d = tags.get(b"d", b"").decode("ascii", "replace").lower()
-        problem = _shape_problem(tags, header, from_domain)
+    for _idx, d, label, problem in _candidates(values, header, from_domain):
         if problem is None:
             return DkimVerdict(True, f"DKIM signature d={d} present (verified after download)")
-        problems.append(f"signature {idx + 1} (d={d or '?'}): {problem}")
+        problems.append(f"{label}: {problem}")
     return DkimVerdict(False, "DKIM: " + "; ".join(problems))
 
 
@@ -209,15 +218,7 @@ def verify(
         return DkimVerdict(False, "no DKIM-Signature header")
     lookup = dnsfunc or _Lookup(dns_server, timeout)
     problems: list[str] = []
-    for idx, value in enumerate(signatures[:8]):
-        try:
-            tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
-            problems.append(f"signature {idx + 1}: unparseable")
-            continue
-        d = tags.get(b"d", b"").decode("ascii", "replace").lower()
-        label = f"signature {idx + 1} (d={d or '?'})"
-        problem = _shape_problem(tags, raw, from_domain)
+    for idx, d, label, problem in _candidates(signatures, raw, from_domain):
         if problem:
             problems.append(f"{label}: {problem}")
             continue
