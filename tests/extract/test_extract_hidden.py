@@ -113,6 +113,7 @@ CASES = [
     ("unclosed-cdata-at-end", f"<div>ls</div><div>pwd</div><![CDATA[ {HIDDEN}", None),
     ("unclosed-tag-at-end", f'<div>ls</div><div>pwd</div><span style="display:none"\n{HIDDEN}', None),
     ("comment-end-with-space", around(f"<!-- a -- > {HIDDEN} -->"), "-- >"),
+    ("comment-end-with-space-after-a-comment", around(f"<!-- x --><!-- a --\n> {HIDDEN} -->"), "-- >"),
     ("font-size-zero-em-child", around(f'<div style="font-size:0"><span style="font-size:1em">{HIDDEN}</span></div>'), None),
     ("box-shadow-paints-behind-text", around(f'<span style="box-shadow:inset 0 0 0 99px #000">{HIDDEN}</span>'), "box-shadow"),
     ("styled-beyond-max-depth", around("<div>" * 450 + f'<span style="color:#fff">{HIDDEN}</span>' + "</div>" * 450), "nested deeper"),
@@ -329,3 +330,11 @@ def test_a_value_with_non_css_whitespace_is_not_understood(space: str) -> None:
     for css in (f"color:{space}#000", f"color:rgb(0,{space}0,0)"):
         result = extract_reply(html=html.replace(f"color:{space}#000", css))
         assert result.text is None or "rm" not in result.text
+
+
+def test_dashes_before_a_gt_outside_a_comment_are_text_to_both_readers() -> None:
+    """A quoted signature line ("--") followed by a quoted line ("> ...") is no comment end."""
+    html = "<div>run the tests</div><div>--\n> earlier text</div><!-- a note --><div>then deploy</div>"
+    result = extract_reply(html=html)
+    assert result.ok and result.text is not None, result.refusal
+    assert "run the tests" in result.text and "then deploy" in result.text

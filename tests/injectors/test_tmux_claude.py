@@ -348,3 +348,15 @@ def test_synchronized_panes_are_refused(claude_pane: ClaudePane, fake_api: FakeA
     assert result.outcome is InjectionOutcome.FAILED and "synchronize-panes" in result.detail
     assert claude_pane.reading().state is ScreenState.READY
     assert fake_api.prompts == []
+
+
+def test_leading_spaces_and_indented_code_arrive_exactly(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    """A fenced block keeps its indentation (the extractor's contract); the box draws
+    leading spaces, so the Enter re-check must accept them as our text."""
+    for text in ("  pytest -q --maxfail=1", "    indented\n  less\nnone"):
+        result = injector.inject(claude_pane.target, text)
+        assert result.outcome is InjectionOutcome.SUBMITTED, result
+        assert fake_api.wait_for_prompt(text) == text
+        settle(claude_pane)

@@ -60,7 +60,11 @@ def test_html_only_chinese_reply_with_code_fence(world: World) -> None:
         f"<blockquote>{quoted(note)}</blockquote></div>"
     )
     world.reply(note, "", html=html)
-    assert world.api.wait_for_prompt(lambda p: "pytest -q" in p, timeout=15) == "  pytest -q --maxfail=1"
+    try:
+        prompt = world.api.wait_for_prompt(lambda p: "pytest -q" in p, timeout=15)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\nledger: {world.ledger()}\n{world.relay_log()}") from None
+    assert prompt == "  pytest -q --maxfail=1"
 
 
 def test_duplicate_delivery_is_typed_once(world: World) -> None:

@@ -282,18 +282,38 @@ def _attributes(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
 # Where Python's HTMLParser and a browser split the markup differently so that
 # Python shows text a browser hides: ``</ span>`` is an end tag for Python
 # only (a browser reads a comment, and inside <style>/<noframes> plain text),
-# and ``-- >`` ends a comment for Python only. Such a body is refused.
-_PARSER_DISAGREEMENTS = (
-    (re.compile(r"</\s"), "a '</ tag>' that browsers read as a comment, not an end tag"),
-    (re.compile(r"--\s+>"), "a '-- >' comment end browsers do not end on"),
-)
+# and inside a comment ``-- >`` ends it for Python only (a browser ends a
+# comment at ``-->`` or ``--!>``). Outside a comment ``-- >`` is text to both.
+# Such a body is refused.
+_END_TAG_WITH_SPACE = re.compile(r"</\s")
+_PYTHON_ONLY_COMMENT_END = re.compile(r"--\s+>")
+_BROWSER_COMMENT_END = re.compile(r"--!?>")
+
+
+def _comment_end_disagrees(html: str) -> bool:
+    """Whether some comment holds a ``-- >`` before the end a browser sees."""
+    start = html.find("<!--")
+    while start != -1:
+        body_from = start + 4
+        if html.startswith(">", body_from) or html.startswith("->", body_from):
+            start = html.find("<!--", body_from)  # <!--> and <!---> are empty comments to both
+            continue
+        end = _BROWSER_COMMENT_END.search(html, body_from)
+        stop = end.start() if end else len(html)
+        if _PYTHON_ONLY_COMMENT_END.search(html, body_from, stop):
+            return True
+        if end is None:
+            return False
+        start = html.find("<!--", end.end())
+    return False
 
 
 def parser_disagreement(html: str) -> str | None:
     """What would make this parser and a browser read the markup differently, or None."""
-    for pattern, what in _PARSER_DISAGREEMENTS:
-        if pattern.search(html):
-            return what
+    if _END_TAG_WITH_SPACE.search(html):
+        return "a '</ tag>' that browsers read as a comment, not an end tag"
+    if _comment_end_disagrees(html):
+        return "a '-- >' comment end browsers do not end on"
     return None
 
 
