@@ -65,6 +65,11 @@ class Injector(Protocol):
 
     def screen_state(self, target: Target) -> ScreenState: ...
 
+    def discard(self, target: Target, text: str) -> bool:
+        """Erase what a stopped injection of ``text`` left in the input box: only when the box
+        holds nothing but a piece of ``text`` and no dialog is open. True when something was erased."""
+        ...
+
     def inject(
         self,
         target: Target,

@@ -248,6 +248,25 @@ class TmuxInjector:
                 return InjectionResult(InjectionOutcome.TARGET_GONE, f"pane vanished: {error}")
             return InjectionResult(InjectionOutcome.FAILED, f"{type(error).__name__}: {error}")
 
+    def discard(self, target: Target, text: str) -> bool:
+        """Erase the rest of a stopped injection of ``text`` (see the protocol): never a person's
+        draft (the box must hold only a piece of ``text``), never a dialog."""
+        if target.kind != "tmux" or not target.pane or not text.strip():
+            return False
+        try:
+            with self._locked(target):
+                tmux = self._tmux(target)
+                reading = self._reading(tmux, target.pane)
+                if reading.state is ScreenState.PERMISSION_DIALOG or reading.input_lines is None:
+                    return False
+                if reading.input_empty or not box_is_part_of(reading, text.replace("\t", TAB_AS_SPACES)):
+                    return False
+                return self._erase(tmux, target.pane)
+        except _Refused:
+            return False
+        except Exception:  # noqa: BLE001 - terminal trouble: nothing erased
+            return False
+
     # -- internals --------------------------------------------------------
     def _tmux(self, target: Target) -> _Tmux:
         return _Tmux(libtmux.Server(socket_path=target.socket, tmux_bin=self.tmux_bin))

@@ -190,7 +190,8 @@ class Pipeline:
     ) -> Decision:
         target = _target(session)
         typed_preview = audit.preview(text)
-        ledger.mark_injecting(self.conn, entry.id, session_id=session.id, preview=typed_preview or "")
+        waiting.start_typing(self.conn, entry.id, session_id=session.id, sender=sender, text=text, raw=mail.raw,
+                             preview=typed_preview or "")
         fault_point("before-inject")
         started = time.time()
 
@@ -202,6 +203,7 @@ class Pipeline:
         fault_point("after-inject")
         if result.outcome == InjectionOutcome.BUSY:  # nothing was typed: wait for READY
             return self._wait(mail, entry, session, text, sender, detail=result.detail)
+        waiting.remove(self.conn, entry.id)  # decided below: the text is not kept
         if result.outcome == InjectionOutcome.TARGET_GONE:
             sessions.end(self.conn, session.id, reason="pane gone")
             reason = f"the terminal of session {session.name} no longer exists; the session is ended"
@@ -404,9 +406,15 @@ class Pipeline:
 
 
     def _fate_unknown(self, mail: InboundMail, entry: LedgerEntry, sender: str | None) -> Decision:
+        """The relay stopped while typing this reply: never typed again; the sender is told. What it
+        may have left in the input box is erased when the box holds nothing but a piece of it."""
         session = sessions.get(self.conn, entry.session_id)
         reason = "the relay stopped while typing this reply; it is not typed again"
+        text = waiting.text_of(self.conn, entry.id)
+        if session is not None and session.live and text:
+            self.injector.discard(_target(session), text)
         ledger.decide(self.conn, entry.id, "unknown", reason)
+        waiting.remove(self.conn, entry.id)
         if sender is not None:
             acknowledge.fate_unknown(self.conn, self.settings, mail, sender, session)
         self._audit(mail, "unknown", reason, session, entry.preview)

@@ -81,16 +81,6 @@ def claim(
     return LedgerEntry(**dict(row)), created
 
 
-def mark_injecting(conn: sqlite3.Connection, entry_id: int, *, session_id: int, preview: str) -> None:
-    """Committed before the first keystroke (from ``received``, or ``waiting`` when its turn came)."""
-    with transaction(conn):
-        conn.execute(
-            "UPDATE inbound SET status = 'injecting', session_id = ?, preview = ?"
-            " WHERE id = ? AND status IN ('received', 'waiting')",
-            (session_id, preview, entry_id),
-        )
-
-
 def decide(
     conn: sqlite3.Connection,
     entry_id: int,

@@ -1,4 +1,4 @@
-"""Replies waiting for a busy session: typed in order once Claude is READY.
+"""Replies waiting for a busy session, or being typed: typed in order once Claude is READY.
 
 Keys go only into a READY screen. A reply that passed every check while its
 session was working (or whose session already has replies waiting, so that
@@ -8,6 +8,11 @@ mailbox: the guarded text, the authenticated sender and the raw message (for
 the acknowledgement's threading). It is deleted when the reply is decided
 (typed, refused after BUSY_WAIT_SECONDS, or the session ended), so the text
 does not outlive the wait.
+
+A reply being typed has a row too (:func:`start_typing`, committed with the
+ledger's ``injecting``): when the relay dies mid-typing, the next one knows
+the whole text it was typing, so it can erase what it left in the input box
+(only when the box holds nothing but a piece of that text).
 """
 
 from __future__ import annotations
@@ -45,8 +50,30 @@ def enqueue(
         )
 
 
+def start_typing(
+    conn: sqlite3.Connection, entry_id: int, *, session_id: int, sender: str, text: str, raw: bytes, preview: str
+) -> None:
+    """Committed before the first key: the ledger row becomes ``injecting`` and the text is kept until decided."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR IGNORE INTO waiting (entry_id, session_id, sender, text, raw, since) VALUES (?, ?, ?, ?, ?, ?)",
+            (entry_id, session_id, sender, text, raw, now()),
+        )
+        conn.execute(
+            "UPDATE inbound SET status = 'injecting', session_id = ?, preview = ?"
+            " WHERE id = ? AND status IN ('received', 'waiting')",
+            (session_id, preview, entry_id),
+        )
+
+
+def text_of(conn: sqlite3.Connection, entry_id: int) -> str | None:
+    """The text kept for a reply (waiting, or being typed when the relay stopped)."""
+    row = conn.execute("SELECT text FROM waiting WHERE entry_id = ?", (entry_id,)).fetchone()
+    return row[0] if row else None
+
+
 def has_waiting(conn: sqlite3.Connection, session_id: int) -> bool:
-    """Whether a reply for this session is waiting (a newer one must queue behind it)."""
+    """Whether a reply for this session is waiting (or was left mid-typing): a newer one queues behind it."""
     return conn.execute("SELECT 1 FROM waiting WHERE session_id = ? LIMIT 1", (session_id,)).fetchone() is not None
 
 

@@ -360,3 +360,22 @@ def test_leading_spaces_and_indented_code_arrive_exactly(
         assert result.outcome is InjectionOutcome.SUBMITTED, result
         assert fake_api.wait_for_prompt(text) == text
         settle(claude_pane)
+
+
+def test_discard_erases_only_what_a_stopped_injection_left(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
+    """After a crash mid-typing the relay erases its own leftover (a piece of the text it was
+    typing), so the session is READY again; a person's draft is never erased."""
+    text = "run the whole test suite and tell me which tests fail"
+    claude_pane.pane.send_keys(text[:20], enter=False, literal=True)  # what a killed relay left
+    claude_pane.wait_for(ScreenState.HAS_INPUT)
+    assert injector.discard(claude_pane.target, text)
+    assert claude_pane.wait_for(ScreenState.READY).input_empty
+
+    claude_pane.pane.send_keys("my own draft", enter=False, literal=True)
+    claude_pane.wait_for(ScreenState.HAS_INPUT)
+    assert not injector.discard(claude_pane.target, text)
+    time.sleep(0.3)
+    assert claude_pane.reading().input_text == "my own draft"
+    assert fake_api.prompts == []
