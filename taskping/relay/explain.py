@@ -90,7 +90,8 @@ def snapshot(path: Path) -> sqlite3.Connection:
     """An in-memory copy of the session map at ``path``, read through a read-only connection.
 
     A missing file gives an empty map of the current schema (no session will
-    match), so a message can be explained before the first session exists.
+    match), so a message can be explained before the first session exists; an
+    older schema is migrated in the copy, as the relay would migrate the file.
     """
     memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     memory.row_factory = sqlite3.Row
@@ -105,15 +106,14 @@ def snapshot(path: Path) -> sqlite3.Connection:
         except sqlite3.Error as exc:
             memory.close()
             raise SnapshotError(f"cannot read the session map {str(path)!r}: {exc}") from None
-        if version != SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             memory.close()
             raise SnapshotError(
-                f"the session map {str(path)!r} has schema v{version}, this TaskPing reads v{SCHEMA_VERSION}"
+                f"the session map {str(path)!r} has schema v{version}, newer than this TaskPing (v{SCHEMA_VERSION})"
             )
-    else:
-        from taskping.session_map.db import _migrate  # the schema, in memory only
+    from taskping.session_map.db import _migrate  # an older or missing schema brought up to date in memory only
 
-        _migrate(memory)
+    _migrate(memory)
     memory.execute("PRAGMA foreign_keys = ON")
     return memory
 
