@@ -19,6 +19,11 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskping.setup.envfile import Section
+    from taskping.setup.providers import Provider
 
 HELP = "write the config for your mail provider and test the logins"
 DESCRIPTION = (
@@ -109,7 +114,7 @@ def _confirm(question: str) -> bool:
 # -- the values
 
 
-def gather(args: argparse.Namespace) -> tuple[object, dict[str, str]]:
+def gather(args: argparse.Namespace) -> tuple[Provider, dict[str, str]]:
     """(the provider, every key to write) from flags and answers. Raises UsageError."""
     from taskping.setup.providers import NAMES, PROVIDERS
 
@@ -171,10 +176,10 @@ def validate(values: dict[str, str]) -> None:
                 raise UsageError(f"{key}: {shown}") from None
 
 
-def sections(provider: object, values: dict[str, str]) -> list[object]:
+def sections(provider: Provider, values: dict[str, str]) -> list[Section]:
     from taskping.setup.envfile import Section
 
-    label = getattr(provider, "label", "")
+    label = provider.label
     mail_keys = ("IMAP_HOST", "IMAP_PORT", "IMAP_SECURE", "IMAP_USER", "IMAP_PASS",
                  "SMTP_HOST", "SMTP_PORT", "SMTP_SECURE", "SMTP_USER", "SMTP_PASS")
     return [
@@ -196,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         provider, values = gather(args)
-        text = envfile.render(sections(provider, values))  # type: ignore[arg-type]
+        text = envfile.render(sections(provider, values))
     except (UsageError, envfile.EnvFileError) as exc:
         print(f"taskping init: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -224,12 +229,12 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _checks(path: Path, provider: object) -> int:
+def _checks(path: Path, provider: Provider) -> int:
     from taskping.config import load_settings
     from taskping.setup.logins import check_imap, check_smtp
 
     settings = load_settings(path)
-    hint = ("use an app password, not your account password. " + getattr(provider, "app_password", "")).strip()
+    hint = ("use an app password, not your account password. " + provider.app_password).strip()
     failed = False
     for check in (check_imap(settings, hint), check_smtp(settings, hint)):
         print(f"{'✓' if check.ok else '✗'} {check.detail}" + ("" if check.ok or not check.fix else f": {check.fix}"))
@@ -237,7 +242,7 @@ def _checks(path: Path, provider: object) -> int:
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 
-def _learn(path: Path, provider: object, values: dict[str, str], timeout: int) -> int:
+def _learn(path: Path, provider: Provider, values: dict[str, str], timeout: int) -> int:
     from taskping.config import load_settings
     from taskping.setup import envfile, learn
 
@@ -254,7 +259,7 @@ def _learn(path: Path, provider: object, values: dict[str, str], timeout: int) -
         print(f"✗ learn from reply: no reply from {settings.email_to} within {timeout} s; "
               "the settings stay as written")
         return EXIT_CHECK_FAILED
-    found = learn.learn(reply, getattr(provider, "trusted_authserv_id", None))
+    found = learn.learn(reply, provider.trusted_authserv_id)
     if found.header is not None:
         print(f"  Authentication-Results: {' '.join(found.header.split())}")
     learn.mark_handled(settings, reply)
@@ -265,7 +270,11 @@ def _learn(path: Path, provider: object, values: dict[str, str], timeout: int) -
     values["SENDER_AUTH"] = found.sender_auth
     if found.trusted_authserv_id and found.sender_auth == "authres":
         values["TRUSTED_AUTHSERV_ID"] = found.trusted_authserv_id
-    envfile.write(path, envfile.render(sections(provider, values)), replace=True)  # type: ignore[arg-type]
+    try:
+        envfile.write(path, envfile.render(sections(provider, values)), replace=True)
+    except envfile.EnvFileError as exc:
+        print(f"✗ learn from reply: {exc}")
+        return EXIT_CHECK_FAILED
     setting = f"SENDER_AUTH={found.sender_auth}" + (
         f", TRUSTED_AUTHSERV_ID={found.trusted_authserv_id}" if "TRUSTED_AUTHSERV_ID" in values else "")
     print(f"✓ learned from your reply: {setting} ({found.reason})")
