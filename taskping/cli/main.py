@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "relay": ("taskping.cli.relay_cmd", "run the reply relay daemon (same as taskping-relay)"),
     "extract": ("taskping.cli.extract_cmd", "print the new text of a reply email (what would be typed)"),
     "demo": ("taskping.cli.demo_cmd", "see the whole loop in one command (local mail server, no account)"),
+    "init": ("taskping.cli.init_cmd", "write the config for your mail provider and test the logins"),
+    "explain": ("taskping.cli.explain_cmd", "show step by step why a saved reply would be typed or refused"),
 }
 
 
