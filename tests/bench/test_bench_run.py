@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 FIGURES = {"reply median", "reply p95", "hook Stop median", "pipeline throughput", "backlog after restart",
            "relay RSS idle"}
 
+BENCH_PREFIXES = ("taskping-bench-", "taskping-backlog-bench-", "taskping-rss-bench-", "taskping-pipeline-bench-",
+                  "taskping-hook-bench-", "tp-bench-")
+
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def bench_temp_dirs() -> set[str]:
+    """The temp dirs bench/run and its benchmarks make (their prefixes are theirs alone)."""
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(BENCH_PREFIXES)}
 
 
 def our_processes(marker: str) -> list[str]:
@@ -45,10 +54,9 @@ def our_processes(marker: str) -> list[str]:
 def test_bench_run_quick_writes_results(tmp_path: Path) -> None:
     for tool in ("dovecot", "tmux", "claude"):
         require(tool)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
     out = tmp_path / "results.json"
-    env = {**os.environ, "TMPDIR": str(scratch), "TASKPING_TEST_CLAUDE": require("claude")}
+    env = {**os.environ, "TASKPING_TEST_CLAUDE": require("claude")}
+    left_before = bench_temp_dirs()
     before = datetime_now()
     proc = subprocess.run([str(ROOT / "bench" / "run"), "--quick", "--out", str(out)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=840)
@@ -86,9 +94,9 @@ def test_bench_run_quick_writes_results(tmp_path: Path) -> None:
     assert not benches["pipeline"]["taskping_from"].startswith(str(ROOT))
     assert benches["rss"]["sessions"] == 100
 
-    # everything it started is gone: the temp dir (venv included) and every process in it
-    assert list(scratch.iterdir()) == []
-    assert our_processes(str(scratch)) == []
+    # everything it started is gone: its temp dirs (the venv included) and every process run from them
+    assert bench_temp_dirs() - left_before == set()
+    assert our_processes(f"{tempfile.gettempdir()}/taskping-bench-") == []
 
 
 def datetime_now() -> dt.datetime:
