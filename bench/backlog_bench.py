@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ROOT, RelayWorld, Tmux  # noqa: E402
+from harness import end_processes_under, ROOT, RelayWorld, Tmux  # noqa: E402
 from taskping.session_map import connect  # noqa: E402
 from tests.support.mail_fixtures import default_users  # noqa: E402
 from tests.support.mailstack import MailStack  # noqa: E402
@@ -205,6 +205,7 @@ def main() -> int:
     try:
         result = run(args.bin.resolve(), args.replies, root, args.timeout)
     finally:
+        end_processes_under(root)
         shutil.rmtree(root, ignore_errors=True)
     print(f"backlog after a restart: {result['replies']} replies (appended in {result['append_seconds']} s) "
           f"decided in {result['seconds']} s ({result['per_second']}/s); all decided: {result['all_decided']}")

@@ -54,6 +54,37 @@ def rss_kb(pid: int) -> int:
     return total
 
 
+def end_processes_under(directory: Path, timeout: float = 5.0) -> None:
+    """Wait for (then kill) any process whose command line names ``directory``.
+
+    ``directory`` is a benchmark's own mkdtemp() dir, so what names it was
+    started by the benchmark: a hook claude ran on its way out, a detached
+    `taskping send-outbox`. Run before removing the directory, which they
+    would otherwise write into again.
+    """
+    marker = str(directory).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    if marker in (entry / "cmdline").read_bytes():
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
+        if not pids:
+            return
+        if time.monotonic() >= deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
+        time.sleep(0.05)
+
+
 @dataclass
 class Tmux:
     """A private tmux server on its own socket (never the user's)."""

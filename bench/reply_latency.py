@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -31,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended: an installed taskping still wins over the checkout
 
 import libtmux  # noqa: E402
+
+from harness import end_processes_under  # noqa: E402
 
 import tests.relay.conftest as relay_world  # noqa: E402
 from tests.relay.conftest import World  # noqa: E402
@@ -44,6 +48,27 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, int(round(q * (len(ordered) - 1)))))
     return ordered[k]
+
+
+def end_panes(server: libtmux.Server, timeout: float = 10.0) -> None:
+    """Kill the private tmux server and wait for the programs in its panes to exit.
+
+    claude writes its state under HOME as it exits on the hangup: removing the
+    temp dir before that would leave a fresh ``claude/home`` behind.
+    """
+    if not server.is_alive():
+        return
+    pids = [int(p) for p in server.cmd("list-panes", "-a", "-F", "#{pane_pid}").stdout if p.strip().isdigit()]
+    server.kill()
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def main() -> int:
@@ -97,12 +122,10 @@ def main() -> int:
             for proc in world.procs:
                 world.stop_relay(proc)
     finally:
+        end_panes(server)
         if world is not None:
-            for proc in world.procs:
-                if proc.poll() is None:
-                    proc.kill()
-        if server.is_alive():
-            server.kill()
+            world.stop()  # its relays and a detached send-outbox
+        end_processes_under(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import RelayWorld, Tmux, rss_kb  # noqa: E402
+from harness import end_processes_under, RelayWorld, Tmux, rss_kb  # noqa: E402
 from tests.support.mail_fixtures import default_users  # noqa: E402
 from tests.support.mailstack import MailStack  # noqa: E402
 
@@ -78,6 +78,7 @@ def main() -> int:
     try:
         result = run(args.bin.resolve(), args.sessions, args.settle, args.seconds, root)
     finally:
+        end_processes_under(root)
         shutil.rmtree(root, ignore_errors=True)
     print(f"relay RSS idle with {result['sessions']} tracked sessions: max {result['max_mb']} MB, "
           f"median {result['median_mb']} MB over {result['samples']} samples; "
