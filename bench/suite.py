@@ -200,6 +200,8 @@ def table(results: dict[str, dict], quick: bool) -> tuple[list[dict], str]:  # t
     rows, lines = [], []
     lines.append(f"{'figure':<24}{'value':>14}  {'target':<14}{'':<8}notes")
     for fig in FIGURES:
+        if fig.bench not in results:  # left out with --only
+            continue
         value = fig.value(results)
         v = verdict(fig, value)
         r = results.get(fig.bench, {})
