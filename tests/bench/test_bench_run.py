@@ -72,13 +72,15 @@ def test_bench_run_quick_writes_results(tmp_path: Path) -> None:
     assert m["claude"].startswith("2.1.328")
     assert "non-editable" in report["install"]["how"]
 
+    lines = proc.stdout.splitlines()
+    table = lines[max(i for i, line in enumerate(lines) if line.startswith("figure ")) + 1:]
     figures = {f["figure"]: f for f in report["figures"]}
     assert set(figures) == FIGURES
     for name, fig in figures.items():
         assert isinstance(fig["value"], (int, float)) and fig["value"] > 0, (name, fig)
         assert fig["target"] > 0 and fig["verdict"] in ("ok", "MISSED"), (name, fig)
         # the table shows every figure next to its target and verdict
-        line = next(line for line in proc.stdout.splitlines() if line.startswith(name))
+        line = next(line for line in table if line.startswith(name))
         assert f"{fig['target']:g} {fig['unit']}" in line and fig["verdict"] in line
 
     benches = report["benchmarks"]
