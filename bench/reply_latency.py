@@ -5,7 +5,12 @@ Everything is real except the model: Dovecot (IMAP IDLE) behind an SMTP
 front, the `taskping-relay` daemon as its own process, a private tmux server,
 `taskping spawn` + the real `claude`, TaskPing's hooks installed.
 
-    .venv/bin/python bench/reply_latency.py [--replies 20]
+    .venv/bin/python bench/reply_latency.py [--replies 20] [--bin VENV/bin] [--json OUT]
+
+``--bin`` picks the TaskPing install that is measured (its `taskping`,
+`taskping-relay` and the hooks it installs); the harness itself (mail stack,
+fake API, tmux) runs in the dev venv. bench/run passes a fresh non-editable
+install.
 
 Prints every sample, then median and p95. Targets: median ≤ 1.0 s, p95 ≤ 1.5 s
 (Dovecot's IDLE wake-up alone is ~0.5 s).
@@ -14,7 +19,10 @@ Prints every sample, then median and p95. Targets: median ≤ 1.0 s, p95 ≤ 1.5
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -22,10 +30,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # appended: an installed taskping still wins over the checkout
 
 import libtmux  # noqa: E402
 
+from harness import end_processes_under  # noqa: E402
+
+import tests.relay.conftest as relay_world  # noqa: E402
 from tests.relay.conftest import World  # noqa: E402
 from tests.support.claude_fixtures import make_claude_home  # noqa: E402
 from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
@@ -39,10 +50,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def end_panes(server: libtmux.Server, timeout: float = 10.0) -> None:
+    """Kill the private tmux server and wait for the programs in its panes to exit.
+
+    claude writes its state under HOME as it exits on the hangup: removing the
+    temp dir before that would leave a fresh ``claude/home`` behind.
+    """
+    if not server.is_alive():
+        return
+    pids = [int(p) for p in server.cmd("list-panes", "-a", "-F", "#{pane_pid}").stdout if p.strip().isdigit()]
+    server.kill()
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", type=int, default=20, help="replies to measure (default 20)")
+    parser.add_argument("--bin", type=Path, default=Path(sys.executable).parent,
+                        help="bin directory of the TaskPing install to measure (default: this interpreter's)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    relay_world.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
     tmp = Path(tempfile.mkdtemp(prefix="tp-bench-"))
     server = libtmux.Server(socket_path=str(tmp / "tmux.sock"), config_file="/dev/null")
     world = None
@@ -52,6 +88,7 @@ def main() -> int:
             env = stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="600", ACK_EMAILS="false")
             env_file = tmp / "taskping.env"
             env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+            env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
             server.new_session(session_name="keepalive")
             world = World(stack, api, home, str(server.socket_path), env_file, env)
             world.taskping("install-hooks", "--settings", str(home.settings_path))
@@ -73,15 +110,22 @@ def main() -> int:
             print(f"median:  {statistics.median(samples) * 1000:7.1f} ms   (target ≤ 1000 ms)")
             print(f"p95:     {percentile(samples, 0.95) * 1000:7.1f} ms   (target ≤ 1500 ms)")
             print(f"min/max: {min(samples) * 1000:.1f} / {max(samples) * 1000:.1f} ms")
+            if args.json:
+                args.json.write_text(json.dumps({
+                    "replies": len(samples),
+                    "median_s": round(statistics.median(samples), 3),
+                    "p95_s": round(percentile(samples, 0.95), 3),
+                    "min_s": round(min(samples), 3),
+                    "max_s": round(max(samples), 3),
+                    "samples_s": [round(x, 3) for x in samples],
+                }, indent=2) + "\n")
             for proc in world.procs:
                 world.stop_relay(proc)
     finally:
+        end_panes(server)
         if world is not None:
-            for proc in world.procs:
-                if proc.poll() is None:
-                    proc.kill()
-        if server.is_alive():
-            server.kill()
+            world.stop()  # its relays and a detached send-outbox
+        end_processes_under(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
