@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "relay": ("taskping.cli.relay_cmd", "run the reply relay daemon (same as taskping-relay)"),
     "extract": ("taskping.cli.extract_cmd", "print the new text of a reply email (what would be typed)"),
     "demo": ("taskping.cli.demo_cmd", "see the whole loop in one command (local mail server, no account)"),
+    "doctor": ("taskping.cli.doctor_cmd", "check the setup end to end: one line per check, the fix under each failure"),
+    "install-service": ("taskping.cli.install_service_cmd", "write the relay's systemd user unit"),
 }
 
 
