@@ -159,3 +159,36 @@ def lost_connection(exc: BaseException, *, host: str | None, port: int) -> MailF
     """An error after a successful login (the daemon reconnects; --once reports it)."""
     text = server_text(exc) or exc.__class__.__name__
     return MailFailure("connect", f"lost the connection to {_where(host, port)}: {text}")
+
+
+def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str, user: str | None) -> MailFailure | None:
+    """The one line for an SMTP connection or login problem; None for a reply to a message
+    (4xx/5xx to MAIL, RCPT or DATA), which the sender words itself.
+
+    aiosmtplib wraps the socket's error (``raise SMTPConnectError(...) from exc``):
+    the cause is classified like IMAP's, with SMTP_* keys to check.
+    """
+    import aiosmtplib
+
+    where = {"prefix": "SMTP", "host": host, "port": port}
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        said = f"{exc.code} {exc.message}".strip()
+        return MailFailure("auth", f"cannot log in to {_where(host, port)} as {user}: {said} "
+                                   f"({provider_hint(host or '', 'SMTP')})")
+    if isinstance(exc, (aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPTimeoutError)) or (
+        isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(exc.__cause__, (TimeoutError, socket.timeout))
+    ):
+        return connect_failure(TimeoutError(), secure=secure, **where)
+    if isinstance(exc, aiosmtplib.SMTPConnectError) and exc.__cause__ is not None:
+        return connect_failure(exc.__cause__, secure=secure, **where)
+    if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+        return MailFailure("connect", f"cannot connect to {_where(host, port)}: the server greeted with "
+                                      f"{exc.code} {exc.message}".strip())
+    if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS extension not supported" in str(exc):
+        return no_starttls(**where)
+    if isinstance(exc, (ssl.SSLError, OSError)):
+        return connect_failure(exc, secure=secure, **where)
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return MailFailure("connect", f"{_where(host, port)} closed the connection: {exc} (try again later; "
+                                      f"check SMTP_SECURE={secure} matches SMTP_PORT)")
+    return None
