@@ -39,20 +39,20 @@ def run(args: argparse.Namespace) -> int:
     from taskping.relay.daemon import Relay
 
     settings = load(args.env_file, quiet=True)
-    relay = Relay(settings)
-    mode = relay.check()
     log.configure(level=args.log_level, fmt=args.log_format)
     logger = log.get_logger(component="relay")
     log.say(describe(settings.env_file), "config", file=str(settings.env_file) if settings.env_file else None)
-    for warning in start_warnings(settings, mode):
-        log.say(f"relay: warning: {warning}", "config_warning", level="warning")
+    relay = Relay(settings)
     try:
+        mode = relay.check()
+        for warning in start_warnings(settings, mode):
+            log.say(f"relay: warning: {warning}", "config_warning", level="warning")
         return relay.run_once() if args.once else relay.run()
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line and an exit status
         line, code = explain(exc, settings, debug=args.log_level == "debug")
         if args.log_level == "debug":
             logger.exception("relay_failed_traceback")
-        log.say(f"relay: {line}", "relay_failed", level="error", exit=code)
+        log.say(line, "relay_failed", level="error", exit=code)
         return code
 
 
@@ -72,18 +72,18 @@ def start_warnings(settings, sender_auth: str) -> list[str]:  # type: ignore[no-
 
 
 def explain(exc: BaseException, settings, *, debug: bool) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    """The one line (without the ``relay:`` prefix) and exit status for a failure of the relay."""
+    """The one line and exit status for a failure of the relay (a config error reads as everywhere else)."""
     from taskping.config import CONFIG_ERROR_EXIT, ConfigError
     from taskping.relay import fetch, mail_errors
 
     if isinstance(exc, ConfigError):
         return str(exc), CONFIG_ERROR_EXIT
     if isinstance(exc, fetch.AuthRejected):
-        return str(exc), AUTH_GAVE_UP_EXIT
+        return f"relay: {exc}", AUTH_GAVE_UP_EXIT
     if isinstance(exc, mail_errors.MailFailure):
-        return exc.line, exc.exit_code
+        return f"relay: {exc.line}", exc.exit_code
     if isinstance(exc, fetch.RECOVERABLE):
         failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
-        return failure.line, failure.exit_code
+        return f"relay: {failure.line}", failure.exit_code
     hint = "" if debug else " (run with --log-level debug for the traceback)"
-    return f"unexpected error: {exc.__class__.__name__}: {exc}{hint}", UNEXPECTED_EXIT
+    return f"relay: unexpected error: {exc.__class__.__name__}: {exc}{hint}", UNEXPECTED_EXIT

@@ -204,7 +204,7 @@ COMMANDS = {
     "install-hooks": ("install-hooks", "--settings", "{tmp}/claude/settings.json"),
     "send-outbox": ("send-outbox", "--max-seconds", "0"),
     "spawn": ("spawn", "--cwd", "{tmp}/no-such-dir", "--", "true"),
-    "relay": ("relay", "--once"),  # stops at the missing IMAP settings, after loading the file
+    "relay": ("relay", "--once", "--log-format", "human"),  # stops at the missing IMAP settings, after loading the file
 }
 
 
