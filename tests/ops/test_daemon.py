@@ -137,6 +137,13 @@ def test_notify_protocol(ops: Ops, mail_stack: MailStack, notify_socket: NotifyL
         assert ready["STATUS"] == "watching INBOX; 0 sessions; no message yet"
         notify_socket.until("WATCHDOG")
         notify_socket.until("WATCHDOG")  # again: it keeps pinging
+        # A message arrives (a stranger's, refused): STATUS= says what happened to it.
+        mail_stack.deliver(b"From: stranger@example.test\r\nTo: taskping@example.test\r\nSubject: hi\r\n"
+                           b"Message-ID: <s1@example.test>\r\n\r\nls\r\n", "taskping")
+        deadline = time.monotonic() + 30
+        while "last message" not in (status := notify_socket.until("STATUS")["STATUS"]):
+            assert time.monotonic() < deadline, notify_socket.messages
+        assert status.startswith("watching INBOX; 0 sessions; last message "), status
         assert proc.poll() is None
     finally:
         code = stop(proc)

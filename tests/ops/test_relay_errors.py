@@ -138,3 +138,15 @@ def test_help_documents_exit_codes(ops: Ops) -> None:
     text = " ".join(out.stdout.split())
     for fragment in ("2 configuration", "3 cannot connect", "4 login rejected", "78 login rejected 3 times"):
         assert fragment in text, out.stdout
+
+
+@pytest.mark.parametrize(("host", "hint"), [
+    ("imap.gmail.com", "Gmail needs an app password"),
+    ("imap.mail.me.com", "iCloud needs an app-specific password"),
+    ("imap.fastmail.com", "Fastmail needs an app password"),
+    ("mail.example.org", "check IMAP_USER and IMAP_PASS"),
+])
+def test_provider_hints(host: str, hint: str) -> None:
+    from taskping.relay.mail_errors import provider_hint
+
+    assert provider_hint(host, "IMAP").startswith(hint)
