@@ -13,8 +13,7 @@ from pathlib import Path
 
 from taskping.config import Settings
 from taskping.doctor.result import Check
-
-EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "Notification", "SessionEnd")  # hooks.payload.EVENTS
+from taskping.hooks.payload import EVENTS
 VERSION_TIMEOUT = 15.0
 
 
