@@ -52,7 +52,7 @@ IDLE_CHECK_SECONDS = 0.5
 IDLE_EOF_CHECKS = 3  # empty idle_check answers in a row, each at once: the server hung up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 60.0
-IMAP_TIMEOUT = 60.0  # per read once logged in; the connect, handshake and greeting get CONNECT_TIMEOUT
+IMAP_TIMEOUT = 30.0  # per read once connected; the connect, handshake and greeting get CONNECT_TIMEOUT
 AUTH_REJECTIONS_FATAL = 3  # consecutive login rejections before run_forever gives up (provider lockouts)
 FETCH_BATCH = 20
 
