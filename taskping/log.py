@@ -5,9 +5,11 @@ daemon under systemd, hooks), human lines on a terminal (stderr is a TTY), or
 as ``--log-format`` says. Nothing else is written to that stream in the other
 format: a command's own messages (the ``config:`` line, a fatal error) go
 through :func:`say`, which renders them in the stream's format.
+
 Redaction happens here, in one processor, not at call sites: passwords are
 dropped, tokens shortened, and any long text value cut to its first 120
-characters. Hooks import this module only when they have something to log.
+characters, except ``line`` (TaskPing's own one-line messages, see
+UNCUT_KEYS). Hooks import this module only when they have something to log.
 The log file is private (0600, its directory 0700): it names sessions, senders
 and the first characters of what was typed.
 """
@@ -28,7 +30,9 @@ from taskping.tokens import TOKEN_PATTERN
 
 SECRET_KEYS = frozenset({"password", "pass", "imap_pass", "smtp_pass", "secret", "api_key", "authorization"})
 TEXT_LIMIT = 120
-UNCUT_KEYS = frozenset({"error", "message"})  # our own one lines are kept whole (tokens are still shortened)
+# ``line`` is reserved for TaskPing's own one-line messages (a failure naming what to check, built
+# from hosts, ports, users and server replies, never from a message's text): kept whole, tokens shortened.
+UNCUT_KEYS = frozenset({"line"})
 _TOKEN_RE = re.compile(r"(?<![a-z0-9])(" + TOKEN_PATTERN[: TOKEN_PATTERN.index("-")] + r")-([a-z2-9]{3})[a-z2-9]{13}")
 
 
@@ -94,12 +98,11 @@ def is_human() -> bool:
 
 def say(line: str, event: str, *, level: str = "info", **fields: Any) -> None:
     """A message meant for the person: ``line`` as is on a human stream, else a JSON ``event``
-    with ``fields`` and the line as ``error`` (level error and above) or ``message``."""
+    with ``fields`` and the ``line``."""
     if _state["human"]:
         print(line, file=_state["stream"] or sys.stderr, flush=True)
         return
-    key = "error" if level in ("error", "critical") else "message"
-    getattr(get_logger(), level)(event, **{key: line, **fields})
+    getattr(get_logger(), level)(event, line=line, **fields)
 
 
 def get_logger(**context: Any) -> Any:

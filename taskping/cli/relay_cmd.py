@@ -86,4 +86,5 @@ def explain(exc: BaseException, settings, *, debug: bool) -> tuple[str, int]:  #
         failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
         return f"relay: {failure.line}", failure.exit_code
     hint = "" if debug else " (run with --log-level debug for the traceback)"
-    return f"relay: unexpected error: {exc.__class__.__name__}: {exc}{hint}", UNEXPECTED_EXIT
+    text = str(exc)[:200]  # an exception's text is not ours to print whole (see log.UNCUT_KEYS)
+    return f"relay: unexpected error: {exc.__class__.__name__}: {text}{hint}", UNEXPECTED_EXIT

@@ -360,10 +360,10 @@ def run_forever(  # type: ignore[no-untyped-def]
             rejections = rejections + 1 if failure.kind == "auth" else 0
             if rejections >= AUTH_REJECTIONS_FATAL:
                 raise AuthRejected(failure, rejections) from failure
-            log.warning("imap_failed", kind=failure.kind, error=failure.line, retry_in=round(delay, 2))
+            log.warning("imap_failed", kind=failure.kind, line=failure.line, retry_in=round(delay, 2))
         except RECOVERABLE as exc:
             failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
-            log.warning("imap_disconnected", error=failure.line, retry_in=round(delay, 2))
+            log.warning("imap_disconnected", line=failure.line, retry_in=round(delay, 2))
         finally:
             box.close()
         if stop.is_set():

@@ -87,7 +87,7 @@ def test_three_rejected_logins_end_the_daemon_with_78(ops: Ops, mail_stack: Mail
     events = json_lines((ops.tmp / "relay.stderr").read_text())
     failed = [e for e in events if e["event"] == "relay_failed"]
     assert len(failed) == 1 and failed[0]["exit"] == 78
-    assert str(failed[0]["error"]).endswith("AUTHENTICATIONFAILED (check IMAP_USER and IMAP_PASS); "
+    assert str(failed[0]["line"]).endswith("AUTHENTICATIONFAILED (check IMAP_USER and IMAP_PASS); "
                                             "gave up after 3 rejections in a row")
     assert sum(1 for e in events if e["event"] == "imap_failed") == 2
     # Dovecot saw exactly three attempts: no blind retries after that.
@@ -120,7 +120,7 @@ def test_network_failures_keep_retrying(ops: Ops, mail_stack: MailStack, closed_
     events = json_lines((ops.tmp / "relay.stderr").read_text())
     retries = [e for e in events if e["event"] == "imap_failed"]
     assert len(retries) >= 4
-    assert all(e["kind"] == "connect" and "connection refused" in str(e["error"]) for e in retries)
+    assert all(e["kind"] == "connect" and "connection refused" in str(e["line"]) for e in retries)
     delays = [float(e["retry_in"]) for e in retries]  # type: ignore[arg-type]
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
 

@@ -120,7 +120,7 @@ def test_json_stream_is_only_json(ops: Ops, mail_stack: MailStack) -> None:
     events = json_lines(out.stderr)
     failed = [e for e in events if e["event"] == "relay_failed"]
     assert len(failed) == 1 and failed[0]["exit"] == 4 and failed[0]["level"] == "error"
-    assert str(failed[0]["error"]).startswith("relay: cannot log in to ")
+    assert str(failed[0]["line"]).startswith("relay: cannot log in to ")
     assert events[0]["event"] == "config"
 
 
