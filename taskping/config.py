@@ -81,6 +81,31 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+class _Deprecated(str):
+    """A value read from an old spelling; ``note`` is the one line saying what to write instead."""
+
+    note: str
+
+
+def _imap_secure(raw: str) -> str:
+    """IMAP_SECURE: ``ssl`` (implicit TLS), ``starttls`` (required, never optional) or ``none``.
+
+    The old ``true``/``false`` still work (true → ssl, false → starttls) with a
+    deprecation note: ``false`` used to mean "plain, upgraded when offered",
+    which sent the password in clear to a server that offered no STARTTLS.
+    """
+    value = raw.strip().lower()
+    if value in ("ssl", "starttls", "none"):
+        return value
+    legacy = {"true": "ssl", "1": "ssl", "yes": "ssl", "on": "ssl",
+              "false": "starttls", "0": "starttls", "no": "starttls", "off": "starttls"}.get(value)
+    if legacy is None:
+        raise ValueError(f"expected one of ssl, starttls, none, got {raw.strip()!r}")
+    tagged = _Deprecated(legacy)
+    tagged.note = f"IMAP_SECURE={raw.strip()} is deprecated: write IMAP_SECURE={legacy}"
+    return tagged
+
+
 def _address(raw: str) -> str:
     value = raw.strip()
     local, sep, domain = value.rpartition("@")
@@ -176,7 +201,9 @@ class Settings:
 
     imap_host: str | None = field(default=None, metadata=_key("IMAP_HOST", _str))
     imap_port: int = field(default=993, metadata=_key("IMAP_PORT", _int_range(1, 65535)))
-    imap_secure: bool = field(default=True, metadata=_key("IMAP_SECURE", _bool))
+    imap_secure: Literal["ssl", "starttls", "none"] = field(
+        default="ssl", metadata=_key("IMAP_SECURE", _imap_secure)
+    )
     imap_user: str | None = field(default=None, metadata=_key("IMAP_USER", _str))
     imap_pass: str | None = field(default=None, repr=False, metadata=_key("IMAP_PASS", str, secret=True))
     imap_folder: str = field(default="INBOX", metadata=_key("IMAP_FOLDER", _str))
@@ -241,6 +268,11 @@ class Settings:
     @property
     def log_path(self) -> Path:
         return self.state_dir / "taskping.log"
+
+    @property
+    def imap_secure_note(self) -> str | None:
+        """The deprecation line when IMAP_SECURE was written the old way (true/false), else None."""
+        return getattr(self.imap_secure, "note", None)
 
     @property
     def effective_sender_auth(self) -> str | None:

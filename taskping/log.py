@@ -1,9 +1,15 @@
 """Logging, configured once per process (structlog).
 
-JSON lines when not on a TTY (the daemon under systemd, hooks), pretty on one.
+One format per stream, chosen once: JSON lines to a file or the journal (the
+daemon under systemd, hooks), human lines on a terminal (stderr is a TTY), or
+as ``--log-format`` says. Nothing else is written to that stream in the other
+format: a command's own messages (the ``config:`` line, a fatal error) go
+through :func:`say`, which renders them in the stream's format.
+
 Redaction happens here, in one processor, not at call sites: passwords are
 dropped, tokens shortened, and any long text value cut to its first 120
-characters. Hooks import this module only when they have something to log.
+characters, except ``line`` (TaskPing's own one-line messages, see
+UNCUT_KEYS). Hooks import this module only when they have something to log.
 The log file is private (0600, its directory 0700): it names sessions, senders
 and the first characters of what was typed.
 """
@@ -15,7 +21,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -24,12 +30,15 @@ from taskping.tokens import TOKEN_PATTERN
 
 SECRET_KEYS = frozenset({"password", "pass", "imap_pass", "smtp_pass", "secret", "api_key", "authorization"})
 TEXT_LIMIT = 120
+# ``line`` is reserved for TaskPing's own one-line messages (a failure naming what to check, built
+# from hosts, ports, users and server replies, never from a message's text): kept whole, tokens shortened.
+UNCUT_KEYS = frozenset({"line"})
 _TOKEN_RE = re.compile(r"(?<![a-z0-9])(" + TOKEN_PATTERN[: TOKEN_PATTERN.index("-")] + r")-([a-z2-9]{3})[a-z2-9]{13}")
 
 
-def redact_text(value: str) -> str:
+def redact_text(value: str, *, cut: bool = True) -> str:
     value = _TOKEN_RE.sub(lambda m: f"{m.group(1)}-{m.group(2)}…", value)
-    if len(value) > TEXT_LIMIT:
+    if cut and len(value) > TEXT_LIMIT:
         value = value[:TEXT_LIMIT] + f"…(+{len(value) - TEXT_LIMIT} chars)"
     return value
 
@@ -41,18 +50,29 @@ def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, 
             continue
         value = event_dict[key]
         if isinstance(value, str):
-            event_dict[key] = redact_text(value)
+            event_dict[key] = redact_text(value, cut=key not in UNCUT_KEYS)
     return event_dict
 
 
-def configure(*, level: str = "info", stream: TextIO | None = None, log_file: Path | None = None) -> None:
-    """Configure structlog for this process. ``log_file`` appends JSON lines there (created 0600)."""
+Format = Literal["auto", "human", "json"]
+_state: dict[str, Any] = {"human": False, "stream": None}
+
+
+def configure(
+    *, level: str = "info", stream: TextIO | None = None, log_file: Path | None = None, fmt: Format = "auto"
+) -> None:
+    """Configure structlog for this process. ``log_file`` appends JSON lines there (created 0600).
+
+    ``fmt="auto"`` is human on a TTY and JSON otherwise; a log file is always JSON.
+    """
     if log_file is not None:
         private_dir(log_file.parent)
         fd = open_private(log_file)
         stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
+        fmt = "json"
     stream = stream or sys.stderr
-    pretty = stream.isatty()
+    human = stream.isatty() if fmt == "auto" else fmt == "human"
+    _state.update(human=human, stream=stream)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -60,13 +80,29 @@ def configure(*, level: str = "info", stream: TextIO | None = None, log_file: Pa
         redact,
         structlog.processors.format_exc_info,
     ]
-    processors.append(structlog.dev.ConsoleRenderer() if pretty else structlog.processors.JSONRenderer())
+    processors.append(
+        structlog.dev.ConsoleRenderer(colors=stream.isatty()) if human else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+def is_human() -> bool:
+    """True when the configured stream gets human lines (call after :func:`configure`)."""
+    return bool(_state["human"])
+
+
+def say(line: str, event: str, *, level: str = "info", **fields: Any) -> None:
+    """A message meant for the person: ``line`` as is on a human stream, else a JSON ``event``
+    with ``fields`` and the ``line``."""
+    if _state["human"]:
+        print(line, file=_state["stream"] or sys.stderr, flush=True)
+        return
+    getattr(get_logger(), level)(event, line=line, **fields)
 
 
 def get_logger(**context: Any) -> Any:

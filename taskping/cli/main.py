@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module exposing ``HELP`` (one line),
 ``configure(parser)`` and ``run(args) -> int``. A ``ConfigError`` raised by a
-command becomes one line on stderr and exit status 2, here, for all of them. Only the chosen module is
-imported, so `taskping hook` (on Claude Code's critical path) stays fast.
+command becomes one line on stderr and exit status 2, here, for all of them; a ``MailFailure``
+(a mail server refused) one line and its own status (3 cannot connect, 4 login rejected). Only the
+chosen module is imported, so `taskping hook` (on Claude Code's critical path) stays fast.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("taskping.cli.demo_cmd", "see the whole loop in one command (local mail server, no account)"),
     "init": ("taskping.cli.init_cmd", "write the config for your mail provider and test the logins"),
     "explain": ("taskping.cli.explain_cmd", "show step by step why a saved reply would be typed or refused"),
+    "doctor": ("taskping.cli.doctor_cmd", "check the setup end to end: one line per check, the fix under each failure"),
+    "install-service": ("taskping.cli.install_service_cmd", "write the relay's systemd user unit"),
 }
 
 
@@ -121,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:  # a missing or bad key: one line naming it, for every command
         print(exc, file=sys.stderr)
         return CONFIG_ERROR_EXIT
+    except Exception as exc:
+        from taskping.relay.mail_errors import MailFailure
+
+        if isinstance(exc, MailFailure):  # a mail server said no: one line naming what to check
+            print(f"{name}: {exc.line}", file=sys.stderr)
+            return exc.exit_code
+        raise
 
 
 def relay_main() -> int:

@@ -178,7 +178,7 @@ class Demo:
         self.home = make_home(self.root, self.model.base_url, version=version, path=path)
         m = self.mail
         values = {
-            "IMAP_HOST": "127.0.0.1", "IMAP_PORT": m.imap_port, "IMAP_SECURE": "false",
+            "IMAP_HOST": "127.0.0.1", "IMAP_PORT": m.imap_port, "IMAP_SECURE": "none",
             "IMAP_USER": RELAY_USER, "IMAP_PASS": m.passwords[RELAY_USER], "IMAP_POLL_SECONDS": 5,
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": m.smtp_port, "SMTP_SECURE": "none",
             "SMTP_USER": RELAY_USER, "SMTP_PASS": m.passwords[RELAY_USER],

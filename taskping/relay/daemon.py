@@ -6,6 +6,13 @@ hooks look for; the blocking IMAP loop and the pipeline run in one worker
 thread, one message at a time. SIGTERM/SIGINT set the stop flag: the message
 in flight is finished, then the IMAP session is closed, the outbox drained
 once more, and the process exits 0.
+
+Under systemd (``Type=notify``) the daemon says READY=1 after its first
+successful pass over the mailbox (not merely at start: a wrong password must
+not look like a running service), keeps ``STATUS=`` current, pings the
+watchdog when one is set, and says STOPPING=1 on its way out. Three rejected
+logins in a row end it with :class:`fetch.AuthRejected` (exit 78, which the
+unit does not restart); network failures are retried with capped backoff.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from taskping.injectors.tmux import TmuxInjector
 from taskping.log import get_logger
 from taskping.relay import fetch, sender
 from taskping.relay.pipeline import Pipeline
+from taskping.relay.status_line import status_line
+from taskping.sd_notify import Notifier
 from taskping.session_map import connect, daemons
 
 OUTBOX_INTERVAL = 0.25
@@ -65,6 +74,7 @@ class Relay:
         return 0
 
     def run(self) -> int:
+        """Run until SIGTERM (exit 0). Raises fetch.AuthRejected after repeated login rejections."""
         return asyncio.run(self._main())
 
     async def _main(self) -> int:
@@ -76,31 +86,60 @@ class Relay:
         self.log.info("relay_started", folder=self.settings.imap_folder, sender_auth=self.settings.effective_sender_auth)
         worker_conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, worker_conn)
+        passes = threading.Event()  # set by the worker after each successful pass over the mailbox
         worker = asyncio.create_task(
             asyncio.to_thread(
                 fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop,
-                screen=pipeline.screen, between=pipeline.resume_waiting,
+                screen=pipeline.screen, between=pipeline.resume_waiting, ready=passes.set,
             )
         )
+        notify = Notifier.from_env()
         try:
-            beat_due = 0.0
+            beat_due = watchdog_due = 0.0
+            ready = False
+            status = ""
             while not self.stop.is_set():
                 now = loop.time()
                 if now >= beat_due:
                     daemons.beat(conn, "relay")
                     beat_due = now + daemons.HEARTBEAT_SECONDS
+                    if ready:
+                        status = self._status(notify, conn, status)
+                if passes.is_set():
+                    passes.clear()
+                    if not ready:
+                        ready = True
+                        status = status_line(conn, self.settings.imap_folder)
+                        notify.ready(status)
+                        self.log.info("relay_ready", status=status)
+                    else:
+                        status = self._status(notify, conn, status)
+                if notify.watchdog_interval and now >= watchdog_due:
+                    notify.watchdog()
+                    watchdog_due = now + notify.watchdog_interval
                 await self._drain(conn)
                 if worker.done():
                     break
                 await asyncio.sleep(OUTBOX_INTERVAL)
+            notify.stopping("stopping: finishing the message in flight")
             await worker
             await self._drain(conn)
         finally:
+            self.stop.set()
+            notify.stopping()
+            notify.close()
             daemons.clear(conn, "relay")
             conn.close()
             worker_conn.close()
         self.log.info("relay_stopped")
         return 0
+
+    def _status(self, notify: Notifier, conn, previous: str) -> str:  # type: ignore[no-untyped-def]
+        """Send STATUS= when it changed; returns the current line."""
+        current = status_line(conn, self.settings.imap_folder)
+        if current != previous:
+            notify.status(current)
+        return current
 
     async def _drain(self, conn) -> None:  # type: ignore[no-untyped-def]
         try:

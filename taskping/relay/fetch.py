@@ -1,7 +1,9 @@
 """Step 1, fetch: the IMAP side of the relay (imapclient, blocking; run in a thread).
 
-- Connect with implicit TLS (IMAP_SECURE=true) or plain upgraded with
-  STARTTLS when offered; the CA in $SSL_CERT_FILE is honoured.
+- Connect with implicit TLS (IMAP_SECURE=ssl), plain upgraded with a
+  required STARTTLS (starttls), or plain (none, warned about at start); the
+  CA in $SSL_CERT_FILE is honoured. Every failure to connect, log in or
+  select is a one-line :class:`~taskping.relay.mail_errors.MailFailure`.
 - UIDVALIDITY and the last UID handled are kept in the session map; a new
   UIDVALIDITY resets the UID and the ledger stops anything being typed twice.
 - Size and header before content: each batch is first fetched as
@@ -21,7 +23,8 @@
   types replies that wait for a busy session there (same thread, so one
   keystroke stream at a time).
 - Any error or disconnect, a clean BYE included, ends :meth:`Mailbox.run_session`;
-  :func:`run_forever` reconnects with capped exponential backoff.
+  :func:`run_forever` reconnects with capped exponential backoff, except
+  after AUTH_REJECTIONS_FATAL rejected logins in a row (:class:`AuthRejected`).
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ import time
 from collections.abc import Callable
 
 import imapclient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from taskping.config import Settings
 from taskping.log import get_logger
 from taskping.faults import fault_point
+from taskping.relay import mail_errors
 from taskping.relay.canonical import MAX_HEADER_SECTION
+from taskping.relay.mail_errors import CONNECT_TIMEOUT, MailFailure
 from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
@@ -47,11 +52,13 @@ IDLE_CHECK_SECONDS = 0.5
 IDLE_EOF_CHECKS = 3  # empty idle_check answers in a row, each at once: the server hung up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 60.0
-IMAP_TIMEOUT = 30.0
+IMAP_TIMEOUT = 30.0  # per read once connected; the connect, handshake and greeting get CONNECT_TIMEOUT
+AUTH_REJECTIONS_FATAL = 3  # consecutive login rejections before run_forever gives up (provider lockouts)
 FETCH_BATCH = 20
 
 Process = Callable[[bytes, Position], Decision]
 Between = Callable[[], object]
+Ready = Callable[[], object]  # called after each pass over the mailbox (the daemon's READY=1 and STATUS=)
 # (header section, RFC822.SIZE, position) → a final Decision, or None to download and process
 Screen = Callable[[bytes, int, Position], Decision | None]
 HEADER_ITEM = f"BODY.PEEK[HEADER]<0.{MAX_HEADER_SECTION}>"
@@ -69,8 +76,10 @@ class Mailbox:
         *,
         screen: Screen,
         between: Between | None = None,
+        ready: Ready | None = None,
     ) -> None:
         self.settings = settings
+        self.ready = ready
         self.conn = conn
         self.process = process
         self.screen = screen
@@ -84,16 +93,45 @@ class Mailbox:
     # -- connection
 
     def connect(self) -> imapclient.IMAPClient:
+        """Connect, secure, log in and select the folder; each failure is a :class:`MailFailure`.
+
+        The TCP connect, the TLS handshake and the greeting share one
+        CONNECT_TIMEOUT (a server that accepts and says nothing is reported in
+        15 s). IMAP_SECURE=starttls refuses a server that does not offer
+        STARTTLS: the password goes out in clear only with IMAP_SECURE=none.
+        """
         s = self.settings
         s.require("imap_host", "imap_user")
-        context = s.tls_context()
-        client = imapclient.IMAPClient(
-            s.imap_host, port=s.imap_port, ssl=s.imap_secure, ssl_context=context, timeout=IMAP_TIMEOUT
-        )
-        if not s.imap_secure and client.has_capability("STARTTLS"):
-            client.starttls(context)
-        client.login(s.imap_user, s.imap_pass or "")
-        info = client.select_folder(s.imap_folder)
+        context = s.tls_context() if s.imap_secure != "none" else None
+        where = {"prefix": "IMAP", "host": s.imap_host, "port": s.imap_port}
+        try:
+            client = imapclient.IMAPClient(
+                s.imap_host, port=s.imap_port, ssl=s.imap_secure == "ssl", ssl_context=context,
+                timeout=imapclient.SocketTimeout(connect=CONNECT_TIMEOUT, read=IMAP_TIMEOUT),
+            )
+        except CONNECT_ERRORS as exc:
+            raise mail_errors.connect_failure(exc, secure=s.imap_secure, **where) from exc
+        try:
+            if s.imap_secure == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    raise mail_errors.no_starttls(**where)
+                try:
+                    client.starttls(context)
+                except CONNECT_ERRORS as exc:
+                    raise mail_errors.connect_failure(exc, secure=s.imap_secure, **where) from exc
+            try:
+                client.login(s.imap_user, s.imap_pass or "")
+            except LoginError as exc:
+                raise mail_errors.login_failure(exc, user=s.imap_user, **where) from exc
+            try:
+                info = client.select_folder(s.imap_folder)
+            except IMAPClientError as exc:
+                raise mail_errors.folder_failure(
+                    exc, folder=s.imap_folder, host=s.imap_host, folders=_folder_names(client)
+                ) from exc
+        except BaseException:
+            _shutdown(client)
+            raise
         self.uidvalidity = int(info[b"UIDVALIDITY"])
         mailbox.sync_uidvalidity(self.conn, s.imap_folder, self.uidvalidity)
         self.client = client
@@ -221,6 +259,15 @@ class Mailbox:
         except Exception as exc:  # noqa: BLE001 - e.g. a locked database: try again at the next tick
             self.log.error("between_failed", error=f"{exc.__class__.__name__}: {exc}")
 
+    def report_ready(self) -> None:
+        """Tell the daemon a pass over the mailbox succeeded; a failing callback never ends the session."""
+        if self.ready is None:
+            return
+        try:
+            self.ready()
+        except Exception as exc:  # noqa: BLE001 - status reporting is not the relay's job
+            self.log.error("ready_failed", error=f"{exc.__class__.__name__}: {exc}")
+
     def process_until_quiet(self) -> int:
         """Search and process until a search finds nothing new.
 
@@ -243,12 +290,29 @@ class Mailbox:
         self.log.info("imap_connected", folder=self.settings.imap_folder, uidvalidity=self.uidvalidity)
         try:
             self.process_until_quiet()
+            self.report_ready()
             while not once and not self.stop.is_set():
                 self.wait_for_mail()
                 if not self.stop.is_set():
                     self.process_until_quiet()
+                    self.report_ready()
         finally:
             self.close()
+
+
+def _folder_names(client: imapclient.IMAPClient) -> list[str]:
+    """The folders the server lists, for the "check IMAP_FOLDER" line; empty when LIST fails too."""
+    try:
+        return [str(name) for _flags, _delim, name in client.list_folders()]
+    except Exception:  # noqa: BLE001 - only a hint in an error line
+        return []
+
+
+def _shutdown(client: imapclient.IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except Exception:  # noqa: BLE001 - closing a connection that already failed
+        pass
 
 
 def _is_bye(response: object) -> bool:
@@ -256,6 +320,16 @@ def _is_bye(response: object) -> bool:
 
 
 RECOVERABLE = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, ConnectionError, EOFError)
+CONNECT_ERRORS = (OSError, ssl.SSLError, socket.timeout, EOFError, IMAPClientError)
+
+
+class AuthRejected(Exception):
+    """The server rejected the login AUTH_REJECTIONS_FATAL times in a row: a config problem, not the network."""
+
+    def __init__(self, failure: MailFailure, attempts: int) -> None:
+        self.failure = failure
+        self.attempts = attempts
+        super().__init__(f"{failure.line}; gave up after {attempts} rejections in a row")
 
 
 def run_forever(  # type: ignore[no-untyped-def]
@@ -266,16 +340,30 @@ def run_forever(  # type: ignore[no-untyped-def]
     *,
     screen: Screen,
     between: Between | None = None,
+    ready: Ready | None = None,
 ) -> None:
-    """Keep a mailbox session going until ``stop``; reconnect with capped exponential backoff."""
+    """Keep a mailbox session going until ``stop``; reconnect with capped exponential backoff.
+
+    A network failure is retried for ever (the backoff is capped at
+    BACKOFF_CAP). A rejected login is not: after AUTH_REJECTIONS_FATAL in a row
+    this raises :class:`AuthRejected`, because retrying a wrong password trips
+    providers' lockouts and only a person can fix it.
+    """
     log = get_logger(component="fetch")
     delay = BACKOFF_START
+    rejections = 0
     while not stop.is_set():
-        box = Mailbox(settings, conn, process, stop, screen=screen, between=between)
+        box = Mailbox(settings, conn, process, stop, screen=screen, between=between, ready=ready)
         try:
             box.run_session()
+        except MailFailure as failure:
+            rejections = rejections + 1 if failure.kind == "auth" else 0
+            if rejections >= AUTH_REJECTIONS_FATAL:
+                raise AuthRejected(failure, rejections) from failure
+            log.warning("imap_failed", kind=failure.kind, line=failure.line, retry_in=round(delay, 2))
         except RECOVERABLE as exc:
-            log.warning("imap_disconnected", error=f"{exc.__class__.__name__}: {exc}", retry_in=round(delay, 2))
+            failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
+            log.warning("imap_disconnected", line=failure.line, retry_in=round(delay, 2))
         finally:
             box.close()
         if stop.is_set():
@@ -283,5 +371,6 @@ def run_forever(  # type: ignore[no-untyped-def]
         box.run_between()  # replies waiting for a busy session do not wait for the mail server
         if box.connected:
             delay = BACKOFF_START  # it had been working: start the backoff over
+            rejections = 0
         stop.wait(delay)
         delay = min(BACKOFF_CAP, delay * 2)

@@ -20,9 +20,10 @@ import aiosmtplib
 
 from taskping.config import Settings
 from taskping.faults import fault_point
+from taskping.relay import mail_errors
 from taskping.session_map import daemons, outbox
 
-CONNECT_TIMEOUT = 20.0
+CONNECT_TIMEOUT = mail_errors.CONNECT_TIMEOUT  # connect, TLS handshake, greeting (and each reply after)
 STALE_CLAIM_SECONDS = 600.0
 
 
@@ -49,7 +50,13 @@ class PermanentFailure(Exception):
     pass
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, settings: Settings) -> str:
+    """The reason stored with the row and printed: one line naming what to check (see mail_errors)."""
+    failure = mail_errors.smtp_failure(
+        exc, host=settings.smtp_host, port=settings.smtp_port, secure=settings.smtp_secure, user=settings.smtp_user
+    )
+    if failure is not None:
+        return failure.line
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return "recipients refused: " + "; ".join(f"{e.code} {e.message}" for e in exc.recipients)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
@@ -110,7 +117,7 @@ async def drain(
                 await smtp.sendmail(sender, [row.to_addr], row.raw)
                 fault_point("during-send")  # crash tests: accepted by the server, not yet marked sent
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-                reason = _describe(exc)
+                reason = _describe(exc, settings)
                 if _is_permanent(exc):
                     outbox.mark_failed(conn, row.id, reason)
                     report.failed.append((row.message_id, reason))

@@ -241,7 +241,7 @@ def test_taskping_env_is_valid_config(mail_stack: MailStack, monkeypatch: pytest
 
     env = mail_stack.taskping_env(IMAP_FOLDER="Replies", ACK_EMAILS=None)
     assert env["SMTP_SECURE"] == "starttls" and env["SMTP_PORT"] == str(mail_stack.smtp_port)
-    assert env["IMAP_PORT"] == str(mail_stack.imaps_port) and env["IMAP_SECURE"] == "true"
+    assert env["IMAP_PORT"] == str(mail_stack.imaps_port) and env["IMAP_SECURE"] == "ssl"
     assert env["EMAIL_TO"] == "me@example.test" and env["IMAP_FOLDER"] == "Replies"
     monkeypatch.chdir(mail_stack.dir)  # no stray ./.env
     settings = load_settings(environ={**env, "TASKPING_ENV_FILE": ""})

@@ -14,7 +14,7 @@ from taskping.config import ConfigError, load_settings
 
 def test_defaults_and_types(tmp_path: Path) -> None:
     s = load_settings(environ={"HOME": str(tmp_path)})
-    assert s.imap_port == 993 and s.imap_secure is True and s.imap_folder == "INBOX"
+    assert s.imap_port == 993 and s.imap_secure == "ssl" and s.imap_folder == "INBOX"
     assert s.smtp_port == 465 and s.smtp_secure == "ssl"
     assert s.injection_mode == "tmux" and s.tmux_session_prefix == "taskping" and s.token_ttl == 86400
     assert s.allowed_slash_commands == ("compact", "clear", "cost", "context")
@@ -63,7 +63,7 @@ def test_dot_env_in_the_current_directory_is_not_read(tmp_path: Path, monkeypatc
         ({"IMAP_PORT": "abc"}, "IMAP_PORT", "whole number"),
         ({"IMAP_PORT": "70000"}, "IMAP_PORT", "between 1 and 65535"),
         ({"SMTP_SECURE": "tls"}, "SMTP_SECURE", "ssl, starttls, none"),
-        ({"IMAP_SECURE": "maybe"}, "IMAP_SECURE", "true or false"),
+        ({"IMAP_SECURE": "maybe"}, "IMAP_SECURE", "ssl, starttls, none"),
         ({"EMAIL_FROM": "Me <me@x.com>"}, "EMAIL_FROM", "plain address"),
         ({"ALLOWED_SENDERS": " , "}, "ALLOWED_SENDERS", "at least one"),
         ({"INJECTION_MODE": "screen"}, "INJECTION_MODE", "tmux, pty"),
@@ -204,7 +204,7 @@ COMMANDS = {
     "install-hooks": ("install-hooks", "--settings", "{tmp}/claude/settings.json"),
     "send-outbox": ("send-outbox", "--max-seconds", "0"),
     "spawn": ("spawn", "--cwd", "{tmp}/no-such-dir", "--", "true"),
-    "relay": ("relay", "--once"),  # stops at the missing IMAP settings, after loading the file
+    "relay": ("relay", "--once", "--log-format", "human"),  # stops at the missing IMAP settings, after loading the file
 }
 
 

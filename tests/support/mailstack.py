@@ -1031,7 +1031,7 @@ service lmtp {{
         env: dict[str, str] = {
             "IMAP_HOST": self.host,
             "IMAP_PORT": str(self.imaps_port),
-            "IMAP_SECURE": "true",
+            "IMAP_SECURE": "ssl",
             "IMAP_USER": user,
             "IMAP_PASS": password,
             "IMAP_FOLDER": "INBOX",
