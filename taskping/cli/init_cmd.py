@@ -52,7 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     secret.add_argument("--password-stdin", action="store_true", help="read the app password from stdin")
     parser.add_argument("--imap-host")
     parser.add_argument("--imap-port", type=int)
-    parser.add_argument("--imap-secure", choices=("true", "false"), help="true: implicit TLS; false: STARTTLS")
+    parser.add_argument("--imap-secure", choices=("ssl", "starttls", "none"),
+                        help="ssl: implicit TLS (993); starttls: plain upgraded with STARTTLS (143); none: no TLS")
     parser.add_argument("--smtp-host")
     parser.add_argument("--smtp-port", type=int)
     parser.add_argument("--smtp-secure", choices=("ssl", "starttls", "none"))
@@ -130,7 +131,7 @@ def gather(args: argparse.Namespace) -> tuple[Provider, dict[str, str]]:
     user = args.user or address
     imap_host = _ask(args.imap_host or provider.imap_host, "IMAP host", "--imap-host")
     smtp_host = _ask(args.smtp_host or provider.smtp_host, "SMTP host", "--smtp-host")
-    imap_secure = args.imap_secure or ("true" if provider.imap_secure else "false")
+    imap_secure = args.imap_secure or provider.imap_secure
     sender_auth = args.sender_auth or provider.sender_auth
     trusted = args.trusted_authserv_id or (provider.trusted_authserv_id if not args.sender_auth else None)
     if args.trusted_authserv_id and not args.sender_auth:

@@ -11,13 +11,12 @@ import email.parser
 import ssl
 
 import imapclient
-from imapclient.exceptions import IMAPClientError, LoginError
 
 from taskping.config import Settings
 from taskping.doctor.result import Check
-from taskping.relay import authres, mail_errors
-from taskping.relay.fetch import CONNECT_ERRORS, IMAP_TIMEOUT
-from taskping.relay.mail_errors import CONNECT_TIMEOUT, MailFailure
+from taskping.relay import authres, imap_connect, mail_errors
+from taskping.relay.imap_connect import CONNECT_ERRORS
+from taskping.relay.mail_errors import MailFailure
 
 RECENT = 5  # messages per sender whose Authentication-Results are read
 STAGES = ("imap-connect", "imap-login", "imap-folder", "imap-idle")
@@ -46,38 +45,22 @@ def checks(settings: Settings) -> list[Check]:
     where = f"{s.imap_host}:{s.imap_port}"
     if not s.imap_host or not s.imap_user:
         return [Check.skip(name, f"{LABELS[name]}: not checked (IMAP_HOST/IMAP_USER unset)") for name in STAGES]
-    context = s.tls_context() if s.imap_secure != "none" else None
-    args = {"prefix": "IMAP", "host": s.imap_host, "port": s.imap_port}
     try:
-        client = imapclient.IMAPClient(
-            s.imap_host, port=s.imap_port, ssl=s.imap_secure == "ssl", ssl_context=context,
-            timeout=imapclient.SocketTimeout(connect=CONNECT_TIMEOUT, read=IMAP_TIMEOUT),
-        )
-        if s.imap_secure == "starttls":
-            if not client.has_capability("STARTTLS"):
-                client.shutdown()
-                raise mail_errors.no_starttls(**args)
-            client.starttls(context)
+        client = imap_connect.open_secured(s)
     except MailFailure as failure:
-        return [Check.fail("imap-connect", f"IMAP connect: {failure.line}", _fix(failure)), *_skipped(1, "connect")]
-    except CONNECT_ERRORS as exc:
-        failure = mail_errors.connect_failure(exc, secure=s.imap_secure, **args)
         return [Check.fail("imap-connect", f"IMAP connect: {failure.line}", _fix(failure)), *_skipped(1, "connect")]
     try:
         out.append(Check.ok("imap-connect", f"IMAP connect: {where}, {_tls(client, s.imap_secure)}",
                             note="IMAP_SECURE=none: the password crosses the network in clear"
                             if s.imap_secure == "none" else None))
         try:
-            client.login(s.imap_user, s.imap_pass or "")
-        except LoginError as exc:
-            failure = mail_errors.login_failure(exc, user=s.imap_user, **args)
+            imap_connect.log_in(client, s)
+        except MailFailure as failure:
             return [*out, Check.fail("imap-login", f"IMAP login: {failure.line}", _fix(failure)), *_skipped(2, "login")]
         out.append(Check.ok("imap-login", f"IMAP login: {s.imap_user} accepted"))
         try:
-            info = client.select_folder(s.imap_folder, readonly=True)
-        except IMAPClientError as exc:
-            folders = [str(n) for _f, _d, n in client.list_folders()]
-            failure = mail_errors.folder_failure(exc, folder=s.imap_folder, host=s.imap_host, folders=folders)
+            info = imap_connect.select(client, s, readonly=True)
+        except MailFailure as failure:
             return [*out, Check.fail("imap-folder", f"IMAP folder: {failure.line}", _fix(failure)),
                     *_skipped(3, "folder")]
         count = int(info.get(b"EXISTS", 0))
@@ -92,10 +75,7 @@ def checks(settings: Settings) -> list[Check]:
         failure = mail_errors.lost_connection(exc, host=s.imap_host, port=s.imap_port)
         out.append(Check.fail("imap-session", f"IMAP: {failure.line}", "check the server's log; try again"))
     finally:
-        try:
-            client.logout()
-        except Exception:  # noqa: BLE001 - closing after a failure
-            client.shutdown()
+        imap_connect.close(client)
     return out
 
 

@@ -36,14 +36,14 @@ import time
 from collections.abc import Callable
 
 import imapclient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientError
 
 from taskping.config import Settings
 from taskping.log import get_logger
 from taskping.faults import fault_point
-from taskping.relay import mail_errors
+from taskping.relay import imap_connect, mail_errors
 from taskping.relay.canonical import MAX_HEADER_SECTION
-from taskping.relay.mail_errors import CONNECT_TIMEOUT, MailFailure
+from taskping.relay.mail_errors import MailFailure
 from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
@@ -52,7 +52,6 @@ IDLE_CHECK_SECONDS = 0.5
 IDLE_EOF_CHECKS = 3  # empty idle_check answers in a row, each at once: the server hung up
 BACKOFF_START = 0.5
 BACKOFF_CAP = 60.0
-IMAP_TIMEOUT = 30.0  # per read once connected; the connect, handshake and greeting get CONNECT_TIMEOUT
 AUTH_REJECTIONS_FATAL = 3  # consecutive login rejections before run_forever gives up (provider lockouts)
 FETCH_BATCH = 20
 
@@ -93,61 +92,18 @@ class Mailbox:
     # -- connection
 
     def connect(self) -> imapclient.IMAPClient:
-        """Connect, secure, log in and select the folder; each failure is a :class:`MailFailure`.
-
-        The TCP connect, the TLS handshake and the greeting share one
-        CONNECT_TIMEOUT (a server that accepts and says nothing is reported in
-        15 s). IMAP_SECURE=starttls refuses a server that does not offer
-        STARTTLS: the password goes out in clear only with IMAP_SECURE=none.
-        """
-        s = self.settings
-        s.require("imap_host", "imap_user")
-        context = s.tls_context() if s.imap_secure != "none" else None
-        where = {"prefix": "IMAP", "host": s.imap_host, "port": s.imap_port}
-        try:
-            client = imapclient.IMAPClient(
-                s.imap_host, port=s.imap_port, ssl=s.imap_secure == "ssl", ssl_context=context,
-                timeout=imapclient.SocketTimeout(connect=CONNECT_TIMEOUT, read=IMAP_TIMEOUT),
-            )
-        except CONNECT_ERRORS as exc:
-            raise mail_errors.connect_failure(exc, secure=s.imap_secure, **where) from exc
-        try:
-            if s.imap_secure == "starttls":
-                if not client.has_capability("STARTTLS"):
-                    raise mail_errors.no_starttls(**where)
-                try:
-                    client.starttls(context)
-                except CONNECT_ERRORS as exc:
-                    raise mail_errors.connect_failure(exc, secure=s.imap_secure, **where) from exc
-            try:
-                client.login(s.imap_user, s.imap_pass or "")
-            except LoginError as exc:
-                raise mail_errors.login_failure(exc, user=s.imap_user, **where) from exc
-            try:
-                info = client.select_folder(s.imap_folder)
-            except IMAPClientError as exc:
-                raise mail_errors.folder_failure(
-                    exc, folder=s.imap_folder, host=s.imap_host, folders=_folder_names(client)
-                ) from exc
-        except BaseException:
-            _shutdown(client)
-            raise
+        """Connect, secure, log in and select the folder (:mod:`taskping.relay.imap_connect`);
+        each failure is a :class:`MailFailure`."""
+        client, info = imap_connect.open_session(self.settings)
         self.uidvalidity = int(info[b"UIDVALIDITY"])
-        mailbox.sync_uidvalidity(self.conn, s.imap_folder, self.uidvalidity)
+        mailbox.sync_uidvalidity(self.conn, self.settings.imap_folder, self.uidvalidity)
         self.client = client
         return client
 
     def close(self) -> None:
         client, self.client = self.client, None
-        if client is None:
-            return
-        try:
-            client.logout()
-        except Exception:  # noqa: BLE001 - closing a broken connection
-            try:
-                client.shutdown()
-            except Exception:  # noqa: BLE001
-                pass
+        if client is not None:
+            imap_connect.close(client)
 
     # -- work
 
@@ -300,27 +256,11 @@ class Mailbox:
             self.close()
 
 
-def _folder_names(client: imapclient.IMAPClient) -> list[str]:
-    """The folders the server lists, for the "check IMAP_FOLDER" line; empty when LIST fails too."""
-    try:
-        return [str(name) for _flags, _delim, name in client.list_folders()]
-    except Exception:  # noqa: BLE001 - only a hint in an error line
-        return []
-
-
-def _shutdown(client: imapclient.IMAPClient) -> None:
-    try:
-        client.shutdown()
-    except Exception:  # noqa: BLE001 - closing a connection that already failed
-        pass
-
-
 def _is_bye(response: object) -> bool:
     return isinstance(response, tuple) and len(response) >= 1 and response[0] == b"BYE"
 
 
 RECOVERABLE = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, ConnectionError, EOFError)
-CONNECT_ERRORS = (OSError, ssl.SSLError, socket.timeout, EOFError, IMAPClientError)
 
 
 class AuthRejected(Exception):

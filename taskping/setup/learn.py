@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 
 from taskping.config import Settings
-from taskping.relay import authres
+from taskping.relay import authres, imap_connect
 from taskping.relay.parse import InboundMail, parse
-from taskping.setup.logins import TIMEOUT, smtp_connect
+from taskping.setup.logins import smtp_connect
 
 POLL_SECONDS = 2.0
 
@@ -80,19 +80,12 @@ def wait_for_reply(settings: Settings, message_id: str, tag: str, timeout: float
     The folder is opened read-only and messages are fetched with PEEK: nothing
     in the mailbox changes.
     """
-    import imapclient
-
     s = settings
     deadline = time.monotonic() + timeout
     phone = (s.email_to or "").lower()
     try:
-        client = imapclient.IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_secure,
-                                       ssl_context=s.tls_context(), timeout=TIMEOUT)
+        client, _info = imap_connect.open_session(s, readonly=True)
         try:
-            if not s.imap_secure:
-                client.starttls(s.tls_context())
-            client.login(s.imap_user, s.imap_pass or "")
-            client.select_folder(s.imap_folder, readonly=True)
             while True:
                 for uid in client.search(["SUBJECT", tag]):
                     raw = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
@@ -105,10 +98,7 @@ def wait_for_reply(settings: Settings, message_id: str, tag: str, timeout: float
                 time.sleep(POLL_SECONDS)
                 client.noop()
         finally:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001
-                client.shutdown()
+            imap_connect.close(client)
     except Exception as exc:  # noqa: BLE001 - reported as one line
         raise LearnError(f"could not read the mailbox: {exc.__class__.__name__}: {str(exc)[:200]}") from None
 

@@ -55,50 +55,31 @@ def _network_problem(exc: BaseException, host: str | None, port: int, tls_key: s
 
 
 def check_imap(settings: Settings, password_hint: str) -> Check:
-    """Log in to IMAP_HOST as IMAP_USER and select IMAP_FOLDER, as the relay does."""
-    import imapclient
-    from imapclient.exceptions import IMAPClientError, LoginError
+    """Log in to IMAP_HOST as IMAP_USER and open IMAP_FOLDER read-only, the way the relay
+    connects (:mod:`taskping.relay.imap_connect`)."""
+    from taskping.relay import imap_connect
+    from taskping.relay.mail_errors import MailFailure
 
     s = settings
     where = _where("IMAP", s.imap_host, s.imap_port)
     try:
-        s.require("imap_host", "imap_user")
-        context = s.tls_context()
+        client, _info = imap_connect.open_session(s, readonly=True)
     except ConfigError as exc:
         return Check("IMAP", False, str(exc))
-    client = None
-    try:
-        client = imapclient.IMAPClient(s.imap_host, port=s.imap_port, ssl=s.imap_secure, ssl_context=context,
-                                       timeout=TIMEOUT)
-        if not s.imap_secure:
-            if not client.has_capability("STARTTLS"):
-                return Check("IMAP", False, f"{where}: the server offers no STARTTLS",
-                             "use implicit TLS: IMAP_SECURE=true and IMAP_PORT=993")
-            client.starttls(context)
-        client.login(s.imap_user, s.imap_pass or "")
-        client.select_folder(s.imap_folder, readonly=True)
-        return Check("IMAP", True, f"{where}: logged in as {s.imap_user}, folder {s.imap_folder} opened")
-    except LoginError:
-        return Check("IMAP", False, f"{where}: the login was refused for {s.imap_user}", password_hint)
-    except IMAPClientError as exc:
-        text = str(exc)
-        if "select" in text.lower() or "mailbox" in text.lower():
+    except MailFailure as failure:
+        if failure.kind == "auth":
+            return Check("IMAP", False, f"{where}: the login was refused for {s.imap_user}", password_hint)
+        if failure.kind == "folder":
             return Check("IMAP", False, f"{where}: folder {s.imap_folder!r} cannot be opened", "check IMAP_FOLDER")
-        return Check("IMAP", False, f"{where}: the server said {text[:200]!r}", "check the settings")
-    except (OSError, ssl.SSLError) as exc:
-        what, fix = _network_problem(exc, s.imap_host, s.imap_port, "IMAP_SECURE")
+        cause = failure.__cause__
+        if cause is None:  # refused before any network error (e.g. no STARTTLS offered)
+            return Check("IMAP", False, failure.line, "check IMAP_SECURE and IMAP_PORT")
+        what, fix = _network_problem(cause, s.imap_host, s.imap_port, "IMAP_SECURE")
         return Check("IMAP", False, f"{where}: {what}", fix)
     except Exception as exc:  # noqa: BLE001 - a check reports, it never raises
         return Check("IMAP", False, f"{where}: failed ({exc.__class__.__name__})", "check the settings")
-    finally:
-        if client is not None:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001 - closing after a failure
-                try:
-                    client.shutdown()
-                except Exception:  # noqa: BLE001
-                    pass
+    imap_connect.close(client)
+    return Check("IMAP", True, f"{where}: logged in as {s.imap_user}, folder {s.imap_folder} opened")
 
 
 def smtp_connect(settings: Settings) -> smtplib.SMTP:

@@ -23,7 +23,7 @@ class Provider:
     label: str
     imap_host: str | None
     imap_port: int
-    imap_secure: bool  # implicit TLS (993); False: plain upgraded with STARTTLS
+    imap_secure: str  # IMAP_SECURE: ssl (implicit TLS, 993) or starttls (143)
     smtp_host: str | None
     smtp_port: int
     smtp_secure: str  # ssl | starttls | none
@@ -42,7 +42,7 @@ PROVIDERS: dict[str, Provider] = {
     for p in (
         Provider(
             "gmail", "Gmail / Google Workspace",
-            "imap.gmail.com", 993, True, "smtp.gmail.com", 465, "ssl",
+            "imap.gmail.com", 993, "ssl", "smtp.gmail.com", 465, "ssl",
             "authres", "mx.google.com",
             "Gmail needs 2-Step Verification first: https://myaccount.google.com/signinoptions/two-step-verification "
             "(turn it on). Then create an app password at https://myaccount.google.com/apppasswords "
@@ -51,28 +51,28 @@ PROVIDERS: dict[str, Provider] = {
         ),
         Provider(
             "fastmail", "Fastmail",
-            "imap.fastmail.com", 993, True, "smtp.fastmail.com", 465, "ssl",
+            "imap.fastmail.com", 993, "ssl", "smtp.fastmail.com", 465, "ssl",
             "authres", "*.messagingengine.com",
             "Fastmail: Settings → Privacy & Security → Manage app passwords and access → New app password; "
             "access: Mail (IMAP/POP/SMTP); copy the password it shows once.",
         ),
         Provider(
             "icloud", "iCloud Mail",
-            "imap.mail.me.com", 993, True, "smtp.mail.me.com", 587, "starttls",
+            "imap.mail.me.com", 993, "ssl", "smtp.mail.me.com", 587, "starttls",
             "authres", "*.icloud.com",
             "iCloud needs two-factor authentication on your Apple Account. Create an app-specific password at "
             "https://account.apple.com → Sign-In and Security → App-Specific Passwords → + (name it TaskPing).",
         ),
         Provider(
             "yahoo", "Yahoo Mail / AOL",
-            "imap.mail.yahoo.com", 993, True, "smtp.mail.yahoo.com", 465, "ssl",
+            "imap.mail.yahoo.com", 993, "ssl", "smtp.mail.yahoo.com", 465, "ssl",
             "authres", "*.yahoo.com",
             "Yahoo: Account Info → Account Security → Generate app password (or 'Manage app passwords'); "
             "name it TaskPing and copy the 16 letters.",
         ),
         Provider(
             "outlook", "Outlook.com / Hotmail / Microsoft 365",
-            "outlook.office365.com", 993, True, "smtp-mail.outlook.com", 587, "starttls",
+            "outlook.office365.com", 993, "ssl", "smtp-mail.outlook.com", 587, "starttls",
             "dkim", None,
             "",
             unsupported=(
@@ -83,7 +83,7 @@ PROVIDERS: dict[str, Provider] = {
         ),
         Provider(
             "other", "another provider or your own server",
-            None, 993, True, None, 465, "ssl",
+            None, 993, "ssl", None, 465, "ssl",
             "dkim", None,
             "Use the password your provider gives for mail apps (an app password where it has them).",
         ),

@@ -53,11 +53,11 @@ def mode(path: Path) -> int:
 
 # provider: (IMAP host, port, secure, SMTP host, port, secure, SENDER_AUTH, TRUSTED_AUTHSERV_ID)
 EXPECTED = {
-    "gmail": ("imap.gmail.com", 993, True, "smtp.gmail.com", 465, "ssl", "authres", ("mx.google.com",)),
-    "fastmail": ("imap.fastmail.com", 993, True, "smtp.fastmail.com", 465, "ssl", "authres",
+    "gmail": ("imap.gmail.com", 993, "ssl", "smtp.gmail.com", 465, "ssl", "authres", ("mx.google.com",)),
+    "fastmail": ("imap.fastmail.com", 993, "ssl", "smtp.fastmail.com", 465, "ssl", "authres",
                  ("*.messagingengine.com",)),
-    "icloud": ("imap.mail.me.com", 993, True, "smtp.mail.me.com", 587, "starttls", "authres", ("*.icloud.com",)),
-    "yahoo": ("imap.mail.yahoo.com", 993, True, "smtp.mail.yahoo.com", 465, "ssl", "authres", ("*.yahoo.com",)),
+    "icloud": ("imap.mail.me.com", 993, "ssl", "smtp.mail.me.com", 587, "starttls", "authres", ("*.icloud.com",)),
+    "yahoo": ("imap.mail.yahoo.com", 993, "ssl", "smtp.mail.yahoo.com", 465, "ssl", "authres", ("*.yahoo.com",)),
 }
 
 

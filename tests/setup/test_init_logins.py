@@ -25,7 +25,7 @@ BIN = Path(sys.executable).parent
 
 
 def args_for(stack: MailStack, home: Path, password: str = TASKPING_PASSWORD, *, imap_port: int | None = None,
-             smtp_port: int | None = None, imap_secure: str = "true", smtp_secure: str = "ssl") -> list[str]:
+             smtp_port: int | None = None, imap_secure: str = "ssl", smtp_secure: str = "ssl") -> list[str]:
     pw = home / "pw"
     pw.write_text(password + "\n")
     return [
@@ -62,7 +62,7 @@ def test_good_logins_over_implicit_tls(mail_stack: MailStack, tmp_path: Path) ->
 
 
 def test_good_logins_over_starttls(mail_stack: MailStack, tmp_path: Path) -> None:
-    args = args_for(mail_stack, tmp_path, imap_port=mail_stack.imap_port, imap_secure="false",
+    args = args_for(mail_stack, tmp_path, imap_port=mail_stack.imap_port, imap_secure="starttls",
                     smtp_port=mail_stack.smtp_port, smtp_secure="starttls")
     ran = init(tmp_path, args, mail_stack)
     assert ran.returncode == 0, ran.stdout + ran.stderr
