@@ -225,6 +225,13 @@ class Settings:
         default=2_000_000, metadata=_key("MAX_MESSAGE_BYTES", _int_range(10_000, 100_000_000))
     )
 
+    # When to mail (the notify path): "away" mails a Stop only when nobody is at the terminal
+    # (no attached tmux client with input in the last AWAY_AFTER_SECONDS); "always" mails every Stop.
+    notify_when: Literal["away", "always"] = field(
+        default="away", metadata=_key("NOTIFY_WHEN", _choice("away", "always"))
+    )
+    away_after_seconds: int = field(default=120, metadata=_key("AWAY_AFTER_SECONDS", _int_range(1, 86400)))
+
     env_file: Path | None = field(default=None, metadata={})
 
     # --- derived values

@@ -12,14 +12,15 @@ from __future__ import annotations
 import html as htmllib
 import os
 import time
-from dataclasses import dataclass
 
+from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
 from taskping.marker import marker_line
 from taskping.outgoing import OutgoingMail, build
 from taskping.session_map.sessions import Session
 from taskping.tokens import subject_tag
 
-SUBJECT_SNIPPET = 60
+# Re-exported: callers and tests that compose mail also build notices.
+__all__ = ["Notice", "compose", "first_line", "idle_notice", "permission_notice", "stop_notice"]
 
 STATE_LABELS = {
     "starting": "starting",
@@ -30,45 +31,12 @@ STATE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Notice:
-    """What to tell the person: the kind and the main text."""
-
-    kind: str  # "stop" | "permission" | "idle"
-    headline: str  # the subject's text after the project name
-    body: str  # Claude's reply, or the notification message
-
-
-def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
-    for line in text.splitlines():
-        line = " ".join(line.strip().lstrip("#>*- ").split())
-        if line:
-            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-    return ""
-
-
 def project_name(session: Session) -> str:
     return os.path.basename((session.cwd or "").rstrip("/")) or session.name
 
 
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(ts))
-
-
-def stop_notice(reply_text: str | None) -> Notice:
-    text = (reply_text or "").strip()
-    headline = first_line(text) or "finished its turn"
-    return Notice(kind="stop", headline=headline, body=text or "(Claude finished its turn without a text reply.)")
-
-
-def permission_notice(message: str | None) -> Notice:
-    text = (message or "Claude needs your permission to continue.").strip()
-    return Notice(kind="permission", headline="needs permission — " + first_line(text, 40), body=text)
-
-
-def idle_notice(message: str | None) -> Notice:
-    text = (message or "Claude is waiting for your input.").strip()
-    return Notice(kind="idle", headline="waiting for your input", body=text)
 
 
 def how_to_reply(notice: Notice) -> tuple[str, str]:

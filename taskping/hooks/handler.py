@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskping.config import Settings
-from taskping.hooks import compose
+from taskping.hooks import notices
 from taskping.hooks.payload import HookEnv, HookInput
 from taskping.hooks.transcript import last_assistant_text
 from taskping.session_map import connect, daemons, notifications, sessions
@@ -88,20 +88,27 @@ def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings
     return None
 
 
+NOT_IN_TMUX = "Claude is not running in tmux ($TMUX/$TMUX_PANE unset): not tracked, replies cannot reach it"
+
+
 def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
-    """Apply one hook event to the session map and queue its email."""
+    """Apply one hook event to the session map and queue its email.
+
+    Every way of doing nothing comes back as ``skipped`` with the reason, which
+    `taskping hook` logs: silence is never the answer to "why no email?".
+    """
     if not (env.tmux_socket and env.tmux_pane):
-        return HookOutcome(session=None, queued=None, skipped="not running in tmux (no $TMUX/$TMUX_PANE)")
+        return HookOutcome(session=None, queued=None, skipped=NOT_IN_TMUX)
     if hook.event == "SessionEnd" and not settings.session_map_path.exists():
         # Nothing is tracked, so nothing ends; don't create a session map (or its directory) for it.
-        return HookOutcome(session=None, queued=None, skipped="SessionEnd with no session map")
+        return HookOutcome(session=None, queued=None, skipped="SessionEnd with no session map: nothing to end")
     conn = connect(settings.session_map_path)
     try:
         if hook.event == "SessionEnd" and sessions.by_target(conn, env.tmux_socket, env.tmux_pane) is None:
-            return HookOutcome(session=None, queued=None, skipped="SessionEnd for an untracked pane")
+            return HookOutcome(session=None, queued=None, skipped="SessionEnd for an untracked pane: nothing to end")
         session = _find_or_register(conn, env, settings)
         if session is None:
-            return HookOutcome(session=None, queued=None, skipped="could not register the pane")
+            return HookOutcome(session=None, queued=None, skipped="could not register the pane: no free session name")
         state = STATE_AFTER[hook.event]
         if hook.event == "Notification" and hook.notification_type == "permission_prompt":
             state = "waiting-permission"
@@ -115,9 +122,24 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
             claude_pid=env.claude_pid,
             new_turn=hook.event == "UserPromptSubmit",
         )
-        notice = _notice_for(hook, session)
-        if notice is None or not settings.email_to or not settings.email_from:
-            return HookOutcome(session=session, queued=None)
+        notice, why_not = _notice_for(hook, session)
+        if notice is None:
+            return HookOutcome(session=session, queued=None, skipped=why_not)
+        if not settings.email_to or not settings.email_from:
+            missing = " and ".join(k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not v)
+            return HookOutcome(
+                session=session, queued=None, skipped=f"{missing} not set: {notice.kind} recorded, no email queued"
+            )
+        if notice.kind == "stop" and settings.notify_when == "away":
+            from taskping.hooks.presence import present_reason
+
+            present = present_reason(env.tmux_socket, env.tmux_pane, settings.away_after_seconds)
+            if present is not None:
+                return HookOutcome(
+                    session=session, queued=None, skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}"
+                )
+        from taskping.hooks import compose  # only for mail: its MIME building is the costly import here
+
         mail = compose.compose(
             notice,
             session,
@@ -145,16 +167,20 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
         conn.close()
 
 
-def _notice_for(hook: HookInput, session: Session) -> compose.Notice | None:
+def _notice_for(hook: HookInput, session: Session) -> tuple[notices.Notice | None, str | None]:
+    """The notice this event mails, or None and why not (None when the event never mails)."""
     if hook.event == "Stop":
         text = hook.last_assistant_message or last_assistant_text(hook.transcript_path)
-        return compose.stop_notice(text)
+        return notices.stop_notice(text), None
     if hook.event == "Notification":
         if hook.notification_type == "permission_prompt":
-            return compose.permission_notice(hook.message)
-        if hook.notification_type == "idle_prompt" and session.notified_turn != session.turn:
-            return compose.idle_notice(hook.message)
-    return None
+            return notices.permission_notice(hook.message), None
+        if hook.notification_type == "idle_prompt":
+            if session.notified_turn != session.turn:
+                return notices.idle_notice(hook.message), None
+            return None, "idle notice not mailed: this turn's reply was already mailed"
+        return None, f"notification type {hook.notification_type or '(none)'!r} is not mailed"
+    return None, None
 
 
 def taskping_command() -> list[str]:
