@@ -3,7 +3,8 @@
 Started detached by hooks when no relay daemon runs. One sender at a time
 (a lock file beside the session map holds its PID); it keeps going while rows
 are pending and due within ``--max-seconds``, then exits, leaving anything
-still failing queued with its reason for the next sender.
+still failing queued with its reason for the next sender. Every failure is
+printed with its reason, and the exit status is 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def run(args: argparse.Namespace) -> int:
             break
     if not args.quiet:
         print(f"sent {totals['sent']}, retried {totals['retried']}, failed {totals['failed']}")
-    return 0
+    # A failure is never a success: each one was printed above with its reason.
+    return 1 if totals["retried"] or totals["failed"] else 0
+
+
+def _say(conn, message_id: str, what: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """One line on stderr per failure, naming the mail and the server's reason (hooks start this
+    detached with stderr closed; the log has it too)."""
+    row = conn.execute("SELECT kind FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
+    kind = f" ({row[0]})" if row else ""
+    print(f"send-outbox: {message_id}{kind} {what}: {reason}", file=sys.stderr)
 
 
 def _has_pending(settings) -> bool:  # type: ignore[no-untyped-def]
@@ -86,8 +96,10 @@ def _send_until_done(settings, deadline: float, totals: dict[str, int], logger) 
             totals["failed"] += len(report.failed)
             for mid, reason in report.retried:
                 logger.warning("send_retry", message_id=mid, reason=reason)
+                _say(conn, mid, "not sent, will retry", reason)
             for mid, reason in report.failed:
                 logger.error("send_failed", message_id=mid, reason=reason)
+                _say(conn, mid, "failed for good", reason)
             if outbox.pending_count(conn) == 0:
                 return False
             due = report.next_due_at or time.time() + 1
