@@ -118,15 +118,12 @@ def test_no_stop_mail_while_someone_types_at_the_session(hook_rig: HookRig, atta
 
 def test_an_idle_attached_client_is_away(hook_rig: HookRig, attach) -> None:  # type: ignore[no-untyped-def]
     rig = hook_rig
-    env = {"AWAY_AFTER_SECONDS": "1"}
-    rig.ok("SessionStart", _payload(rig), env=env)
+    rig.ok("SessionStart", _payload(rig))
     client = attach(rig, "work")
     client.type()
-    assert rig.skipped("Stop", _payload(rig, last_assistant_message="a"), env=env).endswith(
-        "(AWAY_AFTER_SECONDS=1)"
-    )
-    client.idle_for(1)  # still attached, no input since
-    rig.ok("Stop", _payload(rig, last_assistant_message="b"), env=env)
+    assert rig.skipped("Stop", _payload(rig, last_assistant_message="a")).endswith("(AWAY_AFTER_SECONDS=120)")
+    client.idle_for(1)  # still attached, no input for more than AWAY_AFTER_SECONDS=1
+    rig.ok("Stop", _payload(rig, last_assistant_message="b"), env={"AWAY_AFTER_SECONDS": "1"})
     assert [r.kind for r in rig.outbox()] == ["stop"]
 
 
