@@ -5,19 +5,24 @@ Body, top to bottom: the reply-marker line (carrying the token), two lines on
 how to reply, Claude's full reply (or the permission/idle message), then the
 session's name, project dir, state and reply window. The HTML part says the
 same with phone-friendly styling.
+
+Runs in the Stop hook, in front of Claude's next turn, so it imports nothing
+heavy: the MIME bytes come from :mod:`taskping.hooks.mime` (not the ``email``
+package), HTML escaping is the five characters that matter, and the subject
+tag is written here (``tokens`` would pull in hashlib and ``secrets``; a test
+holds it equal to :func:`taskping.tokens.subject_tag`).
 """
 
 from __future__ import annotations
 
-import html as htmllib
 import os
 import time
+from dataclasses import dataclass
 
 from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
+from taskping.hooks.mime import build
 from taskping.marker import marker_line
-from taskping.outgoing import OutgoingMail, build
 from taskping.session_map.sessions import Session
-from taskping.tokens import subject_tag
 
 # Re-exported: callers and tests that compose mail also build notices.
 __all__ = ["Notice", "compose", "first_line", "idle_notice", "permission_notice", "stop_notice"]
@@ -29,6 +34,30 @@ STATE_LABELS = {
     "waiting-permission": "waiting for a permission decision",
     "ended": "ended",
 }
+
+
+@dataclass(frozen=True)
+class ComposedMail:
+    """A notification ready for the outbox (the fields the hook stores)."""
+
+    message_id: str
+    subject: str
+    text: str
+    html: str
+    to_addr: str
+    raw: bytes
+
+
+def subject_tag(token: str) -> str:
+    """``[TaskPing #TOKEN]``: what the relay finds in a reply's Subject (see taskping.tokens)."""
+    return f"[TaskPing #{token}]"
+
+
+def escape(text: str) -> str:
+    """HTML-escape text for an element or a quoted attribute (as ``html.escape``)."""
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
+    )
 
 
 def project_name(session: Session) -> str:
@@ -59,7 +88,7 @@ def compose(
     email_to: str,
     reply_window_until: float,
     state: str,
-) -> OutgoingMail:
+) -> ComposedMail:
     project = project_name(session)
     subject = f"{subject_tag(session.token)} {project}: {notice.headline}"
     marker = marker_line(session.token)
@@ -72,7 +101,7 @@ def compose(
     ]
     heading = {"stop": "Claude replied:", "permission": "Claude asks:", "idle": "Claude is idle:"}[notice.kind]
     text = "\n".join([marker, "", line1, line2, "", heading, "", notice.body, "", "-- ", *details, ""])
-    esc = htmllib.escape
+    esc = escape
     html = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'></head>"
@@ -89,7 +118,7 @@ def compose(
         + "<br>".join(esc(d) for d in details)
         + "</p></body></html>"
     )
-    return build(
+    message_id, raw = build(
         email_from=email_from,
         email_to=email_to,
         subject=subject,
@@ -98,3 +127,4 @@ def compose(
         kind=notice.kind,
         thread_root=session.thread_root,
     )
+    return ComposedMail(message_id=message_id, subject=subject, text=text, html=html, to_addr=email_to, raw=raw)

@@ -24,10 +24,8 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.hooks import notices
 from taskping.hooks.payload import HookEnv, HookInput
-from taskping.hooks.transcript import last_assistant_text
 from taskping.session_map import connect, daemons, notifications, sessions
 from taskping.session_map.sessions import NameInUse, Session, State
-from taskping.tokens import new_token
 
 STATE_AFTER: dict[str, State | None] = {
     "SessionStart": "idle",
@@ -70,6 +68,8 @@ def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings
     if session is not None:
         return session
     # A Claude started by hand in some tmux pane: track it from its first event.
+    from taskping.tokens import new_token  # here: only a first event needs it (hashlib, secrets)
+
     name = tmux_pane_name(env.tmux_socket, env.tmux_pane) or f"tmux{env.tmux_pane}"
     for candidate in (name, f"{name}{env.tmux_pane}"):
         try:
@@ -170,7 +170,11 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
 def _notice_for(hook: HookInput, session: Session) -> tuple[notices.Notice | None, str | None]:
     """The notice this event mails, or None and why not (None when the event never mails)."""
     if hook.event == "Stop":
-        text = hook.last_assistant_message or last_assistant_text(hook.transcript_path)
+        text = hook.last_assistant_message
+        if not text:  # older Claude Code: read the transcript
+            from taskping.hooks.transcript import last_assistant_text
+
+            text = last_assistant_text(hook.transcript_path)
         return notices.stop_notice(text), None
     if hook.event == "Notification":
         if hook.notification_type == "permission_prompt":
