@@ -357,10 +357,10 @@ def load_settings(
     path = resolve_env_file(env_file, environ)
     values: dict[str, str] = {}
     if path is not None:
-        from dotenv import dotenv_values
+        from taskping.envfile import read_env_file  # python-dotenv's reading; imports it only when needed
 
         try:
-            file_values = dotenv_values(path)
+            file_values = read_env_file(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError("--env-file", f"cannot read {str(path)!r}: {exc.__class__.__name__}") from None
         values.update({k: v for k, v in file_values.items() if v is not None})
