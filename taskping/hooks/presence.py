@@ -18,23 +18,15 @@ def present_reason(socket: str, pane: str, away_after: int, at: float | None = N
     """Why the person counts as present at ``pane``'s session, or None when they are away.
 
     One ``tmux list-clients`` (a few ms): only Stop events with mail configured ask.
+    No answer from tmux (not installed, no server, a timeout) counts as away.
     """
-    import subprocess  # here: only this question needs it
+    from taskping.hooks.proc import output
 
-    try:
-        out = subprocess.run(
-            ["tmux", "-S", socket, "list-clients", "-t", pane, "-F", "#{client_activity} #{client_tty}"],
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    result = output(["tmux", "-S", socket, "list-clients", "-t", pane, "-F", "#{client_activity} #{client_tty}"])
+    if result is None or result[0] != 0:
         return None  # cannot tell: mail rather than stay silent
-    if out.returncode != 0:
-        return None
     now = time.time() if at is None else at
-    for line in out.stdout.splitlines():
+    for line in result[1].splitlines():
         stamp, _, tty = line.partition(" ")
         if not stamp.isdigit():
             continue
