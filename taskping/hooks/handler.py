@@ -8,7 +8,15 @@ sent by the relay daemon when it runs, otherwise by a detached
 Per event: SessionStart → idle; UserPromptSubmit → busy (a new turn);
 Stop → idle + the reply notification; Notification ``permission_prompt`` →
 waiting-permission + a short notice; ``idle_prompt`` → a short notice unless
-this turn already produced one; SessionEnd → ended.
+this turn already produced one; SessionEnd → ended. With ``NOTIFY_WHEN=away``
+(the default) a Stop is not mailed while someone types at the session
+(:mod:`taskping.hooks.presence`). Whatever is not done comes back as
+``skipped`` with the reason, for the log.
+
+Speed: the hook sits in front of every prompt (UserPromptSubmit runs before
+Claude sees it), so each event imports only what it uses: mail composing, the
+outbox and the relay check only when something is mailed, tokens only when a
+pane is registered, the transcript reader only when Stop carries no text.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.hooks import notices
 from taskping.hooks.payload import HookEnv, HookInput
-from taskping.session_map import connect, daemons, notifications, sessions
+from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse, Session, State
 
 STATE_AFTER: dict[str, State | None] = {
@@ -138,7 +146,10 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
                 return HookOutcome(
                     session=session, queued=None, skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}"
                 )
-        from taskping.hooks import compose  # only for mail: its MIME building is the costly import here
+        # Only for mail: UserPromptSubmit (in front of every prompt) and the other events import
+        # none of this (notifications/outbox rows, the relay heartbeat's socket, the MIME writer).
+        from taskping.hooks import compose
+        from taskping.session_map import daemons, notifications
 
         mail = compose.compose(
             notice,
