@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
 from taskping.hooks.mime import build
@@ -36,8 +36,7 @@ STATE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class ComposedMail:
+class ComposedMail(NamedTuple):
     """A notification ready for the outbox (the fields the hook stores)."""
 
     message_id: str

@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 from taskping.config import Settings
@@ -44,8 +44,7 @@ STATE_AFTER: dict[str, State | None] = {
 }
 
 
-@dataclass(frozen=True)
-class HookOutcome:
+class HookOutcome(NamedTuple):
     session: Session | None
     queued: str | None  # the kind of email queued, if any
     sender_started: bool = False

@@ -7,13 +7,12 @@ nothing is mailed, and every ``UserPromptSubmit`` sits in front of Claude.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 SUBJECT_SNIPPET = 60
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(NamedTuple):
     """What to tell the person: the kind and the main text."""
 
     kind: str  # "stop" | "permission" | "idle"
