@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskping.session_map.outbox import OutboxRow
 
 HELP = "list tracked sessions"
 DESCRIPTION = (
@@ -39,7 +42,7 @@ def _ago(ts: float | None) -> str:
     return f"{delta}s ago"
 
 
-def _last_mail(row: Any) -> dict[str, Any] | None:
+def _last_mail(row: OutboxRow | None) -> dict[str, Any] | None:
     """The fate of a session's last email: kind, status (queued/sending/sent/failed), reason, when."""
     if row is None:
         return None

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -38,7 +39,7 @@ def launch_command(env_file: Path, command: list[str]) -> list[str]:
     return [sys.executable, "-m", "taskping.hooks.launch", str(env_file), *command]
 
 
-def keep_pane_on_exit(environ: dict[str, str] | os._Environ[str]) -> None:
+def keep_pane_on_exit(environ: Mapping[str, str]) -> None:
     """``remain-on-exit on`` for the pane this runs in (best effort: no tmux, nothing to do)."""
     socket = environ.get("TMUX", "").split(",", 1)[0]
     pane = environ.get("TMUX_PANE", "")
