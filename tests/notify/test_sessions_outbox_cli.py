@@ -90,3 +90,49 @@ def test_every_pane_is_gone_when_its_tmux_server_is_gone(hook_rig: HookRig) -> N
     rig.ok("SessionStart", _payload(rig))
     rig.server.kill()
     assert _listed(rig)["work:0.0"]["gone"] is True
+
+
+class _Accept:
+    """An SMTP server that takes every message (aiosmtpd handler)."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.received.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+def test_a_retry_that_goes_through_is_a_success(hook_rig: HookRig) -> None:
+    """SMTP down at first, up a moment later: one retry line, then sent, exit 0."""
+    from aiosmtpd.controller import Controller
+
+    rig = hook_rig
+    rig.ok("SessionStart", _payload(rig))
+    rig.ok("Stop", _payload(rig, last_assistant_message="hello"))
+    sender = subprocess.Popen([taskping_bin(), "send-outbox", "--max-seconds", "60"], env=rig.env, cwd=rig.root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    handler = _Accept()
+    controller = Controller(handler, hostname="127.0.0.1", port=int(rig.env["SMTP_PORT"]))
+    started = False
+    try:
+        assert sender.stderr is not None
+        while True:  # wait for its first failure (the config line comes first)
+            line = sender.stderr.readline()
+            assert line, "send-outbox ended without reporting the failure"
+            if line.startswith("send-outbox: "):
+                assert "not sent, will retry" in line
+                break
+        controller.start()
+        started = True
+        out, err = sender.communicate(timeout=60)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+            sender.wait()
+        if started:
+            controller.stop()
+    assert sender.returncode == 0, err
+    assert out.strip() == "sent 1, retried 1, failed 0"
+    assert len(handler.received) == 1
+    assert [r.status for r in rig.outbox()] == ["sent"]
