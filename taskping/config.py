@@ -252,6 +252,13 @@ class Settings:
         default=2_000_000, metadata=_key("MAX_MESSAGE_BYTES", _int_range(10_000, 100_000_000))
     )
 
+    # When to mail (the notify path): "away" mails a Stop only when nobody is at the terminal
+    # (no attached tmux client with input in the last AWAY_AFTER_SECONDS); "always" mails every Stop.
+    notify_when: Literal["away", "always"] = field(
+        default="away", metadata=_key("NOTIFY_WHEN", _choice("away", "always"))
+    )
+    away_after_seconds: int = field(default=120, metadata=_key("AWAY_AFTER_SECONDS", _int_range(1, 86400)))
+
     env_file: Path | None = field(default=None, metadata={})
 
     # --- derived values
@@ -382,10 +389,10 @@ def load_settings(
     path = resolve_env_file(env_file, environ)
     values: dict[str, str] = {}
     if path is not None:
-        from dotenv import dotenv_values
+        from taskping.envfile import read_env_file  # python-dotenv's reading; imports it only when needed
 
         try:
-            file_values = dotenv_values(path)
+            file_values = read_env_file(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError("--env-file", f"cannot read {str(path)!r}: {exc.__class__.__name__}") from None
         values.update({k: v for k, v in file_values.items() if v is not None})

@@ -45,16 +45,34 @@ def _log_error(settings: object | None, event: str, error: BaseException) -> Non
         print(f"taskping hook {event}: {error.__class__.__name__}: {error}", file=sys.stderr)
 
 
+#: Outside tmux every event is skipped for the same reason: it is logged when Claude starts and
+#: when a turn ends (where a mail was expected), not on every prompt, in front of Claude.
+_NOT_TRACKED_LOGGED_ON = ("SessionStart", "Stop")
+
+
+def _log_skip(settings: object, event: str, reason: str) -> None:
+    """One info line saying why this hook did nothing (or recorded but mailed nothing)."""
+    try:
+        from taskping import log
+
+        log.configure(log_file=getattr(settings, "log_path", None))
+        log.get_logger(component="hook", hook_event=event).info("hook_skipped", reason=reason)
+    except Exception:  # noqa: BLE001 - logging must not break Claude either
+        print(f"taskping hook {event}: {reason}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = None
     try:
         from taskping.config import load_settings
-        from taskping.hooks.handler import handle
+        from taskping.hooks.handler import NOT_IN_TMUX, handle
         from taskping.hooks.payload import HookEnv, HookInput
 
         settings = load_settings(args.env_file)
         hook = HookInput.parse(sys.stdin.buffer.read(), args.event)
-        handle(hook, HookEnv.from_environ(os.environ), settings)
+        outcome = handle(hook, HookEnv.from_environ(os.environ), settings)
+        if outcome.skipped and (outcome.skipped != NOT_IN_TMUX or args.event in _NOT_TRACKED_LOGGED_ON):
+            _log_skip(settings, args.event, outcome.skipped)
     except Exception as exc:  # noqa: BLE001 - never break Claude
         _log_error(settings, args.event, exc)
     return 0

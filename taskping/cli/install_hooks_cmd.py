@@ -23,16 +23,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Claude Code settings file (default: ~/.claude/settings.json)",
     )
     parser.add_argument("--uninstall", action="store_true", help="remove TaskPing's hooks instead")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="install even though EMAIL_TO or EMAIL_FROM is not set (the hooks then track sessions but mail nothing)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from taskping.cli.config_source import load
+    from taskping.config import CONFIG_ERROR_EXIT
     from taskping.hooks.handler import taskping_command
     from taskping.hooks.install import SettingsFileError, install
 
     # Loaded, not just located: a file every hook would refuse (a bad value, a password others
     # can read) is refused here, once, instead of being baked into every hook command.
-    env_file = load(args.env_file).env_file
+    settings = load(args.env_file)
+    env_file = settings.env_file
+    missing = [key for key, value in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not value]
+    if missing and not args.uninstall and not args.force:
+        # Hooks installed without addresses record every turn and mail nothing: refuse up front.
+        where = str(env_file) if env_file else "the environment (no env file found)"
+        print(
+            f"install-hooks: {' and '.join(missing)} not set in {where}: the hooks would mail nothing; "
+            "set it, or pass --force",
+            file=sys.stderr,
+        )
+        return CONFIG_ERROR_EXIT
     try:
         result = install(args.settings.expanduser(), taskping_command(), env_file, uninstall=args.uninstall)
     except SettingsFileError as exc:

@@ -3,7 +3,8 @@
 Started detached by hooks when no relay daemon runs. One sender at a time
 (a lock file beside the session map holds its PID); it keeps going while rows
 are pending and due within ``--max-seconds``, then exits, leaving anything
-still failing queued with its reason for the next sender.
+still failing queued with its reason for the next sender. Every failure is
+printed with its reason, and the exit status is 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import fcntl
 import os
+import sqlite3
 import sys
 import time
 
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     private_dir(settings.state_dir)
     deadline = time.monotonic() + args.max_seconds
     totals = {"sent": 0, "retried": 0, "failed": 0}
+    gave_up = False
     while True:
         with os.fdopen(open_private(lock_path, os.O_RDWR | os.O_CREAT), "r+") as lock:
             try:
@@ -60,7 +63,17 @@ def run(args: argparse.Namespace) -> int:
             break
     if not args.quiet:
         print(f"sent {totals['sent']}, retried {totals['retried']}, failed {totals['failed']}")
-    return 0
+    # Not a success when a mail failed for good, or some are still unsent at the deadline (each
+    # failure was printed above with its reason). A retry that later went through is fine.
+    return 1 if totals["failed"] or gave_up else 0
+
+
+def _say(conn: sqlite3.Connection, message_id: str, what: str, reason: str) -> None:
+    """One line on stderr per failure, naming the mail and the server's reason (hooks start this
+    detached with stderr closed; the log has it too)."""
+    row = conn.execute("SELECT kind FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
+    kind = f" ({row[0]})" if row else ""
+    print(f"send-outbox: {message_id}{kind} {what}: {reason}", file=sys.stderr)
 
 
 def _has_pending(settings) -> bool:  # type: ignore[no-untyped-def]
@@ -86,8 +99,10 @@ def _send_until_done(settings, deadline: float, totals: dict[str, int], logger) 
             totals["failed"] += len(report.failed)
             for mid, reason in report.retried:
                 logger.warning("send_retry", message_id=mid, reason=reason)
+                _say(conn, mid, "not sent, will retry", reason)
             for mid, reason in report.failed:
                 logger.error("send_failed", message_id=mid, reason=reason)
+                _say(conn, mid, "failed for good", reason)
             if outbox.pending_count(conn) == 0:
                 return False
             due = report.next_due_at or time.time() + 1

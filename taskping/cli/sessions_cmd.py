@@ -1,17 +1,33 @@
-"""`taskping sessions` — the tracked sessions as a table."""
+"""`taskping sessions` — the tracked sessions as a table.
+
+Besides the state the hooks recorded, it shows what the hooks cannot: ``gone``
+for a session whose tmux pane no longer runs (killed without a SessionEnd),
+and each session's last email with its fate (queued, sent, failed and why), so
+"why did no mail come?" is answered here. ``--prune`` ends the gone ones.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskping.session_map.outbox import OutboxRow
 
 HELP = "list tracked sessions"
-DESCRIPTION = "List tracked Claude Code sessions: name, token, state, project dir, target, last event, expiry."
+DESCRIPTION = (
+    "List tracked Claude Code sessions: name, token, state (gone when the pane no longer runs), "
+    "project dir, target, last event, last email (queued/sent/failed and why), expiry. "
+    "--prune ends the sessions whose pane is gone."
+)
+REASON_WIDTH = 60
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="include ended sessions")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    parser.add_argument("--prune", action="store_true", help="end the sessions whose tmux pane is gone")
 
 
 def _ago(ts: float | None) -> str:
@@ -26,30 +42,73 @@ def _ago(ts: float | None) -> str:
     return f"{delta}s ago"
 
 
+def _last_mail(row: OutboxRow | None) -> dict[str, Any] | None:
+    """The fate of a session's last email: kind, status (queued/sending/sent/failed), reason, when."""
+    if row is None:
+        return None
+    return {
+        "kind": row.kind,
+        "status": row.status,
+        "reason": row.last_error,
+        "at": row.sent_at or row.created_at,
+        "attempts": row.attempts,
+    }
+
+
+def _mail_cell(mail: dict[str, Any] | None) -> str:
+    if mail is None:
+        return "-"
+    cell = f"{mail['kind']} {mail['status']} {_ago(mail['at'])}"
+    if mail["reason"]:
+        reason = mail["reason"] if len(mail["reason"]) <= REASON_WIDTH else mail["reason"][: REASON_WIDTH - 1] + "…"
+        cell += f": {reason}"
+    return cell
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from taskping.cli.config_source import load
-    from taskping.session_map import connect, sessions
+    from taskping.hooks.panes import gone_ids
+    from taskping.session_map import connect, outbox, sessions
 
     settings = load(args.env_file)
     conn = connect(settings.session_map_path)
-    rows = sessions.all_sessions(conn, include_ended=args.all)
+    try:
+        rows = sessions.all_sessions(conn, include_ended=args.all)
+        gone = gone_ids([(s.id, s.target_socket, s.target_pane) for s in rows if s.live and s.kind == "tmux"])
+        if args.prune:
+            for s in rows:
+                if s.id in gone:
+                    sessions.end(conn, s.id, reason="pruned: pane gone")
+                    print(f"ended {s.name}: its tmux pane {s.target_pane} is gone")
+            if not gone:
+                print("no gone sessions to prune")
+            return 0
+        last = outbox.last_per_session(conn)
+    finally:
+        conn.close()
     if args.json:
         for s in rows:
-            print(json.dumps({k: getattr(s, k) for k in s.__dataclass_fields__}))
+            record = {k: getattr(s, k) for k in s.__dataclass_fields__}
+            record["gone"] = s.id in gone
+            record["last_mail"] = _last_mail(last.get(s.id))
+            print(json.dumps(record))
         return 0
     if not rows:
         print("no tracked sessions" + ("" if args.all else " (use --all to include ended ones)"))
         return 0
-    header = ("NAME", "TOKEN", "STATE", "PROJECT DIR", "TARGET", "LAST EVENT", "EXPIRES")
+    header = ("NAME", "TOKEN", "STATE", "PROJECT DIR", "TARGET", "LAST EVENT", "LAST MAIL", "EXPIRES")
     table = [header]
     for s in rows:
         target = f"{s.target_socket} {s.target_pane}".strip() if s.kind == "tmux" else s.target_socket
-        last = f"{s.last_event or '-'} {_ago(s.last_event_at)}" if s.last_event else "-"
+        last_event = f"{s.last_event or '-'} {_ago(s.last_event_at)}" if s.last_event else "-"
         expires = "ended" if not s.live else time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expires_at))
-        table.append((s.name, s.token, s.state, s.cwd or "-", target, last, expires))
+        state = "gone" if s.id in gone else s.state
+        table.append((s.name, s.token, state, s.cwd or "-", target, last_event, _mail_cell(_last_mail(last.get(s.id))), expires))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for r in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    if gone:
+        print(f"{len(gone)} session(s) gone (pane no longer runs): `taskping sessions --prune` ends them")
     return 0

@@ -26,6 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="tmux server socket to use (default: the server you are in, else tmux's default)",
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the command to start (claude: to show its prompt); default 30",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... (default: claude)")
 
 
@@ -46,6 +53,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"spawn: --name {base_name!r} must be non-empty without '.', ':' or spaces", file=sys.stderr)
         return 2
 
+    # Checked here, with the PATH the pane will get (the caller's): a missing claude would
+    # otherwise be a pane that dies at once, after printing where nobody looks.
+    import shutil
+
+    program = command[0] if os.sep not in command[0] else str(cwd / command[0])  # the pane runs in cwd
+    if shutil.which(program, path=os.environ.get("PATH")) is None:
+        where = "is not an executable file" if os.sep in command[0] else "not found on PATH"
+        print(f"spawn: {command[0]!r} {where}; install it or pass the command after --", file=sys.stderr)
+        return 1
+
     from taskping.hooks.spawn import SpawnError, spawn
 
     try:
@@ -57,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
             socket_path=args.tmux_socket or _current_tmux_socket(),
             environment=dict(os.environ),
             name_was_given=args.name is not None,
+            ready_timeout=args.wait,
         )
     except SpawnError as exc:
-        print(f"spawn: {exc}", file=sys.stderr)
+        print(f"spawn: {exc}" + ("; its last lines:" if exc.last_lines else ""), file=sys.stderr)
+        for line in exc.last_lines:
+            print(f"  | {line}", file=sys.stderr)
         return 1
     attach = ["tmux", "-S", spawned.socket, "attach", "-t", spawned.name]
     print(f"started {spawned.name}: {' '.join(shlex.quote(c) for c in command)} in {cwd}")

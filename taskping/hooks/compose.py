@@ -5,21 +5,27 @@ Body, top to bottom: the reply-marker line (carrying the token), two lines on
 how to reply, Claude's full reply (or the permission/idle message), then the
 session's name, project dir, state and reply window. The HTML part says the
 same with phone-friendly styling.
+
+Runs in the Stop hook, in front of Claude's next turn, so it imports nothing
+heavy: the MIME bytes come from :mod:`taskping.hooks.mime` (not the ``email``
+package), HTML escaping is the five characters that matter, and the subject
+tag is written here (``tokens`` would pull in hashlib and ``secrets``; a test
+holds it equal to :func:`taskping.tokens.subject_tag`).
 """
 
 from __future__ import annotations
 
-import html as htmllib
 import os
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
+from taskping.hooks.mime import build
 from taskping.marker import marker_line
-from taskping.outgoing import OutgoingMail, build
 from taskping.session_map.sessions import Session
-from taskping.tokens import subject_tag
 
-SUBJECT_SNIPPET = 60
+# Re-exported: callers and tests that compose mail also build notices.
+__all__ = ["Notice", "compose", "first_line", "idle_notice", "permission_notice", "stop_notice"]
 
 STATE_LABELS = {
     "starting": "starting",
@@ -30,21 +36,27 @@ STATE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Notice:
-    """What to tell the person: the kind and the main text."""
+class ComposedMail(NamedTuple):
+    """A notification ready for the outbox (the fields the hook stores)."""
 
-    kind: str  # "stop" | "permission" | "idle"
-    headline: str  # the subject's text after the project name
-    body: str  # Claude's reply, or the notification message
+    message_id: str
+    subject: str
+    text: str
+    html: str
+    to_addr: str
+    raw: bytes
 
 
-def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
-    for line in text.splitlines():
-        line = " ".join(line.strip().lstrip("#>*- ").split())
-        if line:
-            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-    return ""
+def subject_tag(token: str) -> str:
+    """``[TaskPing #TOKEN]``: what the relay finds in a reply's Subject (see taskping.tokens)."""
+    return f"[TaskPing #{token}]"
+
+
+def escape(text: str) -> str:
+    """HTML-escape text for an element or a quoted attribute (as ``html.escape``)."""
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
+    )
 
 
 def project_name(session: Session) -> str:
@@ -53,22 +65,6 @@ def project_name(session: Session) -> str:
 
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(ts))
-
-
-def stop_notice(reply_text: str | None) -> Notice:
-    text = (reply_text or "").strip()
-    headline = first_line(text) or "finished its turn"
-    return Notice(kind="stop", headline=headline, body=text or "(Claude finished its turn without a text reply.)")
-
-
-def permission_notice(message: str | None) -> Notice:
-    text = (message or "Claude needs your permission to continue.").strip()
-    return Notice(kind="permission", headline="needs permission — " + first_line(text, 40), body=text)
-
-
-def idle_notice(message: str | None) -> Notice:
-    text = (message or "Claude is waiting for your input.").strip()
-    return Notice(kind="idle", headline="waiting for your input", body=text)
 
 
 def how_to_reply(notice: Notice) -> tuple[str, str]:
@@ -91,7 +87,7 @@ def compose(
     email_to: str,
     reply_window_until: float,
     state: str,
-) -> OutgoingMail:
+) -> ComposedMail:
     project = project_name(session)
     subject = f"{subject_tag(session.token)} {project}: {notice.headline}"
     marker = marker_line(session.token)
@@ -104,7 +100,7 @@ def compose(
     ]
     heading = {"stop": "Claude replied:", "permission": "Claude asks:", "idle": "Claude is idle:"}[notice.kind]
     text = "\n".join([marker, "", line1, line2, "", heading, "", notice.body, "", "-- ", *details, ""])
-    esc = htmllib.escape
+    esc = escape
     html = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'></head>"
@@ -121,7 +117,7 @@ def compose(
         + "<br>".join(esc(d) for d in details)
         + "</p></body></html>"
     )
-    return build(
+    message_id, raw = build(
         email_from=email_from,
         email_to=email_to,
         subject=subject,
@@ -130,3 +126,4 @@ def compose(
         kind=notice.kind,
         thread_root=session.thread_root,
     )
+    return ComposedMail(message_id=message_id, subject=subject, text=text, html=html, to_addr=email_to, raw=raw)

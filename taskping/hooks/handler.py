@@ -8,7 +8,15 @@ sent by the relay daemon when it runs, otherwise by a detached
 Per event: SessionStart → idle; UserPromptSubmit → busy (a new turn);
 Stop → idle + the reply notification; Notification ``permission_prompt`` →
 waiting-permission + a short notice; ``idle_prompt`` → a short notice unless
-this turn already produced one; SessionEnd → ended.
+this turn already produced one; SessionEnd → ended. With ``NOTIFY_WHEN=away``
+(the default) a Stop is not mailed while someone types at the session
+(:mod:`taskping.hooks.presence`). Whatever is not done comes back as
+``skipped`` with the reason, for the log.
+
+Speed: the hook sits in front of every prompt (UserPromptSubmit runs before
+Claude sees it), so each event imports only what it uses: mail composing, the
+outbox and the relay check only when something is mailed, tokens only when a
+pane is registered, the transcript reader only when Stop carries no text.
 """
 
 from __future__ import annotations
@@ -18,16 +26,14 @@ import sqlite3
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from taskping.config import Settings
-from taskping.hooks import compose
+from taskping.hooks import notices
 from taskping.hooks.payload import HookEnv, HookInput
-from taskping.hooks.transcript import last_assistant_text
-from taskping.session_map import connect, daemons, notifications, sessions
+from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse, Session, State
-from taskping.tokens import new_token
 
 STATE_AFTER: dict[str, State | None] = {
     "SessionStart": "idle",
@@ -38,30 +44,24 @@ STATE_AFTER: dict[str, State | None] = {
 }
 
 
-@dataclass(frozen=True)
-class HookOutcome:
+class HookOutcome(NamedTuple):
+    """What one hook run did: the session after it, the mail it queued, or why it did nothing."""
+
     session: Session | None
     queued: str | None  # the kind of email queued, if any
     sender_started: bool = False
-    skipped: str | None = None  # why nothing was recorded
+    skipped: str | None = None  # why nothing was recorded, or nothing mailed (logged at info)
 
 
 def tmux_pane_name(socket: str, pane: str) -> str | None:
     """``session:window.pane`` of a tmux pane, or None when tmux does not answer."""
-    import subprocess  # here, not at the top: most hooks never run a program (~2 ms saved)
+    from taskping.hooks.proc import output  # posix_spawn, not subprocess (see taskping.hooks.proc)
 
-    try:
-        out = subprocess.run(
-            ["tmux", "-S", socket, "display-message", "-p", "-t", pane, "#S:#I.#P"],
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    result = output(["tmux", "-S", socket, "display-message", "-p", "-t", pane, "#S:#I.#P"])
+    if result is None or result[0] != 0:
         return None
-    name = out.stdout.strip()
-    return name if out.returncode == 0 and name else None
+    name = result[1].strip()
+    return name or None
 
 
 def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings) -> Session | None:
@@ -70,6 +70,8 @@ def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings
     if session is not None:
         return session
     # A Claude started by hand in some tmux pane: track it from its first event.
+    from taskping.tokens import new_token  # here: only a first event needs it (hashlib, secrets)
+
     name = tmux_pane_name(env.tmux_socket, env.tmux_pane) or f"tmux{env.tmux_pane}"
     for candidate in (name, f"{name}{env.tmux_pane}"):
         try:
@@ -88,20 +90,27 @@ def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings
     return None
 
 
+NOT_IN_TMUX = "Claude is not running in tmux ($TMUX/$TMUX_PANE unset): not tracked, replies cannot reach it"
+
+
 def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
-    """Apply one hook event to the session map and queue its email."""
+    """Apply one hook event to the session map and queue its email.
+
+    Every way of doing nothing comes back as ``skipped`` with the reason, which
+    `taskping hook` logs: silence is never the answer to "why no email?".
+    """
     if not (env.tmux_socket and env.tmux_pane):
-        return HookOutcome(session=None, queued=None, skipped="not running in tmux (no $TMUX/$TMUX_PANE)")
+        return HookOutcome(session=None, queued=None, skipped=NOT_IN_TMUX)
     if hook.event == "SessionEnd" and not settings.session_map_path.exists():
         # Nothing is tracked, so nothing ends; don't create a session map (or its directory) for it.
-        return HookOutcome(session=None, queued=None, skipped="SessionEnd with no session map")
+        return HookOutcome(session=None, queued=None, skipped="SessionEnd with no session map: nothing to end")
     conn = connect(settings.session_map_path)
     try:
         if hook.event == "SessionEnd" and sessions.by_target(conn, env.tmux_socket, env.tmux_pane) is None:
-            return HookOutcome(session=None, queued=None, skipped="SessionEnd for an untracked pane")
+            return HookOutcome(session=None, queued=None, skipped="SessionEnd for an untracked pane: nothing to end")
         session = _find_or_register(conn, env, settings)
         if session is None:
-            return HookOutcome(session=None, queued=None, skipped="could not register the pane")
+            return HookOutcome(session=None, queued=None, skipped="could not register the pane: no free session name")
         state = STATE_AFTER[hook.event]
         if hook.event == "Notification" and hook.notification_type == "permission_prompt":
             state = "waiting-permission"
@@ -115,9 +124,27 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
             claude_pid=env.claude_pid,
             new_turn=hook.event == "UserPromptSubmit",
         )
-        notice = _notice_for(hook, session)
-        if notice is None or not settings.email_to or not settings.email_from:
-            return HookOutcome(session=session, queued=None)
+        notice, why_not = _notice_for(hook, session)
+        if notice is None:
+            return HookOutcome(session=session, queued=None, skipped=why_not)
+        if not settings.email_to or not settings.email_from:
+            missing = " and ".join(k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not v)
+            return HookOutcome(
+                session=session, queued=None, skipped=f"{missing} not set: {notice.kind} recorded, no email queued"
+            )
+        if notice.kind == "stop" and settings.notify_when == "away":
+            from taskping.hooks.presence import present_reason
+
+            present = present_reason(env.tmux_socket, env.tmux_pane, settings.away_after_seconds)
+            if present is not None:
+                return HookOutcome(
+                    session=session, queued=None, skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}"
+                )
+        # Only for mail: UserPromptSubmit (in front of every prompt) and the other events import
+        # none of this (notifications/outbox rows, the relay heartbeat's socket, the MIME writer).
+        from taskping.hooks import compose
+        from taskping.session_map import daemons, notifications
+
         mail = compose.compose(
             notice,
             session,
@@ -145,16 +172,24 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
         conn.close()
 
 
-def _notice_for(hook: HookInput, session: Session) -> compose.Notice | None:
+def _notice_for(hook: HookInput, session: Session) -> tuple[notices.Notice | None, str | None]:
+    """The notice this event mails, or None and why not (None when the event never mails)."""
     if hook.event == "Stop":
-        text = hook.last_assistant_message or last_assistant_text(hook.transcript_path)
-        return compose.stop_notice(text)
+        text = hook.last_assistant_message
+        if not text:  # older Claude Code: read the transcript
+            from taskping.hooks.transcript import last_assistant_text
+
+            text = last_assistant_text(hook.transcript_path)
+        return notices.stop_notice(text), None
     if hook.event == "Notification":
         if hook.notification_type == "permission_prompt":
-            return compose.permission_notice(hook.message)
-        if hook.notification_type == "idle_prompt" and session.notified_turn != session.turn:
-            return compose.idle_notice(hook.message)
-    return None
+            return notices.permission_notice(hook.message), None
+        if hook.notification_type == "idle_prompt":
+            if session.notified_turn != session.turn:
+                return notices.idle_notice(hook.message), None
+            return None, "idle notice not mailed: this turn's reply was already mailed"
+        return None, f"notification type {hook.notification_type or '(none)'!r} is not mailed"
+    return None, None
 
 
 def taskping_command() -> list[str]:
@@ -167,22 +202,10 @@ def taskping_command() -> list[str]:
 
 def start_detached_sender(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
     """Start `taskping send-outbox` in its own session, not waiting for it."""
-    import subprocess
+    from taskping.hooks.proc import detach  # posix_spawn: importing subprocess costs the hook ~6 ms
 
     cmd = taskping_command()
     if settings.env_file is not None:
         cmd += ["--env-file", str(settings.env_file)]
     cmd.append("send-outbox")
-    try:
-        subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-            env=dict(environ) if environ is not None else None,
-        )
-    except OSError:
-        return False
-    return True
+    return detach(cmd, environ)

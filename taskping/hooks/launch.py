@@ -7,6 +7,12 @@ and the pane runs ``python -m taskping.hooks.launch FILE COMMAND...``, which
 reads the file, deletes it, and execs COMMAND with exactly that environment
 plus the two variables tmux sets for the pane itself (TMUX, TMUX_PANE), which
 hooks use to find their session.
+
+Before the exec it sets ``remain-on-exit`` on its own pane, so a command that
+dies at once (a bad flag, a missing login) leaves its last words on screen for
+`taskping spawn` to show; spawn clears the option once the command is up.
+Done here, not by spawn after creating the pane, because here it is certain
+to happen before the command runs.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -32,6 +39,25 @@ def launch_command(env_file: Path, command: list[str]) -> list[str]:
     return [sys.executable, "-m", "taskping.hooks.launch", str(env_file), *command]
 
 
+def keep_pane_on_exit(environ: Mapping[str, str]) -> None:
+    """``remain-on-exit on`` for the pane this runs in (best effort: no tmux, nothing to do)."""
+    socket = environ.get("TMUX", "").split(",", 1)[0]
+    pane = environ.get("TMUX_PANE", "")
+    if not socket or not pane:
+        return
+    import subprocess
+
+    try:
+        subprocess.run(
+            ["tmux", "-S", socket, "set-option", "-p", "-t", pane, "remain-on-exit", "on"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print("usage: python -m taskping.hooks.launch ENV_JSON COMMAND [ARGS...]", file=sys.stderr)
@@ -47,6 +73,7 @@ def main(argv: list[str]) -> int:
     for own in PANE_VARIABLES:
         if own in os.environ:
             environment[own] = os.environ[own]
+    keep_pane_on_exit(os.environ)
     try:
         os.execvpe(command[0], command, environment)
     except OSError as exc:

@@ -1,7 +1,8 @@
 """What Claude Code hands a hook: the JSON on stdin and the environment.
 
 Validated by hand (not pydantic) because this runs on Claude's critical path
-and must import next to nothing; unknown fields are ignored, wrong types are a
+and must import next to nothing (NamedTuples, not dataclasses: building a
+dataclass costs ~0.6 ms at import, a NamedTuple a quarter of that); unknown fields are ignored, wrong types are a
 :class:`HookInputError` naming the field.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "Notification", "SessionEnd")
 
@@ -18,8 +19,7 @@ class HookInputError(ValueError):
     """The hook JSON is not what Claude Code sends."""
 
 
-@dataclass(frozen=True)
-class HookInput:
+class HookInput(NamedTuple):
     event: str
     session_id: str | None = None
     transcript_path: str | None = None
@@ -74,8 +74,7 @@ class HookInput:
         return cls(**values)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class HookEnv:
+class HookEnv(NamedTuple):
     """The parts of the hook's environment that identify its terminal."""
 
     tmux_socket: str | None

@@ -3,11 +3,20 @@
 The session is registered right after tmux creates the pane; if Claude's
 first hook got there first (it can, on a fast start), spawn adopts that
 record, keeping its token, so one pane is one session.
+
+"Started" means the command really runs: spawn waits until the launcher has
+exec'd it and, for ``claude``, until its screen shows the input box (or a
+dialog: Claude is up and asking); any other command must still run a moment
+after its exec. A command that exits first, or a claude that never draws its
+prompt within the wait, is a :class:`SpawnError` carrying the pane's last
+lines, and the tmux session and the session row are removed: no ``starting``
+row is left behind for ever.
 """
 
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +34,19 @@ from taskping.tokens import new_token
 _DROP_ENV = ("TMUX", "TMUX_PANE")
 
 
+#: A command other than claude counts as started when it still runs this long after its exec.
+SETTLE_SECONDS = 1.0
+POLL_SECONDS = 0.1
+#: Lines of the pane shown when the command did not start.
+LAST_LINES = 15
+
+
 class SpawnError(Exception):
-    pass
+    """Spawn did not start the command; ``last_lines`` is what its pane showed, if anything."""
+
+    def __init__(self, message: str, last_lines: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.last_lines = last_lines or []
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,7 @@ def spawn(
     socket_path: str | None,
     environment: dict[str, str],
     name_was_given: bool = True,
+    ready_timeout: float = 30.0,
 ) -> Spawned:
     server = _server(socket_path)
     conn = connect(settings.session_map_path)
@@ -80,7 +101,8 @@ def spawn(
                 tmux_session = server.new_session(
                     session_name=chosen,
                     start_directory=str(cwd),
-                    window_command=shlex.join(launch_command(env_file, command)),
+                    # exec: the pane's process is the launcher, then the command itself (not a shell above it)
+                    window_command="exec " + shlex.join(launch_command(env_file, command)),
                     attach=False,
                 )
         except LibTmuxException as exc:
@@ -105,6 +127,86 @@ def spawn(
         except NameInUse as exc:
             tmux_session.kill()
             raise SpawnError(str(exc)) from None
+        problem = wait_started(server, pane.pane_id, command, ready_timeout)
+        if problem is not None:
+            message, lines = problem
+            tmux_session.kill()
+            sessions.discard(conn, session.id)
+            raise SpawnError(message, lines)
+        server.cmd("set-option", "-p", "-u", "-t", pane.pane_id, "remain-on-exit")  # the launcher set it
         return Spawned(name=session.name, token=session.token, socket=socket, pane=pane.pane_id)
     finally:
         conn.close()
+
+
+def _pane_lines(server: libtmux.Server, pane: str, history: int = 0) -> list[str]:
+    """The pane's screen as tmux draws it (not stripped: claude's prompt is ``❯`` + U+00A0),
+    with ``history`` rows above it (tmux scrolls a dead pane's text up for its "Pane is dead" line)."""
+    extra = ["-S", str(-history)] if history else []
+    out = server.cmd("capture-pane", "-p", *extra, "-t", pane)
+    return list(out.stdout) if out.returncode == 0 else []
+
+
+def _last_lines(lines: list[str]) -> list[str]:
+    """The last non-blank rows the command wrote, for a person to read (tmux's own
+    "Pane is dead" line left out)."""
+    shown = [line.rstrip() for line in lines]
+    shown = [line for line in shown if line and not line.startswith("Pane is dead")]
+    return shown[-LAST_LINES:]
+
+
+def _dead_status(server: libtmux.Server, pane: str) -> str:
+    out = server.cmd("display-message", "-p", "-t", pane, "#{pane_dead_status}")
+    return out.stdout[0].strip() if out.returncode == 0 and out.stdout else ""
+
+
+def _still_launching(pane_pid: str) -> bool:
+    """True while the pane's process is still our launcher (it has not exec'd the command yet)."""
+    try:
+        with open(f"/proc/{pane_pid}/cmdline", "rb") as fh:
+            return b"taskping.hooks.launch" in fh.read()
+    except OSError:
+        return False  # no /proc (or the process is gone): the dead-pane check decides
+
+
+def _claude_is_up(lines: list[str]) -> bool:
+    from taskping.injectors.base import ScreenState
+    from taskping.injectors.screen import read_screen
+
+    return read_screen(lines).state is not ScreenState.UNKNOWN
+
+
+def wait_started(
+    server: libtmux.Server, pane: str, command: list[str], timeout: float
+) -> tuple[str, list[str]] | None:
+    """None once ``command`` runs in ``pane`` (claude: shows its prompt); else why not and the pane's last lines."""
+    is_claude = Path(command[0]).name == "claude"
+    shown = shlex.join(command)
+    deadline = time.monotonic() + timeout
+    running_since: float | None = None
+    while True:
+        out = server.cmd("display-message", "-p", "-t", pane, "#{pane_dead} #{pane_dead_status} #{pane_pid}")
+        if out.returncode != 0 or not out.stdout:
+            return f"{shown} exited at once (its tmux pane is gone)", []
+        dead, status, pane_pid = (out.stdout[0].split(" ") + ["", ""])[:3]
+        if dead == "1":
+            # tmux can mark the pane dead (its output ended) before it records the exit status, and
+            # for a command that exits at once it sometimes never does (tmux 3.3): wait a little.
+            settle = time.monotonic() + 0.5
+            while not status and time.monotonic() < settle:
+                time.sleep(POLL_SECONDS)
+                status = _dead_status(server, pane)
+            how = f"exited with status {status}" if status else "exited"
+            return f"{shown} {how} before it was ready", _last_lines(_pane_lines(server, pane, history=LAST_LINES))
+        if not _still_launching(pane_pid):
+            if is_claude:
+                if _claude_is_up(_pane_lines(server, pane)):
+                    return None
+            else:
+                running_since = running_since or time.monotonic()
+                if time.monotonic() - running_since >= SETTLE_SECONDS:
+                    return None
+        if time.monotonic() > deadline:
+            what = "did not show its prompt" if is_claude else "did not start"
+            return f"{shown} {what} within {timeout:g} s", _last_lines(_pane_lines(server, pane, history=LAST_LINES))
+        time.sleep(POLL_SECONDS)

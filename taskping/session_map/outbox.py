@@ -145,3 +145,11 @@ def rows(conn: sqlite3.Connection, status: str | None = None) -> list[OutboxRow]
     else:
         cur = conn.execute("SELECT * FROM outbox ORDER BY id")
     return [OutboxRow(**dict(r)) for r in cur]
+
+
+def last_per_session(conn: sqlite3.Connection) -> dict[int, OutboxRow]:
+    """Each session's most recent email (notification, ack or refusal): for `taskping sessions`."""
+    cur = conn.execute(
+        "SELECT * FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox WHERE session_id IS NOT NULL GROUP BY session_id)"
+    )
+    return {r["session_id"]: OutboxRow(**dict(r)) for r in cur}

@@ -196,3 +196,14 @@ def end(conn: sqlite3.Connection, session_id: int, *, reason: str) -> None:
             "UPDATE sessions SET state = 'ended', last_event = ?, last_event_at = ?, updated_at = ? WHERE id = ?",
             (reason, t, t, session_id),
         )
+
+
+def discard(conn: sqlite3.Connection, session_id: int) -> None:
+    """Remove a session that never started (`spawn` whose command died): no row is left.
+
+    One that already has rows pointing at it (mail, replies) is ended instead, keeping that history."""
+    try:
+        with transaction(conn):
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+    except sqlite3.IntegrityError:  # foreign keys are on: something refers to it
+        end(conn, session_id, reason="spawn failed")

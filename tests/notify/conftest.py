@@ -219,6 +219,19 @@ class HookRig:
         assert proc.stderr == b"", proc.stderr.decode()
         assert self.log_lines()[before:] == []
 
+    def skipped(self, event: str, payload: Mapping[str, Any] | str | bytes | None = None, **kw: Any) -> str:
+        """Run the hook, require exit 0 and exactly one new log line: ``hook_skipped`` at info.
+        Returns its reason."""
+        before = len(self.log_lines())
+        proc = self.run(event, payload, **kw)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert proc.stderr == b"", proc.stderr.decode()
+        new = self.log_lines()[before:]
+        assert len(new) == 1, new
+        assert new[0]["event"] == "hook_skipped" and new[0]["level"] == "info", new[0]
+        assert new[0]["hook_event"] == event
+        return str(new[0]["reason"])
+
     def connect(self) -> sqlite3.Connection:
         return connect(self.db_path)
 

@@ -266,8 +266,8 @@ def test_idle_notice_only_when_the_turn_has_none(hook_rig: HookRig) -> None:
     # A turn that ended with a Stop email: the idle reminder is not sent.
     rig.ok("UserPromptSubmit", _payload(rig, prompt="one"))
     rig.ok("Stop", _payload(rig, last_assistant_message="first reply"))
-    rig.ok("Notification", idle)
-    rig.ok("Notification", idle)
+    assert rig.skipped("Notification", idle) == "idle notice not mailed: this turn's reply was already mailed"
+    rig.skipped("Notification", idle)
     assert [r.kind for r in rig.outbox()] == ["stop"]
     s = rig.session()
     assert s is not None and s.state == "idle" and s.last_event == "Notification:idle_prompt"
@@ -275,7 +275,7 @@ def test_idle_notice_only_when_the_turn_has_none(hook_rig: HookRig) -> None:
     # A turn with a permission notice already produced its email: no idle one either.
     rig.ok("UserPromptSubmit", _payload(rig, prompt="two"))
     rig.ok("Notification", _payload(rig, notification_type="permission_prompt", message="Allow Bash?"))
-    rig.ok("Notification", idle)
+    rig.skipped("Notification", idle)
     assert [r.kind for r in rig.outbox()] == ["stop", "permission"]
 
 
@@ -284,7 +284,7 @@ def test_idle_notice_is_sent_once_for_a_turn_without_email(hook_rig: HookRig) ->
     idle = _payload(rig, notification_type="idle_prompt", message="Claude is waiting for your input")
     rig.ok("SessionStart", _payload(rig, source="startup"))
     rig.ok("Notification", idle)
-    rig.ok("Notification", idle)  # the same (empty) turn: not again
+    rig.skipped("Notification", idle)  # the same (empty) turn: not again
     rows = rig.outbox()
     assert [r.kind for r in rows] == ["idle"]
     msg = parse_mail(rows[0].raw)
@@ -295,7 +295,8 @@ def test_idle_notice_is_sent_once_for_a_turn_without_email(hook_rig: HookRig) ->
 def test_other_notification_types_change_nothing(hook_rig: HookRig) -> None:
     rig = hook_rig
     rig.ok("UserPromptSubmit", _payload(rig, prompt="go"))
-    rig.ok("Notification", _payload(rig, notification_type="auth_success", message="ok"))
+    reason = rig.skipped("Notification", _payload(rig, notification_type="auth_success", message="ok"))
+    assert reason == "notification type 'auth_success' is not mailed"
     s = rig.session()
     assert s is not None and s.state == "busy" and s.last_event == "Notification:auth_success"
     assert rig.outbox() == []
@@ -303,9 +304,14 @@ def test_other_notification_types_change_nothing(hook_rig: HookRig) -> None:
 
 def test_no_email_without_email_settings(hook_rig: HookRig) -> None:
     rig = hook_rig
-    rig.ok("Stop", _payload(rig, last_assistant_message="hi"), env={"EMAIL_TO": None})
+    reason = rig.skipped("Stop", _payload(rig, last_assistant_message="hi"), env={"EMAIL_TO": None})
+    assert reason == "EMAIL_TO not set: stop recorded, no email queued"
     s = rig.session()
-    assert s is not None and s.state == "idle"
+    assert s is not None and s.state == "idle" and s.last_event == "Stop"
+    assert rig.outbox() == []
+    reason = rig.skipped("Notification", _payload(rig, notification_type="permission_prompt", message="Allow?"),
+                         env={"EMAIL_TO": None, "EMAIL_FROM": None})
+    assert reason == "EMAIL_TO and EMAIL_FROM not set: permission recorded, no email queued"
     assert rig.outbox() == []
 
 
@@ -371,8 +377,11 @@ def test_bad_config_exits_0(hook_rig: HookRig) -> None:
     ],
     ids=["no-tmux", "no-TMUX", "no-TMUX_PANE", "empty-TMUX"],
 )
-def test_outside_tmux_nothing_is_recorded(hook_rig: HookRig, env: dict[str, str | None]) -> None:
+def test_outside_tmux_nothing_is_recorded_and_the_reason_is_logged(
+    hook_rig: HookRig, env: dict[str, str | None]
+) -> None:
     rig = hook_rig
+    logged = []
     for event, payload in (
         ("SessionStart", _payload(rig)),
         ("UserPromptSubmit", _payload(rig, prompt="hi")),
@@ -382,14 +391,24 @@ def test_outside_tmux_nothing_is_recorded(hook_rig: HookRig, env: dict[str, str 
     ):
         proc = rig.run(event, payload, env=env)
         assert proc.returncode == 0 and proc.stderr == b"" and proc.stdout == b""
+        logged.append(len(rig.log_lines()))
     assert rig.all_sessions() == [] and rig.outbox() == []
-    assert rig.log_lines() == []
+    # Once when Claude starts and once when its turn ends (where a mail was expected); not on
+    # every prompt, which would cost Claude a logger import each time.
+    assert logged == [1, 1, 2, 2, 2]
+    lines = rig.log_lines()
+    assert [(x["hook_event"], x["level"], x["event"]) for x in lines] == [
+        ("SessionStart", "info", "hook_skipped"), ("Stop", "info", "hook_skipped")
+    ]
+    assert all(x["reason"].startswith("Claude is not running in tmux ($TMUX/$TMUX_PANE unset)") for x in lines)
 
 
 def test_session_end_for_an_untracked_pane_registers_nothing(hook_rig: HookRig) -> None:
     rig = hook_rig
-    rig.ok("SessionEnd", _payload(rig, reason="logout"))
-    assert rig.all_sessions() == []
+    assert rig.skipped("SessionEnd", _payload(rig, reason="logout")) == "SessionEnd for an untracked pane: nothing to end"
+    rig.ok("SessionStart", _payload(rig), pane=rig.new_pane("other"))
+    assert rig.skipped("SessionEnd", _payload(rig, reason="logout")) == "SessionEnd for an untracked pane: nothing to end"
+    assert [s.name for s in rig.all_sessions()] == ["other:0.0"]
 
 
 # ------------------------------------------------------------- the detached sender

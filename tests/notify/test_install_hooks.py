@@ -29,10 +29,15 @@ ORIGINAL: dict[str, Any] = {
 }
 
 
-def install(tmp_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def install(
+    tmp_path: Path, *args: str, cwd: Path | None = None, addresses: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``addresses``: EMAIL_FROM/EMAIL_TO in the environment (install-hooks needs them)."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8"}
+    if addresses:
+        env.update({"EMAIL_FROM": "tp@example.test", "EMAIL_TO": "me@example.test"})
     return subprocess.run(
         [taskping_bin(), *args],
         env=env,
@@ -269,3 +274,34 @@ def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path, hook_ri
     assert session is not None and session.state == "idle" and session.cwd == "/srv/app"
     (row,) = hook_rig.outbox()
     assert b"installed hook ran" in row.raw
+
+
+@pytest.mark.parametrize(
+    ("content", "missing"),
+    [("", "EMAIL_TO and EMAIL_FROM"), ("EMAIL_FROM=tp@example.test\n", "EMAIL_TO"),
+     ("EMAIL_TO=me@example.test\n", "EMAIL_FROM")],
+)
+def test_a_config_without_addresses_is_refused_unless_forced(
+    tmp_path: Path, settings_path: Path, content: str, missing: str
+) -> None:
+    conf = tmp_path / "conf.env"
+    conf.write_text(content)
+    original = settings_path.read_bytes()
+    proc = install(tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path),
+                   addresses=False)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [  # which config (every command says so), then the one error
+        f"config: {conf.resolve()}",
+        f"install-hooks: {missing} not set in {conf.resolve()}: the hooks would mail nothing; set it, or pass --force"
+    ]
+    assert settings_path.read_bytes() == original and backups(settings_path) == []
+
+    forced = install(tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path), "--force",
+                     addresses=False)
+    assert forced.returncode == 0, forced.stderr
+    assert len(ours(json.loads(settings_path.read_text()), "Stop")) == 1
+    # Uninstalling never needs addresses.
+    removed = install(tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path),
+                      "--uninstall", addresses=False)
+    assert removed.returncode == 0 and ours(json.loads(settings_path.read_text()), "Stop") == []

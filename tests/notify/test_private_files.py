@@ -242,7 +242,8 @@ def test_hook_ignores_a_dot_env_in_claudes_directory(hook_rig: HookRig) -> None:
     (hook_rig.root / "cwd" / ".env").write_text("EMAIL_TO=attacker@evil.example\n")
     del hook_rig.env["EMAIL_TO"]
     hook_rig.ok("SessionStart", {"session_id": "s1", "cwd": "/srv/app", "source": "startup"})
-    hook_rig.ok("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "secret results"})
+    reason = hook_rig.skipped("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "secret results"})
+    assert reason == "EMAIL_TO not set: stop recorded, no email queued"  # and says so in the log
     session = hook_rig.session()
     assert session is not None and session.state == "idle"  # the hook ran and recorded the turn
     assert hook_rig.outbox() == []

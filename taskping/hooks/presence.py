@@ -1,0 +1,36 @@
+"""Is the person at the terminal? (``NOTIFY_WHEN=away``)
+
+Someone watching Claude finish a turn does not need an email about it. tmux
+knows: every client attached to a session has ``#{client_activity}``, the
+time (whole seconds) of its last input. The person counts as present when a
+client attached to the pane's session had input within ``AWAY_AFTER_SECONDS``;
+otherwise (no client, only idle clients, or tmux does not answer) they are
+away and the Stop mails. Only Stop is held back: permission and idle notices
+always mail, since they mean Claude is stuck until someone acts.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def present_reason(socket: str, pane: str, away_after: int, at: float | None = None) -> str | None:
+    """Why the person counts as present at ``pane``'s session, or None when they are away.
+
+    One ``tmux list-clients`` (a few ms): only Stop events with mail configured ask.
+    No answer from tmux (not installed, no server, a timeout) counts as away.
+    """
+    from taskping.hooks.proc import output
+
+    result = output(["tmux", "-S", socket, "list-clients", "-t", pane, "-F", "#{client_activity} #{client_tty}"])
+    if result is None or result[0] != 0:
+        return None  # cannot tell: mail rather than stay silent
+    now = time.time() if at is None else at
+    for line in result[1].splitlines():
+        stamp, _, tty = line.partition(" ")
+        if not stamp.isdigit():
+            continue
+        idle = max(0, int(now - int(stamp)))
+        if idle < away_after:
+            return f"client {tty or '?'} had input {idle}s ago (AWAY_AFTER_SECONDS={away_after})"
+    return None
