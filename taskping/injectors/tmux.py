@@ -259,7 +259,8 @@ class TmuxInjector:
                 reading = self._reading(tmux, target.pane)
                 if reading.state is ScreenState.PERMISSION_DIALOG or reading.input_lines is None:
                     return False
-                if reading.input_empty or not box_is_part_of(reading, text.replace("\t", TAB_AS_SPACES)):
+                ours = reading.input_text == PROBE_KEY or box_is_part_of(reading, text.replace("\t", TAB_AS_SPACES))
+                if reading.input_empty or not ours:  # the mode probe's key, or a piece of the text
                     return False
                 return self._erase(tmux, target.pane)
         except _Refused:

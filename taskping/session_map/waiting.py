@@ -38,31 +38,32 @@ def enqueue(
     conn: sqlite3.Connection, entry_id: int, *, session_id: int, sender: str, text: str, raw: bytes, preview: str
 ) -> None:
     """Park a reply (its ledger row becomes ``waiting``; ``since`` is kept when it was already waiting)."""
-    with transaction(conn):
-        conn.execute(
-            "INSERT OR IGNORE INTO waiting (entry_id, session_id, sender, text, raw, since) VALUES (?, ?, ?, ?, ?, ?)",
-            (entry_id, session_id, sender, text, raw, now()),
-        )
-        conn.execute(
-            "UPDATE inbound SET status = 'waiting', session_id = ?, preview = ?"
-            " WHERE id = ? AND status IN ('received', 'injecting', 'waiting')",
-            (session_id, preview, entry_id),
-        )
+    _hold(conn, entry_id, "waiting", ("received", "injecting", "waiting"),
+          session_id=session_id, sender=sender, text=text, raw=raw, preview=preview)
 
 
 def start_typing(
     conn: sqlite3.Connection, entry_id: int, *, session_id: int, sender: str, text: str, raw: bytes, preview: str
 ) -> None:
     """Committed before the first key: the ledger row becomes ``injecting`` and the text is kept until decided."""
+    _hold(conn, entry_id, "injecting", ("received", "waiting"),
+          session_id=session_id, sender=sender, text=text, raw=raw, preview=preview)
+
+
+def _hold(
+    conn: sqlite3.Connection, entry_id: int, status: str, from_statuses: tuple[str, ...], *,
+    session_id: int, sender: str, text: str, raw: bytes, preview: str,
+) -> None:
+    """The row (kept if it exists) and the ledger status, in one transaction."""
+    marks = ",".join("?" * len(from_statuses))
     with transaction(conn):
         conn.execute(
             "INSERT OR IGNORE INTO waiting (entry_id, session_id, sender, text, raw, since) VALUES (?, ?, ?, ?, ?, ?)",
             (entry_id, session_id, sender, text, raw, now()),
         )
         conn.execute(
-            "UPDATE inbound SET status = 'injecting', session_id = ?, preview = ?"
-            " WHERE id = ? AND status IN ('received', 'waiting')",
-            (session_id, preview, entry_id),
+            f"UPDATE inbound SET status = ?, session_id = ?, preview = ? WHERE id = ? AND status IN ({marks})",
+            (status, session_id, preview, entry_id, *from_statuses),
         )
 
 

@@ -373,6 +373,11 @@ def test_discard_erases_only_what_a_stopped_injection_left(
     assert injector.discard(claude_pane.target, text)
     assert claude_pane.wait_for(ScreenState.READY).input_empty
 
+    claude_pane.pane.send_keys("i", enter=False, literal=True)  # killed right after the mode probe's key
+    claude_pane.wait_for(ScreenState.HAS_INPUT)
+    assert injector.discard(claude_pane.target, "no such letter here")
+    assert claude_pane.wait_for(ScreenState.READY).input_empty
+
     claude_pane.pane.send_keys("my own draft", enter=False, literal=True)
     claude_pane.wait_for(ScreenState.HAS_INPUT)
     assert not injector.discard(claude_pane.target, text)
