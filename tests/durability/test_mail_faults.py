@@ -114,10 +114,10 @@ def _deliver_reply(w: World, note, text: str) -> str:  # type: ignore[no-untyped
     return mid
 
 
-OUTAGE_SECONDS = 60.0
+OUTAGE_SECONDS = 30.0  # past the relay's 15 s outbox backoff cap, so the capped retries are exercised
 
 
-def test_smtp_down_for_a_minute_mail_waits_and_goes_out_once_in_order(dworld: World) -> None:
+def test_smtp_outage_mail_waits_and_goes_out_once_in_order(dworld: World) -> None:
     w = dworld
     a, b = w.spawn("out-a"), w.spawn("out-b")
     note_a = w.notification_for(a, "start a")
