@@ -47,7 +47,12 @@ from taskping.relay.mail_errors import MailFailure
 from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
-IDLE_RENEW_SECONDS = 5 * 60  # re-issue IDLE (and search) well before the 29-minute limit
+# Leave IDLE, search and re-issue IDLE this often. IDLE alone is not trusted to announce
+# every message: once in CI a reply sat in the mailbox for over 20 s with no IDLE response
+# seen (one way that happens: an EXISTS line read into imaplib's buffer together with an
+# earlier line, where idle_check's select() cannot see it). A search every 15 s bounds such
+# a delay, costs one round trip, and stays far inside the 29-minute IDLE limit.
+IDLE_RENEW_SECONDS = 15
 IDLE_CHECK_SECONDS = 0.5
 IDLE_EOF_CHECKS = 3  # empty idle_check answers in a row, each at once: the server hung up
 BACKOFF_START = 0.5
