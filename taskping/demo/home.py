@@ -40,10 +40,10 @@ def claude_version(binary: str) -> str:
     return words[0] if words and words[0][:1].isdigit() else FALLBACK_VERSION
 
 
-def make_home(root: Path, model_url: str, *, version: str, path: str) -> DemoHome:
-    """Seed ``root/home`` and ``root/project``; ``env`` is the whole environment for the session."""
-    home = root / "home"
-    project = root / "project"
+def seed_offline_claude(home: Path, project: Path, *, version: str, api_key: str) -> Path:
+    """Make ``home`` a HOME where interactive claude starts offline in ``project``: onboarding
+    done for ``version``, ``api_key`` approved, the project trusted, permission prompts in the
+    default mode. Returns ``~/.claude/settings.json`` (hooks are added there)."""
     (home / ".claude").mkdir(parents=True)
     project.mkdir(parents=True)
     claude_json = {
@@ -52,12 +52,20 @@ def make_home(root: Path, model_url: str, *, version: str, path: str) -> DemoHom
         "theme": "dark",
         "hasSeenAutoDefaultNudge": True,
         "hasSeenAutoDefaultNotice": True,
-        "customApiKeyResponses": {"approved": [DEMO_API_KEY[-20:]], "rejected": []},
+        "customApiKeyResponses": {"approved": [api_key[-20:]], "rejected": []},
         "projects": {str(project): {"hasTrustDialogAccepted": True, "allowedTools": []}},
     }
     (home / ".claude.json").write_text(json.dumps(claude_json, indent=2))
     settings_path = home / ".claude" / "settings.json"
     settings_path.write_text(json.dumps({"permissions": {"defaultMode": "default"}}, indent=2))
+    return settings_path
+
+
+def make_home(root: Path, model_url: str, *, version: str, path: str) -> DemoHome:
+    """Seed ``root/home`` and ``root/project``; ``env`` is the whole environment for the session."""
+    home = root / "home"
+    project = root / "project"
+    settings_path = seed_offline_claude(home, project, version=version, api_key=DEMO_API_KEY)
     env = {
         "HOME": str(home),
         "USER": os.environ.get("USER", "taskping"),

@@ -30,6 +30,7 @@ from typing import Any
 import libtmux
 import pytest
 
+from taskping.demo.home import seed_offline_claude
 from taskping.injectors.base import ScreenState, Target
 from taskping.injectors.screen import ScreenReading, read_screen
 from tests.support.fake_anthropic import FakeAnthropic
@@ -104,21 +105,8 @@ def make_claude_home(root: Path, base_url: str, *, api_key: str = FAKE_API_KEY) 
     """Seed ``root`` as HOME for interactive claude against ``base_url``."""
     home = root / "home"
     project = root / "project"
-    (home / ".claude").mkdir(parents=True)
-    project.mkdir(parents=True)
-    claude_json = {
-        "hasCompletedOnboarding": True,
-        "lastOnboardingVersion": CLAUDE_VERSION,
-        "theme": "dark",
-        "hasSeenAutoDefaultNudge": True,
-        "hasSeenAutoDefaultNotice": True,
-        "customApiKeyResponses": {"approved": [api_key[-20:]], "rejected": []},
-        "projects": {str(project): {"hasTrustDialogAccepted": True, "allowedTools": []}},
-    }
+    settings_path = seed_offline_claude(home, project, version=CLAUDE_VERSION, api_key=api_key)
     claude_json_path = home / ".claude.json"
-    claude_json_path.write_text(json.dumps(claude_json, indent=2))
-    settings_path = home / ".claude" / "settings.json"
-    settings_path.write_text(json.dumps({"permissions": {"defaultMode": "default"}}, indent=2))
     env = {
         "HOME": str(home),
         "USER": os.environ.get("USER", "taskping"),
