@@ -84,8 +84,11 @@ def test_uidvalidity_change_resyncs_without_typing_again(dworld: World) -> None:
     w.stack.kick("taskping")  # the relay learns the new UIDVALIDITY when it selects the folder again
     _wait_connects(w, before + 1, RECONNECT_LIMIT)
     w.reply(note, "after uidvalidity")
-    w.api.wait_for_prompt("after uidvalidity")
-    rows = w.wait_ledger(4)
+    try:
+        w.api.wait_for_prompt("after uidvalidity")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\nrelay log:\n{w.relay_log()}") from exc
+    w.wait_ledger(4)
     time.sleep(1.5)  # the old messages were fetched again under the new UIDVALIDITY: nothing more typed
     assert [r.status for r in w.ledger()] == ["delivered"] * 4
     for text in [*texts, "after uidvalidity"]:
@@ -96,7 +99,6 @@ def test_uidvalidity_change_resyncs_without_typing_again(dworld: World) -> None:
     finally:
         conn.close()
     assert state[0] == old + 1000 and state[1] >= 4
-    assert "re-fetched" or rows
 
 
 def _deliver_reply(w: World, note, text: str) -> str:  # type: ignore[no-untyped-def]
