@@ -27,7 +27,7 @@ from collections import defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
 
-from taskping.relay.extract import Extraction, extract_eml, extract_reply
+from taskping.extract import Extraction, extract_eml, extract_reply
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "reply-corpus"

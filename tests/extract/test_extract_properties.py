@@ -12,7 +12,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskping.relay.extract import extract_eml, extract_reply, to_command
+from taskping.extract import extract_eml, extract_reply, to_command
 
 LINE_PIECES = st.sampled_from(
     [

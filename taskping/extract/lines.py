@@ -30,7 +30,7 @@ import enum
 import re
 from collections.abc import Sequence
 
-from taskping.marker import is_marker_line
+from .marker import is_marker_line
 
 from . import patterns as P
 from .sent import SentIndex
