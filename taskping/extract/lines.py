@@ -182,6 +182,9 @@ def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> i
         return 0
     if not (P.DATEISH_RE.search(stripped) or P.EMAILISH_RE.search(stripped)):
         return 0
+    bare = P.ADDRESS_LINE_RE.match(stripped)
+    if bare and bare.group("name") is None:
+        return 0  # an address alone is a signature line (Foxmail's default one), not the start of "... wrote:"
     if not (starts_like_one or P.EMAILISH_RE.search(stripped) or stripped.endswith("<")):
         if not P.ISO_ATTRIB_RE.match(stripped):
             return 0
