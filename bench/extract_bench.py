@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-speed", action="store_true", help="skip the throughput and 1 MB measurements")
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
+    if not (corpus / "cases.jsonl").is_file():
+        print(f"extract_bench: no cases.jsonl in {corpus}; pass --corpus DIR or set TASKPING_REPLY_CORPUS", file=sys.stderr)
+        return 2
     cases = [json.loads(line) for line in (corpus / "cases.jsonl").read_text().splitlines() if line.strip()]
 
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
