@@ -22,7 +22,8 @@ What is never a closing, so it is kept:
   comma (``Thanks,``) or by a name line (``Thanks\\nBob``);
 - a valediction followed by text that is not a name (``Thanks, that fixed
   it``, ``Cheers\\nnow run the tests``);
-- an address introduced by the text (the line before ends with ``:``);
+- an address introduced by the text (the line before ends with ``:``), an
+  address inside a paragraph of text, several addresses (a list);
 - fenced lines.
 
 A name line is short (at most 40 characters, five words) with no lower-case
@@ -167,9 +168,13 @@ def _cut_contact_block(lines: Sequence[str], kinds: Sequence[Kind], start: int, 
     if any(kinds[j] not in (Kind.TEXT, Kind.EMPTY) for j in range(k, last + 1)):
         return end
     drawn = sum(1 for x in block if P.PIPE_LINE_RE.match(x))
+    if drawn + sum(1 for x in block if _is_contact_line(x)) < len(block):
+        return end  # the last line is text: "bob@example.com\nand then deploy"
     addresses = sum(1 for x in block if is_address_line(x))
     if not (addresses or drawn >= 2) or len(block) - drawn > _TAIL_MAX_LINES:
         return end
+    if addresses > 1:
+        return end  # a list of addresses is text: "add these reviewers:\nalice@…\nbob@…"
     if not (k == start or kinds[k - 1] in _GAP or P.PIPE_LINE_RE.match(lines[k])):
         return end  # inside a paragraph of text: "invite\nbob@example.com"
     before = _last_line(kinds, start, k)

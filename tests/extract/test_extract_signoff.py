@@ -57,11 +57,18 @@ def new_text(body: str, **kw: bool) -> str | None:
     return extract_reply(text=body, **kw).text
 
 
-@pytest.mark.parametrize("quote", [GMAIL_QUOTE, ZH_QUOTE, ""], ids=["gmail-quote", "qq-quote", "no-quote"])
+QUOTES = {"gmail-quote": GMAIL_QUOTE, "qq-quote": ZH_QUOTE, "no-quote": ""}
+
+
 @pytest.mark.parametrize("signoff", ENGLISH_SIGNOFFS + CHINESE_BLOCKS)
-@pytest.mark.parametrize("command", COMMANDS)
-def test_a_closing_after_the_new_text_is_dropped(command: str, signoff: str, quote: str) -> None:
-    assert new_text(f"{command}\n\n{signoff}{quote}") == command
+def test_a_closing_after_the_new_text_is_dropped(signoff: str) -> None:
+    wrong = {
+        (command, name): got
+        for command in COMMANDS
+        for name, quote in QUOTES.items()
+        if (got := new_text(f"{command}\n\n{signoff}{quote}")) != command
+    }
+    assert wrong == {}
 
 
 @pytest.mark.parametrize(
@@ -94,6 +101,8 @@ def test_a_signoff_glued_to_the_text_is_dropped(body: str) -> None:
         "run the tests\n\nBest",  # a weak closing alone could be a word of the text
         "invite him as a reviewer:\n\nbob@example.com",  # the text introduces the address
         "invite him\nbob@example.com",  # the address is part of the paragraph
+        "run the tests\n\nbob@example.com\nand then deploy",  # text after the address
+        "add these reviewers\n\nalice@example.com\nbob@example.com",  # a list, not a signature
         "rename the column\n\nRegards to the team",
         "run the tests\n\n```\nThanks,\nBob\n```",  # fenced lines are never a closing
         "please check\n\n-- first point\n-- second point",
@@ -142,7 +151,7 @@ _LINE = st.lists(_WORDS, min_size=2, max_size=6).map(" ".join)
 _CLOSING = st.sampled_from(ENGLISH_SIGNOFFS + CHINESE_BLOCKS + [""])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_LINE, min_size=1, max_size=4), _CLOSING, st.sampled_from([GMAIL_QUOTE, ZH_QUOTE, ""]))
 def test_the_text_above_a_closing_survives_whole(lines: list[str], closing: str, quote: str) -> None:
     command = "\n".join(lines)
