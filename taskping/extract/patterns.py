@@ -186,7 +186,7 @@ GRATITUDE_RE = re.compile(
 )
 # A line that is an address: "jane@163.com", "Email: jane@163.com", "邮箱：jane@163.com",
 # "Jane Doe <jane@example.com>", "jane@example.com<mailto:jane@example.com>".
-_ADDR = r"[^\s@<>]{1,64}@[^\s@<>]{1,255}"
+_ADDR = r"[^\s@<>]{1,64}@[^\s@<>:\uff1a]{1,255}"  # no colon: "a@b:" may end an attribution
 ADDRESS_LINE_RE = re.compile(
     r"^[ \t]{0,8}(?:(?:e-?mail|mail|邮箱|郵箱|邮件|郵件|电邮|電郵)[ \t]{0,3}[:：][ \t]{0,3})?"
     r"(?:(?P<name>[^<>@\s][^<>@]{0,40}?)[ \t]{0,3}<" + _ADDR + r">|<?" + _ADDR + r">?(?:<mailto:[^\s<>]{1,300}>)?)"
@@ -194,7 +194,7 @@ ADDRESS_LINE_RE = re.compile(
     re.IGNORECASE,
 )
 # A line of a table drawn in text: "|", "| |" (NetEase Mail Master's signature card).
-PIPE_LINE_RE = re.compile(r"^[ \t]{0,8}[|｜](?:[ \t]{0,8}[|｜]){0,8}[ \t]{0,8}$")
+PIPE_LINE_RE = re.compile(r"^[ \t]{0,8}[|\uff5c](?:[ \t]{0,8}[|\uff5c]){0,8}[ \t]{0,8}$")  # | or full-width
 
 # ---------------------------------------------------------------------------
 # Fences.

@@ -55,13 +55,13 @@ _BLOCK_MAX_LINES = 12  # a contact block, its "|" lines included
 _MAX_ROUNDS = 3  # a contact block under a sign-off under another: cut each
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_CJK_PUNCT_RE = re.compile(r"[，。？！：；、]")
+_CJK_PUNCT_RE = re.compile(r"[，。？！：\uff1b、]")  # \uff1b: full-width semicolon
 
 
 def is_name_line(line: str) -> bool:
     """Whether ``line`` reads as a name, a title or a phone number (see the module docstring)."""
     s = line.strip()
-    if not s or len(s) > _NAME_MAX_CHARS or s.endswith((":", "：", "?", "？", ",", "，", ";", "；", "。")):
+    if not s or len(s) > _NAME_MAX_CHARS or s.endswith((":", "：", "?", "？", ",", "，", ";", "\uff1b", "。")):
         return False
     if "`" in s or s.startswith(("$", "#", ">")):
         return False
@@ -197,7 +197,7 @@ def _cut_other_language(lines: Sequence[str], kinds: Sequence[Kind], start: int,
     first = last
     while first > start and kinds[first - 1] is Kind.TEXT:
         first -= 1
-    if first == start or first == last or last - first > _SIGNOFF_MAX_LINES:
+    if first in (start, last) or last - first > _SIGNOFF_MAX_LINES:
         return end
     para = [lines[k].strip() for k in range(first, last)]
     if any(len(x) > _SIGNOFF_MAX_CHARS for x in para):
@@ -207,9 +207,7 @@ def _cut_other_language(lines: Sequence[str], kinds: Sequence[Kind], start: int,
     return end
 
 
-def cut_closing(
-    lines: Sequence[str], kinds: Sequence[Kind], start: int, end: int, *, english: bool = True
-) -> int:
+def cut_closing(lines: Sequence[str], kinds: Sequence[Kind], start: int, end: int, *, english: bool = True) -> int:
     """Where the closing of the text in lines[start:end] starts, or ``end``.
 
     Each rule cuts one closing at the end; they run again on what is left (a

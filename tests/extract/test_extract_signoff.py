@@ -53,8 +53,8 @@ CHINESE_BLOCKS = [
 ]
 
 
-def new_text(body: str, **kw: bool) -> str | None:
-    return extract_reply(text=body, **kw).text
+def new_text(body: str, *, keep_english_signoffs: bool = False) -> str | None:
+    return extract_reply(text=body, keep_english_signoffs=keep_english_signoffs).text
 
 
 QUOTES = {"gmail-quote": GMAIL_QUOTE, "qq-quote": ZH_QUOTE, "no-quote": ""}
@@ -146,7 +146,9 @@ def test_english_signoff_in_a_whole_message() -> None:
     assert extract_eml(raw).text == "run the tests again"
 
 
-_WORDS = st.sampled_from(["run", "the", "tests", "npm", "deploy", "staging", "fix", "it", "好的", "继续", "--flag", "x=1"])
+_WORDS = st.sampled_from(
+    ["run", "the", "tests", "npm", "deploy", "staging", "fix", "it", "好的", "继续", "--flag", "x=1"]
+)
 _LINE = st.lists(_WORDS, min_size=2, max_size=6).map(" ".join)
 _CLOSING = st.sampled_from(ENGLISH_SIGNOFFS + CHINESE_BLOCKS + [""])
 
