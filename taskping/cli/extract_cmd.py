@@ -39,7 +39,7 @@ def _read(path: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskping.relay.extract import extract_eml, extract_reply, to_command
+    from taskping.extract import extract_eml, extract_reply, to_command
 
     try:
         data = _read(args.file)

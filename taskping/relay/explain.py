@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskping.config import Settings
+from taskping.extract import extract_reply, to_command
 from taskping.relay import dedupe
 from taskping.relay.authenticate import authenticate
 from taskping.relay.canonical import MAX_HEADER_SECTION, scan
-from taskping.relay.extract import extract_reply, to_command
 from taskping.relay.guard import Refused, guard
 from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.pipeline import Pipeline

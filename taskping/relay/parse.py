@@ -24,9 +24,9 @@ from email.policy import default as default_policy
 import mailparser
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from taskping.extract.mime import body_parts
 from taskping.relay import canonical
 from taskping.relay.addresses import literal_problem, unfold
-from taskping.relay.extract.mime import body_parts
 
 _MSGID_RE = re.compile(r"<[^<>\s]{1,500}>")
 MAX_HEADER_CHARS = 4000

@@ -24,13 +24,13 @@ import time
 from dataclasses import dataclass
 
 from taskping.config import Settings
+from taskping.extract import extract_reply, to_command
 from taskping.faults import FAULT_ENV, fault_point
 from taskping.injectors import InjectionOutcome, Injector, ScreenState, Target
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
 from taskping.relay import acknowledge, audit, dedupe, dkim_verify
 from taskping.relay.authenticate import AuthVerdict, authenticate
-from taskping.relay.extract import extract_reply, to_command
 from taskping.relay.guard import Refused, guard
 from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.route import Unroutable, is_foreign, route

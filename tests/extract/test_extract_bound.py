@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from taskping.relay.extract import extract_reply
-from taskping.relay.extract.bound import MAX_TAGS, bound_html
+from taskping.extract import extract_reply
+from taskping.extract.bound import MAX_TAGS, bound_html
 
 BIG_QUOTE = "<p>old line</p>" * (MAX_TAGS + 100)
 

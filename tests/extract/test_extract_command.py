@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from taskping.cli.main import main
-from taskping.relay.extract import extract_eml, to_command
+from taskping.extract import extract_eml, to_command
 
 
 @pytest.mark.parametrize(

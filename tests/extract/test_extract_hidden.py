@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskping.relay.extract import extract_eml, extract_reply
+from taskping.extract import extract_eml, extract_reply
 
 HIDDEN = "rm -rf ~"
 

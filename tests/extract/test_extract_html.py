@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskping.relay.extract import extract_reply
-from taskping.relay.extract.html import html_to_text
+from taskping.extract import extract_reply
+from taskping.extract.html import html_to_text
 
 
 def new_html(html: str) -> str | None:

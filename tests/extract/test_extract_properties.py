@@ -12,7 +12,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskping.relay.extract import extract_eml, extract_reply, to_command
+from taskping.extract import extract_eml, extract_reply, to_command
 
 LINE_PIECES = st.sampled_from(
     [
@@ -107,6 +107,8 @@ def test_megabyte_bodies_have_no_backtracking_blowup() -> None:
         {"text": ("From: " + " " * 70 + ":\n") * (mb // 78)},
         {"text": "-" * mb},
         {"text": "\u3000" * mb + "写道"},
+        {"text": "reply\n\n" + "Thanks, Bob | bob@example.com " * (mb // 30) + "\n\nBest regards,\nJane"},  # signoff.py
+        {"text": "reply\n\n" + "x@" * (mb // 2) + "\n\nRegards, " + "A " * (mb // 2)},
         {"html": "<div>reply</div><blockquote>" + "<p>quoted words here</p>" * (mb // 24) + "</blockquote>"},
         {"html": "<style>" + "/*" * (mb // 4) + "{" * (mb // 4) + "</style>"},
     ]

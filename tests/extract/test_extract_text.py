@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from taskping.extract import extract_reply
 from taskping.marker import marker_line
-from taskping.relay.extract import extract_reply
 
 TOKEN = "abcd-efghijkmnpqrstuv"
 MARKER = marker_line(TOKEN)

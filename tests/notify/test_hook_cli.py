@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from taskping.marker import is_marker_line, marker_line
+from taskping.extract.marker import is_marker_line
+from taskping.marker import marker_line
 from taskping.tokens import TOKEN_RE, find_subject_token
 from tests.notify.conftest import (
     EMAIL_FROM,

@@ -7,15 +7,16 @@ Rules, in order:
    original-message delimiter, embedded header block, attribution).
 2. Above the boundary (a top-posted reply, what nearly everyone does from a
    phone): the new text is everything above the first signature separator
-   ("-- ") or mobile tagline; trailing rule lines and blank lines are dropped.
-   Fenced lines are never cut by those rules.
+   ("-- ") or mobile tagline, less the closing at its end (a sign-off, a
+   name, a contact block: :mod:`.signoff`); trailing rule lines and blank
+   lines are dropped. Fenced lines are never cut by those rules.
 3. Below the boundary, unquoted text that follows ``>``-quoted lines is new
    text written under or between the quote (bottom posting, inline replies).
    An unquoted original (Outlook's header block, a forwarded banner, an
    attribution not followed by ``>`` lines) ends the scan: what follows it is
    the old message, not new text.
-4. Nothing above and exactly one block below: that block is the reply (a
-   bottom post, or a single answer inside the quote: unambiguous).
+4. Nothing above and exactly one block below: that block, less its closing,
+   is the reply (a bottom post, or a single answer inside the quote: unambiguous).
    Nothing above and several blocks below: an inline reply; refuse.
 5. Text above *and* unquoted text between two quoted passages below: the
    person may have answered inline as well; refuse rather than guess which
@@ -31,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import patterns as P
 from .lines import BOUNDARY, Kind, classify, is_quoted, split_shared_attribution
 from .sent import SentIndex
+from .signoff import cut_closing
 
 _CUTS_TOP = frozenset({Kind.SIGNATURE, Kind.TAGLINE})
 _CONTENT = frozenset({Kind.TEXT, Kind.FENCED})
@@ -65,33 +66,6 @@ def _trim(lines: Sequence[str], kinds: Sequence[Kind]) -> str | None:
     return "\n".join(
         line if kind is Kind.FENCED else line.rstrip() for line, kind in zip(lines[start:end], kinds[start:end])
     )
-
-
-_SIGNOFF_MAX_LINES = 4
-_SIGNOFF_MAX_CHARS = 40
-
-
-def _cut_signoff(lines: Sequence[str], kinds: Sequence[Kind], end: int) -> int:
-    """Where a closing sign-off starts in lines[:end], or end.
-
-    The sign-off is the last paragraph (after a blank line) when it is at most
-    a few short lines and opens with a valediction ("Regards,", "Mvh,",
-    "此致") or is a lone "-Name" / "/Name" line. Fenced lines never are.
-    """
-    last = end
-    while last > 0 and kinds[last - 1] in (Kind.EMPTY, Kind.RULE):
-        last -= 1
-    start = last
-    while start > 0 and kinds[start - 1] is Kind.TEXT:
-        start -= 1
-    if start == 0 or start == last or last - start > _SIGNOFF_MAX_LINES:
-        return end
-    para = [lines[k].strip() for k in range(start, last)]
-    if any(len(x) > _SIGNOFF_MAX_CHARS for x in para):
-        return end
-    if P.VALEDICTION_RE.match(para[0]) or (len(para) == 1 and P.SIGNOFF_NAME_RE.match(para[0])):
-        return start
-    return end
 
 
 def _cut_signature(kinds: Sequence[Kind], start: int, end: int) -> int:
@@ -175,7 +149,7 @@ def _blocks_below(lines: Sequence[str], kinds: Sequence[Kind], b: int) -> list[_
     return real
 
 
-def decide(text: str, sent_texts: Sequence[str] = ()) -> Decision:
+def decide(text: str, sent_texts: Sequence[str] = (), *, keep_english_signoffs: bool = False) -> Decision:
     """Apply the rules in the module docstring to a plain-text body."""
     body = text.replace("\r\n", "\n").replace("\r", "\n")
     if not body.strip():
@@ -185,7 +159,8 @@ def decide(text: str, sent_texts: Sequence[str] = ()) -> Decision:
     kinds = classify(lines, sent)
     b = next((i for i, k in enumerate(kinds) if k in BOUNDARY), len(lines))
     cut = _cut_signature(kinds, 0, b)
-    cut = _cut_signoff(lines, kinds, cut)
+    english = not keep_english_signoffs
+    cut = cut_closing(lines, kinds, 0, cut, english=english)
     top = _trim(lines[:cut], kinds[:cut])
     blocks = _blocks_below(lines, kinds, b) if b < len(lines) else []
     if top is not None:
@@ -197,7 +172,8 @@ def decide(text: str, sent_texts: Sequence[str] = ()) -> Decision:
     if len(blocks) > 1:
         return Decision(None, INLINE)
     blk = blocks[0]
-    below = _trim(lines[blk.start : blk.end], kinds[blk.start : blk.end])
+    end = cut_closing(lines, kinds, blk.start, blk.end, english=english)
+    below = _trim(lines[blk.start : end], kinds[blk.start : end])
     if below is None:
         return Decision(None, NOTHING_NEW)
     return Decision(below, None)

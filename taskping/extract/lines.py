@@ -30,7 +30,7 @@ import enum
 import re
 from collections.abc import Sequence
 
-from taskping.marker import is_marker_line
+from .marker import is_marker_line
 
 from . import patterns as P
 from .sent import SentIndex
@@ -174,6 +174,9 @@ def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> i
     """
     stripped = lines[i].strip()
     starts_like_one = bool(P.ATTRIB_START_RE.match(stripped))
+    bare = P.ADDRESS_LINE_RE.match(stripped) if len(stripped) <= _MAX_LINE_FOR_PATTERNS else None
+    if bare and bare.group("name") is None:
+        return 0  # an address alone is a signature line (Foxmail's default one), not the start of "... wrote:"
     if _ends_attribution(stripped, starts_like_one):
         return 1
     if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FIRST_ADDR_LAST_RE.match(stripped):

@@ -9,7 +9,8 @@ into text with hidden content dropped and quote containers marked, or refuses
 it when a style it does not understand could hide text (:mod:`.visible`
 holds that rule, :mod:`.css` the CSS syntax, :mod:`.appearance` the computed
 look of each element); :mod:`.lines`
-classifies each line; :mod:`.reply` decides which lines are new;
+classifies each line; :mod:`.reply` decides which lines are new, :mod:`.signoff`
+where the closing after them (sign-off, name, contact block) starts;
 :mod:`.command` turns new text into what would be typed.
 """
 
@@ -45,7 +46,11 @@ class Extraction:
 
 
 def extract_reply(
-    *, text: str | None = None, html: str | None = None, sent_texts: Sequence[str] = ()
+    *,
+    text: str | None = None,
+    html: str | None = None,
+    sent_texts: Sequence[str] = (),
+    keep_english_signoffs: bool = False,
 ) -> Extraction:
     """New text of a reply body.
 
@@ -53,9 +58,12 @@ def extract_reply(
     (rendered with hidden content dropped; refused, with the reason, when a
     style it does not understand could hide text). ``sent_texts`` are the notification
     texts TaskPing sent in this thread: a copy of any of them is quote.
+    The closing after the new text (sign-off, name, contact block; see
+    :mod:`.signoff`) is dropped; ``keep_english_signoffs`` keeps English
+    sign-offs, as most reply parsers do (``bench/extract_bench.py`` scores both).
     """
     if text is not None and text.strip():
-        d = decide(text, sent_texts)
+        d = decide(text, sent_texts, keep_english_signoffs=keep_english_signoffs)
         return Extraction(d.text, d.refusal, "text")
     if html is not None and html.strip():
         bounded, refusal = bound_html(html)
@@ -67,12 +75,14 @@ def extract_reply(
         rendered = result.text
         if not rendered.strip(" \n>"):
             return Extraction(None, NO_VISIBLE, "html")
-        d = decide(rendered, sent_texts)
+        d = decide(rendered, sent_texts, keep_english_signoffs=keep_english_signoffs)
         return Extraction(d.text, d.refusal, "html")
     return Extraction(None, NO_BODY, None)
 
 
-def extract_eml(raw: bytes, *, sent_texts: Sequence[str] = ()) -> Extraction:
+def extract_eml(raw: bytes, *, sent_texts: Sequence[str] = (), keep_english_signoffs: bool = False) -> Extraction:
     """New text of a whole RFC 5322 message (attachments ignored)."""
     bodies = body_parts(raw)
-    return extract_reply(text=bodies.text, html=bodies.html, sent_texts=sent_texts)
+    return extract_reply(
+        text=bodies.text, html=bodies.html, sent_texts=sent_texts, keep_english_signoffs=keep_english_signoffs
+    )

@@ -145,12 +145,13 @@ TAGLINE_RE = re.compile(
     + r"|发自我的.{1,30}|發自我的.{1,30}|来自我的.{1,30}|來自我的.{1,30}"
     r"|从 ?.{1,30}发送|從 ?.{1,30}傳送|发自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端|手机|大师).{0,10}"
     r"|来自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端|手机|大师).{0,10}|來自.{1,20}(?:郵箱|郵件|Mail).{0,10}"
+    r"|签名由.{1,20}定制|簽名由.{1,20}定制"  # NetEase Mail Master's line under its signature table
     r")(?:<[^<>\s]{1,200}>)?[ \t.。!]{0,3}$",
     re.IGNORECASE,
 )
 
-# Sign-offs: a last short paragraph that opens with a valediction, or a lone
-# "-Name" / "/Name" line. (See reply.py for where they are cut.)
+# Sign-offs in other languages: a last short paragraph that opens with a valediction, or a lone
+# "-Name" / "/Name" line. (See signoff.py for where they are cut.)
 VALEDICTION_RE = re.compile(
     r"^[ \t]{0,8}(?:"
     r"mvh|med vänlig hälsning|med vänliga hälsningar|vänliga hälsningar|hälsningar|hilsen|med venlig hilsen"
@@ -161,6 +162,39 @@ VALEDICTION_RE = re.compile(
     re.IGNORECASE,
 )
 SIGNOFF_NAME_RE = re.compile(r"^[ \t]{0,8}(?:-{1,2}|/{1,2}|~)[ \t]?\w[\w.'’-]{0,30}(?: \w[\w.'’-]{0,30}){0,3}[ \t]{0,3}$")
+
+# English closings (see signoff.py for when they are cut). WEAK ones are common
+# words too, so they count only with a comma or a name after them.
+_EN_CLOSINGS = (
+    r"(?:best|kind|kindest|warm|warmest|many|with best|with kind|with warm)[ \t]{1,3}(?:regards|rgds)"
+    r"|thanks[ \t]{0,3}(?:&|and)[ \t]{0,3}(?:best[ \t]{1,3})?regards|regards|rgds|best[ \t]{1,3}wishes"
+    r"|all[ \t]{1,3}the[ \t]{1,3}best|cheers|sincerely|yours[ \t]{1,3}sincerely|sincerely[ \t]{1,3}yours"
+    r"|yours[ \t]{1,3}truly|respectfully|cordially|take[ \t]{1,3}care|talk[ \t]{1,3}soon"
+    r"|best|yours|greetings|br|kr"
+)
+EN_WEAK_CLOSINGS = frozenset({"best", "yours", "greetings", "br", "kr"})
+EN_CLOSING_RE = re.compile(
+    r"^[ \t]{0,8}(?P<closing>" + _EN_CLOSINGS + r")(?:[ \t]{0,3}(?P<punct>[,.!]))?[ \t]{0,3}(?P<rest>\S.{0,40})?$",
+    re.IGNORECASE,
+)
+# Thanks: a sign-off only as a closing formula ("Thanks," or a name after them).
+GRATITUDE_RE = re.compile(
+    r"^[ \t]{0,8}(?:many[ \t]{1,3}thanks|thanks[ \t]{1,3}(?:again|a lot|so much|in advance)"
+    r"|thank[ \t]{1,3}you(?:[ \t]{1,3}(?:again|very much|so much))?|thanks|thx|tia)"
+    r"[ \t]{0,3}(?P<punct>[,.!]{0,3})[ \t]{0,3}$",
+    re.IGNORECASE,
+)
+# A line that is an address: "jane@163.com", "Email: jane@163.com", "邮箱：jane@163.com",
+# "Jane Doe <jane@example.com>", "jane@example.com<mailto:jane@example.com>".
+_ADDR = r"[^\s@<>]{1,64}@[^\s@<>:\uff1a]{1,255}"  # no colon: "a@b:" may end an attribution
+ADDRESS_LINE_RE = re.compile(
+    r"^[ \t]{0,8}(?:(?:e-?mail|mail|邮箱|郵箱|邮件|郵件|电邮|電郵)[ \t]{0,3}[:：][ \t]{0,3})?"
+    r"(?:(?P<name>[^<>@\s][^<>@]{0,40}?)[ \t]{0,3}<" + _ADDR + r">|<?" + _ADDR + r">?(?:<mailto:[^\s<>]{1,300}>)?)"
+    r"[ \t]{0,3}$",
+    re.IGNORECASE,
+)
+# A line of a table drawn in text: "|", "| |" (NetEase Mail Master's signature card).
+PIPE_LINE_RE = re.compile(r"^[ \t]{0,8}[|\uff5c](?:[ \t]{0,8}[|\uff5c]){0,8}[ \t]{0,8}$")  # | or full-width
 
 # ---------------------------------------------------------------------------
 # Fences.
