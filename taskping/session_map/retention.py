@@ -1,0 +1,216 @@
+"""Retention: what the session map forgets, and when (``RETENTION_DAYS``).
+
+Like Rails Action Mailbox's incineration, mail is kept only as long as it is
+useful. With ``cutoff = now - RETENTION_DAYS``, :func:`forget`:
+
+**erases text, keeping the row** (its metadata and decision):
+
+* outbox rows sent or failed before the cutoff lose their raw message
+  (``raw`` becomes empty; kind, recipient, status, attempts, error and times
+  stay, so `taskping sessions` still shows each session's last mail);
+* ledger rows decided before the cutoff lose their ``preview`` (status,
+  reason, sender, session, key and times stay);
+* notifications created before the cutoff lose their body text, except the
+  :data:`notifications.SENT_TEXTS` newest of a session that is not ended (the
+  extractor recognises a quoted copy of them in a reply).
+
+**deletes rows that nothing needs any more:**
+
+* an ended session quiet since the cutoff (ended before it, no mail or reply
+  after it) goes with everything that only it needs: its notifications, its
+  outbox rows, its ledger rows and their replay keys (``reply_keys``,
+  ``reply_signatures``). An ended session accepts no reply, and no copy of
+  one of its replies can be routed to another session (the Subject is always
+  signed, and a reply routed by its thread alone must have its thread
+  headers signed: see ``docs/security.md``), so its replay keys protect
+  nothing once it is ended; while a session is not ended they are all kept;
+* ledger rows that never reached a session (unroutable, foreign, dropped
+  before routing; never one with a typed status) decided before the cutoff;
+* outbox rows of no session (refusals to unknown sessions) sent or failed
+  before the cutoff.
+
+**never touches** a session that is not ended, a reply that is waiting or
+being typed (the ``waiting`` table, ledger ``received``/``waiting``/
+``injecting``), an outbox row still ``queued`` or ``sending`` (nor the
+session it belongs to), the IMAP bookkeeping or the heartbeat.
+
+Erased text is overwritten (``secure_delete`` for the transaction), not left
+in free pages, and the WAL (which holds older copies of the pages) is
+checkpointed and truncated afterwards. Space is reused by new rows; when a run frees at least
+:data:`RECLAIM_MIN_BYTES` and :data:`RECLAIM_MIN_FRACTION` of the file (the
+first run on an old store, say), the file is rebuilt with ``VACUUM`` (temp
+store in memory, so no copy of the data lands in ``/tmp``) and the WAL is
+truncated. The relay runs this hourly; `taskping sessions --prune` on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, fields
+
+from taskping.session_map.db import now, transaction
+from taskping.session_map.notifications import SENT_TEXTS
+
+DAY_SECONDS = 86400
+DEFAULT_DAYS = 30
+RECLAIM_MIN_BYTES = 1 << 20
+RECLAIM_MIN_FRACTION = 0.25
+
+_NOT_DECIDED = ("received", "waiting", "injecting")
+_TYPED = ("waiting", "injecting", "delivered", "unknown")
+_DONE_MAIL = ("sent", "failed")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one run erased (text gone, row kept) and deleted (row gone), and the file's size."""
+
+    outbox_erased: int = 0
+    ledger_erased: int = 0
+    notifications_erased: int = 0
+    sessions_deleted: int = 0
+    notifications_deleted: int = 0
+    outbox_deleted: int = 0
+    ledger_deleted: int = 0
+    replay_keys_deleted: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    vacuumed: bool = False
+
+    def counts(self) -> dict[str, int | bool]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def anything(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self) if f.name.endswith(("_erased", "_deleted")))
+
+    def lines(self, days: int) -> list[str]:
+        """For people: what was forgotten, one line each (nothing: one line saying so)."""
+        if not self.anything:
+            return [f"retention: nothing older than {days} days to forget"]
+        out = [
+            f"retention ({days} days): erased the text of {self.outbox_erased} sent email(s), "
+            f"{self.ledger_erased} reply preview(s), {self.notifications_erased} notification bod(ies)",
+            f"retention ({days} days): deleted {self.sessions_deleted} ended session(s) with "
+            f"{self.notifications_deleted} notification(s), {self.outbox_deleted} email(s), "
+            f"{self.ledger_deleted} ledger row(s), {self.replay_keys_deleted} replay key(s)",
+        ]
+        size = f"retention: database {self.bytes_before:,} → {self.bytes_after:,} bytes"
+        out.append(size + (" (vacuumed)" if self.vacuumed else ""))
+        return out
+
+
+def file_bytes(conn: sqlite3.Connection) -> int:
+    """The database file's size plus its WAL's (what the store costs on disk)."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    total = 0
+    for name in (path, path + "-wal"):
+        try:
+            total += os.stat(name).st_size
+        except OSError:
+            continue
+    return total
+
+
+def forget(conn: sqlite3.Connection, *, days: int = DEFAULT_DAYS, at: float | None = None,
+           reclaim: bool = True) -> Report:
+    """Erase and delete what is older than ``days`` (see the module docstring); one write transaction."""
+    cutoff = (now() if at is None else at) - days * DAY_SECONDS
+    before = file_bytes(conn)
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        with transaction(conn):
+            counts = _forget(conn, cutoff)
+    finally:
+        conn.execute("PRAGMA secure_delete = OFF")
+    vacuumed = _reclaim(conn) if reclaim else False
+    if not vacuumed:  # old copies of erased pages live on in the WAL until it is overwritten
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return Report(**counts, bytes_before=before, bytes_after=file_bytes(conn), vacuumed=vacuumed)
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ",".join(f"'{v}'" for v in values)  # constants of this module only
+
+
+def _forget(conn: sqlite3.Connection, cutoff: float) -> dict[str, int]:
+    def run(sql: str, *params: object) -> int:
+        return conn.execute(sql, params).rowcount
+
+    done_mail, typed, not_decided = _marks(_DONE_MAIL), _marks(_TYPED), _marks(_NOT_DECIDED)
+    counts: dict[str, int] = {}
+
+    # The doomed: ended sessions quiet since the cutoff, with nothing pending; then their ledger
+    # rows and the ledger rows of no session (never one that was typed, never one not decided).
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS forget_sessions (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS forget_entries (id INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.forget_sessions")
+    conn.execute("DELETE FROM temp.forget_entries")
+    run(
+        "INSERT INTO temp.forget_sessions SELECT s.id FROM sessions s WHERE s.state = 'ended' AND s.updated_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.session_id = s.id)"
+        f" AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id"
+        f"                 AND (o.status NOT IN ({done_mail}) OR o.created_at >= ?))"
+        f" AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.session_id = s.id"
+        f"                 AND (i.status IN ({not_decided}) OR COALESCE(i.decided_at, i.received_at) >= ?))"
+        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.session_id = s.id AND n.created_at >= ?)",
+        cutoff, cutoff, cutoff, cutoff,
+    )
+    run("INSERT INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IN temp.forget_sessions")
+    run(
+        "INSERT OR IGNORE INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IS NULL"
+        f" AND status NOT IN ({not_decided}) AND status NOT IN ({typed})"
+        " AND COALESCE(decided_at, received_at) < ?"
+        " AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.entry_id = inbound.id)",
+        cutoff,
+    )
+
+    counts["replay_keys_deleted"] = (
+        run("DELETE FROM reply_signatures WHERE entry_id IN temp.forget_entries")
+        + run("DELETE FROM reply_keys WHERE entry_id IN temp.forget_entries")
+    )
+    counts["ledger_deleted"] = run("DELETE FROM inbound WHERE id IN temp.forget_entries")
+    counts["notifications_deleted"] = run("DELETE FROM notifications WHERE session_id IN temp.forget_sessions")
+    counts["outbox_deleted"] = (
+        run("DELETE FROM outbox WHERE session_id IN temp.forget_sessions")
+        + run(f"DELETE FROM outbox WHERE session_id IS NULL AND status IN ({done_mail})"
+              " AND COALESCE(sent_at, created_at) < ?", cutoff)
+    )
+    counts["sessions_deleted"] = run("DELETE FROM sessions WHERE id IN temp.forget_sessions")
+
+    # What stays loses its text.
+    counts["outbox_erased"] = run(
+        f"UPDATE outbox SET raw = x'' WHERE status IN ({done_mail}) AND COALESCE(sent_at, created_at) < ?"
+        " AND length(raw) > 0",
+        cutoff,
+    )
+    counts["ledger_erased"] = run(
+        f"UPDATE inbound SET preview = NULL WHERE preview IS NOT NULL AND status NOT IN ({not_decided})"
+        " AND COALESCE(decided_at, received_at) < ?",
+        cutoff,
+    )
+    counts["notifications_erased"] = run(
+        "UPDATE notifications SET body_text = '' WHERE body_text != '' AND created_at < ?"
+        " AND message_id NOT IN (SELECT message_id FROM ("
+        "   SELECT n.message_id, ROW_NUMBER() OVER (PARTITION BY n.session_id ORDER BY n.created_at DESC) AS nth"
+        "   FROM notifications n JOIN sessions s ON s.id = n.session_id"
+        "   WHERE s.state != 'ended' AND n.body_text != '') WHERE nth <= ?)",
+        cutoff, SENT_TEXTS,
+    )
+    conn.execute("DROP TABLE temp.forget_sessions")
+    conn.execute("DROP TABLE temp.forget_entries")
+    return counts
+
+
+def _reclaim(conn: sqlite3.Connection) -> bool:
+    """VACUUM when enough of the file is free pages (see the module docstring); True when it ran."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    if free * page_size < RECLAIM_MIN_BYTES or free < pages * RECLAIM_MIN_FRACTION:
+        return False
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return True
