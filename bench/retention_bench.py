@@ -146,6 +146,7 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
                                           cwd="/home/me/project")
                 left = rng.randint(5, 20)
             left -= 1
+            assert session is not None
             # The Stop notification, as the hook composes and queues it.
             text = answer(rng)
             mail = compose(Notice("stop", text.splitlines()[0][:60], text), session, email_from=EMAIL_FROM,

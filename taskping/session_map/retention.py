@@ -89,15 +89,13 @@ class Report:
         """For people: what was forgotten, one line each (nothing: one line saying so)."""
         if not self.anything:
             return [f"retention: nothing older than {days} days to forget"]
-        out = [
-            f"retention ({days} days): erased the text of {self.outbox_erased} sent email(s), "
-            f"{self.ledger_erased} reply preview(s), {self.notifications_erased} notification bod(ies)",
-            f"retention ({days} days): deleted {self.sessions_deleted} ended session(s) with "
-            f"{self.notifications_deleted} notification(s), {self.outbox_deleted} email(s), "
-            f"{self.ledger_deleted} ledger row(s), {self.replay_keys_deleted} replay key(s)",
-        ]
+        erased = (f"retention ({days} days): erased the text of {self.outbox_erased} sent email(s), "
+                  f"{self.ledger_erased} reply preview(s), {self.notifications_erased} notification text(s)")
+        deleted = (f"retention ({days} days): deleted {self.sessions_deleted} ended session(s) with "
+                   f"{self.notifications_deleted} notification(s), {self.outbox_deleted} email(s), "
+                   f"{self.ledger_deleted} ledger row(s), {self.replay_keys_deleted} replay key(s)")
         size = f"retention: database {self.bytes_before:,} → {self.bytes_after:,} bytes"
-        out.append(size + (" (vacuumed)" if self.vacuumed else ""))
+        out = [erased, deleted, size + (" (vacuumed)" if self.vacuumed else "")]
         return out
 
 

@@ -4,10 +4,13 @@ exactly what is erased, what is deleted and what is kept; `taskping sessions --p
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -40,7 +43,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @dataclass
 class Store:
-    conn: object
+    conn: sqlite3.Connection
     path: Path
     clock: Clock
     n: int = 0
@@ -49,29 +52,29 @@ class Store:
         self.n += 1
         return self.n
 
-    def session(self, name: str, ttl: float = 400 * DAY, kind: str = "tmux") -> sessions.Session:
+    def session(self, name: str, ttl: float = 400 * DAY, kind: Literal["tmux", "pty"] = "tmux") -> sessions.Session:
         c = self.conn
-        return sessions.create(c, token=new_token("h"), name=name, kind=kind,  # type: ignore[arg-type]
+        return sessions.create(c, token=new_token("h"), name=name, kind=kind,
                                target_socket="/sock", target_pane=f"%{self._next()}", ttl=int(ttl))
 
     def notify(self, session_id: int, body: str, *, sent: bool = True) -> str:
         mid = f"<n{self._next()}@taskping>"
-        row = notifications.queue(self.conn, session_id=session_id, message_id=mid, kind="stop",  # type: ignore[arg-type]
+        row = notifications.queue(self.conn, session_id=session_id, message_id=mid, kind="stop",
                                   body_text=body, to_addr="me@example.com", raw=f"raw {body}".encode(), ttl=None)
         if sent:
-            outbox.mark_sent(self.conn, row)  # type: ignore[arg-type]
+            outbox.mark_sent(self.conn, row)
         self.clock.t += 1  # one second apart: "newest" is well defined
         return mid
 
-    def reply(self, session_id: int | None, *, status: ledger.Status = "delivered", preview: str = "typed text",
+    def reply(self, session_id: int | None, *, status: ledger.Status = "delivered", preview: str | None = "typed text",
               key: str | None = None, signatures: tuple[str, ...] = ()) -> int:
-        entry, _ = ledger.claim(self.conn, message_key=f"<r{self._next()}@phone>", message_id=None,  # type: ignore[arg-type]
+        entry, _ = ledger.claim(self.conn, message_key=f"<r{self._next()}@phone>", message_id=None,
                                 content_hash="h", folder="INBOX", uidvalidity=1, uid=self.n, sender="me@example.com")
         if key is not None:
-            reply_keys.record_and_find(self.conn, entry.id, content_key=key,  # type: ignore[arg-type]
+            reply_keys.record_and_find(self.conn, entry.id, content_key=key,
                                        signature_keys=list(signatures))
         if status != "received":
-            ledger.decide(self.conn, entry.id, status, f"{status} for a reason",  # type: ignore[arg-type]
+            ledger.decide(self.conn, entry.id, status, f"{status} for a reason",
                           session_id=session_id, preview=preview)
         return entry.id
 
@@ -79,24 +82,24 @@ class Store:
         self.clock.t += days * DAY
 
     def count(self, table: str) -> int:
-        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # type: ignore[attr-defined]
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Store:
+def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
     path = tmp_path / "state" / "taskping.db"
     conn = connect(path)
-    yield Store(conn, path, clock)  # type: ignore[misc]
+    yield Store(conn, path, clock)
     conn.close()
 
 
 def _outbox(store: Store, message_id: str) -> outbox.OutboxRow:
-    (row,) = [r for r in outbox.rows(store.conn) if r.message_id == message_id]  # type: ignore[arg-type]
+    (row,) = [r for r in outbox.rows(store.conn) if r.message_id == message_id]
     return row
 
 
 def _bodies(store: Store, session_id: int) -> dict[str, str]:
-    rows = store.conn.execute(  # type: ignore[attr-defined]
+    rows = store.conn.execute(
         "SELECT message_id, body_text FROM notifications WHERE session_id = ?", (session_id,))
     return {r[0]: r[1] for r in rows}
 
@@ -106,22 +109,22 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
     old_mids = [store.notify(live.id, f"notification {i}") for i in range(22)]
     reply = store.reply(live.id, preview="run the tests", key="k-live", signatures=("sig-live",))
     waiting_reply = store.reply(None, status="received")
-    waiting.enqueue(store.conn, waiting_reply, session_id=live.id, sender="me@example.com",  # type: ignore[arg-type]
+    waiting.enqueue(store.conn, waiting_reply, session_id=live.id, sender="me@example.com",
                     text="wait for me", raw=b"raw waiting", preview="wait for me")
-    queued = outbox.enqueue(store.conn, message_id="<q@taskping>", session_id=live.id, kind="ack",  # type: ignore[arg-type]
+    queued = outbox.enqueue(store.conn, message_id="<q@taskping>", session_id=live.id, kind="ack",
                             to_addr="me@example.com", raw=b"still queued")
-    refusal = outbox.enqueue(store.conn, message_id="<refusal@taskping>", session_id=None, kind="refusal",  # type: ignore[arg-type]
+    refusal = outbox.enqueue(store.conn, message_id="<refusal@taskping>", session_id=None, kind="refusal",
                              to_addr="me@example.com", raw=b"unknown session")
-    outbox.mark_sent(store.conn, refusal)  # type: ignore[arg-type]
-    stray = store.reply(None, status="dropped", preview=None)  # type: ignore[arg-type]
+    outbox.mark_sent(store.conn, refusal)
+    stray = store.reply(None, status="dropped", preview=None)
 
     store.later(29)
     recent = store.notify(live.id, "recent notification")
-    early = retention.forget(store.conn, days=30)  # type: ignore[arg-type]
+    early = retention.forget(store.conn, days=30)
     assert not early.anything  # nothing is 30 days old yet
 
     store.later(2)  # day 31: the first batch is past the cutoff, `recent` (day 29) is not
-    report = retention.forget(store.conn, days=30)  # type: ignore[arg-type]
+    report = retention.forget(store.conn, days=30)
 
     # Sent mail loses its bytes, keeps its story; queued mail is untouched.
     first = _outbox(store, old_mids[0])
@@ -130,7 +133,7 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
     assert _outbox(store, recent).raw == b"raw recent notification"
     assert _outbox(store, "<q@taskping>").raw == b"still queued" and queued
     # The ledger keeps the decision, loses the text.
-    entry = ledger.get(store.conn, reply)  # type: ignore[arg-type]
+    entry = ledger.get(store.conn, reply)
     assert entry is not None
     assert (entry.status, entry.reason, entry.session_id, entry.preview) == ("delivered", "delivered for a reason",
                                                                              live.id, None)
@@ -139,11 +142,11 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
     assert [m for m in old_mids if bodies[m] == ""] == old_mids[:3]
     assert bodies[recent] == "recent notification"
     # The waiting reply is kept whole.
-    assert waiting.text_of(store.conn, waiting_reply) == "wait for me"  # type: ignore[arg-type]
-    assert ledger.get(store.conn, waiting_reply).status == "waiting"  # type: ignore[arg-type, union-attr]
+    assert waiting.text_of(store.conn, waiting_reply) == "wait for me"
+    assert (parked := ledger.get(store.conn, waiting_reply)) is not None and parked.status == "waiting"
     # Mail of no session goes: the refusal to an unknown session, the dropped stray.
-    assert [r.message_id for r in outbox.rows(store.conn) if r.session_id is None] == []  # type: ignore[arg-type]
-    assert ledger.get(store.conn, stray) is None  # type: ignore[arg-type]
+    assert [r.message_id for r in outbox.rows(store.conn) if r.session_id is None] == []
+    assert ledger.get(store.conn, stray) is None
 
     assert report.counts() | {"bytes_before": 0, "bytes_after": 0} == {
         "outbox_erased": 22, "ledger_erased": 1, "notifications_erased": 3, "sessions_deleted": 0,
@@ -153,13 +156,13 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
 
     # The live session's replay keys survive: the same reply again is still a replay, both ways.
     again = store.reply(None, status="received")
-    found = reply_keys.record_and_find(store.conn, again, content_key="k-live", signature_keys=[])  # type: ignore[arg-type]
+    found = reply_keys.record_and_find(store.conn, again, content_key="k-live", signature_keys=[])
     assert found is not None and found.entry_id == reply and not found.by_signature
     again = store.reply(None, status="received")
-    found = reply_keys.record_and_find(store.conn, again, content_key="other", signature_keys=["sig-live"])  # type: ignore[arg-type]
+    found = reply_keys.record_and_find(store.conn, again, content_key="other", signature_keys=["sig-live"])
     assert found is not None and found.entry_id == reply and found.by_signature
 
-    assert not retention.forget(store.conn, days=30).anything  # type: ignore[arg-type]  # a second run: nothing left
+    assert not retention.forget(store.conn, days=30).anything  # a second run: nothing left
 
 
 def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Store) -> None:
@@ -167,17 +170,17 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     store.notify(gone.id, "bye")
     gone_reply = store.reply(gone.id, key="k-gone", signatures=("sig-gone-1", "sig-gone-2"))
     store.reply(gone.id, status="refused", key="k-gone-refused")
-    sessions.end(store.conn, gone.id, reason="SessionEnd")  # type: ignore[arg-type]
+    sessions.end(store.conn, gone.id, reason="SessionEnd")
 
     queued = store.session("queued")
     store.notify(queued.id, "not sent yet", sent=False)
-    sessions.end(store.conn, queued.id, reason="SessionEnd")  # type: ignore[arg-type]
+    sessions.end(store.conn, queued.id, reason="SessionEnd")
 
     parked = store.session("parked")
     parked_reply = store.reply(None, status="received")
-    waiting.enqueue(store.conn, parked_reply, session_id=parked.id, sender="me@example.com",  # type: ignore[arg-type]
+    waiting.enqueue(store.conn, parked_reply, session_id=parked.id, sender="me@example.com",
                     text="parked text", raw=b"raw", preview="parked text")
-    sessions.end(store.conn, parked.id, reason="SessionEnd")  # type: ignore[arg-type]
+    sessions.end(store.conn, parked.id, reason="SessionEnd")
 
     live = store.session("live")
     live_reply = store.reply(live.id, key="k-live")
@@ -185,28 +188,28 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     store.later(20)
     recent = store.session("recent")
     store.notify(recent.id, "ended recently")
-    sessions.end(store.conn, recent.id, reason="SessionEnd")  # type: ignore[arg-type]
+    sessions.end(store.conn, recent.id, reason="SessionEnd")
 
     store.later(11)  # day 31
-    report = retention.forget(store.conn, days=30)  # type: ignore[arg-type]
+    report = retention.forget(store.conn, days=30)
 
     # `gone` went with every row only it needed.
-    assert sessions.get(store.conn, gone.id) is None  # type: ignore[arg-type]
-    assert ledger.get(store.conn, gone_reply) is None  # type: ignore[arg-type]
+    assert sessions.get(store.conn, gone.id) is None
+    assert ledger.get(store.conn, gone_reply) is None
     for table in ("notifications", "outbox", "inbound"):
-        assert store.conn.execute(  # type: ignore[attr-defined]
+        assert store.conn.execute(
             f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (gone.id,)).fetchone()[0] == 0
-    assert store.conn.execute(  # type: ignore[attr-defined]
+    assert store.conn.execute(
         "SELECT COUNT(*) FROM reply_keys WHERE replay_key LIKE 'k-gone%'").fetchone()[0] == 0
     assert store.count("reply_signatures") == 0
     # The others stay: mail still queued, a reply still waiting, ended too recently, live.
-    assert {s.name for s in sessions.all_sessions(store.conn, include_ended=True)} == {  # type: ignore[arg-type]
+    assert {s.name for s in sessions.all_sessions(store.conn, include_ended=True)} == {
         "queued", "parked", "recent", "live"}
-    (unsent,) = [r for r in outbox.rows(store.conn) if r.session_id == queued.id]  # type: ignore[arg-type]
+    (unsent,) = [r for r in outbox.rows(store.conn) if r.session_id == queued.id]
     assert (unsent.status, unsent.raw) == ("queued", b"raw not sent yet")
-    assert waiting.text_of(store.conn, parked_reply) == "parked text"  # type: ignore[arg-type]
+    assert waiting.text_of(store.conn, parked_reply) == "parked text"
     assert list(_bodies(store, recent.id).values()) == ["ended recently"]
-    assert ledger.get(store.conn, live_reply).status == "delivered"  # type: ignore[arg-type, union-attr]
+    assert (kept := ledger.get(store.conn, live_reply)) is not None and kept.status == "delivered"
 
     assert (report.sessions_deleted, report.notifications_deleted, report.outbox_deleted, report.ledger_deleted,
             report.replay_keys_deleted) == (1, 1, 1, 2, 4)  # keys: 2 content + 2 signatures
@@ -224,10 +227,10 @@ def test_erased_text_is_gone_from_the_files_and_a_big_prune_is_vacuumed(store: S
     store.reply(big.id, preview=marker + "preview")
     kept = store.session("kept")
     store.notify(kept.id, "small")
-    sessions.end(store.conn, big.id, reason="SessionEnd")  # type: ignore[arg-type]
+    sessions.end(store.conn, big.id, reason="SessionEnd")
     store.later(31)
 
-    report = retention.forget(store.conn, days=30)  # type: ignore[arg-type]
+    report = retention.forget(store.conn, days=30)
     assert report.sessions_deleted == 1 and report.notifications_deleted == 120
     assert report.vacuumed
     assert report.bytes_before > 5_000_000 and report.bytes_after < 200_000, report
@@ -235,7 +238,7 @@ def test_erased_text_is_gone_from_the_files_and_a_big_prune_is_vacuumed(store: S
     assert marker.encode() not in on_disk
     assert os.stat(store.path).st_mode & 0o777 == 0o600  # VACUUM rewrote it in place, still private
 
-    again = retention.forget(store.conn, days=30)  # type: ignore[arg-type]
+    again = retention.forget(store.conn, days=30)
     assert not again.anything and not again.vacuumed
 
 
@@ -245,7 +248,7 @@ def test_erasing_without_a_vacuum_leaves_no_copy_in_free_pages_or_the_wal(store:
     mids = [store.notify(live.id, marker + str(i) + " " + "y" * 3000) for i in range(25)]
     store.later(31)
     store.notify(live.id, "new")  # keeps the session's window, and its newest bodies
-    report = retention.forget(store.conn, days=30)  # type: ignore[arg-type]
+    report = retention.forget(store.conn, days=30)
     assert not report.vacuumed and report.outbox_erased == 25 and report.notifications_erased == 6
     on_disk = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.name.startswith("taskping.db"))
     erased = [m for m in mids if _bodies(store, live.id)[m] == ""]
@@ -294,9 +297,9 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
     lines = proc.stdout.splitlines()
     assert lines[:3] == [
         "no gone sessions to prune",
-        "retention (30 days): erased the text of 1 sent email(s), 1 reply preview(s), 0 notification bod(ies)",
-        "retention (30 days): deleted 1 ended session(s) with 1 notification(s), 1 email(s), "
-        "1 ledger row(s), 1 replay key(s)",
+        "retention (30 days): erased the text of 1 sent email(s), 1 reply preview(s), 0 notification text(s)",
+        ("retention (30 days): deleted 1 ended session(s) with 1 notification(s), 1 email(s), "
+         "1 ledger row(s), 1 replay key(s)"),
     ]
     assert lines[3].startswith("retention: database ") and len(lines) == 4
     conn = connect(tmp_path / "state" / "taskping.db")
