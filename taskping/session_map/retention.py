@@ -11,19 +11,22 @@ useful. With ``cutoff = now - RETENTION_DAYS``, :func:`forget`:
 * ledger rows decided before the cutoff lose their ``preview`` (status,
   reason, sender, session, key and times stay);
 * notifications created before the cutoff lose their body text, except the
-  :data:`notifications.SENT_TEXTS` newest of a session that is not ended (the
-  extractor recognises a quoted copy of them in a reply).
+  :data:`notifications.SENT_TEXTS` newest of a session that is not ended or
+  whose reply window is open (the extractor recognises a quoted copy of them
+  in a reply).
 
 **deletes rows that nothing needs any more:**
 
-* an ended session quiet since the cutoff (ended before it, no mail or reply
-  after it) goes with everything that only it needs: its notifications, its
-  outbox rows, its ledger rows and their replay keys (``reply_keys``,
-  ``reply_signatures``). An ended session accepts no reply, and no copy of
-  one of its replies can be routed to another session (the Subject is always
-  signed, and a reply routed by its thread alone must have its thread
-  headers signed: see ``docs/security.md``), so its replay keys protect
-  nothing once it is ended; while a session is not ended they are all kept;
+* an ended session quiet since the cutoff (ended, and its reply window
+  closed, before it; no mail or reply after it) goes with everything that
+  only it needs: its notifications, its outbox rows, its ledger rows and
+  their replay keys (``reply_keys``, ``reply_signatures``). Such a session
+  accepts no reply, and no copy of one of its replies can be routed to
+  another session (the Subject is always signed, and a reply routed by its
+  thread alone must have its thread headers signed: see
+  ``docs/security.md``), so its replay keys protect nothing any more; until
+  then they are all kept (the window matters too: a session brought back
+  after its terminal was lost would accept replies while it is open);
 * ledger rows that never reached a session (unroutable, foreign, dropped
   before routing; never one with a typed status) decided before the cutoff;
 * outbox rows of no session (refusals to unknown sessions) sent or failed
@@ -114,12 +117,13 @@ def file_bytes(conn: sqlite3.Connection) -> int:
 def forget(conn: sqlite3.Connection, *, days: int = DEFAULT_DAYS, at: float | None = None,
            reclaim: bool = True) -> Report:
     """Erase and delete what is older than ``days`` (see the module docstring); one write transaction."""
-    cutoff = (now() if at is None else at) - days * DAY_SECONDS
+    at = now() if at is None else at
+    cutoff = at - days * DAY_SECONDS
     before = file_bytes(conn)
     conn.execute("PRAGMA secure_delete = ON")
     try:
         with transaction(conn):
-            counts = _forget(conn, cutoff)
+            counts = _forget(conn, cutoff, at)
     finally:
         conn.execute("PRAGMA secure_delete = OFF")
     vacuumed = _reclaim(conn) if reclaim else False
@@ -132,14 +136,15 @@ def _marks(values: tuple[str, ...]) -> str:
     return ",".join(f"'{v}'" for v in values)  # constants of this module only
 
 
-def _forget(conn: sqlite3.Connection, cutoff: float) -> dict[str, int]:
+def _forget(conn: sqlite3.Connection, cutoff: float, at: float) -> dict[str, int]:
     def run(sql: str, *params: object) -> int:
         return conn.execute(sql, params).rowcount
 
     done_mail, typed, not_decided = _marks(_DONE_MAIL), _marks(_TYPED), _marks(_NOT_DECIDED)
     counts: dict[str, int] = {}
 
-    # The doomed: ended sessions quiet since the cutoff, with nothing pending; then their ledger
+    # The doomed: ended sessions quiet since the cutoff (their reply window closed before it
+    # too), with nothing pending; then their ledger
     # rows and the ledger rows of no session (never one that was typed, never one not decided).
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS forget_sessions (id INTEGER PRIMARY KEY)")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS forget_entries (id INTEGER PRIMARY KEY)")
@@ -147,13 +152,14 @@ def _forget(conn: sqlite3.Connection, cutoff: float) -> dict[str, int]:
     conn.execute("DELETE FROM temp.forget_entries")
     run(
         "INSERT INTO temp.forget_sessions SELECT s.id FROM sessions s WHERE s.state = 'ended' AND s.updated_at < ?"
+        " AND s.expires_at < ?"
         " AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.session_id = s.id)"
         f" AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.id"
         f"                 AND (o.status NOT IN ({done_mail}) OR o.created_at >= ?))"
         f" AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.session_id = s.id"
         f"                 AND (i.status IN ({not_decided}) OR COALESCE(i.decided_at, i.received_at) >= ?))"
         " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.session_id = s.id AND n.created_at >= ?)",
-        cutoff, cutoff, cutoff, cutoff,
+        cutoff, cutoff, cutoff, cutoff, cutoff,
     )
     run("INSERT INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IN temp.forget_sessions")
     run(
@@ -193,8 +199,8 @@ def _forget(conn: sqlite3.Connection, cutoff: float) -> dict[str, int]:
         " AND message_id NOT IN (SELECT message_id FROM ("
         "   SELECT n.message_id, ROW_NUMBER() OVER (PARTITION BY n.session_id ORDER BY n.created_at DESC) AS nth"
         "   FROM notifications n JOIN sessions s ON s.id = n.session_id"
-        "   WHERE s.state != 'ended' AND n.body_text != '') WHERE nth <= ?)",
-        cutoff, SENT_TEXTS,
+        "   WHERE (s.state != 'ended' OR s.expires_at > ?) AND n.body_text != '') WHERE nth <= ?)",
+        cutoff, at, SENT_TEXTS,
     )
     conn.execute("DROP TABLE temp.forget_sessions")
     conn.execute("DROP TABLE temp.forget_entries")

@@ -166,17 +166,17 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
 
 
 def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Store) -> None:
-    gone = store.session("gone")
+    gone = store.session("gone", ttl=DAY)
     store.notify(gone.id, "bye")
     gone_reply = store.reply(gone.id, key="k-gone", signatures=("sig-gone-1", "sig-gone-2"))
     store.reply(gone.id, status="refused", key="k-gone-refused")
     sessions.end(store.conn, gone.id, reason="SessionEnd")
 
-    queued = store.session("queued")
+    queued = store.session("queued", ttl=DAY)
     store.notify(queued.id, "not sent yet", sent=False)
     sessions.end(store.conn, queued.id, reason="SessionEnd")
 
-    parked = store.session("parked")
+    parked = store.session("parked", ttl=DAY)
     parked_reply = store.reply(None, status="received")
     waiting.enqueue(store.conn, parked_reply, session_id=parked.id, sender="me@example.com",
                     text="parked text", raw=b"raw", preview="parked text")
@@ -185,8 +185,13 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     live = store.session("live")
     live_reply = store.reply(live.id, key="k-live")
 
+    windowed = store.session("windowed", ttl=40 * DAY)  # ended, but its reply window is still open at day 31
+    store.notify(windowed.id, "window open")
+    windowed_reply = store.reply(windowed.id, key="k-windowed")
+    sessions.end(store.conn, windowed.id, reason="pane gone")
+
     store.later(20)
-    recent = store.session("recent")
+    recent = store.session("recent", ttl=DAY)
     store.notify(recent.id, "ended recently")
     sessions.end(store.conn, recent.id, reason="SessionEnd")
 
@@ -202,9 +207,12 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     assert store.conn.execute(
         "SELECT COUNT(*) FROM reply_keys WHERE replay_key LIKE 'k-gone%'").fetchone()[0] == 0
     assert store.count("reply_signatures") == 0
-    # The others stay: mail still queued, a reply still waiting, ended too recently, live.
+    # The others stay: mail still queued, a reply still waiting, reply window open, ended too recently, live.
     assert {s.name for s in sessions.all_sessions(store.conn, include_ended=True)} == {
-        "queued", "parked", "recent", "live"}
+        "queued", "parked", "windowed", "recent", "live"}
+    assert list(_bodies(store, windowed.id).values()) == ["window open"]
+    assert (found := ledger.get(store.conn, windowed_reply)) is not None and found.preview is None
+    assert store.conn.execute("SELECT COUNT(*) FROM reply_keys WHERE replay_key = 'k-windowed'").fetchone()[0] == 1
     (unsent,) = [r for r in outbox.rows(store.conn) if r.session_id == queued.id]
     assert (unsent.status, unsent.raw) == ("queued", b"raw not sent yet")
     assert waiting.text_of(store.conn, parked_reply) == "parked text"
@@ -215,12 +223,15 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
             report.replay_keys_deleted) == (1, 1, 1, 2, 4)  # keys: 2 content + 2 signatures
     # The queued session's notification body is past the cutoff and the session ended: erased.
     assert set(_bodies(store, queued.id).values()) == {""}
-    assert report.notifications_erased == 1 and report.outbox_erased == 0
-    assert report.ledger_erased == 1  # the live session's reply preview
+    assert report.notifications_erased == 1
+    # Sent mail loses its bytes whatever its session: the windowed session's notification.
+    assert report.outbox_erased == 1
+    assert [r.raw for r in outbox.rows(store.conn) if r.session_id == windowed.id] == [b""]
+    assert report.ledger_erased == 2  # the live and the windowed session's reply previews
 
 
 def test_erased_text_is_gone_from_the_files_and_a_big_prune_is_vacuumed(store: Store) -> None:
-    big = store.session("big")
+    big = store.session("big", ttl=DAY)
     marker = "SECRET-CLAUDE-ANSWER-"
     for i in range(120):
         store.notify(big.id, marker + str(i) + " " + "x" * 20_000)
@@ -282,7 +293,7 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
     conn = connect(tmp_path / "state" / "taskping.db")
     s = Store(conn, tmp_path / "state" / "taskping.db", forty_days_ago)
     try:
-        old = s.session("old")
+        old = s.session("old", ttl=DAY)
         s.notify(old.id, "bye")
         s.reply(old.id, key="k")
         sessions.end(conn, old.id, reason="SessionEnd")
