@@ -30,7 +30,8 @@ REASON_WIDTH = 60
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="include ended sessions")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    parser.add_argument("--prune", action="store_true", help="end the sessions whose tmux pane is gone, then forget what is older than RETENTION_DAYS")
+    parser.add_argument("--prune", action="store_true",
+                        help="end the sessions whose tmux pane is gone, then forget what is older than RETENTION_DAYS")
 
 
 def _ago(ts: float | None) -> str:

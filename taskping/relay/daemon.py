@@ -96,6 +96,7 @@ class Relay:
             )
         )
         notify = Notifier.from_env()
+        forgetting: asyncio.Task[None] | None = None  # the retention run in progress
         try:
             beat_due = watchdog_due = forget_due = 0.0
             ready = False
@@ -119,9 +120,9 @@ class Relay:
                 if notify.watchdog_interval and now >= watchdog_due:
                     notify.watchdog()
                     watchdog_due = now + notify.watchdog_interval
-                if now >= forget_due:
+                if now >= forget_due and (forgetting is None or forgetting.done()):
                     forget_due = now + FORGET_INTERVAL
-                    await self._forget()
+                    forgetting = asyncio.create_task(self._forget())  # not awaited: beats and sends go on
                 await self._drain(conn)
                 if worker.done():
                     break
@@ -131,6 +132,8 @@ class Relay:
             await self._drain(conn)
         finally:
             self.stop.set()
+            if forgetting is not None:
+                await forgetting  # its thread ends its transaction (or VACUUM) before the process does
             notify.stopping()
             notify.close()
             daemons.clear(conn, "relay")
@@ -158,7 +161,7 @@ class Relay:
             self.log.error("send_failed", message_id=mid, reason=reason)
 
     async def _forget(self) -> None:
-        """One retention run on its own connection, off the event loop (a VACUUM may take a moment)."""
+        """One retention run on its own connection and thread (a VACUUM may take seconds)."""
         def run() -> retention.Report:
             conn = connect(self.settings.session_map_path)
             try:
