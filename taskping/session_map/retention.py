@@ -37,13 +37,18 @@ being typed (the ``waiting`` table, ledger ``received``/``waiting``/
 ``injecting``), an outbox row still ``queued`` or ``sending`` (nor the
 session it belongs to), the IMAP bookkeeping or the heartbeat.
 
-Erased text is overwritten (``secure_delete`` for the transaction), not left
+The work is done in short write transactions (:data:`BATCH_SESSIONS`
+sessions, :data:`BATCH_ROWS` rows per statement), so hooks and the relay
+writing meanwhile wait milliseconds even on the first run over a large old
+store. Erased text is overwritten (``secure_delete`` for the run), not left
 in free pages, and the WAL (which holds older copies of the pages) is
-checkpointed and truncated afterwards. Space is reused by new rows; when a run frees at least
-:data:`RECLAIM_MIN_BYTES` and :data:`RECLAIM_MIN_FRACTION` of the file (the
-first run on an old store, say), the file is rebuilt with ``VACUUM`` (temp
-store in memory, so no copy of the data lands in ``/tmp``) and the WAL is
-truncated. The relay runs this hourly; `taskping sessions --prune` on demand.
+checkpointed and truncated afterwards. Space is reused by new rows; when a
+run frees at least :data:`RECLAIM_MIN_BYTES` and :data:`RECLAIM_MIN_FRACTION`
+of the file (the first run on an old store, say), the file is rebuilt with
+``VACUUM`` (temp store in memory, so no copy of the data lands in ``/tmp``;
+it holds the write lock for its duration, about 1 s for 22 MB kept) and the
+WAL is truncated. The relay runs this at start and hourly; `taskping
+sessions --prune` on demand.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ DAY_SECONDS = 86400
 DEFAULT_DAYS = 30
 RECLAIM_MIN_BYTES = 1 << 20
 RECLAIM_MIN_FRACTION = 0.25
+BATCH_SESSIONS = 50  # sessions deleted per write transaction
+BATCH_ROWS = 2000  # rows erased or deleted per statement per write transaction
 
 _NOT_DECIDED = ("received", "waiting", "injecting")
 _TYPED = ("waiting", "injecting", "delivered", "unknown")
@@ -114,31 +121,48 @@ def file_bytes(conn: sqlite3.Connection) -> int:
     return total
 
 
-def forget(conn: sqlite3.Connection, *, days: int = DEFAULT_DAYS, at: float | None = None,
-           reclaim: bool = True) -> Report:
-    """Erase and delete what is older than ``days`` (see the module docstring); one write transaction."""
+def forget(conn: sqlite3.Connection, *, days: int = DEFAULT_DAYS, at: float | None = None, reclaim: bool = True,
+           batch_sessions: int = BATCH_SESSIONS, batch_rows: int = BATCH_ROWS) -> Report:
+    """Erase and delete what is older than ``days`` (see the module docstring).
+
+    In short write transactions of at most ``batch_sessions`` sessions and ``batch_rows`` rows per
+    statement, so the hooks and the relay, which write to the same file, wait milliseconds, not
+    the seconds the first run on a large old store takes."""
     at = now() if at is None else at
     cutoff = at - days * DAY_SECONDS
     before = file_bytes(conn)
+    total: dict[str, int] = {}
     conn.execute("PRAGMA secure_delete = ON")
     try:
-        with transaction(conn):
-            counts = _forget(conn, cutoff, at)
+        more = True
+        while more:
+            with transaction(conn):
+                counts, more = _forget_batch(conn, cutoff, at, batch_sessions, batch_rows)
+            for key, value in counts.items():
+                total[key] = total.get(key, 0) + value
     finally:
         conn.execute("PRAGMA secure_delete = OFF")
     vacuumed = _reclaim(conn) if reclaim else False
     if not vacuumed:  # old copies of erased pages live on in the WAL until it is overwritten
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return Report(**counts, bytes_before=before, bytes_after=file_bytes(conn), vacuumed=vacuumed)
+    return Report(**total, bytes_before=before, bytes_after=file_bytes(conn), vacuumed=vacuumed)
 
 
 def _marks(values: tuple[str, ...]) -> str:
     return ",".join(f"'{v}'" for v in values)  # constants of this module only
 
 
-def _forget(conn: sqlite3.Connection, cutoff: float, at: float) -> dict[str, int]:
-    def run(sql: str, *params: object) -> int:
-        return conn.execute(sql, params).rowcount
+def _forget_batch(
+    conn: sqlite3.Connection, cutoff: float, at: float, batch_sessions: int, batch_rows: int
+) -> tuple[dict[str, int], bool]:
+    """One transaction's share; True when a limit was reached (there may be more)."""
+    full = False
+
+    def run(sql: str, *params: object, limit: int | None = None) -> int:
+        nonlocal full
+        count = conn.execute(sql, (*params, limit) if limit is not None else params).rowcount
+        full = full or (limit is not None and count >= limit)
+        return count
 
     done_mail, typed, not_decided = _marks(_DONE_MAIL), _marks(_TYPED), _marks(_NOT_DECIDED)
     counts: dict[str, int] = {}
@@ -158,16 +182,17 @@ def _forget(conn: sqlite3.Connection, cutoff: float, at: float) -> dict[str, int
         f"                 AND (o.status NOT IN ({done_mail}) OR o.created_at >= ?))"  # outbox_session
         f" AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.session_id = s.id"
         f"                 AND (i.status IN ({not_decided}) OR COALESCE(i.decided_at, i.received_at) >= ?))"
-        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.session_id = s.id AND n.created_at >= ?)",
-        cutoff, cutoff, cutoff, cutoff, cutoff,
+        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.session_id = s.id AND n.created_at >= ?)"
+        " LIMIT ?",
+        cutoff, cutoff, cutoff, cutoff, cutoff, limit=batch_sessions,
     )
-    run("INSERT INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IN temp.forget_sessions")
+    conn.execute("INSERT INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IN temp.forget_sessions")
     run(
         "INSERT OR IGNORE INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IS NULL"
         f" AND status NOT IN ({not_decided}) AND status NOT IN ({typed})"
         " AND decided_at < ?"
-        " AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.entry_id = inbound.id)",
-        cutoff,
+        " AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.entry_id = inbound.id) LIMIT ?",
+        cutoff, limit=batch_rows,
     )
 
     counts["replay_keys_deleted"] = (
@@ -178,8 +203,10 @@ def _forget(conn: sqlite3.Connection, cutoff: float, at: float) -> dict[str, int
     counts["notifications_deleted"] = run("DELETE FROM notifications WHERE session_id IN temp.forget_sessions")
     counts["outbox_deleted"] = (
         run("DELETE FROM outbox WHERE session_id IN temp.forget_sessions")
-        + run("DELETE FROM outbox WHERE session_id IS NULL AND status = 'sent' AND sent_at < ?", cutoff)
-        + run("DELETE FROM outbox WHERE session_id IS NULL AND status = 'failed' AND created_at < ?", cutoff)
+        + run("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE session_id IS NULL AND status = 'sent'"
+              " AND sent_at < ? LIMIT ?)", cutoff, limit=batch_rows)
+        + run("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE session_id IS NULL AND status = 'failed'"
+              " AND created_at < ? LIMIT ?)", cutoff, limit=batch_rows)
     )
     counts["sessions_deleted"] = run("DELETE FROM sessions WHERE id IN temp.forget_sessions")
 
@@ -189,25 +216,28 @@ def _forget(conn: sqlite3.Connection, cutoff: float, at: float) -> dict[str, int
     # keep them: CROSS JOIN fixes that order, INDEXED BY stops SQLite building an automatic index
     # over every notification, which reads them all.)
     counts["outbox_erased"] = (
-        run("UPDATE outbox SET raw = x'' WHERE status = 'sent' AND sent_at < ? AND length(raw) > 0", cutoff)
-        + run("UPDATE outbox SET raw = x'' WHERE status = 'failed' AND created_at < ? AND length(raw) > 0", cutoff)
+        run("UPDATE outbox SET raw = x'' WHERE id IN (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?"
+            " AND length(raw) > 0 LIMIT ?)", cutoff, limit=batch_rows)
+        + run("UPDATE outbox SET raw = x'' WHERE id IN (SELECT id FROM outbox WHERE status = 'failed'"
+              " AND created_at < ? AND length(raw) > 0 LIMIT ?)", cutoff, limit=batch_rows)
     )
     counts["ledger_erased"] = run(
-        f"UPDATE inbound SET preview = NULL WHERE decided_at < ? AND preview IS NOT NULL"
-        f" AND status NOT IN ({not_decided})",
-        cutoff,
+        "UPDATE inbound SET preview = NULL WHERE id IN (SELECT id FROM inbound WHERE decided_at < ?"
+        f" AND preview IS NOT NULL AND status NOT IN ({not_decided}) LIMIT ?)",
+        cutoff, limit=batch_rows,
     )
     counts["notifications_erased"] = run(
-        "UPDATE notifications SET body_text = '' WHERE created_at < ? AND body_text != ''"
+        "UPDATE notifications SET body_text = '' WHERE message_id IN (SELECT message_id FROM notifications"
+        " WHERE created_at < ? AND body_text != ''"
         " AND message_id NOT IN (SELECT message_id FROM ("
         "   SELECT n.message_id, ROW_NUMBER() OVER (PARTITION BY n.session_id ORDER BY n.created_at DESC) AS nth"
         "   FROM sessions s CROSS JOIN notifications n INDEXED BY notifications_session ON n.session_id = s.id"
-        "   WHERE (s.state != 'ended' OR s.expires_at > ?) AND n.body_text != '') WHERE nth <= ?)",
-        cutoff, at, SENT_TEXTS,
+        "   WHERE (s.state != 'ended' OR s.expires_at > ?) AND n.body_text != '') WHERE nth <= ?) LIMIT ?)",
+        cutoff, at, SENT_TEXTS, limit=batch_rows,
     )
     conn.execute("DROP TABLE temp.forget_sessions")
     conn.execute("DROP TABLE temp.forget_entries")
-    return counts
+    return counts, full
 
 
 def _reclaim(conn: sqlite3.Connection) -> bool:

@@ -46,7 +46,14 @@ class Store:
     conn: sqlite3.Connection
     path: Path
     clock: Clock
+    batch: int | None = None  # retention's batch limits (sessions and rows), None: its defaults
     n: int = 0
+
+    def forget(self) -> retention.Report:
+        """RETENTION_DAYS=30; in batches of ``batch`` when set (1: every row its own transaction)."""
+        if self.batch is None:
+            return retention.forget(self.conn, days=30)
+        return retention.forget(self.conn, days=30, batch_sessions=self.batch, batch_rows=self.batch)
 
     def _next(self) -> int:
         self.n += 1
@@ -85,11 +92,12 @@ class Store:
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
+@pytest.fixture(params=[None, 1], ids=["one-batch", "batches-of-1"])
+def store(tmp_path: Path, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """The same results whether one transaction does it all or every row takes its own."""
     path = tmp_path / "state" / "taskping.db"
     conn = connect(path)
-    yield Store(conn, path, clock)
+    yield Store(conn, path, clock, batch=request.param)
     conn.close()
 
 
@@ -120,11 +128,11 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
 
     store.later(29)
     recent = store.notify(live.id, "recent notification")
-    early = retention.forget(store.conn, days=30)
+    early = store.forget()
     assert not early.anything  # nothing is 30 days old yet
 
     store.later(2)  # day 31: the first batch is past the cutoff, `recent` (day 29) is not
-    report = retention.forget(store.conn, days=30)
+    report = store.forget()
 
     # Sent mail loses its bytes, keeps its story; queued mail is untouched.
     first = _outbox(store, old_mids[0])
@@ -162,7 +170,7 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
     found = reply_keys.record_and_find(store.conn, again, content_key="other", signature_keys=["sig-live"])
     assert found is not None and found.entry_id == reply and found.by_signature
 
-    assert not retention.forget(store.conn, days=30).anything  # a second run: nothing left
+    assert not store.forget().anything  # a second run: nothing left
 
 
 def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Store) -> None:
@@ -196,7 +204,7 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     sessions.end(store.conn, recent.id, reason="SessionEnd")
 
     store.later(11)  # day 31
-    report = retention.forget(store.conn, days=30)
+    report = store.forget()
 
     # `gone` went with every row only it needed.
     assert sessions.get(store.conn, gone.id) is None
@@ -241,7 +249,7 @@ def test_erased_text_is_gone_from_the_files_and_a_big_prune_is_vacuumed(store: S
     sessions.end(store.conn, big.id, reason="SessionEnd")
     store.later(31)
 
-    report = retention.forget(store.conn, days=30)
+    report = store.forget()
     assert report.sessions_deleted == 1 and report.notifications_deleted == 120
     assert report.vacuumed
     assert report.bytes_before > 5_000_000 and report.bytes_after < 200_000, report
@@ -249,7 +257,7 @@ def test_erased_text_is_gone_from_the_files_and_a_big_prune_is_vacuumed(store: S
     assert marker.encode() not in on_disk
     assert os.stat(store.path).st_mode & 0o777 == 0o600  # VACUUM rewrote it in place, still private
 
-    again = retention.forget(store.conn, days=30)
+    again = store.forget()
     assert not again.anything and not again.vacuumed
 
 
@@ -259,7 +267,7 @@ def test_erasing_without_a_vacuum_leaves_no_copy_in_free_pages_or_the_wal(store:
     mids = [store.notify(live.id, marker + str(i) + " " + "y" * 3000) for i in range(25)]
     store.later(31)
     store.notify(live.id, "new")  # keeps the session's window, and its newest bodies
-    report = retention.forget(store.conn, days=30)
+    report = store.forget()
     assert not report.vacuumed and report.outbox_erased == 25 and report.notifications_erased == 6
     on_disk = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.name.startswith("taskping.db"))
     erased = [m for m in mids if _bodies(store, live.id)[m] == ""]
