@@ -43,8 +43,10 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Self
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -54,7 +56,7 @@ from taskping.hooks.compose import compose  # noqa: E402
 from taskping.hooks.notices import Notice  # noqa: E402
 from taskping.outgoing import build  # noqa: E402
 from taskping.relay.audit import preview  # noqa: E402
-from taskping.session_map import connect, db, ledger, notifications, outbox, reply_keys, retention, sessions  # noqa: E402
+from taskping.session_map import connect, daemons, db, ledger, notifications, outbox, reply_keys, retention, sessions  # noqa: E402
 from taskping.tokens import new_token  # noqa: E402
 
 DAY = 86400.0
@@ -73,6 +75,37 @@ class Clock:
 
     def time(self) -> float:
         return self.t
+
+
+class WriterProbe:
+    """Another process's view of a retention run: a short write transaction every 10 ms on its own
+    connection (what a hook does), timed; ``max_ms`` is the longest it waited for the lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.max_ms = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        conn = connect(self.path)
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                daemons.beat(conn, "retention-bench-probe")
+                self.max_ms = max(self.max_ms, (time.perf_counter() - started) * 1000)
+                self._stop.wait(0.01)
+            daemons.clear(conn, "retention-bench-probe")
+        finally:
+            conn.close()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
 
 
 def answer(rng: random.Random) -> str:
@@ -181,12 +214,14 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
         sizes.append((days, file_bytes(path)))
         stream_s = time.perf_counter() - t0
         before_final = counts(conn)
-        started = time.perf_counter()
-        final = retention.forget(conn, days=retention_days, reclaim=False)
-        final_ms = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        reclaim = retention.forget(conn, days=retention_days)  # nothing left to forget: the VACUUM alone, if any
-        reclaim_ms = (time.perf_counter() - started) * 1000
+        with WriterProbe(path) as forget_probe:
+            started = time.perf_counter()
+            final = retention.forget(conn, days=retention_days, reclaim=False)
+            final_ms = (time.perf_counter() - started) * 1000
+        with WriterProbe(path) as vacuum_probe:
+            started = time.perf_counter()
+            reclaim = retention.forget(conn, days=retention_days)  # nothing left to forget: the VACUUM alone, if any
+            reclaim_ms = (time.perf_counter() - started) * 1000
         after_final = counts(conn)
         return {
             "replies": replies, "days": days, "retention_days": retention_days,
@@ -202,7 +237,9 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
             "forgotten": forgotten,
             "rows_at_end": before_final,
             "final_forget": {**final.counts(), "ms": round(final_ms, 1), "vacuumed": reclaim.vacuumed,
-                             "vacuum_ms": round(reclaim_ms, 1), "bytes_after": reclaim.bytes_after},
+                             "vacuum_ms": round(reclaim_ms, 1), "bytes_after": reclaim.bytes_after,
+                             "writer_max_wait_ms": round(forget_probe.max_ms, 1),
+                             "writer_max_wait_vacuum_ms": round(vacuum_probe.max_ms, 1)},
             "rows_after_final_forget": after_final,
         }
     finally:
@@ -239,6 +276,8 @@ def main() -> int:
     final = result["final_forget"]
     print(f"  final forget: {final['bytes_before']:,} → {final['bytes_after']:,} bytes in {final['ms']} ms, then "
           f"vacuumed {final['vacuumed']} in {final['vacuum_ms']} ms; rows after: {result['rows_after_final_forget']}")
+    print(f"  a writer beside it (a hook's heartbeat-sized transaction every 10 ms) waited at most "
+          f"{final['writer_max_wait_ms']} ms during the forget, {final['writer_max_wait_vacuum_ms']} ms during the VACUUM")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0
