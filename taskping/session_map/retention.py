@@ -46,7 +46,8 @@ checkpointed and truncated afterwards. Space is reused by new rows; when a
 run frees at least :data:`RECLAIM_MIN_BYTES` and :data:`RECLAIM_MIN_FRACTION`
 of the file (the first run on an old store, say), the file is rebuilt with
 ``VACUUM`` (temp store in memory, so no copy of the data lands in ``/tmp``;
-it holds the write lock for its duration, about 1 s for 22 MB kept) and the
+it holds the write lock for its duration: 1–3 s for 22 MB kept on a busy
+2-core machine, see ``bench/README.md``) and the
 WAL is truncated. The relay runs this at start and hourly; `taskping
 sessions --prune` on demand.
 """
