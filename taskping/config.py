@@ -229,6 +229,9 @@ class Settings:
     )
     tmux_session_prefix: str = field(default="taskping", metadata=_key("TMUX_SESSION_PREFIX", _prefix))
     token_ttl: int = field(default=86400, metadata=_key("TOKEN_TTL", _int_range(60, 366 * 86400)))
+    # Days sent mail, reply previews and notification bodies are kept, and ended sessions with
+    # their rows (taskping.session_map.retention).
+    retention_days: int = field(default=30, metadata=_key("RETENTION_DAYS", _int_range(1, 3650)))
     host_id: str | None = field(default=None, metadata=_key("TASKPING_HOST_ID", _str))
     ssl_cert_file: Path | None = field(default=None, metadata=_key("SSL_CERT_FILE", _path))
 

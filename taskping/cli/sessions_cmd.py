@@ -3,7 +3,9 @@
 Besides the state the hooks recorded, it shows what the hooks cannot: ``gone``
 for a session whose tmux pane no longer runs (killed without a SessionEnd),
 and each session's last email with its fate (queued, sent, failed and why), so
-"why did no mail come?" is answered here. ``--prune`` ends the gone ones.
+"why did no mail come?" is answered here. ``--prune`` ends the gone ones, then
+forgets what RETENTION_DAYS no longer keeps (:mod:`taskping.session_map.retention`,
+which the relay also runs hourly) and prints what it erased.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ HELP = "list tracked sessions"
 DESCRIPTION = (
     "List tracked Claude Code sessions: name, token, state (gone when the pane no longer runs), "
     "project dir, target, last event, last email (queued/sent/failed and why), expiry. "
-    "--prune ends the sessions whose pane is gone."
+    "--prune ends the sessions whose pane is gone, then erases what is older than RETENTION_DAYS "
+    "(sent mail, reply previews, notification bodies; ended sessions with their rows) and prints the counts."
 )
 REASON_WIDTH = 60
 
@@ -27,7 +30,8 @@ REASON_WIDTH = 60
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="include ended sessions")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    parser.add_argument("--prune", action="store_true", help="end the sessions whose tmux pane is gone")
+    parser.add_argument("--prune", action="store_true",
+                        help="end the sessions whose tmux pane is gone, then forget what is older than RETENTION_DAYS")
 
 
 def _ago(ts: float | None) -> str:
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     from taskping.cli.config_source import load
     from taskping.hooks.panes import gone_ids
-    from taskping.session_map import connect, outbox, sessions
+    from taskping.session_map import connect, outbox, retention, sessions
 
     settings = load(args.env_file)
     conn = connect(settings.session_map_path)
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"ended {s.name}: its tmux pane {s.target_pane} is gone")
             if not gone:
                 print("no gone sessions to prune")
+            for line in retention.forget(conn, days=settings.retention_days).lines(settings.retention_days):
+                print(line)
             return 0
         last = outbox.last_per_session(conn)
     finally:

@@ -29,13 +29,15 @@ from taskping.relay import fetch, sender
 from taskping.relay.pipeline import Pipeline
 from taskping.relay.status_line import status_line
 from taskping.sd_notify import Notifier
-from taskping.session_map import connect, daemons
+from taskping.session_map import connect, daemons, retention
 
 OUTBOX_INTERVAL = 0.25
 # The daemon is up anyway, and a connection attempt to a mail server that is down
 # costs nothing: retry at least this often, so mail goes out within seconds of the
 # server's return (outbox.BACKOFF_CAP_SECONDS, 300 s, is for the hooks' senders).
 OUTBOX_BACKOFF_CAP = 15.0
+# Forget what RETENTION_DAYS no longer keeps (taskping.session_map.retention): at start, then hourly.
+FORGET_INTERVAL = 3600.0
 
 
 def make_pipeline(settings: Settings, conn) -> Pipeline:  # type: ignore[no-untyped-def]
@@ -94,8 +96,9 @@ class Relay:
             )
         )
         notify = Notifier.from_env()
+        forgetting: asyncio.Task[None] | None = None  # the retention run in progress
         try:
-            beat_due = watchdog_due = 0.0
+            beat_due = watchdog_due = forget_due = 0.0
             ready = False
             status = ""
             while not self.stop.is_set():
@@ -117,6 +120,9 @@ class Relay:
                 if notify.watchdog_interval and now >= watchdog_due:
                     notify.watchdog()
                     watchdog_due = now + notify.watchdog_interval
+                if now >= forget_due and (forgetting is None or forgetting.done()):
+                    forget_due = now + FORGET_INTERVAL
+                    forgetting = asyncio.create_task(self._forget())  # not awaited: beats and sends go on
                 await self._drain(conn)
                 if worker.done():
                     break
@@ -126,6 +132,8 @@ class Relay:
             await self._drain(conn)
         finally:
             self.stop.set()
+            if forgetting is not None:
+                await forgetting  # its thread ends its transaction (or VACUUM) before the process does
             notify.stopping()
             notify.close()
             daemons.clear(conn, "relay")
@@ -151,6 +159,23 @@ class Relay:
             self.log.warning("send_retry", message_id=mid, reason=reason)
         for mid, reason in report.failed:
             self.log.error("send_failed", message_id=mid, reason=reason)
+
+    async def _forget(self) -> None:
+        """One retention run on its own connection and thread (a VACUUM may take seconds)."""
+        def run() -> retention.Report:
+            conn = connect(self.settings.session_map_path)
+            try:
+                return retention.forget(conn, days=self.settings.retention_days)
+            finally:
+                conn.close()
+
+        try:
+            report = await asyncio.to_thread(run)
+        except Exception as exc:  # noqa: BLE001 - the daemon outlives a failed clean-up; the next hour retries
+            self.log.error("retention_error", error=f"{exc.__class__.__name__}: {exc}")
+            return
+        if report.anything:
+            self.log.info("retention", days=self.settings.retention_days, **report.counts())
 
     def _request_stop(self, sig: int) -> None:
         self.log.info("stop_requested", signal=signal.Signals(sig).name)

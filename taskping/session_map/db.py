@@ -146,6 +146,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reply_signatures_key ON reply_signatures(signature_key)
     """,
+    # 4: indexes for retention (taskping.session_map.retention): without them each hourly run reads
+    # every outbox row (status and times sit after the raw message, so that is the whole file)
+    """
+    CREATE INDEX outbox_session ON outbox(session_id, status, created_at);
+    CREATE INDEX outbox_sent ON outbox(status, sent_at);
+    CREATE INDEX notifications_time ON notifications(created_at);
+    CREATE INDEX inbound_decided ON inbound(decided_at)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from taskping.session_map import outbox
 from taskping.session_map.db import now, transaction
 
+# How many of a session's newest notification bodies the extractor compares a reply with
+# (and so how many retention keeps while the session is not ended).
+SENT_TEXTS = 20
+
 
 @dataclass(frozen=True)
 class Notification:
@@ -73,7 +77,7 @@ def first_known(conn: sqlite3.Connection, message_ids: list[str]) -> Notificatio
     return None
 
 
-def texts_for_session(conn: sqlite3.Connection, session_id: int, limit: int = 20) -> list[str]:
+def texts_for_session(conn: sqlite3.Connection, session_id: int, limit: int = SENT_TEXTS) -> list[str]:
     rows = conn.execute(
         "SELECT body_text FROM notifications WHERE session_id = ? AND body_text != ''"
         " ORDER BY created_at DESC LIMIT ?",

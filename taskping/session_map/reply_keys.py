@@ -11,7 +11,9 @@ Two kinds, both recorded for every reply that reached the replay check
 An earlier entry counts only while its ledger status says it was (or will
 be) typed: ``waiting``, ``injecting``, ``delivered`` or ``unknown``. Keys are
 kept for as long as the ledger row is kept (no time window): a reply stays
-recognisable for the whole life of its session.
+recognisable for the whole life of its session. :mod:`retention` deletes them
+only with their session, once it has ended and its reply window has been
+closed for RETENTION_DAYS.
 """
 
 from __future__ import annotations

@@ -79,10 +79,11 @@ def test_a_killed_pane_is_gone_and_prune_ends_it(hook_rig: HookRig) -> None:
 
     proc = _cli(rig, "sessions", "--prune")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [f"ended doomed:0.0: its tmux pane {doomed} is gone"]
+    assert proc.stdout.splitlines() == [f"ended doomed:0.0: its tmux pane {doomed} is gone",
+                                        "retention: nothing older than 30 days to forget"]
     assert set(_listed(rig)) == {"work:0.0"}
     assert _listed(rig, "--all")["doomed:0.0"]["state"] == "ended"
-    assert _cli(rig, "sessions", "--prune").stdout.strip() == "no gone sessions to prune"
+    assert _cli(rig, "sessions", "--prune").stdout.splitlines()[0] == "no gone sessions to prune"
 
 
 def test_every_pane_is_gone_when_its_tmux_server_is_gone(hook_rig: HookRig) -> None:
