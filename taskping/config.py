@@ -277,6 +277,11 @@ class Settings:
         return self.state_dir / "taskping.log"
 
     @property
+    def envelope_from(self) -> str:
+        """The SMTP envelope sender (MAIL FROM): EMAIL_FROM, else SMTP_USER."""
+        return self.email_from or self.smtp_user or ""
+
+    @property
     def imap_secure_note(self) -> str | None:
         """The deprecation line when IMAP_SECURE was written the old way (true/false), else None."""
         return getattr(self.imap_secure, "note", None)

@@ -74,16 +74,17 @@ def start_warnings(settings, sender_auth: str) -> list[str]:  # type: ignore[no-
 def explain(exc: BaseException, settings, *, debug: bool) -> tuple[str, int]:  # type: ignore[no-untyped-def]
     """The one line and exit status for a failure of the relay (a config error reads as everywhere else)."""
     from taskping.config import CONFIG_ERROR_EXIT, ConfigError
-    from taskping.relay import fetch, mail_errors
+    from taskping.mail_errors import MailFailure
+    from taskping.relay import fetch, imap_errors
 
     if isinstance(exc, ConfigError):
         return str(exc), CONFIG_ERROR_EXIT
     if isinstance(exc, fetch.AuthRejected):
         return f"relay: {exc}", AUTH_GAVE_UP_EXIT
-    if isinstance(exc, mail_errors.MailFailure):
+    if isinstance(exc, MailFailure):
         return f"relay: {exc.line}", exc.exit_code
     if isinstance(exc, fetch.RECOVERABLE):
-        failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
+        failure = imap_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
         return f"relay: {failure.line}", failure.exit_code
     hint = "" if debug else " (run with --log-level debug for the traceback)"
     text = str(exc)[:200]  # an exception's text is not ours to print whole (see log.UNCUT_KEYS)
