@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     from taskping.hooks.spawn import SpawnError, spawn
+    from taskping.tmux_server import socket_from_environ
 
     try:
         spawned = spawn(
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             name=f"{settings.tmux_session_prefix}-{base_name}",
             command=command,
             cwd=cwd,
-            socket_path=args.tmux_socket or _current_tmux_socket(),
+            socket_path=args.tmux_socket or socket_from_environ(os.environ),
             environment=dict(os.environ),
             name_was_given=args.name is not None,
             ready_timeout=args.wait,
@@ -86,12 +87,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"token:  {spawned.token}")
     print(f"attach: {' '.join(shlex.quote(a) for a in attach)}")
     if args.attach:
-        if os.environ.get("TMUX"):
+        if socket_from_environ(os.environ):  # inside tmux: switch this client, do not nest
             attach = ["tmux", "-S", spawned.socket, "switch-client", "-t", spawned.name]
         os.execvp("tmux", attach)
     return 0
-
-
-def _current_tmux_socket() -> str | None:
-    tmux = os.environ.get("TMUX", "")
-    return tmux.split(",", 1)[0] or None

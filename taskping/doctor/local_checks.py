@@ -168,9 +168,6 @@ def panes(conn) -> Check:  # type: ignore[no-untyped-def]
 def _pane_alive(socket: str, pane: str) -> bool:
     if not pane:
         return False
-    argv = ["tmux", *(["-S", socket] if socket else []), "display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}"]
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=5, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and out.stdout.strip() == f"{pane} 0"  # exists, and its program has not exited
+    from taskping.tmux_server import TmuxServer
+
+    return TmuxServer(socket or None, timeout=5.0).pane_alive(pane)
