@@ -53,18 +53,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"spawn: --name {base_name!r} must be non-empty without '.', ':' or spaces", file=sys.stderr)
         return 2
 
-    # Checked here, with the PATH the pane will get (the caller's): a missing claude would
-    # otherwise be a pane that dies at once, after printing where nobody looks.
-    import shutil
-
-    program = command[0] if os.sep not in command[0] else str(cwd / command[0])  # the pane runs in cwd
-    if shutil.which(program, path=os.environ.get("PATH")) is None:
-        where = "is not an executable file" if os.sep in command[0] else "not found on PATH"
-        print(f"spawn: {command[0]!r} {where}; install it or pass the command after --", file=sys.stderr)
-        return 1
-
-    from taskping.hooks.spawn import SpawnError, spawn
+    from taskping.hooks.spawn import SpawnError, command_problem, spawn
     from taskping.tmux_server import socket_from_environ
+
+    problem = command_problem(command, cwd, os.environ)
+    if problem is not None:
+        print(f"spawn: {problem}; install it or pass the command after --", file=sys.stderr)
+        return 1
 
     try:
         spawned = spawn(

@@ -7,6 +7,11 @@ sends no hook, so `taskping sessions` asks tmux instead of trusting the state.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable
+
+from taskping.session_map import sessions
+from taskping.session_map.sessions import Session
 from taskping.tmux_server import TmuxServer
 
 
@@ -22,3 +27,16 @@ def gone_ids(targets: list[tuple[int, str, str]]) -> set[int]:
         if live is not None and pane not in live:
             gone.add(session_id)
     return gone
+
+
+def gone_sessions(rows: Iterable[Session]) -> set[int]:
+    """Ids of the live tmux sessions among ``rows`` whose pane no longer runs."""
+    return gone_ids([(s.id, s.target_socket, s.target_pane) for s in rows if s.live and s.kind == "tmux"])
+
+
+def prune(conn: sqlite3.Connection, rows: Iterable[Session], gone: set[int]) -> list[Session]:
+    """End the sessions of ``rows`` whose id is in ``gone`` (``--prune``); returns them."""
+    ended = [s for s in rows if s.id in gone]
+    for s in ended:
+        sessions.end(conn, s.id, reason="pruned: pane gone")
+    return ended

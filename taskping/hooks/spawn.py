@@ -15,8 +15,11 @@ row is left behind for ever.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +56,17 @@ class Spawned:
     token: str
     socket: str
     pane: str
+
+
+def command_problem(command: list[str], cwd: Path, environ: Mapping[str, str]) -> str | None:
+    """Why ``command`` cannot run in ``cwd`` with ``environ``'s PATH (the caller's, which the pane
+    gets), or None. Checked before anything starts: a missing claude would otherwise be a pane
+    that dies at once, after printing where nobody looks."""
+    program = command[0] if os.sep not in command[0] else str(cwd / command[0])  # the pane runs in cwd
+    if shutil.which(program, path=environ.get("PATH")) is not None:
+        return None
+    where = "is not an executable file" if os.sep in command[0] else "not found on PATH"
+    return f"{command[0]!r} {where}"
 
 
 def spawn(
