@@ -38,7 +38,7 @@ from taskping.demo.model import ModelEndpoint
 from taskping.demo.phone import Mail, Phone
 from taskping.demo.smtp import AUTHSERV_ID
 from taskping.demo.steps import Printer, StepFailed
-from taskping.session_map.daemons import pid_alive
+from taskping.session_map.daemons import heartbeat, pid_alive
 from taskping.tmux_server import TmuxError, TmuxServer
 
 PHONE_USER = "you"
@@ -227,10 +227,10 @@ class Demo:
             if db.exists():
                 conn = connect(db)
                 try:
-                    row = conn.execute("SELECT pid FROM daemons WHERE role = 'relay'").fetchone()
+                    last = heartbeat(conn, "relay")
                 finally:
                     conn.close()
-                if row is not None and row[0] == self.relay.pid:
+                if last is not None and last.pid == self.relay.pid:
                     return
             time.sleep(SCREEN_POLL)
         raise StepFailed("relay", f"taskping-relay did not report ready in {self.options.timeout:.0f} s")
