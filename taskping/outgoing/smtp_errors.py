@@ -16,6 +16,7 @@ import aiosmtplib
 
 from taskping.mail_errors import MailFailure, connect_failure, host_port, no_starttls, provider_hint
 
+
 def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str, user: str | None) -> MailFailure | None:
     """The one line for an SMTP connection or login problem; None for a reply to a message
     (4xx/5xx to MAIL, RCPT or DATA), which the sender words itself.
