@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:  # ssl costs ~4 ms to import; only SMTP/IMAP clients need it, not `taskping hook`
     import ssl
@@ -162,8 +162,18 @@ def _prefix(raw: str) -> str:
     return value
 
 
-def _dns_server(raw: str) -> str:
-    """``IP`` or ``IP:PORT`` (IPv6 with a port as ``[IP]:PORT``); returned as given, validated."""
+class DnsServer(NamedTuple):
+    """DKIM_DNS_SERVER: the resolver to ask for DKIM keys."""
+
+    ip: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+
+
+def _dns_server(raw: str) -> DnsServer:
+    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address."""
     import ipaddress
 
     value = raw.strip()
@@ -182,7 +192,7 @@ def _dns_server(raw: str) -> str:
         raise ValueError(f"expected an IP address (optionally :PORT), got {value!r}") from None
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"expected a port between 1 and 65535, got {port!r}")
-    return value
+    return DnsServer(host, int(port))
 
 
 def _key(env: str, parse: Callable[[str], Any], *, secret: bool = False) -> dict[str, Any]:
@@ -241,7 +251,7 @@ class Settings:
     )
     trusted_authserv_id: tuple[str, ...] = field(default=(), metadata=_key("TRUSTED_AUTHSERV_ID", _authserv_ids))
     dkim_dns_timeout: int = field(default=5, metadata=_key("DKIM_DNS_TIMEOUT", _int_range(1, 60)))
-    dkim_dns_server: str | None = field(default=None, metadata=_key("DKIM_DNS_SERVER", _dns_server))
+    dkim_dns_server: DnsServer | None = field(default=None, metadata=_key("DKIM_DNS_SERVER", _dns_server))
     max_command_bytes: int = field(default=8192, metadata=_key("MAX_COMMAND_BYTES", _int_range(1, 1_000_000)))
     rate_limit_per_minute: int = field(default=1, metadata=_key("RATE_LIMIT_PER_MINUTE", _int_range(1, 600)))
     allow_shell_escape: bool = field(default=False, metadata=_key("ALLOW_SHELL_ESCAPE", _bool))
@@ -278,6 +288,11 @@ class Settings:
     @property
     def log_path(self) -> Path:
         return self.state_dir / "taskping.log"
+
+    @property
+    def envelope_from(self) -> str:
+        """The SMTP envelope sender (MAIL FROM): EMAIL_FROM, else SMTP_USER."""
+        return self.email_from or self.smtp_user or ""
 
     @property
     def imap_secure_note(self) -> str | None:

@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from taskping.setup.envfile import Section
     from taskping.setup.providers import Provider
 
 HELP = "write the config for your mail provider and test the logins"
@@ -116,7 +114,8 @@ def _confirm(question: str) -> bool:
 
 
 def gather(args: argparse.Namespace) -> tuple[Provider, dict[str, str]]:
-    """(the provider, every key to write) from flags and answers. Raises UsageError."""
+    """(the provider, every key to write) from flags and answers. Raises UsageError or ValueProblem."""
+    from taskping.setup.env_values import Answers, env_values, sender_auth_choice
     from taskping.setup.providers import NAMES, PROVIDERS
 
     name = _ask(args.provider, f"Provider of TaskPing's mailbox ({', '.join(NAMES)})", "--provider").lower()
@@ -128,69 +127,16 @@ def gather(args: argparse.Namespace) -> tuple[Provider, dict[str, str]]:
     print(f"{provider.label}: {provider.app_password}")
     address = _ask(args.address, "TaskPing's mailbox address (the relay reads it and sends from it)", "--address")
     phone = _ask(args.phone, "The address you will reply from (your phone's mail account)", "--phone")
-    user = args.user or address
     imap_host = _ask(args.imap_host or provider.imap_host, "IMAP host", "--imap-host")
     smtp_host = _ask(args.smtp_host or provider.smtp_host, "SMTP host", "--smtp-host")
-    imap_secure = args.imap_secure or provider.imap_secure
-    sender_auth = args.sender_auth or provider.sender_auth
-    trusted = args.trusted_authserv_id or (provider.trusted_authserv_id if not args.sender_auth else None)
-    if args.trusted_authserv_id and not args.sender_auth:
-        sender_auth = "authres"
-    if sender_auth == "authres" and not trusted:
-        raise UsageError("--sender-auth authres needs --trusted-authserv-id (see docs/providers.md)")
-    password = _password(args)
-    values = {
-        "IMAP_HOST": imap_host,
-        "IMAP_PORT": str(args.imap_port or provider.imap_port),
-        "IMAP_SECURE": imap_secure,
-        "IMAP_USER": user,
-        "IMAP_PASS": password,
-        "SMTP_HOST": smtp_host,
-        "SMTP_PORT": str(args.smtp_port or provider.smtp_port),
-        "SMTP_SECURE": args.smtp_secure or provider.smtp_secure,
-        "SMTP_USER": user,
-        "SMTP_PASS": password,
-        "EMAIL_FROM": address,
-        "EMAIL_TO": phone,
-        "ALLOWED_SENDERS": phone,
-        "SENDER_AUTH": sender_auth,
-    }
-    if trusted and sender_auth == "authres":
-        values["TRUSTED_AUTHSERV_ID"] = trusted
-    validate(values)
-    if values["EMAIL_FROM"].lower() == values["EMAIL_TO"].lower():
-        raise UsageError("--phone must differ from --address: TaskPing drops mail from its own address")
-    return provider, values
-
-
-def validate(values: dict[str, str]) -> None:
-    """Each value through the parser TaskPing reads it with; the first bad one is a UsageError."""
-    from taskping.config import Settings
-
-    for f in fields(Settings):
-        key = f.metadata.get("env")
-        if key in values:
-            try:
-                f.metadata["parse"](values[key])
-            except ValueError as exc:
-                shown = "invalid value" if f.metadata["secret"] else str(exc)
-                raise UsageError(f"{key}: {shown}") from None
-
-
-def sections(provider: Provider, values: dict[str, str]) -> list[Section]:
-    from taskping.setup.envfile import Section
-
-    label = provider.label
-    mail_keys = ("IMAP_HOST", "IMAP_PORT", "IMAP_SECURE", "IMAP_USER", "IMAP_PASS",
-                 "SMTP_HOST", "SMTP_PORT", "SMTP_SECURE", "SMTP_USER", "SMTP_PASS")
-    return [
-        Section(f"TaskPing's mailbox ({label}): the relay reads replies here and sends from it",
-                {k: values[k] for k in mail_keys}),
-        Section("Your phone's address: notifications go there; only its replies are read",
-                {k: values[k] for k in ("EMAIL_FROM", "EMAIL_TO", "ALLOWED_SENDERS")}),
-        Section("Sender authentication: see docs/providers.md",
-                {k: values[k] for k in ("SENDER_AUTH", "TRUSTED_AUTHSERV_ID") if k in values}),
-    ]
+    sender_auth, trusted = sender_auth_choice(provider, args.sender_auth, args.trusted_authserv_id)
+    answers = Answers(
+        address=address, phone=phone, user=args.user or address, password=_password(args),
+        imap_host=imap_host, smtp_host=smtp_host, sender_auth=sender_auth, trusted_authserv_id=trusted,
+        imap_port=args.imap_port, imap_secure=args.imap_secure, smtp_port=args.smtp_port,
+        smtp_secure=args.smtp_secure,
+    )
+    return provider, env_values(provider, answers)
 
 
 # -- the command
@@ -199,11 +145,12 @@ def sections(provider: Provider, values: dict[str, str]) -> list[Section]:
 def run(args: argparse.Namespace) -> int:
     from taskping.config import env_file_candidates
     from taskping.setup import envfile
+    from taskping.setup.env_values import ValueProblem, sections
 
     try:
         provider, values = gather(args)
         text = envfile.render(sections(provider, values))
-    except (UsageError, envfile.EnvFileError) as exc:
+    except (UsageError, ValueProblem, envfile.EnvFileError) as exc:
         print(f"taskping init: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (EOFError, KeyboardInterrupt):
@@ -246,6 +193,7 @@ def _checks(path: Path, provider: Provider) -> int:
 def _learn(path: Path, provider: Provider, values: dict[str, str], timeout: int) -> int:
     from taskping.config import load_settings
     from taskping.setup import envfile, learn
+    from taskping.setup.env_values import sections
 
     settings = load_settings(path)
     try:

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return CONFIG_ERROR_EXIT
     except Exception as exc:
-        from taskping.relay.mail_errors import MailFailure
+        from taskping.mail_errors import MailFailure
 
         if isinstance(exc, MailFailure):  # a mail server said no: one line naming what to check
             print(f"{name}: {exc.line}", file=sys.stderr)

@@ -19,8 +19,6 @@ EPILOG = (
     "3 cannot connect (host, port, TLS); 4 login rejected (--once); "
     "78 login rejected 3 times in a row (the daemon; systemd does not restart it)"
 )
-UNEXPECTED_EXIT = 1
-AUTH_GAVE_UP_EXIT = 78  # EX_CONFIG: RestartPreventExitStatus=78 in the unit
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from taskping import log
     from taskping.cli.config_source import describe, load
     from taskping.relay.daemon import Relay
+    from taskping.relay.exit_status import explain, start_warnings
 
     settings = load(args.env_file, quiet=True)
     log.configure(level=args.log_level, fmt=args.log_format)
@@ -54,37 +53,3 @@ def run(args: argparse.Namespace) -> int:
             logger.exception("relay_failed_traceback")
         log.say(line, "relay_failed", level="error", exit=code)
         return code
-
-
-def start_warnings(settings, sender_auth: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """What is allowed but risky, said at every start."""
-    out: list[str] = []
-    if settings.imap_secure_note:
-        out.append(settings.imap_secure_note)
-    if settings.imap_secure == "none":
-        out.append(
-            f"IMAP_SECURE=none: the password for {settings.imap_user} and every reply cross the network "
-            "in clear; use ssl or starttls unless this network is trusted"
-        )
-    if sender_auth == "none":
-        out.append("SENDER_AUTH=none: replies are accepted on the From address alone; anyone who can forge it can type")
-    return out
-
-
-def explain(exc: BaseException, settings, *, debug: bool) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    """The one line and exit status for a failure of the relay (a config error reads as everywhere else)."""
-    from taskping.config import CONFIG_ERROR_EXIT, ConfigError
-    from taskping.relay import fetch, mail_errors
-
-    if isinstance(exc, ConfigError):
-        return str(exc), CONFIG_ERROR_EXIT
-    if isinstance(exc, fetch.AuthRejected):
-        return f"relay: {exc}", AUTH_GAVE_UP_EXIT
-    if isinstance(exc, mail_errors.MailFailure):
-        return f"relay: {exc.line}", exc.exit_code
-    if isinstance(exc, fetch.RECOVERABLE):
-        failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
-        return f"relay: {failure.line}", failure.exit_code
-    hint = "" if debug else " (run with --log-level debug for the traceback)"
-    text = str(exc)[:200]  # an exception's text is not ours to print whole (see log.UNCUT_KEYS)
-    return f"relay: unexpected error: {exc.__class__.__name__}: {text}{hint}", UNEXPECTED_EXIT

@@ -73,19 +73,17 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from taskping.cli.config_source import load
-    from taskping.hooks.panes import gone_ids
+    from taskping.hooks.panes import gone_sessions, prune
     from taskping.session_map import connect, outbox, retention, sessions
 
     settings = load(args.env_file)
     conn = connect(settings.session_map_path)
     try:
         rows = sessions.all_sessions(conn, include_ended=args.all)
-        gone = gone_ids([(s.id, s.target_socket, s.target_pane) for s in rows if s.live and s.kind == "tmux"])
+        gone = gone_sessions(rows)
         if args.prune:
-            for s in rows:
-                if s.id in gone:
-                    sessions.end(conn, s.id, reason="pruned: pane gone")
-                    print(f"ended {s.name}: its tmux pane {s.target_pane} is gone")
+            for s in prune(conn, rows, gone):
+                print(f"ended {s.name}: its tmux pane {s.target_pane} is gone")
             if not gone:
                 print("no gone sessions to prune")
             for line in retention.forget(conn, days=settings.retention_days).lines(settings.retention_days):

@@ -53,17 +53,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"spawn: --name {base_name!r} must be non-empty without '.', ':' or spaces", file=sys.stderr)
         return 2
 
-    # Checked here, with the PATH the pane will get (the caller's): a missing claude would
-    # otherwise be a pane that dies at once, after printing where nobody looks.
-    import shutil
+    from taskping.hooks.spawn import SpawnError, command_problem, spawn
+    from taskping.tmux_server import socket_from_environ
 
-    program = command[0] if os.sep not in command[0] else str(cwd / command[0])  # the pane runs in cwd
-    if shutil.which(program, path=os.environ.get("PATH")) is None:
-        where = "is not an executable file" if os.sep in command[0] else "not found on PATH"
-        print(f"spawn: {command[0]!r} {where}; install it or pass the command after --", file=sys.stderr)
+    problem = command_problem(command, cwd, os.environ)
+    if problem is not None:
+        print(f"spawn: {problem}; install it or pass the command after --", file=sys.stderr)
         return 1
-
-    from taskping.hooks.spawn import SpawnError, spawn
 
     try:
         spawned = spawn(
@@ -71,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             name=f"{settings.tmux_session_prefix}-{base_name}",
             command=command,
             cwd=cwd,
-            socket_path=args.tmux_socket or _current_tmux_socket(),
+            socket_path=args.tmux_socket or socket_from_environ(os.environ),
             environment=dict(os.environ),
             name_was_given=args.name is not None,
             ready_timeout=args.wait,
@@ -86,12 +82,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"token:  {spawned.token}")
     print(f"attach: {' '.join(shlex.quote(a) for a in attach)}")
     if args.attach:
-        if os.environ.get("TMUX"):
+        if socket_from_environ(os.environ):  # inside tmux: switch this client, do not nest
             attach = ["tmux", "-S", spawned.socket, "switch-client", "-t", spawned.name]
         os.execvp("tmux", attach)
     return 0
-
-
-def _current_tmux_socket() -> str | None:
-    tmux = os.environ.get("TMUX", "")
-    return tmux.split(",", 1)[0] or None

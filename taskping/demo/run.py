@@ -38,7 +38,8 @@ from taskping.demo.model import ModelEndpoint
 from taskping.demo.phone import Mail, Phone
 from taskping.demo.smtp import AUTHSERV_ID
 from taskping.demo.steps import Printer, StepFailed
-from taskping.session_map.daemons import pid_alive
+from taskping.session_map.daemons import heartbeat, pid_alive
+from taskping.tmux_server import TmuxError, TmuxServer
 
 PHONE_USER = "you"
 RELAY_USER = "taskping"
@@ -226,10 +227,10 @@ class Demo:
             if db.exists():
                 conn = connect(db)
                 try:
-                    row = conn.execute("SELECT pid FROM daemons WHERE role = 'relay'").fetchone()
+                    last = heartbeat(conn, "relay")
                 finally:
                     conn.close()
-                if row is not None and row[0] == self.relay.pid:
+                if last is not None and last.pid == self.relay.pid:
                     return
             time.sleep(SCREEN_POLL)
         raise StepFailed("relay", f"taskping-relay did not report ready in {self.options.timeout:.0f} s")
@@ -248,22 +249,23 @@ class Demo:
         command = [sys.executable, "-m", "taskping.demo.standin"] if claude is None else [claude]
         self._taskping("spawn", "--tmux-socket", str(self.tmux_socket), "--cwd", str(self.home.project),
                        "--name", SESSION_NAME, "--", *command, step="session", env=dict(self.home.env))
-        self.tmux_pid = int(self._tmux("display-message", "-p", "#{pid}").strip() or 0) or None
-        self.pane = self._tmux("list-panes", "-t", self.session, "-F", "#{pane_id}").strip() or None
+        self.tmux_pid = int(self._tmux("display-message", "-p", "#{pid}") or 0) or None
+        self.pane = self._tmux("list-panes", "-t", self.session, "-F", "#{pane_id}") or None
         self._wait_screen("session", lambda state: state == "ready", "its prompt never became ready")
 
     def _tmux(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-S", str(self.tmux_socket), *args], capture_output=True, text=True,
-                             timeout=10, check=False)
-        return out.stdout if out.returncode == 0 else ""
+        """The first line tmux printed (stripped), '' when it failed."""
+        result = TmuxServer(str(self.tmux_socket)).run(*args)
+        return result.first if result.ok else ""
 
     def screen(self) -> list[str] | None:
         """The pane as text, or None when it is gone."""
         if self.pane is None:
             return None
-        out = subprocess.run(["tmux", "-S", str(self.tmux_socket), "capture-pane", "-p", "-t", self.pane],
-                             capture_output=True, text=True, timeout=10, check=False)
-        return out.stdout.splitlines() if out.returncode == 0 else None
+        try:
+            return TmuxServer(str(self.tmux_socket)).capture(self.pane)
+        except TmuxError:
+            return None
 
     def _state(self) -> str:
         from taskping.injectors.screen import read_screen
@@ -396,8 +398,7 @@ class Demo:
         if self.relay is not None and self.relay.poll() is None:
             _stop_group(self.relay)
         if self.tmux_socket.exists() or self.tmux_pid is not None:
-            subprocess.run(["tmux", "-S", str(self.tmux_socket), "kill-server"], capture_output=True, timeout=10,
-                           check=False)
+            TmuxServer(str(self.tmux_socket)).run("kill-server")
             if self.tmux_pid is not None:
                 _wait_gone(self.tmux_pid)
         if self.mail is not None:

@@ -2,7 +2,8 @@
 authserv-ids on recent mail from each allowed sender, next to TRUSTED_AUTHSERV_ID.
 
 Read-only: the folder is opened with EXAMINE, headers are fetched with PEEK.
-The failures are worded by :mod:`taskping.relay.mail_errors`, as the relay words them.
+The failures are worded by :mod:`taskping.mail_errors` and
+:mod:`taskping.relay.imap_errors`, as the relay words them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import imapclient
 
 from taskping.config import Settings
 from taskping.doctor.result import Check
-from taskping.relay import authres, imap_connect, mail_errors
+from taskping.mail_errors import MailFailure
+from taskping.relay import authres, imap_connect, imap_errors
 from taskping.relay.imap_connect import CONNECT_ERRORS
-from taskping.relay.mail_errors import MailFailure
 
 RECENT = 5  # messages per sender whose Authentication-Results are read
 STAGES = ("imap-connect", "imap-login", "imap-folder", "imap-idle")
@@ -72,7 +73,7 @@ def checks(settings: Settings) -> list[Check]:
                                 note="lower IMAP_POLL_SECONDS for quicker replies"))
         out += authserv_checks(client, s)
     except CONNECT_ERRORS as exc:
-        failure = mail_errors.lost_connection(exc, host=s.imap_host, port=s.imap_port)
+        failure = imap_errors.lost_connection(exc, host=s.imap_host, port=s.imap_port)
         out.append(Check.fail("imap-session", f"IMAP: {failure.line}", "check the server's log; try again"))
     finally:
         imap_connect.close(client)

@@ -128,14 +128,14 @@ def state(settings: Settings) -> list[Check]:
 def relay(conn) -> Check:  # type: ignore[no-untyped-def]
     from taskping.session_map import daemons
 
-    row = conn.execute("SELECT pid, host, beat_at FROM daemons WHERE role = 'relay'").fetchone()
+    last = daemons.heartbeat(conn, "relay")
     fix = "start it: systemctl --user start taskping-relay (or taskping install-service first)"
-    if row is None:
+    if last is None:
         return Check.fail("relay", "relay: not running (no heartbeat)", fix)
-    age = time.time() - row["beat_at"]
+    age = time.time() - last.beat_at
     if daemons.alive(conn, "relay"):
-        return Check.ok("relay", f"relay: running (pid {row['pid']} on {row['host']}, heartbeat {age:.0f} s ago)")
-    return Check.fail("relay", f"relay: not running (last heartbeat {age:.0f} s ago, pid {row['pid']})",
+        return Check.ok("relay", f"relay: running (pid {last.pid} on {last.host}, heartbeat {age:.0f} s ago)")
+    return Check.fail("relay", f"relay: not running (last heartbeat {age:.0f} s ago, pid {last.pid})",
                       fix + "; journalctl --user -u taskping-relay says why it stopped")
 
 
@@ -168,9 +168,6 @@ def panes(conn) -> Check:  # type: ignore[no-untyped-def]
 def _pane_alive(socket: str, pane: str) -> bool:
     if not pane:
         return False
-    argv = ["tmux", *(["-S", socket] if socket else []), "display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead}"]
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=5, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and out.stdout.strip() == f"{pane} 0"  # exists, and its program has not exited
+    from taskping.tmux_server import TmuxServer
+
+    return TmuxServer(socket or None, timeout=5.0).pane_alive(pane)

@@ -17,8 +17,8 @@ import aiosmtplib
 from taskping.config import Settings
 from taskping.doctor.imap_checks import fix_of
 from taskping.doctor.result import Check
-from taskping.relay import mail_errors
-from taskping.relay.sender import _smtp_client
+from taskping.outgoing.smtp import smtp_client
+from taskping.outgoing.smtp_errors import smtp_failure
 
 STAGES = ("smtp-connect", "smtp-login", "smtp-send")
 ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
@@ -35,14 +35,14 @@ def _label(name: str) -> str:
 
 
 def _failed(name: str, exc: BaseException, s: Settings) -> Check:
-    failure = mail_errors.smtp_failure(exc, host=s.smtp_host, port=s.smtp_port, secure=s.smtp_secure, user=s.smtp_user)
+    failure = smtp_failure(exc, host=s.smtp_host, port=s.smtp_port, secure=s.smtp_secure, user=s.smtp_user)
     line = failure.line if failure else f"{exc.__class__.__name__}: {exc}"
     return Check.fail(name, f"{_label(name)}: {line}", fix_of(line) if failure else "check the SMTP_* settings")
 
 
 async def _checks(s: Settings, *, send_test: bool) -> list[Check]:
     out: list[Check] = []
-    smtp = _smtp_client(s)
+    smtp = smtp_client(s)
     try:
         try:
             await smtp.connect()
@@ -83,7 +83,7 @@ async def _checks(s: Settings, *, send_test: bool) -> list[Check]:
 
 def _test_message(s: Settings) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = s.email_from or s.smtp_user or ""
+    msg["From"] = s.envelope_from
     msg["To"] = s.email_to
     msg["Subject"] = "TaskPing doctor: test message"
     msg["Date"] = formatdate(localtime=True)

@@ -55,13 +55,10 @@ class HookOutcome(NamedTuple):
 
 def tmux_pane_name(socket: str, pane: str) -> str | None:
     """``session:window.pane`` of a tmux pane, or None when tmux does not answer."""
-    from taskping.hooks.proc import output  # posix_spawn, not subprocess (see taskping.hooks.proc)
+    from taskping.tmux_server import QUICK_TIMEOUT, TmuxServer
 
-    result = output(["tmux", "-S", socket, "display-message", "-p", "-t", pane, "#S:#I.#P"])
-    if result is None or result[0] != 0:
-        return None
-    name = result[1].strip()
-    return name or None
+    name = TmuxServer(socket, timeout=QUICK_TIMEOUT).display(pane, "#S:#I.#P")
+    return (name or "").strip() or None
 
 
 def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings) -> Session | None:

@@ -41,21 +41,11 @@ def launch_command(env_file: Path, command: list[str]) -> list[str]:
 
 def keep_pane_on_exit(environ: Mapping[str, str]) -> None:
     """``remain-on-exit on`` for the pane this runs in (best effort: no tmux, nothing to do)."""
-    socket = environ.get("TMUX", "").split(",", 1)[0]
-    pane = environ.get("TMUX_PANE", "")
-    if not socket or not pane:
-        return
-    import subprocess
+    from taskping.tmux_server import TmuxServer, pane_from_environ
 
-    try:
-        subprocess.run(
-            ["tmux", "-S", socket, "set-option", "-p", "-t", pane, "remain-on-exit", "on"],
-            capture_output=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    where = pane_from_environ(environ)
+    if where is not None:
+        TmuxServer(where.socket).set_pane_option(where.pane, "remain-on-exit", "on", timeout=5.0)
 
 
 def main(argv: list[str]) -> int:

@@ -84,14 +84,14 @@ class HookEnv(NamedTuple):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HookEnv:
-        tmux = environ.get("TMUX", "")
-        socket = tmux.split(",", 1)[0] or None
-        pane = environ.get("TMUX_PANE") or None
+        from taskping.tmux_server import pane_from_environ
+
+        where = pane_from_environ(environ)
         pid_text = environ.get("CLAUDE_PID", "")
         pid = int(pid_text) if pid_text.isdigit() else None
         return cls(
-            tmux_socket=socket if pane else None,
-            tmux_pane=pane if socket else None,
+            tmux_socket=where.socket if where else None,
+            tmux_pane=where.pane if where else None,
             claude_pid=pid,
             project_dir=environ.get("CLAUDE_PROJECT_DIR") or None,
         )

@@ -20,17 +20,14 @@ def present_reason(socket: str, pane: str, away_after: int, at: float | None = N
     One ``tmux list-clients`` (a few ms): only Stop events with mail configured ask.
     No answer from tmux (not installed, no server, a timeout) counts as away.
     """
-    from taskping.hooks.proc import output
+    from taskping.tmux_server import QUICK_TIMEOUT, TmuxServer
 
-    result = output(["tmux", "-S", socket, "list-clients", "-t", pane, "-F", "#{client_activity} #{client_tty}"])
-    if result is None or result[0] != 0:
+    clients = TmuxServer(socket, timeout=QUICK_TIMEOUT).client_activity(pane)
+    if clients is None:
         return None  # cannot tell: mail rather than stay silent
     now = time.time() if at is None else at
-    for line in result[1].splitlines():
-        stamp, _, tty = line.partition(" ")
-        if not stamp.isdigit():
-            continue
-        idle = max(0, int(now - int(stamp)))
+    for stamp, tty in clients:
+        idle = max(0, int(now - stamp))
         if idle < away_after:
             return f"client {tty or '?'} had input {idle}s ago (AWAY_AFTER_SECONDS={away_after})"
     return None

@@ -1,4 +1,4 @@
-"""Starting a tracked Claude Code session in tmux (libtmux).
+"""Starting a tracked Claude Code session in tmux (:class:`~taskping.tmux_server.TmuxServer`).
 
 The session is registered right after tmux creates the pane; if Claude's
 first hook got there first (it can, on a fast start), spawn adopts that
@@ -15,19 +15,20 @@ row is left behind for ever.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import libtmux
-from libtmux.exc import LibTmuxException
 
 from taskping.config import Settings
 from taskping.hooks.launch import launch_command, write_env_file
 from taskping.private_files import user_umask_for_children
 from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse
+from taskping.tmux_server import TmuxError, TmuxServer
 from taskping.tokens import new_token
 
 # Variables that describe the caller's own tmux client; they must not leak into the new session.
@@ -57,15 +58,15 @@ class Spawned:
     pane: str
 
 
-def _server(socket_path: str | None) -> libtmux.Server:
-    return libtmux.Server(socket_path=socket_path) if socket_path else libtmux.Server()
-
-
-def socket_of(server: libtmux.Server) -> str:
-    out = server.cmd("display-message", "-p", "#{socket_path}")
-    if out.returncode != 0 or not out.stdout:
-        raise SpawnError(f"cannot read the tmux socket path: {' '.join(out.stderr) or 'no output'}")
-    return out.stdout[0].strip()
+def command_problem(command: list[str], cwd: Path, environ: Mapping[str, str]) -> str | None:
+    """Why ``command`` cannot run in ``cwd`` with ``environ``'s PATH (the caller's, which the pane
+    gets), or None. Checked before anything starts: a missing claude would otherwise be a pane
+    that dies at once, after printing where nobody looks."""
+    program = command[0] if os.sep not in command[0] else str(cwd / command[0])  # the pane runs in cwd
+    if shutil.which(program, path=environ.get("PATH")) is not None:
+        return None
+    where = "is not an executable file" if os.sep in command[0] else "not found on PATH"
+    return f"{command[0]!r} {where}"
 
 
 def spawn(
@@ -79,13 +80,13 @@ def spawn(
     name_was_given: bool = True,
     ready_timeout: float = 30.0,
 ) -> Spawned:
-    server = _server(socket_path)
+    server = TmuxServer(socket_path)
     conn = connect(settings.session_map_path)
     try:
         candidates = [name] if name_was_given else [name] + [f"{name}-{i}" for i in range(2, 100)]
         chosen = None
         for candidate in candidates:
-            in_tmux = server.is_alive() and server.has_session(candidate)
+            in_tmux = server.has_session(candidate)
             if not in_tmux and sessions.live_by_name(conn, candidate) is None:
                 chosen = candidate
                 break
@@ -98,20 +99,20 @@ def spawn(
         env_file = write_env_file(env)
         try:
             with user_umask_for_children():  # a tmux server started here, and so the pane, get the user's umask
-                tmux_session = server.new_session(
-                    session_name=chosen,
-                    start_directory=str(cwd),
+                pane = server.new_session(
+                    chosen,
+                    cwd=str(cwd),
                     # exec: the pane's process is the launcher, then the command itself (not a shell above it)
-                    window_command="exec " + shlex.join(launch_command(env_file, command)),
-                    attach=False,
+                    command="exec " + shlex.join(launch_command(env_file, command)),
                 )
-        except LibTmuxException as exc:
+        except TmuxError as exc:
             env_file.unlink(missing_ok=True)
-            raise SpawnError(f"tmux could not start the session: {exc}") from None
-        pane = tmux_session.active_pane
-        if pane is None or pane.pane_id is None:
-            raise SpawnError("tmux started the session but reported no pane")
-        socket = socket_of(server)
+            raise SpawnError(str(exc)) from None
+        try:
+            socket = server.socket_path()
+        except TmuxError as exc:
+            server.kill_session(chosen)
+            raise SpawnError(str(exc)) from None
         try:
             session = sessions.create(
                 conn,
@@ -119,32 +120,33 @@ def spawn(
                 name=chosen,
                 kind="tmux",
                 target_socket=socket,
-                target_pane=pane.pane_id,
+                target_pane=pane,
                 ttl=settings.token_ttl,
                 cwd=str(cwd),
                 adopt=True,
             )
         except NameInUse as exc:
-            tmux_session.kill()
+            server.kill_session(chosen)
             raise SpawnError(str(exc)) from None
-        problem = wait_started(server, pane.pane_id, command, ready_timeout)
+        problem = wait_started(server, pane, command, ready_timeout)
         if problem is not None:
             message, lines = problem
-            tmux_session.kill()
+            server.kill_session(chosen)
             sessions.discard(conn, session.id)
             raise SpawnError(message, lines)
-        server.cmd("set-option", "-p", "-u", "-t", pane.pane_id, "remain-on-exit")  # the launcher set it
-        return Spawned(name=session.name, token=session.token, socket=socket, pane=pane.pane_id)
+        server.set_pane_option(pane, "remain-on-exit", None)  # the launcher set it
+        return Spawned(name=session.name, token=session.token, socket=socket, pane=pane)
     finally:
         conn.close()
 
 
-def _pane_lines(server: libtmux.Server, pane: str, history: int = 0) -> list[str]:
-    """The pane's screen as tmux draws it (not stripped: claude's prompt is ``❯`` + U+00A0),
-    with ``history`` rows above it (tmux scrolls a dead pane's text up for its "Pane is dead" line)."""
-    extra = ["-S", str(-history)] if history else []
-    out = server.cmd("capture-pane", "-p", *extra, "-t", pane)
-    return list(out.stdout) if out.returncode == 0 else []
+def _pane_lines(server: TmuxServer, pane: str, history: int = 0) -> list[str]:
+    """The pane's screen with ``history`` rows above it (tmux scrolls a dead pane's text up for its
+    "Pane is dead" line); empty when tmux cannot capture it."""
+    try:
+        return server.capture(pane, history=history)
+    except TmuxError:
+        return []
 
 
 def _last_lines(lines: list[str]) -> list[str]:
@@ -155,9 +157,8 @@ def _last_lines(lines: list[str]) -> list[str]:
     return shown[-LAST_LINES:]
 
 
-def _dead_status(server: libtmux.Server, pane: str) -> str:
-    out = server.cmd("display-message", "-p", "-t", pane, "#{pane_dead_status}")
-    return out.stdout[0].strip() if out.returncode == 0 and out.stdout else ""
+def _dead_status(server: TmuxServer, pane: str) -> str:
+    return (server.display(pane, "#{pane_dead_status}") or "").strip()
 
 
 def _still_launching(pane_pid: str) -> bool:
@@ -177,7 +178,7 @@ def _claude_is_up(lines: list[str]) -> bool:
 
 
 def wait_started(
-    server: libtmux.Server, pane: str, command: list[str], timeout: float
+    server: TmuxServer, pane: str, command: list[str], timeout: float
 ) -> tuple[str, list[str]] | None:
     """None once ``command`` runs in ``pane`` (claude: shows its prompt); else why not and the pane's last lines."""
     is_claude = Path(command[0]).name == "claude"
@@ -185,10 +186,10 @@ def wait_started(
     deadline = time.monotonic() + timeout
     running_since: float | None = None
     while True:
-        out = server.cmd("display-message", "-p", "-t", pane, "#{pane_dead} #{pane_dead_status} #{pane_pid}")
-        if out.returncode != 0 or not out.stdout:
+        shown_flags = server.display(pane, "#{pane_dead} #{pane_dead_status} #{pane_pid}")
+        if shown_flags is None:
             return f"{shown} exited at once (its tmux pane is gone)", []
-        dead, status, pane_pid = (out.stdout[0].split(" ") + ["", ""])[:3]
+        dead, status, pane_pid = (shown_flags.split(" ") + ["", ""])[:3]
         if dead == "1":
             # tmux can mark the pane dead (its output ended) before it records the exit status, and
             # for a command that exits at once it sometimes never does (tmux 3.3): wait a little.

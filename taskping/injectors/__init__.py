@@ -1,7 +1,7 @@
 """Injectors type text into a terminal running Claude Code.
 
 The relay only sees :class:`Injector` and :class:`Target`; it never learns how
-a terminal is driven. ``tmux`` (libtmux) and ``pty`` (pexpect) implement it.
+a terminal is driven. ``tmux`` (:class:`~taskping.tmux_server.TmuxServer`) implements it.
 """
 
 from taskping.injectors.base import (

@@ -67,12 +67,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import libtmux
-
 from taskping.faults import fault_point
 from taskping.injectors.base import InjectionOutcome, InjectionResult, ScreenState, Target
 from taskping.injectors.screen import ScreenReading, box_holds, box_is_part_of, read_screen
 from taskping.injectors.terminal_guard import forbidden_characters
+from taskping.tmux_server import TmuxServer
 
 MIN_ENTER_DELAY_MS = 150
 CHUNK_BYTES = 200  # well under claude's ~800-byte paste detection, even if 3 chunks coalesce
@@ -102,40 +101,33 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Tmux:
-    """The few tmux commands the injector needs, on one server socket."""
+    """What the injector does with one pane's server, on :class:`~taskping.tmux_server.TmuxServer`."""
 
-    server: libtmux.Server
-
-    def run(self, *args: str) -> tuple[int, list[str], list[str]]:
-        proc = self.server.cmd(*args)
-        return int(proc.returncode or 0), list(proc.stdout), list(proc.stderr)
+    server: TmuxServer
 
     def check(self, *args: str) -> list[str]:
-        code, out, err = self.run(*args)
-        if code != 0 or err:
-            raise RuntimeError(f"tmux {args[0]} failed: {' '.join(err) or f'exit {code}'}")
-        return out
+        return self.server.check(*args)
 
     def pane_alive(self, pane: str) -> bool:
         return self.pane_flags(pane) is not None
 
     def pane_flags(self, pane: str) -> tuple[bool, bool] | None:
         """(in a mode such as copy-mode, synchronize-panes on), or None if the pane is gone/dead."""
-        code, out, _err = self.run(
+        result = self.server.run(
             "display-message", "-p", "-t", pane, "#{pane_id} #{pane_dead} #{pane_in_mode} #{pane_synchronized}"
         )
-        if code != 0 or len(out) != 1:
+        if not result.ok or len(result.stdout) != 1:
             return None
-        fields = out[0].split(" ")
+        fields = result.stdout[0].split(" ")
         if len(fields) != 4 or fields[0] != pane or fields[1] != "0":
             return None
         return fields[2] == "1", fields[3] == "1"
 
     def capture(self, pane: str) -> list[str]:
-        return self.check("capture-pane", "-p", "-t", pane)
+        return self.server.capture(pane)
 
     def keys(self, pane: str, *keys: str) -> None:
-        self.check("send-keys", "-t", pane, *keys)
+        self.server.send_keys(pane, *keys)
 
     def type_text(
         self,
@@ -171,7 +163,7 @@ class _Tmux:
                 self.check("paste-buffer", "-p", "-d", "-b", name, "-t", pane)
             finally:
                 # -d deletes it after pasting; make sure it is gone on failure too
-                self.run("delete-buffer", "-b", name)
+                self.server.delete_buffer(name)
 
 
 class TmuxInjector:
@@ -186,7 +178,7 @@ class TmuxInjector:
         lock_timeout: float = 10.0,
         poll_interval: float = 0.05,
         method: Literal["keys", "paste"] = "keys",
-        tmux_bin: str | None = None,
+        tmux_bin: str = "tmux",
     ) -> None:
         if enter_delay_ms < MIN_ENTER_DELAY_MS:
             raise ValueError(f"enter_delay_ms must be >= {MIN_ENTER_DELAY_MS}")
@@ -270,7 +262,7 @@ class TmuxInjector:
 
     # -- internals --------------------------------------------------------
     def _tmux(self, target: Target) -> _Tmux:
-        return _Tmux(libtmux.Server(socket_path=target.socket, tmux_bin=self.tmux_bin))
+        return _Tmux(TmuxServer(target.socket, tmux_bin=self.tmux_bin))
 
     @contextlib.contextmanager
     def _locked(self, target: Target) -> Iterator[None]:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from taskping.config import DnsServer
 from taskping.relay import authres, dkim_verify
 from taskping.relay.authres import misplaced
 from taskping.relay.dkim_verify import aligned
@@ -77,7 +78,7 @@ def authenticate(
     trusted_authserv_id: str | Sequence[str] | None,
     own_address: str | None = None,
     dkim_dns_timeout: float = 5,
-    dkim_dns_server: str | None = None,
+    dkim_dns_server: DnsServer | None = None,
 ) -> AuthVerdict:
     automatic = is_automatic(mail)
     if automatic:

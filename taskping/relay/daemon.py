@@ -25,7 +25,8 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.injectors.tmux import TmuxInjector
 from taskping.log import get_logger
-from taskping.relay import fetch, sender
+from taskping.outgoing import smtp
+from taskping.relay import fetch
 from taskping.relay.pipeline import Pipeline
 from taskping.relay.status_line import status_line
 from taskping.sd_notify import Notifier
@@ -70,7 +71,7 @@ class Relay:
         finally:
             box.close()
         pipeline.resume_waiting()  # replies waiting for a busy session: typed now if it is READY
-        report = asyncio.run(sender.drain(self.settings, conn))
+        report = asyncio.run(smtp.drain(self.settings, conn))
         self.log.info("once_done", sent=len(report.sent), retried=len(report.retried), failed=len(report.failed))
         conn.close()
         return 0
@@ -151,7 +152,7 @@ class Relay:
 
     async def _drain(self, conn) -> None:  # type: ignore[no-untyped-def]
         try:
-            report = await sender.drain(self.settings, conn, backoff_cap=OUTBOX_BACKOFF_CAP)
+            report = await smtp.drain(self.settings, conn, backoff_cap=OUTBOX_BACKOFF_CAP)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a bad send
             self.log.error("outbox_error", error=f"{exc.__class__.__name__}: {exc}")
             return

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from taskping.config import DnsServer
 from taskping.relay.canonical import scan
 
 REQUIRED_HEADERS = ("from", "subject")
@@ -52,29 +53,16 @@ def aligned(d: str, from_domain: str) -> bool:
     return bool(d) and "." in d and (from_domain == d or from_domain.endswith("." + d))
 
 
-def parse_server(value: str) -> tuple[str, int]:
-    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address → (ip, port)."""
-    value = value.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else 53
-    if value.count(":") == 1:
-        host, _, port = value.partition(":")
-        return host, int(port)
-    return value, 53
-
-
 class _Lookup:
     """A dkimpy ``dnsfunc`` that remembers why a lookup failed."""
 
-    def __init__(self, server: str | None, timeout: float) -> None:
+    def __init__(self, server: DnsServer | None, timeout: float) -> None:
         import dns.resolver
 
         if server:
-            ip, port = parse_server(server)
             self.resolver = dns.resolver.Resolver(configure=False)
-            self.resolver.nameservers = [ip]
-            self.resolver.port = port
+            self.resolver.nameservers = [server.ip]
+            self.resolver.port = server.port
         else:
             self.resolver = dns.resolver.Resolver()  # /etc/resolv.conf
         self.timeout = timeout
@@ -203,7 +191,7 @@ def verify(
     from_domain: str,
     *,
     timeout: float = 5,
-    dns_server: str | None = None,
+    dns_server: DnsServer | None = None,
     dnsfunc: Callable[..., bytes | None] | None = None,
 ) -> DkimVerdict:
     """Does ``raw`` carry a valid DKIM signature aligned with ``from_domain`` (see the module doc)?"""

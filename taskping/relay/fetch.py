@@ -3,7 +3,7 @@
 - Connect with implicit TLS (IMAP_SECURE=ssl), plain upgraded with a
   required STARTTLS (starttls), or plain (none, warned about at start); the
   CA in $SSL_CERT_FILE is honoured. Every failure to connect, log in or
-  select is a one-line :class:`~taskping.relay.mail_errors.MailFailure`.
+  select is a one-line :class:`~taskping.mail_errors.MailFailure`.
 - UIDVALIDITY and the last UID handled are kept in the session map; a new
   UIDVALIDITY resets the UID and the ledger stops anything being typed twice.
 - Size and header before content: each batch is first fetched as
@@ -41,9 +41,9 @@ from imapclient.exceptions import IMAPClientError
 from taskping.config import Settings
 from taskping.log import get_logger
 from taskping.faults import fault_point
-from taskping.relay import imap_connect, mail_errors
+from taskping.mail_errors import MailFailure
+from taskping.relay import imap_connect, imap_errors
 from taskping.relay.canonical import MAX_HEADER_SECTION
-from taskping.relay.mail_errors import MailFailure
 from taskping.relay.pipeline import Decision, Position
 from taskping.session_map import mailbox
 
@@ -307,7 +307,7 @@ def run_forever(  # type: ignore[no-untyped-def]
                 raise AuthRejected(failure, rejections) from failure
             log.warning("imap_failed", kind=failure.kind, line=failure.line, retry_in=round(delay, 2))
         except RECOVERABLE as exc:
-            failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
+            failure = imap_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
             log.warning("imap_disconnected", line=failure.line, retry_in=round(delay, 2))
         finally:
             box.close()

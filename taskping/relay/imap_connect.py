@@ -6,7 +6,7 @@ agree on TLS (IMAP_SECURE=ssl: implicit TLS; starttls: refused when the server
 does not offer STARTTLS, so a password never goes out in clear by surprise;
 none: plain), on timeouts (the TCP connect, the TLS handshake and the greeting
 share CONNECT_TIMEOUT; reads get IMAP_TIMEOUT) and on the one line each
-failure becomes (:class:`~taskping.relay.mail_errors.MailFailure`).
+failure becomes (:class:`~taskping.mail_errors.MailFailure`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from taskping import mail_errors
 from taskping.config import Settings
-from taskping.relay import mail_errors
-from taskping.relay.mail_errors import CONNECT_TIMEOUT
+from taskping.mail_errors import CONNECT_TIMEOUT
+from taskping.relay import imap_errors
 
 IMAP_TIMEOUT = 30.0  # per read once connected
 CONNECT_ERRORS = (OSError, ssl.SSLError, socket.timeout, EOFError, IMAPClientError)
@@ -60,7 +61,7 @@ def log_in(client: imapclient.IMAPClient, s: Settings) -> None:
     try:
         client.login(s.imap_user, s.imap_pass or "")
     except LoginError as exc:
-        raise mail_errors.login_failure(exc, user=s.imap_user, **_where(s)) from exc
+        raise imap_errors.login_failure(exc, user=s.imap_user, **_where(s)) from exc
 
 
 def select(client: imapclient.IMAPClient, s: Settings, *, readonly: bool = False) -> dict[bytes, Any]:
@@ -68,7 +69,7 @@ def select(client: imapclient.IMAPClient, s: Settings, *, readonly: bool = False
     try:
         return client.select_folder(s.imap_folder, readonly=readonly)
     except IMAPClientError as exc:
-        raise mail_errors.folder_failure(exc, folder=s.imap_folder, host=s.imap_host,
+        raise imap_errors.folder_failure(exc, folder=s.imap_folder, host=s.imap_host,
                                          folders=folder_names(client)) from exc
 
 

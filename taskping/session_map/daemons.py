@@ -9,11 +9,20 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+from typing import NamedTuple
 
 from taskping.session_map.db import now, transaction
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
+class Heartbeat(NamedTuple):
+    """The last beat of a role: which process, on which host, when."""
+
+    pid: int
+    host: str
+    beat_at: float
 
 
 def beat(conn: sqlite3.Connection, role: str, *, started_at: float | None = None) -> None:
@@ -42,11 +51,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def heartbeat(conn: sqlite3.Connection, role: str) -> Heartbeat | None:
+    """``role``'s last beat, or None when it never beat (or stopped cleanly)."""
+    row = conn.execute("SELECT pid, host, beat_at FROM daemons WHERE role = ?", (role,)).fetchone()
+    return None if row is None else Heartbeat(row["pid"], row["host"], row["beat_at"])
+
+
 def alive(conn: sqlite3.Connection, role: str) -> bool:
     """True when ``role`` beat recently and, on this host, its process still exists."""
-    row = conn.execute("SELECT pid, host, beat_at FROM daemons WHERE role = ?", (role,)).fetchone()
-    if row is None or now() - row["beat_at"] > STALE_AFTER_SECONDS:
+    last = heartbeat(conn, role)
+    if last is None or now() - last.beat_at > STALE_AFTER_SECONDS:
         return False
-    if row["host"] == socket.gethostname():
-        return pid_alive(row["pid"])
+    if last.host == socket.gethostname():
+        return pid_alive(last.pid)
     return True

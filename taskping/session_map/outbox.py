@@ -4,7 +4,8 @@ A sender claims the oldest due row (``queued`` → ``sending``, with its own id)
 sends it, and marks it ``sent``; a temporary failure puts it back to
 ``queued`` with the reason and a backoff; a permanent one (5xx) marks it
 ``failed`` with the reason. A row left in ``sending`` by a sender that died is
-released by :func:`release_stale` once that sender is gone.
+released by :func:`release_stale` once that sender is gone, or its claim is
+older than ``STALE_CLAIM_SECONDS`` (a sender stuck that long will not finish).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from taskping.session_map.db import now, transaction
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
+STALE_CLAIM_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,16 @@ def mark_failed(conn: sqlite3.Connection, row_id: int, reason: str) -> None:
         )
 
 
-def release_stale(conn: sqlite3.Connection, alive: Callable[[str], bool]) -> int:
-    """Return rows claimed by senders that no longer run to the queue."""
+def release_stale(
+    conn: sqlite3.Connection, alive: Callable[[str], bool], *, max_claim_seconds: float = STALE_CLAIM_SECONDS
+) -> int:
+    """Return to the queue the rows claimed by senders that no longer run (``alive`` says
+    no), or claimed more than ``max_claim_seconds`` ago."""
     released = 0
+    too_old = now() - max_claim_seconds
     with transaction(conn):
-        for row in conn.execute("SELECT id, claimed_by FROM outbox WHERE status = 'sending'").fetchall():
-            if not alive(row["claimed_by"] or ""):
+        for row in conn.execute("SELECT id, claimed_by, claimed_at FROM outbox WHERE status = 'sending'").fetchall():
+            if not alive(row["claimed_by"] or "") or (row["claimed_at"] or 0) < too_old:
                 conn.execute(
                     "UPDATE outbox SET status = 'queued', claimed_by = NULL,"
                     " last_error = 'sender stopped while sending; retrying' WHERE id = ?",
@@ -126,6 +132,12 @@ def release_stale(conn: sqlite3.Connection, alive: Callable[[str], bool]) -> int
                 )
                 released += 1
     return released
+
+
+def kind_of(conn: sqlite3.Connection, message_id: str) -> str | None:
+    """The kind (notification, ack, refusal, …) of the email with this Message-ID, if queued here."""
+    row = conn.execute("SELECT kind FROM outbox WHERE message_id = ?", (message_id,)).fetchone()
+    return row[0] if row else None
 
 
 def pending_count(conn: sqlite3.Connection) -> int:

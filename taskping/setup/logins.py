@@ -58,7 +58,7 @@ def check_imap(settings: Settings, password_hint: str) -> Check:
     """Log in to IMAP_HOST as IMAP_USER and open IMAP_FOLDER read-only, the way the relay
     connects (:mod:`taskping.relay.imap_connect`)."""
     from taskping.relay import imap_connect
-    from taskping.relay.mail_errors import MailFailure
+    from taskping.mail_errors import MailFailure
 
     s = settings
     where = _where("IMAP", s.imap_host, s.imap_port)

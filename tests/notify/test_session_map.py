@@ -94,6 +94,22 @@ def test_outbox_claims_in_order_and_backs_off(tmp_path: Path) -> None:
     assert outbox.release_stale(conn, lambda c: False) == 1
 
 
+def test_outbox_releases_a_claim_held_too_long_and_names_kinds(tmp_path: Path) -> None:
+    """A sender that still runs but has held its row past the limit is stuck: the row goes back."""
+    conn = connect(tmp_path / "db")
+    s = _session(conn)
+    notifications.queue(conn, session_id=s.id, message_id="<k@x>", kind="stop", body_text="", to_addr="m@x.y",
+                        raw=b"r", ttl=None)
+    assert outbox.kind_of(conn, "<k@x>") == "stop" and outbox.kind_of(conn, "<none@x>") is None
+    row = outbox.claim_next(conn, "me")
+    assert row is not None
+    assert outbox.release_stale(conn, lambda c: True, max_claim_seconds=60) == 0  # fresh claim: kept
+    conn.execute("UPDATE outbox SET claimed_at = claimed_at - 61 WHERE id = ?", (row.id,))
+    assert outbox.release_stale(conn, lambda c: True, max_claim_seconds=60) == 1
+    again = outbox.claim_next(conn, "other")
+    assert again is not None and again.id == row.id and again.last_error == "sender stopped while sending; retrying"
+
+
 def test_ledger_key_is_unique(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db")
     kw = dict(message_key="<m@x>", message_id="<m@x>", content_hash="h", folder="INBOX", uidvalidity=1, uid=4,

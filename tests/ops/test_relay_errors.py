@@ -147,6 +147,6 @@ def test_help_documents_exit_codes(ops: Ops) -> None:
     ("mail.example.org", "check IMAP_USER and IMAP_PASS"),
 ])
 def test_provider_hints(host: str, hint: str) -> None:
-    from taskping.relay.mail_errors import provider_hint
+    from taskping.mail_errors import provider_hint
 
     assert provider_hint(host, "IMAP").startswith(hint)

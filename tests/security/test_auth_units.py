@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskping.config import ConfigError, load_settings
+from taskping.config import ConfigError, DnsServer, load_settings
 from taskping.relay.authenticate import authenticate, misplaced
-from taskping.relay.dkim_verify import parse_server
 from taskping.relay.parse import parse
 
 ME = "me@example.test"
@@ -42,7 +41,7 @@ def test_authres_uses_the_position_rule() -> None:
 def test_dkim_mode_without_signature_is_dropped() -> None:
     raw = b"From: me@example.test\r\nSubject: x\r\n\r\nhi\r\n"
     v = authenticate(parse(raw), allowed_senders=(ME,), mode="dkim", trusted_authserv_id=None,
-                     dkim_dns_server="127.0.0.1:9", dkim_dns_timeout=1)
+                     dkim_dns_server=DnsServer("127.0.0.1", 9), dkim_dns_timeout=1)
     assert not v.ok and v.reason == "no DKIM-Signature header"
 
 
@@ -51,7 +50,7 @@ def test_dkim_mode_without_signature_is_dropped() -> None:
 def test_dns_server_values(value: str, parsed: tuple[str, int], tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "e").write_text("")
     settings = load_settings(tmp_path / "e", environ={"DKIM_DNS_SERVER": value})
-    assert parse_server(settings.dkim_dns_server or "") == parsed
+    assert settings.dkim_dns_server == parsed
     assert settings.dkim_dns_timeout == 5
 
 

@@ -2,19 +2,20 @@
 
 A newcomer's mistakes (a wrong host, port, TLS mode, password or folder) used
 to end in a 20-line traceback from deep inside imaplib or ssl. Every such
-failure is turned here into a :class:`MailFailure`: one line, a ``kind`` and
-the exit status the command ends with (2 config, 3 cannot connect, 4
+failure is turned into a :class:`MailFailure`: one line, a ``kind`` and the
+exit status the command ends with (2 config, 3 cannot connect, 4
 authentication rejected). The relay, ``send-outbox``'s reasons and ``taskping
 doctor`` all use these words, so the person sees the same sentence wherever
 the failure shows up.
 
-The classification works on the exception types the standard library and
-imapclient/aiosmtplib raise; nothing here talks to a server.
+This module holds what IMAP and SMTP share (the failure type, connecting and
+TLS, the provider hints); :mod:`taskping.relay.imap_errors` words IMAP's
+replies (imapclient), :mod:`taskping.outgoing.smtp_errors` SMTP's
+(aiosmtplib). Nothing here talks to a server or imports a mail library.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -71,13 +72,13 @@ def provider_hint(host: str, prefix: str) -> str:
     return f"check {prefix}_USER and {prefix}_PASS"
 
 
-def _where(host: str | None, port: int) -> str:
+def host_port(host: str | None, port: int) -> str:
     return f"{host}:{port}"
 
 
 def connect_failure(exc: BaseException, *, prefix: str, host: str | None, port: int, secure: str) -> MailFailure:
     """Classify an exception raised while connecting, handshaking or reading the greeting."""
-    where = _where(host, port)
+    where = host_port(host, port)
     head = f"cannot connect to {where}"
     if isinstance(exc, socket.gaierror):
         return MailFailure("connect", f"{head}: host not found (check {prefix}_HOST)")
@@ -112,83 +113,7 @@ def connect_failure(exc: BaseException, *, prefix: str, host: str | None, port: 
 def no_starttls(*, prefix: str, host: str | None, port: int) -> MailFailure:
     return MailFailure(
         "tls",
-        f"cannot connect to {_where(host, port)}: the server does not offer STARTTLS, and the password is "
+        f"cannot connect to {host_port(host, port)}: the server does not offer STARTTLS, and the password is "
         f"never sent in clear (use {prefix}_SECURE=ssl with the server's TLS port, or {prefix}_SECURE=none "
         "on a network you trust)",
     )
-
-
-_CODE = re.compile(r"\[([A-Z-]+)\]")
-
-
-def server_text(exc: BaseException) -> str:
-    """The server's words from an imapclient error (``b'[CODE] text'`` unwrapped)."""
-    text = str(exc)
-    match = re.fullmatch(r"b'(.*)'", text) or re.fullmatch(r'b"(.*)"', text)
-    text = (match.group(1) if match else text).strip()
-    return _TIMING.sub("", text).strip()
-
-
-# Dovecot appends how long a command took: "... (0.001 + 0.000 secs)."
-_TIMING = re.compile(r"\s*\(\d+\.\d+(?: \+ \d+\.\d+)* secs\)\.?$")
-
-
-def login_failure(exc: BaseException, *, prefix: str, host: str | None, port: int, user: str | None) -> MailFailure:
-    """A rejected login: the server's response code and what to check."""
-    text = server_text(exc)
-    code = _CODE.search(text)
-    said = code.group(1) if code else text or "rejected"
-    return MailFailure(
-        "auth",
-        f"cannot log in to {_where(host, port)} as {user}: {said} ({provider_hint(host or '', prefix)})",
-    )
-
-
-def folder_failure(exc: BaseException, *, folder: str, host: str | None, folders: list[str]) -> MailFailure:
-    """SELECT refused: usually a folder that does not exist."""
-    text = server_text(exc).removeprefix("select failed:").strip()
-    code = _CODE.search(text)
-    missing = (code and code.group(1) == "NONEXISTENT") or "exist" in text.lower()
-    said = "no such folder" if missing else code.group(1) if code else text
-    shown = ", ".join(folders[:12]) + (", …" if len(folders) > 12 else "")
-    listing = f"; the server has: {shown}" if folders else ""
-    return MailFailure("folder", f"cannot open folder {folder!r} on {host}: {said} (check IMAP_FOLDER{listing})")
-
-
-def lost_connection(exc: BaseException, *, host: str | None, port: int) -> MailFailure:
-    """An error after a successful login (the daemon reconnects; --once reports it)."""
-    text = server_text(exc) or exc.__class__.__name__
-    return MailFailure("connect", f"lost the connection to {_where(host, port)}: {text}")
-
-
-def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str, user: str | None) -> MailFailure | None:
-    """The one line for an SMTP connection or login problem; None for a reply to a message
-    (4xx/5xx to MAIL, RCPT or DATA), which the sender words itself.
-
-    aiosmtplib wraps the socket's error (``raise SMTPConnectError(...) from exc``):
-    the cause is classified like IMAP's, with SMTP_* keys to check.
-    """
-    import aiosmtplib
-
-    where = {"prefix": "SMTP", "host": host, "port": port}
-    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        said = f"{exc.code} {exc.message}".strip()
-        return MailFailure("auth", f"cannot log in to {_where(host, port)} as {user}: {said} "
-                                   f"({provider_hint(host or '', 'SMTP')})")
-    if isinstance(exc, (aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPTimeoutError)) or (
-        isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(exc.__cause__, (TimeoutError, socket.timeout))
-    ):
-        return connect_failure(TimeoutError(), secure=secure, **where)
-    if isinstance(exc, aiosmtplib.SMTPConnectError) and exc.__cause__ is not None:
-        return connect_failure(exc.__cause__, secure=secure, **where)
-    if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
-        return MailFailure("connect", f"cannot connect to {_where(host, port)}: the server greeted with "
-                                      f"{exc.code} {exc.message}".strip())
-    if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS extension not supported" in str(exc):
-        return no_starttls(**where)
-    if isinstance(exc, (ssl.SSLError, OSError)):
-        return connect_failure(exc, secure=secure, **where)
-    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        return MailFailure("connect", f"{_where(host, port)} closed the connection: {exc} (try again later; "
-                                      f"check SMTP_SECURE={secure} matches SMTP_PORT)")
-    return None
