@@ -146,6 +146,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reply_signatures_key ON reply_signatures(signature_key)
     """,
+    # 4: PTY sessions: the control socket's secret; why a tracked session cannot be typed into
+    """
+    ALTER TABLE sessions ADD COLUMN control_secret TEXT;
+    ALTER TABLE sessions ADD COLUMN not_injectable TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
