@@ -78,10 +78,14 @@ def spawn_pty(
     env = {k: v for k, v in environment.items() if k not in _DROP_ENV}
     env[PTY_ENV] = str(path)
     umask = user_umask()
+
+    def user_umask_in_child() -> None:  # the command gets the user's umask, not TaskPing's 077
+        os.umask(umask)
+
     control = listen(path)
     try:
         try:
-            host = PtyHost(command, cwd=cwd, env=env, control=control, secret=secret, preexec=lambda: os.umask(umask))
+            host = PtyHost(command, cwd=cwd, env=env, control=control, secret=secret, preexec=user_umask_in_child)
         except PtyHostError as exc:
             raise SpawnError(str(exc)) from None
         sys.stderr.write(f"taskping: session {session.name} (token {session.token}) in a PTY\r\n")

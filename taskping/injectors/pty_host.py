@@ -39,12 +39,12 @@ import select
 import signal
 import socket
 import struct
-import sys
 import termios
 import time
 import tty
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pyte
@@ -75,7 +75,7 @@ def peer_uid(conn: socket.socket) -> int:
     """The uid of the process on the other end of a Unix socket (``SO_PEERCRED``)."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid
+    return int(uid)
 
 
 def listen(path: Path) -> socket.socket:
@@ -194,7 +194,7 @@ class PtyHost:
             if self.status is not None and child_open:
                 self._drain()  # the child is gone: show what it wrote last
                 return
-            watched = [wake, self.control]
+            watched = [wake, self.control.fileno()]
             if child_open:
                 watched.append(self.fd)
             if stdin_open:
@@ -223,7 +223,7 @@ class PtyHost:
                 else:
                     self.last_input = time.time()
                     self._write_child(data)
-            if self.control in ready:
+            if self.control.fileno() in ready:
                 self._serve()
 
     def _read_child(self) -> bytes | None:
@@ -321,7 +321,7 @@ class PtyHost:
             os.kill(self.child.pid, signal.SIGCONT)
 
     # -- the terminal ----------------------------------------------------------
-    _saved_mode: list[object] | None = None
+    _saved_mode: list[Any] | None = None  # termios attributes, as tcgetattr returns them
 
     @contextlib.contextmanager
     def _raw(self) -> Iterator[None]:
@@ -406,8 +406,3 @@ def _write_all(fd: int, data: bytes) -> None:
             continue
         view = view[written:]
 
-
-def main_status_line(message: str) -> None:
-    """One line for the person, on stderr, before the command takes the terminal."""
-    sys.stderr.write(message + "\r\n" if not message.endswith("\n") else message)
-    sys.stderr.flush()
