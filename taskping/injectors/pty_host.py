@@ -144,6 +144,11 @@ class PtyHost:
         except pexpect.ExceptionPexpect as exc:
             raise PtyHostError(f"cannot start {command[0]!r}: {exc}") from None
         self.fd = self.child.child_fd
+        # Input for the child is queued and written as the PTY takes it (non-blocking): a child
+        # that reads slowly must not block this loop, or its output would stop being read
+        # and both would wait for each other.
+        os.set_blocking(self.fd, False)
+        self.to_child = bytearray()
         self.status: int | None = None  # the child's exit status, as a shell reports it
 
     # -- the loop ------------------------------------------------------------
@@ -199,10 +204,13 @@ class PtyHost:
                 watched.append(self.fd)
             if stdin_open:
                 watched.append(self.stdin)
+            writable = [self.fd] if child_open and self.to_child else []
             try:
-                ready, _, _ = select.select(watched, [], [], 1.0)
+                ready, can_write, _ = select.select(watched, writable, [], 1.0)
             except InterruptedError:
                 continue
+            if can_write:
+                self._flush_child()
             if wake in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake, 512)
@@ -227,8 +235,11 @@ class PtyHost:
                 self._serve()
 
     def _read_child(self) -> bytes | None:
+        """What the child wrote (b"" when nothing after all), None at its end."""
         try:
             data = os.read(self.fd, READ_BYTES)
+        except BlockingIOError:
+            return b""
         except OSError as exc:
             if exc.errno in (errno.EIO, errno.EBADF):
                 return None  # Linux: EIO once the child side is closed
@@ -249,13 +260,25 @@ class PtyHost:
             if not ready:
                 return
             data = self._read_child()
-            if data is None:
+            if not data:
                 return
             self._show(data)
 
     def _write_child(self, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            _write_all(self.fd, data)
+        self.to_child += data
+        self._flush_child()
+
+    def _flush_child(self) -> None:
+        """Write as much queued input as the PTY takes now (the rest when select says it can)."""
+        while self.to_child:
+            try:
+                written = os.write(self.fd, self.to_child)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.to_child.clear()  # the child side is gone
+                return
+            del self.to_child[:written]
 
     # -- child status ----------------------------------------------------------
     def _reap(self) -> None:

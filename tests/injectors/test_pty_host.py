@@ -128,6 +128,29 @@ def test_ctrl_keys_reach_a_raw_mode_child_as_bytes(start) -> None:  # type: igno
     assert pty.wait_exit() == 0
 
 
+# A raw-mode child that reads nothing for a while, then counts what it was sent.
+SLOW_READER = """
+import os, sys, time, tty
+tty.setraw(0)
+print("slow ready", end="\\r\\n", flush=True)
+time.sleep(2)
+total = 0
+while total < 1048576:
+    total += len(os.read(0, 65536))
+print(f"total={total}", end="\\r\\n", flush=True)
+"""
+
+
+def test_a_child_that_does_not_read_never_blocks_the_wrapper(start) -> None:  # type: ignore[no-untyped-def]
+    pty = start(PY, "-c", SLOW_READER)
+    pty.wait_output(b"slow ready")
+    sent = time.monotonic()
+    pty.type(b"x" * 1048576)  # far more than a PTY buffers, while the child sleeps
+    answered = pty.ask("ping", timeout=1.5)  # the wrapper still serves its socket meanwhile
+    assert answered["ok"] and time.monotonic() - sent < 2, "the wrapper blocked on the child's input"
+    pty.wait_output(b"total=1048576", timeout=20)
+
+
 def test_a_stopped_child_stops_the_wrapper_and_fg_resumes_both(start) -> None:  # type: ignore[no-untyped-def]
     pty = start(PY, "-c", SIZE_PRINTER)
     pty.wait_output(b"size=")
