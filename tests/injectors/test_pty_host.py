@@ -41,9 +41,14 @@ def start(state_dir: Path) -> Iterator:  # type: ignore[type-arg]
     started: list[PtySession] = []
 
     def run(*command: str, name: str = "t", extra_env: dict[str, str] | None = None, **kw: object) -> PtySession:
-        env = {**os.environ, "SESSION_MAP_PATH": str(state_dir / "taskping" / "sessions.db"), "TERM": "xterm"}
-        env.update(extra_env or {})
-        env.pop("TMUX", None)
+        env = {  # the whole environment: nothing of the developer's (an env file, $TMUX) leaks in
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(state_dir),
+            "LANG": "C.UTF-8",
+            "TERM": "xterm",
+            "SESSION_MAP_PATH": str(state_dir / "taskping" / "sessions.db"),
+            **(extra_env or {}),
+        }
         session = PtySession(command, env=env, session_map=state_dir / "taskping" / "sessions.db", name=name, **kw)  # type: ignore[arg-type]
         started.append(session)
         return session
@@ -254,7 +259,8 @@ def test_wrapper_gone_is_target_gone(start) -> None:  # type: ignore[no-untyped-
 def test_spawn_pty_needs_a_terminal(state_dir: Path) -> None:
     import subprocess
 
-    env = {**os.environ, "SESSION_MAP_PATH": str(state_dir / "taskping" / "sessions.db")}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(state_dir),
+           "SESSION_MAP_PATH": str(state_dir / "taskping" / "sessions.db")}
     out = subprocess.run(
         [str(Path(PY).parent / "taskping"), "spawn", "--mode", "pty", "--", "true"],
         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
