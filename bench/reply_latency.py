@@ -5,7 +5,11 @@ Everything is real except the model: Dovecot (IMAP IDLE) behind an SMTP
 front, the `taskping-relay` daemon as its own process, a private tmux server,
 `taskping spawn` + the real `claude`, TaskPing's hooks installed.
 
-    .venv/bin/python bench/reply_latency.py [--replies 20] [--bin VENV/bin] [--json OUT]
+    .venv/bin/python bench/reply_latency.py [--replies 20] [--mode tmux|pty] [--bin VENV/bin] [--json OUT]
+
+``--mode pty`` measures a `taskping spawn --mode pty` session instead: claude
+under the PTY wrapper, itself in an outer PTY the harness reads (a person's
+terminal), the relay typing through the wrapper's control socket.
 
 ``--bin`` picks the TaskPing install that is measured (its `taskping`,
 `taskping-relay` and the hooks it installs); the harness itself (mail stack,
@@ -27,6 +31,8 @@ import statistics
 import sys
 import tempfile
 import time
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +43,11 @@ import libtmux  # noqa: E402
 from harness import end_processes_under  # noqa: E402
 
 import tests.relay.conftest as relay_world  # noqa: E402
-from tests.relay.conftest import World  # noqa: E402
+from tests.relay.conftest import Notification, World  # noqa: E402
+from tests.support.claude_fixtures import claude_binary_or_skip  # noqa: E402
+from tests.support.pty_session import PtySession  # noqa: E402
+from taskping.injectors.base import ScreenState  # noqa: E402
+from taskping.injectors.pty import PtyInjector  # noqa: E402
 from tests.support.claude_fixtures import make_claude_home  # noqa: E402
 from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
 from tests.support.mail_fixtures import default_users  # noqa: E402
@@ -71,17 +81,46 @@ def end_panes(server: libtmux.Server, timeout: float = 10.0) -> None:
             pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_pty(world: World, bin_dir: Path) -> PtySession:
+    """`taskping spawn --mode pty -- claude` in an outer PTY (the person's terminal), claude READY."""
+    binary = claude_binary_or_skip()
+    env = {**world.home.env, "PATH": f"{bin_dir}:{Path(binary).parent}:{os.environ['PATH']}"}
+    pty = PtySession([binary], env=env, session_map=Path(world.env["SESSION_MAP_PATH"]), name="bench",
+                     cwd=world.home.project_dir, env_file=world.env_file, bin_dir=bin_dir)
+    pty.wait_for(ScreenState.READY, timeout=30)
+    return pty
+
+
+def pty_notification(world: World, pty: PtySession, prompt: str) -> Notification:
+    """A first turn typed through the control socket (nobody at the keyboard: the Stop mails)."""
+    typed = PtyInjector(world.state_dir / "locks", pty.secret_for()).inject(pty.target, prompt)
+    if not typed.delivered:
+        raise SystemExit(f"reply_latency: the first prompt was not typed: {typed.detail}")
+    raw = world.new_mail(1)[0]
+    msg = message_from_bytes(raw, policy=default_policy)
+    return Notification(str(msg["Message-ID"]), str(msg["Subject"]), pty.session.token, raw)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", type=int, default=20, help="replies to measure (default 20)")
     parser.add_argument("--bin", type=Path, default=Path(sys.executable).parent,
                         help="bin directory of the TaskPing install to measure (default: this interpreter's)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--mode", choices=("tmux", "pty"), default="tmux",
+                        help="the session measured: a tmux pane (default) or `spawn --mode pty`")
     args = parser.parse_args()
     relay_world.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
     tmp = Path(tempfile.mkdtemp(prefix="tp-bench-"))
     server = libtmux.Server(socket_path=str(tmp / "tmux.sock"), config_file="/dev/null")
     world = None
+    pty = None
     try:
         with MailStack(default_users()) as stack, FakeAnthropic() as api:
             home = make_claude_home(tmp / "claude", api.base_url)
@@ -92,8 +131,12 @@ def main() -> int:
             server.new_session(session_name="keepalive")
             world = World(stack, api, home, str(server.socket_path), env_file, env)
             world.taskping("install-hooks", "--settings", str(home.settings_path))
-            session = world.spawn("bench")
-            note = world.notification_for(session, "warm up")
+            if args.mode == "pty":
+                pty = start_pty(world, relay_world.BIN)
+                note = pty_notification(world, pty, "warm up")
+            else:
+                session = world.spawn("bench")
+                note = world.notification_for(session, "warm up")
             world.start_relay()
             samples: list[float] = []
             for i in range(args.replies):
@@ -106,22 +149,32 @@ def main() -> int:
                 print(f"reply {i + 1:2d}: {samples[-1] * 1000:7.1f} ms", flush=True)
                 time.sleep(0.3)  # let claude finish the turn before the next reply
             print()
-            print(f"replies: {len(samples)}")
+            print(f"replies: {len(samples)} ({args.mode} session)")
             print(f"median:  {statistics.median(samples) * 1000:7.1f} ms   (target ≤ 1000 ms)")
             print(f"p95:     {percentile(samples, 0.95) * 1000:7.1f} ms   (target ≤ 1500 ms)")
             print(f"min/max: {min(samples) * 1000:.1f} / {max(samples) * 1000:.1f} ms")
+            cpu = {}
+            if pty is not None:  # what the wrapper (pexpect + pyte) costs, next to claude itself
+                cpu = {"wrapper_cpu_s": cpu_seconds(pty.wrapper_pid()),
+                       "claude_cpu_s": cpu_seconds(int(pty.ask("ping")["pid"]))}  # type: ignore[call-overload]
+                print(f"CPU:     wrapper {cpu['wrapper_cpu_s']:.2f} s, claude {cpu['claude_cpu_s']:.2f} s "
+                      "(whole session so far)")
             if args.json:
                 args.json.write_text(json.dumps({
+                    "mode": args.mode,
                     "replies": len(samples),
                     "median_s": round(statistics.median(samples), 3),
                     "p95_s": round(percentile(samples, 0.95), 3),
                     "min_s": round(min(samples), 3),
                     "max_s": round(max(samples), 3),
                     "samples_s": [round(x, 3) for x in samples],
+                    **cpu,
                 }, indent=2) + "\n")
             for proc in world.procs:
                 world.stop_relay(proc)
     finally:
+        if pty is not None:
+            pty.close()
         end_panes(server)
         if world is not None:
             world.stop()  # its relays and a detached send-outbox

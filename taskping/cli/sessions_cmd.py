@@ -1,7 +1,8 @@
 """`taskping sessions` — the tracked sessions as a table.
 
 Besides the state the hooks recorded, it shows what the hooks cannot: ``gone``
-for a session whose tmux pane no longer runs (killed without a SessionEnd),
+for a session whose tmux pane no longer runs (killed without a SessionEnd) or
+whose PTY wrapper no longer listens, why a session is not injectable,
 and each session's last email with its fate (queued, sent, failed and why), so
 "why did no mail come?" is answered here. ``--prune`` ends the gone ones, then
 forgets what RETENTION_DAYS no longer keeps (:mod:`taskping.session_map.retention`,
@@ -21,7 +22,9 @@ HELP = "list tracked sessions"
 DESCRIPTION = (
     "List tracked Claude Code sessions: name, token, state (gone when the pane no longer runs), "
     "project dir, target, last event, last email (queued/sent/failed and why), expiry. "
-    "--prune ends the sessions whose pane is gone, then erases what is older than RETENTION_DAYS "
+    "PTY sessions (spawn --mode pty) show their control socket; a Claude started by hand outside "
+    "tmux (INJECTION_MODE=pty) is listed as not injectable, with the reason. "
+    "--prune ends the sessions whose pane or PTY wrapper is gone, then erases what is older than RETENTION_DAYS "
     "(sent mail, reply previews, notification bodies; ended sessions with their rows) and prints the counts."
 )
 REASON_WIDTH = 60
@@ -30,8 +33,11 @@ REASON_WIDTH = 60
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="include ended sessions")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    parser.add_argument("--prune", action="store_true",
-                        help="end the sessions whose tmux pane is gone, then forget what is older than RETENTION_DAYS")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="end the sessions whose tmux pane (or PTY wrapper) is gone, then forget what is older than RETENTION_DAYS",
+    )
 
 
 def _ago(ts: float | None) -> str:
@@ -83,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         gone = gone_sessions(rows)
         if args.prune:
             for s in prune(conn, rows, gone):
-                print(f"ended {s.name}: its tmux pane {s.target_pane} is gone")
+                what = f"its tmux pane {s.target_pane}" if s.kind == "tmux" else "its PTY wrapper"
+                print(f"ended {s.name}: {what} is gone")
             if not gone:
                 print("no gone sessions to prune")
             for line in retention.forget(conn, days=settings.retention_days).lines(settings.retention_days):
@@ -94,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         conn.close()
     if args.json:
         for s in rows:
-            record = {k: getattr(s, k) for k in s.__dataclass_fields__}
+            record = {k: getattr(s, k) for k in s.__dataclass_fields__ if k != "control_secret"}
             record["gone"] = s.id in gone
             record["last_mail"] = _last_mail(last.get(s.id))
             print(json.dumps(record))
@@ -105,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
     header = ("NAME", "TOKEN", "STATE", "PROJECT DIR", "TARGET", "LAST EVENT", "LAST MAIL", "EXPIRES")
     table = [header]
     for s in rows:
-        target = f"{s.target_socket} {s.target_pane}".strip() if s.kind == "tmux" else s.target_socket
+        if s.not_injectable:
+            target = "not injectable (below)"
+        elif s.kind == "tmux":
+            target = f"{s.target_socket} {s.target_pane}".strip()
+        else:
+            target = f"pty {s.target_socket}"
         last_event = f"{s.last_event or '-'} {_ago(s.last_event_at)}" if s.last_event else "-"
         expires = "ended" if not s.live else time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expires_at))
         state = "gone" if s.id in gone else s.state
@@ -113,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for r in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    for s in rows:
+        if s.not_injectable:
+            print(f"{s.name}: not injectable: {s.not_injectable}")
     if gone:
-        print(f"{len(gone)} session(s) gone (pane no longer runs): `taskping sessions --prune` ends them")
+        print(f"{len(gone)} session(s) gone (pane or PTY wrapper no longer runs): `taskping sessions --prune` ends them")
     return 0

@@ -1,4 +1,4 @@
-"""`taskping spawn` — start a tracked Claude Code session in a named tmux session."""
+"""`taskping spawn` — start a tracked Claude Code session in a named tmux session, or under a PTY here."""
 
 from __future__ import annotations
 
@@ -8,18 +8,27 @@ import shlex
 import sys
 from pathlib import Path
 
-HELP = "start a tracked Claude Code session in a named tmux session"
+HELP = "start a tracked Claude Code session (in a tmux session, or under a PTY in this terminal)"
 DESCRIPTION = (
     "Start COMMAND (default: claude) in a new detached tmux session named PREFIX-NAME "
     "(PREFIX is TMUX_SESSION_PREFIX, default 'taskping'), register it in the session map, and print "
     "its name, token and the `tmux attach` line. The command sees your environment as if run from "
-    "your shell. Put the command after `--`, e.g. `taskping spawn --name api -- claude --model opus`."
+    "your shell. Put the command after `--`, e.g. `taskping spawn --name api -- claude --model opus`. "
+    "With --mode pty (the default when INJECTION_MODE=pty) the command runs right here, in this "
+    "terminal, under a PTY TaskPing holds: it feels like running it directly (keys, Ctrl-C, window "
+    "size, exit status), and replies are typed into it; the session ends when the command exits."
 )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="session name (default: the working directory's name)")
     parser.add_argument("--cwd", type=Path, help="working directory for the command (default: here)")
+    parser.add_argument(
+        "--mode",
+        choices=("tmux", "pty"),
+        help="tmux: a new detached tmux session; pty: run here, in this terminal, under a PTY "
+        "(default: INJECTION_MODE, which defaults to tmux)",
+    )
     parser.add_argument("--attach", action="store_true", help="attach to the tmux session after starting it")
     parser.add_argument(
         "--tmux-socket",
@@ -60,6 +69,25 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"spawn: {problem}; install it or pass the command after --", file=sys.stderr)
         return 1
+
+    if (args.mode or settings.injection_mode) == "pty":
+        if args.attach or args.tmux_socket:
+            print("spawn: --attach and --tmux-socket are for --mode tmux; --mode pty runs here", file=sys.stderr)
+            return 2
+        from taskping.hooks.spawn_pty import spawn_pty
+
+        try:
+            return spawn_pty(
+                settings,
+                name=f"{settings.tmux_session_prefix}-{base_name}",
+                command=command,
+                cwd=cwd,
+                environment=dict(os.environ),
+                name_was_given=args.name is not None,
+            )
+        except SpawnError as exc:
+            print(f"spawn: {exc}", file=sys.stderr)
+            return 1
 
     try:
         spawned = spawn(

@@ -61,24 +61,27 @@ def tmux_pane_name(socket: str, pane: str) -> str | None:
     return (name or "").strip() or None
 
 
-def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings) -> Session | None:
-    assert env.tmux_socket and env.tmux_pane
-    session = sessions.by_target(conn, env.tmux_socket, env.tmux_pane)
+def _find_or_register(
+    conn: sqlite3.Connection, env: HookEnv, socket: str, pane: str, settings: Settings
+) -> Session | None:
+    if not pane:  # not a tmux pane: a PTY session's control socket, or an untracked Claude
+        return _pty_or_untracked(conn, env, socket, settings)
+    session = sessions.by_target(conn, socket, pane)
     if session is not None:
         return session
     # A Claude started by hand in some tmux pane: track it from its first event.
     from taskping.tokens import new_token  # here: only a first event needs it (hashlib, secrets)
 
-    name = tmux_pane_name(env.tmux_socket, env.tmux_pane) or f"tmux{env.tmux_pane}"
-    for candidate in (name, f"{name}{env.tmux_pane}"):
+    name = tmux_pane_name(socket, pane) or f"tmux{pane}"
+    for candidate in (name, f"{name}{pane}"):
         try:
             return sessions.create(
                 conn,
                 token=new_token(settings.host_id),
                 name=candidate,
                 kind="tmux",
-                target_socket=env.tmux_socket,
-                target_pane=env.tmux_pane,
+                target_socket=socket,
+                target_pane=pane,
                 ttl=settings.token_ttl,
                 state="idle",
             )
@@ -88,6 +91,42 @@ def _find_or_register(conn: sqlite3.Connection, env: HookEnv, settings: Settings
 
 
 NOT_IN_TMUX = "Claude is not running in tmux ($TMUX/$TMUX_PANE unset): not tracked, replies cannot reach it"
+NOT_INJECTABLE = (
+    "Claude was started by hand outside tmux and outside `taskping spawn --mode pty`: "
+    "replies cannot be typed into it (start it with `taskping spawn --mode pty`)"
+)
+UNTRACKED_PREFIX = "untracked:"
+
+
+def _pty_target(env: HookEnv, hook: HookInput, settings: Settings) -> tuple[str, str] | None:
+    """(socket, pane) naming the terminal when Claude is not in tmux: its PTY session's control
+    socket, or (INJECTION_MODE=pty) a name for a hand-started Claude tracked as not injectable."""
+    if env.pty_socket:
+        return env.pty_socket, ""
+    if settings.injection_mode == "pty" and hook.session_id:
+        return f"{UNTRACKED_PREFIX}{hook.session_id}", ""
+    return None
+
+
+def _pty_or_untracked(conn: sqlite3.Connection, env: HookEnv, socket: str, settings: Settings) -> Session | None:
+    """A `spawn --mode pty` session is registered before its command starts: only found here.
+    A hand-started Claude outside tmux (INJECTION_MODE=pty) is registered as not injectable."""
+    session = sessions.by_target(conn, socket, "")
+    if session is not None or not socket.startswith(UNTRACKED_PREFIX):
+        return session
+    from taskping.tokens import new_token
+
+    base = Path(env.project_dir or ".").name or "claude"
+    for candidate in (f"{base}-here", *(f"{base}-here-{i}" for i in range(2, 20))):
+        try:
+            return sessions.create(
+                conn, token=new_token(settings.host_id), name=candidate, kind="pty",
+                target_socket=socket, target_pane="", ttl=settings.token_ttl, state="idle",
+                not_injectable=NOT_INJECTABLE,
+            )
+        except NameInUse:
+            continue
+    return None
 
 
 def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
@@ -96,17 +135,26 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
     Every way of doing nothing comes back as ``skipped`` with the reason, which
     `taskping hook` logs: silence is never the answer to "why no email?".
     """
-    if not (env.tmux_socket and env.tmux_pane):
-        return HookOutcome(session=None, queued=None, skipped=NOT_IN_TMUX)
+    # The terminal's name in the session map: a tmux pane, or (pane "") a PTY session's socket.
+    if env.tmux_socket and env.tmux_pane:
+        socket, pane = env.tmux_socket, env.tmux_pane
+    else:
+        pty = _pty_target(env, hook, settings)
+        if pty is None:
+            return HookOutcome(session=None, queued=None, skipped=NOT_IN_TMUX)
+        socket, pane = pty
     if hook.event == "SessionEnd" and not settings.session_map_path.exists():
         # Nothing is tracked, so nothing ends; don't create a session map (or its directory) for it.
         return HookOutcome(session=None, queued=None, skipped="SessionEnd with no session map: nothing to end")
     conn = connect(settings.session_map_path)
     try:
-        if hook.event == "SessionEnd" and sessions.by_target(conn, env.tmux_socket, env.tmux_pane) is None:
+        if hook.event == "SessionEnd" and sessions.by_target(conn, socket, pane) is None:
             return HookOutcome(session=None, queued=None, skipped="SessionEnd for an untracked pane: nothing to end")
-        session = _find_or_register(conn, env, settings)
+        session = _find_or_register(conn, env, socket, pane, settings)
         if session is None:
+            if not pane and not socket.startswith(UNTRACKED_PREFIX):
+                why = f"no live PTY session on $TASKPING_PTY {socket} (ended?): not tracked"
+                return HookOutcome(session=None, queued=None, skipped=why)
             return HookOutcome(session=None, queued=None, skipped="could not register the pane: no free session name")
         state = STATE_AFTER[hook.event]
         if hook.event == "Notification" and hook.notification_type == "permission_prompt":
@@ -132,7 +180,12 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
         if notice.kind == "stop" and settings.notify_when == "away":
             from taskping.hooks.presence import present_reason
 
-            present = present_reason(env.tmux_socket, env.tmux_pane, settings.away_after_seconds)
+            if session.kind == "pty":
+                from taskping.hooks.presence import present_reason_pty
+
+                present = present_reason_pty(session, settings.away_after_seconds)
+            else:
+                present = present_reason(socket, pane, settings.away_after_seconds)
             if present is not None:
                 return HookOutcome(
                     session=session, queued=None, skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}"

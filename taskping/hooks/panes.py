@@ -30,8 +30,13 @@ def gone_ids(targets: list[tuple[int, str, str]]) -> set[int]:
 
 
 def gone_sessions(rows: Iterable[Session]) -> set[int]:
-    """Ids of the live tmux sessions among ``rows`` whose pane no longer runs."""
-    return gone_ids([(s.id, s.target_socket, s.target_pane) for s in rows if s.live and s.kind == "tmux"])
+    """Ids of the live sessions among ``rows`` whose tmux pane no longer runs or whose
+    PTY wrapper no longer listens on its control socket."""
+    from taskping.injectors.pty_control import listening
+
+    rows = list(rows)
+    gone = gone_ids([(s.id, s.target_socket, s.target_pane) for s in rows if s.live and s.kind == "tmux"])
+    return gone | {s.id for s in rows if s.live and s.control_secret and not listening(s.target_socket)}
 
 
 def prune(conn: sqlite3.Connection, rows: Iterable[Session], gone: set[int]) -> list[Session]:

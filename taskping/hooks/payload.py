@@ -81,6 +81,8 @@ class HookEnv(NamedTuple):
     tmux_pane: str | None
     claude_pid: int | None
     project_dir: str | None
+    #: the control socket of the `taskping spawn --mode pty` session Claude runs in ($TASKPING_PTY)
+    pty_socket: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HookEnv:
@@ -94,4 +96,5 @@ class HookEnv(NamedTuple):
             tmux_pane=where.pane if where else None,
             claude_pid=pid,
             project_dir=environ.get("CLAUDE_PROJECT_DIR") or None,
+            pty_socket=environ.get("TASKPING_PTY") or None,
         )

@@ -12,6 +12,10 @@ always mail, since they mean Claude is stuck until someone acts.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskping.session_map.sessions import Session
 
 
 def present_reason(socket: str, pane: str, away_after: int, at: float | None = None) -> str | None:
@@ -30,4 +34,19 @@ def present_reason(socket: str, pane: str, away_after: int, at: float | None = N
         idle = max(0, int(now - stamp))
         if idle < away_after:
             return f"client {tty or '?'} had input {idle}s ago (AWAY_AFTER_SECONDS={away_after})"
+    return None
+
+
+def present_reason_pty(session: Session, away_after: int) -> str | None:
+    """The same for a `spawn --mode pty` session: its host knows when a key was last typed."""
+    if not session.control_secret:
+        return None  # not a PTY TaskPing holds (a hand-started Claude): mail
+    from taskping.injectors.pty_control import ControlError, request
+
+    try:
+        idle = request(session.target_socket, session.control_secret, "ping", timeout=1.0).get("idle")
+    except ControlError:
+        return None
+    if isinstance(idle, (int, float)) and idle < away_after:
+        return f"a key was typed in the PTY {int(idle)}s ago (AWAY_AFTER_SECONDS={away_after})"
     return None

@@ -23,6 +23,9 @@ import threading
 from pathlib import Path
 
 from taskping.config import Settings
+from taskping.injectors.base import Target
+from taskping.injectors.by_kind import InjectorByKind
+from taskping.injectors.pty import NotInjectable, PtyInjector
 from taskping.injectors.tmux import TmuxInjector
 from taskping.log import get_logger
 from taskping.outgoing import smtp
@@ -30,7 +33,7 @@ from taskping.relay import fetch
 from taskping.relay.pipeline import Pipeline
 from taskping.relay.status_line import status_line
 from taskping.sd_notify import Notifier
-from taskping.session_map import connect, daemons, retention
+from taskping.session_map import connect, daemons, retention, sessions
 
 OUTBOX_INTERVAL = 0.25
 # The daemon is up anyway, and a connection attempt to a mail server that is down
@@ -42,7 +45,19 @@ FORGET_INTERVAL = 3600.0
 
 
 def make_pipeline(settings: Settings, conn) -> Pipeline:  # type: ignore[no-untyped-def]
-    injector = TmuxInjector(Path(settings.state_dir) / "locks", enter_delay_ms=settings.inject_enter_delay_ms)
+    """The pipeline with one injector per session mode (tmux, pty), chosen by each session's target."""
+    locks = Path(settings.state_dir) / "locks"
+    delay = settings.inject_enter_delay_ms
+
+    def secret_for(target: Target) -> str | None:
+        session = sessions.by_target(conn, target.socket, target.pane)
+        if session is not None and session.not_injectable:
+            raise NotInjectable(session.not_injectable)
+        return session.control_secret if session is not None else None
+
+    injector = InjectorByKind(
+        tmux=TmuxInjector(locks, enter_delay_ms=delay), pty=PtyInjector(locks, secret_for, enter_delay_ms=delay)
+    )
     return Pipeline(settings, conn, injector)
 
 

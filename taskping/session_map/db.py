@@ -154,6 +154,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX notifications_time ON notifications(created_at);
     CREATE INDEX inbound_decided ON inbound(decided_at)
     """,
+    # 5: PTY sessions: the control socket's secret; why a tracked session cannot be typed into
+    """
+    ALTER TABLE sessions ADD COLUMN control_secret TEXT;
+    ALTER TABLE sessions ADD COLUMN not_injectable TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

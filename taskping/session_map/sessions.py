@@ -13,7 +13,7 @@ permission dialog is open) → ``ended`` (SessionEnd, or its pane vanished).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from taskping.session_map.db import now, transaction
@@ -43,6 +43,10 @@ class Session:
     created_at: float
     updated_at: float
     expires_at: float
+    #: PTY sessions: the secret their control socket asks for (never shown)
+    control_secret: str | None = field(default=None, repr=False)
+    #: why replies cannot be typed into this session (None: they can)
+    not_injectable: str | None = None
 
     @property
     def live(self) -> bool:
@@ -74,6 +78,8 @@ def create(
     state: State = "starting",
     cwd: str | None = None,
     adopt: bool = False,
+    control_secret: str | None = None,
+    not_injectable: str | None = None,
 ) -> Session:
     """Register a session. Raises NameInUse when a live session has the name.
 
@@ -98,6 +104,11 @@ def create(
             session_id = existing["id"]
         else:
             session_id = _insert(conn, token, name, kind, target_socket, target_pane, cwd, state, t, ttl)
+        if control_secret is not None or not_injectable is not None:
+            conn.execute(
+                "UPDATE sessions SET control_secret = ?, not_injectable = ? WHERE id = ?",
+                (control_secret, not_injectable, session_id),
+            )
     found = get(conn, session_id)
     assert found is not None
     return found
