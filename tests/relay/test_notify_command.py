@@ -5,13 +5,16 @@ reply to it is typed into that pane. Real Dovecot, relay process, tmux and claud
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
 
+from taskping.injectors import ScreenState
 from tests.relay.conftest import BIN, Notification, World
+from tests.support.claude_fixtures import claude_binary_or_skip
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 
@@ -43,22 +46,23 @@ def _parts(raw: bytes) -> tuple[str, str]:
 
 
 def test_notify_from_the_pane_and_a_reply_typed_there(world: World) -> None:
-    s = world.spawn("build")
-    first = world.notification_for(s, "start the build")  # the session's thread exists
-
-    out = run_notify(world, "--title", "make test: exit 0", "-",
-                     stdin="All **214** tests passed.\n\n```\n$ make test\nok\n```\n",
-                     extra_env=pane_env(world, s.target_pane))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("queued for taskping-build")
+    # The README's recipe: a spawned session runs the build (a sleep stands for it), tells the phone
+    # from inside its pane ($TMUX_PANE as tmux set it), then waits in claude for the answer.
+    claude = claude_binary_or_skip()
+    build = (f"sleep 1; taskping --env-file {shlex.quote(str(world.env_file))} notify --title \"make test: exit $?\" - "
+             f"<<'EOF'\nAll **214** tests passed.\n\n```\n$ make test\nok\n```\nEOF\nexec {shlex.quote(claude)}")
+    world.taskping("spawn", "--tmux-socket", world.socket, "--cwd", str(world.home.project_dir), "--name", "build",
+                   "--", "sh", "-c", build)
+    s = world.session("taskping-build")
     (raw,) = world.new_mail(1)
     note = _note(raw, s.token)
     assert note.subject == f"[TaskPing #{s.token}] project: make test: exit 0"
     msg = message_from_bytes(raw, policy=default_policy)
-    assert msg["In-Reply-To"] == first.message_id and msg["X-TaskPing"] == "notify"  # in the session's thread
+    assert msg["X-TaskPing"] == "notify" and world.session("taskping-build").thread_root == note.message_id
     text, html = _parts(raw)
     assert "make test: exit 0" in text and "All **214** tests passed." in text  # text/plain keeps the markdown
     assert "<strong>214</strong>" in html and "<pre" in html
+    world.wait_screen(s, ScreenState.READY)  # claude took the pane over, same session
 
     world.start_relay()
     world.reply(note, "run the linter too\n\n> " + text.splitlines()[0])
