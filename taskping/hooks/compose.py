@@ -49,7 +49,8 @@ QUICK_REPLIES: tuple[tuple[str, str], ...] = (("Continue", "continue"), ("Stop",
 REPLYABLE = ("stop", "idle", "notify")
 #: Reply commands listed in the footer (none yet: issue 12's commands add theirs here).
 REPLY_COMMANDS: tuple[FooterCommand, ...] = ()
-PREHEADER_CHARS = 140
+#: The preview's length; with its padding the marker line stays within the extractor's 400 characters.
+PREHEADER_CHARS = 100
 
 STATE_LABELS = {
     "starting": "starting",

@@ -47,7 +47,7 @@ STYLES: dict[str, str] = {
     "ul": "margin:0 0 12px;padding-left:22px",
     "ol": "margin:0 0 12px;padding-left:24px",
     "li": "margin:0 0 4px",
-    "blockquote": f"margin:0 0 12px;padding:0 0 0 12px;border-left:3px solid {RULE};opacity:.85",
+    "blockquote": f"margin:0 0 12px;padding:0 0 0 12px;border-left:3px solid {RULE}",
     "code": f"font-family:{MONO};font-size:.9em;background:{SHADE};border-radius:4px;padding:1px 4px",
     "table": "border-collapse:collapse;margin:0 0 12px;font-size:14px",
     "th": f"border:1px solid {RULE};padding:4px 8px;text-align:left;background:{SHADE}",

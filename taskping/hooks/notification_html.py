@@ -2,16 +2,16 @@
 
 Top to bottom:
 
-1. a hidden **preheader**: the first line of Claude's reply, which inbox
-   lists show as the preview (followed by invisible padding, so the preview
-   does not run on into the marker);
-2. the reply **marker** line, small and grey: the extractor's boundary, kept
-   as the first visible line (see :mod:`taskping.marker`);
-3. the one-line **summary** of the turn (``4 min · edited 3 files · ran 2 commands``);
-4. the **body**: Claude's markdown rendered by :mod:`taskping.hooks.markdown_html`
+1. the reply **marker** line, small and grey: the extractor's boundary, kept
+   as the first visible line (see :mod:`taskping.marker`), led by a hidden
+   **preheader** on the same line: the first line of Claude's reply, which
+   inbox lists show as the preview (followed by invisible padding, so the
+   preview does not run on into the marker);
+2. the one-line **summary** of the turn (``4 min · edited 3 files · ran 2 commands``);
+3. the **body**: Claude's markdown rendered by :mod:`taskping.hooks.markdown_html`
    (or a monospace block for plain text);
-5. **buttons**: one-tap ``mailto:`` answers (see :func:`mailto`);
-6. the **footer**: how to reply, the reply commands when there are any, the
+4. **buttons**: one-tap ``mailto:`` answers (see :func:`mailto`);
+5. the **footer**: how to reply, the reply commands when there are any, the
    session's details.
 
 Light and dark: the page declares ``color-scheme: light dark`` and sets no text
@@ -75,12 +75,12 @@ PAGE_STYLE = (
     "margin:0;padding:14px 14px 20px;font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,"
     "Helvetica,Arial,sans-serif;font-size:16px;line-height:1.45;-webkit-text-size-adjust:100%;word-wrap:break-word"
 )
-PREHEADER_STYLE = (
-    "display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all"
-)
+PREHEADER_STYLE = "display:none;mso-hide:all"
 #: After the preheader: invisible characters that fill the rest of the preview line.
 PREHEADER_PAD = "&#847;&zwnj;&nbsp;" * 60
-MUTED = "opacity:.65"
+#: Secondary text: a mid grey, legible on white and on black (no opacity: the reply extractor, reading a
+#: quoted copy of this page, refuses text under styles it cannot judge).
+MUTED = "color:#888888"
 BUTTON_STYLE = (
     "display:inline-block;margin:0 8px 8px 0;padding:10px 18px;border-radius:8px;background:#1a73e8;"
     "color:#ffffff;text-decoration:none;font-weight:600;font-size:15px"
@@ -104,10 +104,12 @@ def page(
         "<!doctype html><html><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<meta name='color-scheme' content='light dark'><meta name='supported-color-schemes' content='light dark'>",
-        "<style>:root{color-scheme:light dark}</style>",
         f"</head><body style=\"{PAGE_STYLE}\">",
-        f"<div style=\"{PREHEADER_STYLE}\">{escape(preheader)}{PREHEADER_PAD}</div>",
-        f"<p style=\"margin:0 0 10px;font-size:11px;{MUTED}\">{escape(marker)}</p>",
+        # The preheader shares the marker's line: a client that quotes this page with its styles
+        # stripped shows "<first line> ## Reply above this line ## …" as one line, which the extractor
+        # still reads as the marker (nothing of Claude's leaks above the boundary).
+        f"<p style=\"margin:0 0 10px;font-size:12px;{MUTED}\"><span style=\"{PREHEADER_STYLE}\">"
+        f"{escape(preheader)}{PREHEADER_PAD}</span>{escape(marker)}</p>",
     ]
     if title:
         out.append(f"<p style=\"margin:0 0 6px;font-size:17px;font-weight:600\">{escape(title)}</p>")
