@@ -56,11 +56,11 @@ def notify_notice(message: str, title: str | None = None, *, plain: bool = False
                   markdown=not plain)
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+def _duration(exact: float) -> str:
+    seconds = max(0, round(exact))
     if seconds < 60:
         return f"{seconds} s"
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import quote
 
-
 MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
 #: Translucent greys read on white and on black alike.
 SHADE = "rgba(127,127,127,.14)"
@@ -108,8 +107,8 @@ def page(
         # The preheader shares the marker's line: a client that quotes this page with its styles
         # stripped shows "<first line> ## Reply above this line ## …" as one line, which the extractor
         # still reads as the marker (nothing of Claude's leaks above the boundary).
-        f"<p style=\"margin:0 0 10px;font-size:12px;{MUTED}\"><span style=\"{PREHEADER_STYLE}\">"
-        f"{escape(preheader)}{PREHEADER_PAD}</span>{escape(marker)}</p>",
+        (f"<p style=\"margin:0 0 10px;font-size:12px;{MUTED}\"><span style=\"{PREHEADER_STYLE}\">"
+         f"{escape(preheader)}{PREHEADER_PAD}</span>{escape(marker)}</p>"),
     ]
     if title:
         out.append(f"<p style=\"margin:0 0 6px;font-size:17px;font-weight:600\">{escape(title)}</p>")
@@ -125,7 +124,8 @@ def page(
     if commands:
         out.append("<p style=\"margin:8px 0 4px\">Reply commands (a line on its own):</p>")
         out += [
-            f"<p style=\"margin:0 0 2px\"><code style=\"font-family:{MONO}\">{escape(c.write)}</code> {escape(c.does)}</p>"
+            (f"<p style=\"margin:0 0 2px\"><code style=\"font-family:{MONO}\">{escape(c.write)}</code> "
+             f"{escape(c.does)}</p>")
             for c in commands
         ]
     out.append("<p style=\"margin:8px 0 0\">" + "<br>".join(escape(d) for d in details) + "</p></div>")

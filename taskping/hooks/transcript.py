@@ -98,7 +98,7 @@ def _epoch(stamp: object) -> float | None:
     if not isinstance(stamp, str):
         return None
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(stamp).timestamp()  # Python 3.11 reads the trailing "Z"
     except ValueError:
         return None
 
@@ -149,8 +149,8 @@ def last_turn_activity(path: str | os.PathLike[str] | None) -> TurnActivity | No
                 break
             for block in blocks:
                 if block.get("type") == "tool_result":
-                    result = "denied" if entry.get("toolDenialKind") else "error" if block.get("is_error") else "ok"
-                    results[str(block.get("tool_use_id"))] = result
+                    outcome = "denied" if entry.get("toolDenialKind") else "error" if block.get("is_error") else "ok"
+                    results[str(block.get("tool_use_id"))] = outcome
         elif entry.get("type") == "assistant":
             for block in blocks:
                 if block.get("type") != "tool_use":

@@ -48,7 +48,7 @@ def _notification(first_line: str) -> tuple[str, str]:
     reply = f"{first_line}\n\n## What changed\n\n- **one**\n- `two`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
     mail = compose(stop_notice(reply, summary="1 min · ran 1 command"), session, email_from="t@example.test",
                    email_to="me@example.test", reply_window_until=now + 3600, state="idle")
-    return mail.text, re.search(r"<body[^>]*>(.*)</body>", mail.html, re.S).group(1)  # type: ignore[union-attr]
+    return mail.text, re.search(r"<body[^>]*>(.*)</body>", mail.html, re.DOTALL).group(1)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("first_line", ["Done.", "All 214 tests pass now; here is what changed and why it matters."])
