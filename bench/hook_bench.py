@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -76,21 +77,37 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+#: CPU milliseconds (user + system) of each timed run, by row name: on a shared, loaded machine
+#: the wall time mostly measures the queue for a core; the CPU time is what the hook itself costs.
+CPU_MS: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_runs(argv: list[str], *, env: dict[str, str], stdin: bytes, runs: int, pause: float,
-              before: Callable[[], None] | None = None, warmup: int = 3) -> list[float]:
+              before: Callable[[], None] | None = None, warmup: int = 3, row: str | None = None) -> list[float]:
     times: list[float] = []
+    cpu: list[float] = []
     for i in range(warmup + runs):
         if before is not None:
             before()
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.run(argv, input=stdin, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, check=False)
         took = time.perf_counter() - started
+        cpu_took = _children_cpu() - cpu_before
         if proc.returncode != 0 or proc.stderr:
             raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode()}")
         if i >= warmup:
             times.append(took * 1000)
+            cpu.append(cpu_took * 1000)
         time.sleep(pause)
+    if row is not None:
+        CPU_MS[row] = cpu
     return times
 
 
@@ -177,13 +194,15 @@ def main() -> int:
             raise SystemExit("the SessionStart hook did not register the pane")
 
         rows: list[tuple[str, list[float]]] = []
-        rows.append(("python -c pass", time_runs([sys.executable, "-c", "pass"], env=env, stdin=b"",
-                                                 runs=args.runs, pause=args.pause)))
-        rows.append(("hook Stop (relay alive)", time_runs([*hook, "Stop"], env=env, stdin=stop, runs=args.runs,
-                                                          pause=args.pause, before=relay_alive)))
+        def row(name: str, argv: list[str], stdin: bytes, before: Callable[[], None] | None = None) -> None:
+            rows.append((name, time_runs(argv, env=env, stdin=stdin, runs=args.runs, pause=args.pause,
+                                         before=before, row=name)))
+
+        row("python -c pass", [sys.executable, "-c", "pass"], b"")
+        row("hook Stop (relay alive)", [*hook, "Stop"], stop, relay_alive)
         queued_before = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        rows.append(("hook Stop (starts sender)", time_runs([*hook, "Stop"], env=env, stdin=stop, runs=args.runs,
-                                                            pause=args.pause, before=relay_gone)))
+        # The sender it starts runs detached, outside this process's children: not in the CPU column.
+        row("hook Stop (starts sender)", [*hook, "Stop"], stop, relay_gone)
         started = bool(our_senders(str(root))) or (db.parent / "send-outbox.lock").exists()
         queued = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
@@ -191,10 +210,10 @@ def main() -> int:
               f"tracked session {tracked['name']!r}, {args.runs} runs per row after 3 warm-up runs")
         print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
         print()
-        print(f"{'command':<28}{'median ms':>11}{'p95 ms':>9}{'min ms':>9}{'max ms':>9}")
+        print(f"{'command':<28}{'median ms':>11}{'p95 ms':>9}{'min ms':>9}{'max ms':>9}{'cpu median ms':>15}")
         for name, times in rows:
             print(f"{name:<28}{statistics.median(times):>11.1f}{percentile(times, 95):>9.1f}"
-                  f"{min(times):>9.1f}{max(times):>9.1f}")
+                  f"{min(times):>9.1f}{max(times):>9.1f}{statistics.median(CPU_MS[name]):>15.1f}")
         hook_median = statistics.median(rows[1][1])
         print()
         print(f"hook overhead over bare python (median): {hook_median - statistics.median(rows[0][1]):.1f} ms; "
@@ -207,7 +226,8 @@ def main() -> int:
                 "runs": args.runs,
                 "rows": {name: {"median_ms": round(statistics.median(times), 1),
                                 "p95_ms": round(percentile(times, 95), 1),
-                                "min_ms": round(min(times), 1), "max_ms": round(max(times), 1)}
+                                "min_ms": round(min(times), 1), "max_ms": round(max(times), 1),
+                                "cpu_median_ms": round(statistics.median(CPU_MS[name]), 1)}
                          for name, times in rows},
                 "hook_median_ms": round(hook_median, 1),
                 "bare_median_ms": round(statistics.median(rows[0][1]), 1),

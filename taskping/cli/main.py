@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("taskping.cli.explain_cmd", "show step by step why a saved reply would be typed or refused"),
     "doctor": ("taskping.cli.doctor_cmd", "check the setup end to end: one line per check, the fix under each failure"),
     "install-service": ("taskping.cli.install_service_cmd", "write the relay's systemd user unit"),
+    "notify": ("taskping.cli.notify_cmd", "send a notification in a tracked session's thread (a reply is typed there)"),
 }
 
 

@@ -1,16 +1,21 @@
 """The notification emails: what a person reads on their phone.
 
 Subject: ``[TaskPing #TOKEN] <project dir name>: <first line, ≤ 60 chars>``.
-Body, top to bottom: the reply-marker line (carrying the token), two lines on
-how to reply, Claude's full reply (or the permission/idle message), then the
-session's name, project dir, state and reply window. The HTML part says the
-same with phone-friendly styling.
+Text part, top to bottom: the reply-marker line (carrying the token: the
+extractor's boundary, so it stays first), the turn's one-line summary, Claude's
+full reply as markdown (or the permission/idle/notify message), then the
+footer after ``-- ``: how to reply, the quick replies, the session's name,
+project dir, state and reply window. The HTML part
+(:mod:`taskping.hooks.notification_html`) says the same with Claude's markdown
+rendered, a hidden preheader (the inbox preview shows Claude's first line, not
+the marker) and one-tap ``mailto:`` buttons for the quick replies.
 
 Runs in the Stop hook, in front of Claude's next turn, so it imports nothing
-heavy: the MIME bytes come from :mod:`taskping.hooks.mime` (not the ``email``
-package), HTML escaping is the five characters that matter, and the subject
-tag is written here (``tokens`` would pull in hashlib and ``secrets``; a test
-holds it equal to :func:`taskping.tokens.subject_tag`).
+it can avoid: the MIME bytes come from :mod:`taskping.hooks.mime` (not the
+``email`` package) and the subject tag is written here (``tokens`` would pull
+in hashlib and ``secrets``; a test holds it equal to
+:func:`taskping.tokens.subject_tag`). The markdown renderer is the one import
+of weight (~20 ms, measured in bench/README.md).
 """
 
 from __future__ import annotations
@@ -19,13 +24,33 @@ import os
 import time
 from typing import NamedTuple
 
-from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
-from taskping.hooks.mime import build
+from taskping.hooks import notification_html
+from taskping.hooks.mime import build, new_message_id
+from taskping.hooks.notices import (
+    Notice,
+    first_line,
+    idle_notice,
+    notify_notice,
+    permission_notice,
+    stop_notice,
+)
+from taskping.hooks.notification_html import Button, FooterCommand, escape, mailto
 from taskping.marker import marker_line
 from taskping.session_map.sessions import Session
 
 # Re-exported: callers and tests that compose mail also build notices.
-__all__ = ["Notice", "compose", "first_line", "idle_notice", "permission_notice", "stop_notice"]
+__all__ = [
+    "Notice", "compose", "escape", "first_line", "idle_notice", "notify_notice", "permission_notice", "stop_notice",
+]
+
+#: Suggested replies offered as one-tap buttons (label, the text typed into Claude).
+QUICK_REPLIES: tuple[tuple[str, str], ...] = (("Continue", "continue"), ("Stop", "stop"))
+#: Kinds that invite a typed reply (a permission dialog is answered at the terminal).
+REPLYABLE = ("stop", "idle", "notify")
+#: Reply commands listed in the footer (none yet: issue 12's commands add theirs here).
+REPLY_COMMANDS: tuple[FooterCommand, ...] = ()
+#: The preview's length; with its padding the marker line stays within the extractor's 400 characters.
+PREHEADER_CHARS = 100
 
 STATE_LABELS = {
     "starting": "starting",
@@ -52,13 +77,6 @@ def subject_tag(token: str) -> str:
     return f"[TaskPing #{token}]"
 
 
-def escape(text: str) -> str:
-    """HTML-escape text for an element or a quoted attribute (as ``html.escape``)."""
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
-    )
-
-
 def project_name(session: Session) -> str:
     return os.path.basename((session.cwd or "").rstrip("/")) or session.name
 
@@ -67,16 +85,30 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(ts))
 
 
-def how_to_reply(notice: Notice) -> tuple[str, str]:
+def how_to_reply(notice: Notice) -> tuple[str, ...]:
     if notice.kind == "permission":
         return (
             "A permission dialog is open: answer it at the terminal (`tmux attach`).",
             "Replies are not typed while the dialog is open.",
         )
     return (
-        "Reply to this email: your text above the marker is typed into Claude Code and submitted.",
+        "Reply to this email: your text above the marker line is typed into Claude Code and submitted.",
         "Put a command in ``` fences to send exactly that; keep the subject line as it is.",
+        "Quick replies: " + ", ".join(f'"{text}"' for _, text in QUICK_REPLIES) + " (the buttons, or write the word).",
     )
+
+
+def preheader(notice: Notice) -> str:
+    """What the inbox preview shows: the title, else the body's first line, markdown marks dropped."""
+    line = first_line(notice.title or notice.body, PREHEADER_CHARS)
+    return line.replace("**", "").replace("__", "").replace("`", "") if notice.markdown else line
+
+
+def quick_reply_buttons(email_from: str, subject: str, message_id: str) -> list[Button]:
+    """One-tap answers: a reply to EMAIL_FROM with the notification's subject (its token) and the text."""
+    reply_subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    return [Button(label, mailto(email_from, subject=reply_subject, body=text, in_reply_to=message_id))
+            for label, text in QUICK_REPLIES]
 
 
 def compose(
@@ -90,32 +122,38 @@ def compose(
 ) -> ComposedMail:
     project = project_name(session)
     subject = f"{subject_tag(session.token)} {project}: {notice.headline}"
+    message_id = new_message_id(email_from)
     marker = marker_line(session.token)
-    line1, line2 = how_to_reply(notice)
+    replying = how_to_reply(notice)
     details = [
         f"Session: {session.name}",
         f"Project: {session.cwd or '?'}",
         f"State: {STATE_LABELS.get(state, state)}",
         f"Replies accepted until {_when(reply_window_until)}",
     ]
-    heading = {"stop": "Claude replied:", "permission": "Claude asks:", "idle": "Claude is idle:"}[notice.kind]
-    text = "\n".join([marker, "", line1, line2, "", heading, "", notice.body, "", "-- ", *details, ""])
-    esc = escape
-    html = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'></head>"
-        "<body style='font-family:-apple-system,Segoe UI,Roboto,sans-serif;font-size:16px;line-height:1.4;"
-        "margin:0;padding:12px;color:#111'>"
-        f"<p style='color:#888;font-size:12px;margin:0 0 12px'>{esc(marker)}</p>"
-        f"<p style='margin:0 0 4px'>{esc(line1)}</p>"
-        f"<p style='margin:0 0 16px;color:#555'>{esc(line2)}</p>"
-        f"<p style='margin:0 0 6px;font-weight:600'>{esc(heading)}</p>"
-        "<div style='white-space:pre-wrap;word-wrap:break-word;font-family:ui-monospace,Menlo,Consolas,monospace;"
-        "font-size:14px;background:#f6f6f6;border-radius:6px;padding:10px'>"
-        f"{esc(notice.body)}</div>"
-        "<p style='color:#666;font-size:13px;margin:16px 0 0'>"
-        + "<br>".join(esc(d) for d in details)
-        + "</p></body></html>"
+    commands = [f"{c.write}  {c.does}" for c in REPLY_COMMANDS]
+    top = [marker, ""]
+    if notice.title:
+        top += [notice.title, ""]
+    if notice.summary:
+        top += [notice.summary, ""]
+    text = "\n".join([*top, notice.body, "", "-- ", *replying, *commands, *details, ""])
+    if notice.markdown:
+        from taskping.hooks.markdown_html import render  # the one heavy import: only when mailing
+
+        body_html = render(notice.body)
+    else:
+        body_html = notification_html.preformatted(notice.body)
+    html = notification_html.page(
+        preheader=preheader(notice),
+        marker=marker,
+        summary=notice.summary,
+        title=notice.title,
+        body_html=body_html,
+        buttons=quick_reply_buttons(email_from, subject, message_id) if notice.kind in REPLYABLE else [],
+        how_to_reply=replying,
+        commands=REPLY_COMMANDS,
+        details=details,
     )
     message_id, raw = build(
         email_from=email_from,
@@ -125,5 +163,6 @@ def compose(
         html=html,
         kind=notice.kind,
         thread_root=session.thread_root,
+        message_id=message_id,
     )
     return ComposedMail(message_id=message_id, subject=subject, text=text, html=html, to_addr=email_to, raw=raw)

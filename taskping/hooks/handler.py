@@ -16,7 +16,8 @@ this turn already produced one; SessionEnd → ended. With ``NOTIFY_WHEN=away``
 Speed: the hook sits in front of every prompt (UserPromptSubmit runs before
 Claude sees it), so each event imports only what it uses: mail composing, the
 outbox and the relay check only when something is mailed, tokens only when a
-pane is registered, the transcript reader only when Stop carries no text.
+pane is registered, the transcript reader only for a Stop that is mailed (the turn's summary)
+or carries no text, the markdown renderer only when a Stop is mailed.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
                 return HookOutcome(
                     session=session, queued=None, skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}"
                 )
+        if notice.kind == "stop":  # read here: a Stop that is not mailed does not read the transcript for it
+            notice = notice._replace(summary=_turn_summary(hook, session))
         # Only for mail: UserPromptSubmit (in front of every prompt) and the other events import
         # none of this (notifications/outbox rows, the relay heartbeat's socket, the MIME writer).
         from taskping.hooks import compose
@@ -240,6 +243,19 @@ def _notice_for(hook: HookInput, session: Session) -> tuple[notices.Notice | Non
             return None, "idle notice not mailed: this turn's reply was already mailed"
         return None, f"notification type {hook.notification_type or '(none)'!r} is not mailed"
     return None, None
+
+
+def _turn_summary(hook: HookInput, session: Session) -> str | None:
+    """``4 min · edited 3 files · ran 2 commands``: the turn's length from its prompt (the transcript's
+    timestamp, else our UserPromptSubmit's), what it changed from the transcript."""
+    from taskping.hooks.transcript import last_turn_activity
+
+    activity = last_turn_activity(hook.transcript_path)
+    started = (activity.started_at if activity else None) or session.last_prompt_at
+    seconds = time.time() - started if started is not None else None
+    if activity is None:
+        return notices.turn_summary(seconds, 0, 0)
+    return notices.turn_summary(seconds, activity.files_edited, activity.commands_run)
 
 
 def taskping_command() -> list[str]:

@@ -15,9 +15,12 @@ SUBJECT_SNIPPET = 60
 class Notice(NamedTuple):
     """What to tell the person: the kind and the main text."""
 
-    kind: str  # "stop" | "permission" | "idle"
+    kind: str  # "stop" | "permission" | "idle" | "notify"
     headline: str  # the subject's text after the project name
     body: str  # Claude's reply, or the notification message
+    summary: str | None = None  # one line on the turn: "4 min · edited 3 files · ran 2 commands"
+    title: str | None = None  # shown above the body (`taskping notify --title`)
+    markdown: bool = True  # the body is markdown (Claude's); False: plain text shown as it is
 
 
 def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
@@ -28,10 +31,11 @@ def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
     return ""
 
 
-def stop_notice(reply_text: str | None) -> Notice:
+def stop_notice(reply_text: str | None, summary: str | None = None) -> Notice:
     text = (reply_text or "").strip()
     headline = first_line(text) or "finished its turn"
-    return Notice(kind="stop", headline=headline, body=text or "(Claude finished its turn without a text reply.)")
+    return Notice(kind="stop", headline=headline, body=text or "(Claude finished its turn without a text reply.)",
+                  summary=summary)
 
 
 def permission_notice(message: str | None) -> Notice:
@@ -42,3 +46,37 @@ def permission_notice(message: str | None) -> Notice:
 def idle_notice(message: str | None) -> Notice:
     text = (message or "Claude is waiting for your input.").strip()
     return Notice(kind="idle", headline="waiting for your input", body=text)
+
+
+def notify_notice(message: str, title: str | None = None, *, plain: bool = False) -> Notice:
+    """`taskping notify`: a message from a script or a build, in the session's thread."""
+    text = message.strip("\n")
+    headline = first_line(title or "") or first_line(text) or "notification"
+    return Notice(kind="notify", headline=headline, body=text or "(no message)", title=title or None,
+                  markdown=not plain)
+
+
+def _duration(exact: float) -> str:
+    seconds = max(0, round(exact))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def turn_summary(seconds: float | None, files_edited: int, commands_run: int) -> str | None:
+    """``4 min · edited 3 files · ran 2 commands`` (parts that are unknown or zero left out)."""
+    parts = []
+    if seconds is not None:
+        parts.append(_duration(seconds))
+    if files_edited:
+        parts.append("edited " + _count(files_edited, "file", "files"))
+    if commands_run:
+        parts.append("ran " + _count(commands_run, "command", "commands"))
+    return " · ".join(parts) or None

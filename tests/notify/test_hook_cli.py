@@ -7,6 +7,7 @@ composed email from the outbox, the e2e tests read it from a real mailbox.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -152,14 +153,21 @@ def test_stop_queues_a_complete_notification(hook_rig: HookRig) -> None:
     lines = text.splitlines()
     assert lines[0] == marker_line(s.token) and is_marker_line(lines[0])
     assert s.token in lines[0]
-    assert lines[2].startswith("Reply to this email") and "```" in lines[3]  # two lines on how to reply
-    assert REPLY in text  # the full reply, not just its first line
-    assert f"Session: {s.name}" in lines
-    assert f"Project: {rig.root / 'myproject'}" in lines
-    assert "State: waiting for your reply" in lines
+    assert re.fullmatch(r"\d+ s", lines[2])  # the turn's summary: its length (no transcript: no files, commands)
+    assert lines[4] == REPLY.splitlines()[0]  # then Claude's reply
+    assert REPLY in text  # the full reply as markdown, not just its first line
+    footer = lines[lines.index("-- ") + 1 :]  # how to reply: in the footer, under the reply
+    assert footer[0].startswith("Reply to this email") and "```" in footer[1]
+    assert f"Session: {s.name}" in footer
+    assert f"Project: {rig.root / 'myproject'}" in footer
+    assert "State: waiting for your reply" in footer
     assert marker_line(s.token) in html
+    # The markdown is rendered (a list, inline code) and the model's raw HTML stays text.
+    assert "<ol" in html and "<code" in html and "parse_header</code>" in html
     assert "&lt;b&gt;not bold&lt;/b&gt; &amp; friends" in html and "<b>not bold</b>" not in html
     assert "Shall I also update the changelog?" in html
+    # The preview is Claude's first line (a hidden preheader before the marker).
+    assert html.index(REPLY.splitlines()[0]) < html.index(marker_line(s.token))
 
 
 def test_notifications_of_a_session_form_one_thread(hook_rig: HookRig) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -27,7 +28,7 @@ from taskping.session_map import connect, outbox, sessions
 from taskping.session_map.sessions import Session
 from tests.notify.conftest import parse_mail, parts, reap_senders, subject, taskping_bin, tmux_pid
 from tests.support.claude_fixtures import ClaudeHome, ClaudePane, claude_binary_or_skip
-from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_anthropic import FakeAnthropic, Reply, ToolUse
 from tests.support.mail_fixtures import BrokenSMTP
 from tests.support.mailstack import MailStack
 
@@ -238,6 +239,9 @@ def test_spawned_session_emails_each_turn_in_one_thread(e2e: E2E) -> None:
 
 def test_hand_started_claude_is_tracked_and_notifies(e2e: E2E) -> None:
     rig = e2e
+    # The turn writes a file and runs a command (allowed up front: no dialog), for the summary line.
+    permissions = {**rig.home.read_settings().get("permissions", {}), "allow": ["Write", "Bash(ls)"]}
+    rig.home.update_settings({"permissions": permissions})
     claude = rig.start_by_hand("hand")
     pane = str(claude.pane.pane_id)
     tracked = wait_until("the SessionStart hook to register the pane",
@@ -247,12 +251,19 @@ def test_hand_started_claude_is_tracked_and_notifies(e2e: E2E) -> None:
     assert tracked.last_event == "SessionStart" and tracked.cwd == str(rig.home.project_dir)
     assert tracked.claude_pid and "claude" in Path(f"/proc/{tracked.claude_pid}/cmdline").read_text()
 
-    rig.api.queue_text("Hand-started reply.")
+    rig.api.queue(
+        Reply(tool_use=ToolUse("Write", {"file_path": str(rig.home.project_dir / "notes.txt"), "content": "hi\n"})),
+        Reply(tool_use=ToolUse("Bash", {"command": "ls", "description": "list"})),
+        Reply(text="Hand-started reply."),
+    )
     type_prompt(rig.server, pane, "hello from the keyboard")
     (msg,) = rig.stack.wait_for_messages("me", 1, timeout=MAIL_TIMEOUT)
     subj, text, _ = _sole_text(msg.raw)
     assert subj == f"[TaskPing #{tracked.token}] project: Hand-started reply."
     assert "Session: hand:0.0" in text
+    # The turn's summary, read by the Stop hook from the transcript claude was writing.
+    assert re.search(r"^\d+ s · edited 1 file · ran 1 command$", text, re.MULTILINE), text
+    assert (rig.home.project_dir / "notes.txt").read_text() == "hi\n"
     session = rig.session_named("hand:0.0")
     assert session is not None and session.state == "idle" and session.turn == 1
 
