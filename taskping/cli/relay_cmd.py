@@ -15,7 +15,8 @@ DESCRIPTION = (
     "--once processes what is in the mailbox and exits (for cron and tests)."
 )
 EPILOG = (
-    "exit status: 0 done; 1 unexpected error; 2 configuration (a key, IMAP_FOLDER); "
+    "exit status: 0 done; 1 unexpected error; 2 configuration (a key, IMAP_FOLDER, a session map "
+    "written by a newer TaskPing); "
     "3 cannot connect (host, port, TLS); 4 login rejected (--once); "
     "78 login rejected 3 times in a row (the daemon; systemd does not restart it)"
 )
@@ -75,9 +76,12 @@ def explain(exc: BaseException, settings, *, debug: bool) -> tuple[str, int]:  #
     """The one line and exit status for a failure of the relay (a config error reads as everywhere else)."""
     from taskping.config import CONFIG_ERROR_EXIT, ConfigError
     from taskping.relay import fetch, mail_errors
+    from taskping.session_map.db import SchemaTooNew
 
     if isinstance(exc, ConfigError):
         return str(exc), CONFIG_ERROR_EXIT
+    if isinstance(exc, SchemaTooNew):
+        return f"relay: {exc}", CONFIG_ERROR_EXIT
     if isinstance(exc, fetch.AuthRejected):
         return f"relay: {exc}", AUTH_GAVE_UP_EXIT
     if isinstance(exc, mail_errors.MailFailure):

@@ -61,7 +61,7 @@ class Relay:
         """Process the mailbox's backlog, send the outbox, exit."""
         conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, conn)
-        box = fetch.Mailbox(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
+        box = fetch.ImapSession(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
                             screen=pipeline.screen)
         try:
             box.run_session(once=True)

@@ -146,13 +146,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reply_signatures_key ON reply_signatures(signature_key)
     """,
+    # 4: the step that decided an inbound message and its stable reason code (session_map.vocabulary)
+    """
+    ALTER TABLE inbound ADD COLUMN step TEXT;
+    ALTER TABLE inbound ADD COLUMN code TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class SchemaTooNew(RuntimeError):
-    """The file was written by a newer TaskPing."""
+    """The file was written by a newer TaskPing. Its text is one line naming the file and what to do."""
+
+    def __init__(self, version: int, path: str | os.PathLike[str] | None = None) -> None:
+        self.version = version
+        self.path = path
+        where = f"the session map {str(path)!r}" if path is not None else "the session map"
+        super().__init__(
+            f"{where} has schema v{version}, newer than this TaskPing (v{SCHEMA_VERSION}); "
+            "upgrade TaskPing, or set SESSION_MAP_PATH to another file"
+        )
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -167,7 +181,11 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    _migrate(conn)
+    try:
+        _migrate(conn)
+    except SchemaTooNew as exc:
+        conn.close()
+        raise SchemaTooNew(exc.version, path) from None
     return conn
 
 
@@ -186,7 +204,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version == SCHEMA_VERSION:
         return
     if version > SCHEMA_VERSION:
-        raise SchemaTooNew(f"session map schema v{version} is newer than this TaskPing (v{SCHEMA_VERSION})")
+        raise SchemaTooNew(version)
     conn.execute("BEGIN EXCLUSIVE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from taskping.session_map import outbox
 from taskping.session_map.db import now, transaction
+from taskping.session_map.vocabulary import EmailKind
 
 
 @dataclass(frozen=True)
 class Notification:
     message_id: str
     session_id: int
-    kind: str
+    kind: EmailKind
     body_text: str
     created_at: float
 
@@ -29,7 +30,7 @@ def queue(
     *,
     session_id: int,
     message_id: str,
-    kind: str,
+    kind: EmailKind,
     body_text: str,
     to_addr: str,
     raw: bytes,
@@ -61,7 +62,11 @@ def queue(
 
 def by_message_id(conn: sqlite3.Connection, message_id: str) -> Notification | None:
     row = conn.execute("SELECT * FROM notifications WHERE message_id = ?", (message_id,)).fetchone()
-    return Notification(**dict(row)) if row else None
+    if row is None:
+        return None
+    values = dict(row)
+    values["kind"] = EmailKind(values["kind"])
+    return Notification(**values)
 
 
 def first_known(conn: sqlite3.Connection, message_ids: list[str]) -> Notification | None:

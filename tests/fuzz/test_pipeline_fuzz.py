@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from taskping.injectors.terminal_guard import forbidden_characters
 from taskping.relay.parse import parse
-from taskping.relay.pipeline import Decision, Planned, Position
+from taskping.relay.pipeline import Outcome, Planned, Position
 from taskping.session_map import ledger
 from tests.fuzz.conftest import ME, FuzzMap
 
@@ -155,7 +155,7 @@ def _check(fm: FuzzMap, raw: bytes) -> None:
         assert result.session.live and result.sender == ME
         COUNTS["planned"] = COUNTS.get("planned", 0) + 1
         return
-    assert isinstance(result, Decision)
+    assert isinstance(result, Outcome)
     COUNTS[result.status] = COUNTS.get(result.status, 0) + 1
     if result.reason.startswith("could not be processed"):
         # a step raised and the pipeline's safety net recorded it. Known cause (parse/extract,
