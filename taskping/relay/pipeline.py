@@ -151,7 +151,7 @@ class Pipeline:
             mail = parse(raw)
         except Exception as exc:  # noqa: BLE001 - parse is not meant to raise; if it does, record the message
             return self._internal_error(unparsed(raw, f"could not be parsed ({exc.__class__.__name__})"),
-                                        position, exc)
+                                        position, exc, claimed=False)
         try:
             return self._plan(mail, position)
         except StoreUnavailable:
@@ -506,7 +506,8 @@ class Pipeline:
             sender=mail.sole_sender,
         )
 
-    def _internal_error(self, mail: InboundMail, position: Position, exc: Exception) -> Outcome:
+    def _internal_error(self, mail: InboundMail, position: Position, exc: Exception, *, claimed: bool = True
+                        ) -> Outcome:
         """A step raised: record the message as not processed (nothing was typed; the
         injection is not part of :meth:`plan`), tell an authenticated sender, go on.
 
@@ -523,7 +524,10 @@ class Pipeline:
                 f"{step} raised {exc.__class__.__name__} and the ledger cannot be written "
                 f"({store_exc.__class__.__name__}: {store_exc}); the message is left in the mailbox"
             ) from store_exc
-        if entry.final:  # the step that raised came after the decision was written
+        if entry.final and not claimed:  # parse raised before this run claimed anything: an earlier run decided
+            return self._end(mail, position, None, Outcome(
+                Status.DUPLICATE, f"already handled ({entry.status})", step=Step.DEDUPE, code=Code.DUPLICATE), None)
+        if entry.final:  # the step that raised came after this run's decision was written
             return Outcome(entry.status, entry.reason or "", None, step=entry.step, code=entry.code)
         reason = f"could not be processed ({exc.__class__.__name__}); nothing was typed"
         refusal = Refusal(step, Code.INTERNAL_ERROR, reason)
