@@ -1,4 +1,6 @@
-"""Step 9, acknowledge: tell the person what happened, in the same thread.
+"""Step 11, acknowledge: tell the person what happened, in the same thread.
+
+Called only from the pipeline's one ending (:meth:`Pipeline._end`).
 
 "Delivered to <session> at 14:03:07" after typing (ACK_EMAILS=false turns
 these off); a refusal with its reason otherwise. Only ever addressed to an

@@ -1,4 +1,4 @@
-"""Step 3, authenticate: is this really the person, writing by hand?
+"""Step 5, authenticate (after dedupe's Message-ID check): is this really the person, writing by hand?
 
 In order, each a drop (nothing is ever sent back to an unauthenticated
 sender):

@@ -1,5 +1,7 @@
 """Step 1, fetch: the IMAP side of the relay (imapclient, blocking; run in a thread).
 
+Step 3, the header screen, is the pipeline's (:meth:`Pipeline.screen`); fetch asks for it.
+
 - Connect with implicit TLS (IMAP_SECURE=ssl), plain upgraded with a
   required STARTTLS (starttls), or plain (none, warned about at start); the
   CA in $SSL_CERT_FILE is honoured. Every failure to connect, log in or

@@ -1,4 +1,4 @@
-"""Step 7, guard: may this command be typed, and in what form?
+"""Step 9, guard (after replay): may this command be typed, and in what form?
 
 Size (MAX_COMMAND_BYTES: refused, never truncated), rate
 (RATE_LIMIT_PER_MINUTE per session, with the time to retry), then the

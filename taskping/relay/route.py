@@ -1,4 +1,4 @@
-"""Step 5, route: which session is this reply for?
+"""Step 6, route: which session is this reply for?
 
 ``In-Reply-To``, then ``References`` (newest first), against the notifications
 we sent; then the ``[TaskPing #TOKEN]`` subject token. When both are present

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from taskping.session_map.db import now, transaction
 from taskping.session_map.vocabulary import FINAL, TYPED, Code, Status, Step
 
-__all__ = ["FINAL", "LedgerEntry", "Status", "claim", "delivered_since", "entries", "get", "set_decision"]
+__all__ = ["FINAL", "LedgerEntry", "Status", "claim", "delivered_since", "entries", "get", "latest", "set_decision"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,12 @@ def set_decision(
 
 def get(conn: sqlite3.Connection, entry_id: int) -> LedgerEntry | None:
     row = conn.execute("SELECT * FROM inbound WHERE id = ?", (entry_id,)).fetchone()
+    return _entry(row) if row else None
+
+
+def latest(conn: sqlite3.Connection) -> LedgerEntry | None:
+    """The most recent message received (the relay's status line)."""
+    row = conn.execute("SELECT * FROM inbound ORDER BY id DESC LIMIT 1").fetchone()
     return _entry(row) if row else None
 
 
