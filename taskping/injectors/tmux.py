@@ -92,7 +92,7 @@ def _thread_lock(target: Target) -> threading.Lock:
         return _pane_locks.setdefault(key, threading.Lock())
 
 
-class _Refused(Exception):
+class _StopInjection(Exception):
     """Internal: stop the injection with this result."""
 
     def __init__(self, result: InjectionResult) -> None:
@@ -241,7 +241,7 @@ class TmuxInjector:
         try:
             with self._locked(target):
                 return self._inject_locked(target, text, submitted)
-        except _Refused as refused:
+        except _StopInjection as refused:
             return refused.result
         except Exception as error:  # noqa: BLE001 - never raise for terminal trouble
             if not self.exists(target):
@@ -263,7 +263,7 @@ class TmuxInjector:
                 if reading.input_empty or not ours:  # the mode probe's key, or a piece of the text
                     return False
                 return self._erase(tmux, target.pane)
-        except _Refused:
+        except _StopInjection:
             return False
         except Exception:  # noqa: BLE001 - terminal trouble: nothing erased
             return False
@@ -276,7 +276,7 @@ class TmuxInjector:
     def _locked(self, target: Target) -> Iterator[None]:
         lock = _thread_lock(target)
         if not lock.acquire(timeout=self.lock_timeout):
-            raise _Refused(InjectionResult(InjectionOutcome.FAILED, "another injection holds this pane (thread lock)"))
+            raise _StopInjection(InjectionResult(InjectionOutcome.FAILED, "another injection holds this pane (thread lock)"))
         try:
             self.lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             digest = hashlib.sha256(f"{target.socket}\0{target.pane}".encode()).hexdigest()[:24]
@@ -288,7 +288,7 @@ class TmuxInjector:
                         break
                     except BlockingIOError:
                         if time.monotonic() > deadline:
-                            raise _Refused(
+                            raise _StopInjection(
                                 InjectionResult(InjectionOutcome.FAILED, "another process holds this pane (file lock)")
                             ) from None
                         time.sleep(self.poll_interval)
@@ -301,7 +301,7 @@ class TmuxInjector:
 
     def _reading(self, tmux: _Tmux, pane: str) -> ScreenReading:
         if not tmux.pane_alive(pane):
-            raise _Refused(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
+            raise _StopInjection(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
         return read_screen(tmux.capture(pane))
 
     def _wait(self, tmux: _Tmux, pane: str, timeout: float, done: Callable[[ScreenReading], bool]) -> ScreenReading:
@@ -316,17 +316,17 @@ class TmuxInjector:
         """Keys must reach claude and only claude: leave copy-mode, refuse synchronized panes."""
         flags = tmux.pane_flags(pane)
         if flags is None:
-            raise _Refused(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
+            raise _StopInjection(InjectionResult(InjectionOutcome.TARGET_GONE, f"pane {pane} does not exist"))
         in_mode, synchronized = flags
         if synchronized:
-            raise _Refused(
+            raise _StopInjection(
                 InjectionResult(InjectionOutcome.FAILED, "synchronize-panes is on: keys would reach other panes")
             )
         if in_mode:
             tmux.check("copy-mode", "-q", "-t", pane)  # cancel copy-mode (or any mode) so keys go to claude
             flags = tmux.pane_flags(pane)
             if flags is None or flags[0]:
-                raise _Refused(InjectionResult(InjectionOutcome.FAILED, "could not leave the pane's copy-mode"))
+                raise _StopInjection(InjectionResult(InjectionOutcome.FAILED, "could not leave the pane's copy-mode"))
 
     def _gate(self, reading: ScreenReading, when: str) -> None:
         """Refuse unless the screen is READY: an empty box, claude idle, no dialog.
@@ -341,7 +341,7 @@ class TmuxInjector:
         if state is ScreenState.READY:
             return
         if state is ScreenState.PERMISSION_DIALOG:
-            raise _Refused(
+            raise _StopInjection(
                 InjectionResult(InjectionOutcome.DIALOG_OPEN, f"permission dialog open ({when}); nothing typed")
             )
         why = {
@@ -350,7 +350,7 @@ class TmuxInjector:
             ScreenState.SHELL_MODE: "the input box is in ! shell mode",
             ScreenState.VIM_COMMAND: f"vim {reading.vim_mode} mode: typed letters would be commands",
         }.get(state, "no claude input box on screen (starting, a menu or picker, or not claude)")
-        raise _Refused(InjectionResult(InjectionOutcome.BUSY, f"not ready ({when}): {why}; nothing typed"))
+        raise _StopInjection(InjectionResult(InjectionOutcome.BUSY, f"not ready ({when}): {why}; nothing typed"))
 
     def _enter_insert(self, tmux: _Tmux, pane: str, reading: ScreenReading) -> str | None:
         """Make sure typed letters are text, not vim commands; returns the vim mode to keep seeing.
@@ -380,16 +380,16 @@ class TmuxInjector:
             back = self._wait(tmux, pane, PROBE_TIMEOUT, lambda r: r.input_empty or not settled(r))
             if back.state is ScreenState.READY and back.vim_mode is None:
                 return None
-            raise _Refused(self._abandon(tmux, pane, PROBE_KEY, back, "could not erase the mode probe key"))
+            raise _StopInjection(self._abandon(tmux, pane, PROBE_KEY, back, "could not erase the mode probe key"))
         if after.state is ScreenState.PERMISSION_DIALOG:
-            raise _Refused(
+            raise _StopInjection(
                 InjectionResult(
                     InjectionOutcome.DIALOG_OPEN, "permission dialog opened during the mode probe; Enter not pressed"
                 )
             )
         if after.input_text == PROBE_KEY or after.busy:
-            raise _Refused(self._abandon(tmux, pane, PROBE_KEY, after, "the screen changed during the mode probe"))
-        raise _Refused(
+            raise _StopInjection(self._abandon(tmux, pane, PROBE_KEY, after, "the screen changed during the mode probe"))
+        raise _StopInjection(
             InjectionResult(
                 InjectionOutcome.FAILED,
                 f"could not tell the editing mode: the probe key {PROBE_KEY!r} neither showed in the box nor "
@@ -466,7 +466,7 @@ class TmuxInjector:
             reading = self._reading(tmux, pane)
             if not self._still_ours(reading, text, vim_mode):
                 why = "the screen changed while typing; stopped typing"
-                raise _Refused(self._abandon(tmux, pane, text, reading, why))
+                raise _StopInjection(self._abandon(tmux, pane, text, reading, why))
 
         chunks = tmux.type_text(pane, text, between=still_ours)
         return f"keys ({chunks} chunk{'s' if chunks != 1 else ''})"

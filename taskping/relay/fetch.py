@@ -78,10 +78,10 @@ HEADER_ITEM = f"BODY.PEEK[HEADER]<0.{MAX_HEADER_SECTION}>"
 class ImapSession:
     """One IMAP connection's worth of work (its bookkeeping is :mod:`taskping.session_map.mailbox`)."""
 
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self,
         settings: Settings,
-        conn,
+        conn: sqlite3.Connection,
         process: Process,
         stop: threading.Event,
         *,
@@ -285,9 +285,9 @@ class AuthRejected(Exception):
         super().__init__(f"{failure.line}; gave up after {attempts} rejections in a row")
 
 
-def run_forever(  # type: ignore[no-untyped-def]
+def run_forever(
     settings: Settings,
-    conn,
+    conn: sqlite3.Connection,
     process: Process,
     stop: threading.Event,
     *,
