@@ -38,7 +38,7 @@ from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.pipeline import Pipeline, extract_command
 from taskping.relay.route import is_foreign, route
 from taskping.session_map import ledger, waiting
-from taskping.session_map.db import SCHEMA_VERSION
+from taskping.session_map.db import SchemaTooNew, memory_copy
 from taskping.session_map.vocabulary import Code, Refusal, Status
 
 STEPS = ("parse", "screen", "dedupe", "authenticate", "route", "extract", "replay", "guard")
@@ -90,35 +90,18 @@ class _NoTerminal:
 
 
 def snapshot(path: Path) -> sqlite3.Connection:
-    """An in-memory copy of the session map at ``path``, read through a read-only connection.
+    """An in-memory copy of the session map at ``path`` (:func:`taskping.session_map.db.memory_copy`).
 
     A missing file gives an empty map of the current schema (no session will
     match), so a message can be explained before the first session exists; an
     older schema is migrated in the copy, as the relay would migrate the file.
     """
-    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    memory.row_factory = sqlite3.Row
-    if path.exists():
-        try:
-            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=15)
-            try:
-                source.backup(memory)
-            finally:
-                source.close()
-            version = memory.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            memory.close()
-            raise SnapshotError(f"cannot read the session map {str(path)!r}: {exc}") from None
-        if version > SCHEMA_VERSION:
-            memory.close()
-            raise SnapshotError(
-                f"the session map {str(path)!r} has schema v{version}, newer than this TaskPing (v{SCHEMA_VERSION})"
-            )
-    from taskping.session_map.db import _migrate  # an older or missing schema brought up to date in memory only
-
-    _migrate(memory)
-    memory.execute("PRAGMA foreign_keys = ON")
-    return memory
+    try:
+        return memory_copy(path)
+    except SchemaTooNew as exc:
+        raise SnapshotError(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"cannot read the session map {str(path)!r}: {exc}") from None
 
 
 def header_section(raw: bytes) -> bytes:

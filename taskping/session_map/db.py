@@ -219,6 +219,34 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+def memory_copy(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """An in-memory copy of the session map at ``path``, read through a read-only connection
+    (the file is never written), brought up to the current schema in memory.
+
+    A missing file gives an empty map of the current schema. Raises
+    :class:`SchemaTooNew`, or ``sqlite3.Error`` when the file cannot be read.
+    """
+    path = Path(path)
+    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    memory.row_factory = sqlite3.Row
+    try:
+        if path.exists():
+            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                source.backup(memory)
+            finally:
+                source.close()
+            version = memory.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(version, path)
+        _migrate(memory)
+        memory.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        memory.close()
+        raise
+    return memory
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One short write transaction: takes the write lock up front (no upgrade deadlocks)."""
