@@ -9,9 +9,11 @@ from it but a Message-ID to find the refusal by, which the pipeline drops before
 Headers come from mail-parser; the From header is re-parsed strictly with the
 standard library's address parser (so ``"you@x" <evil@y>`` is one address,
 ``evil@y``, and two addresses are two), and its address must be written
-literally (:mod:`taskping.relay.addresses`). The body parts come from the
-extractor's MIME walker, which skips attachments and attached messages and
-unwraps ``format=flowed`` text (iOS Mail), as `taskping extract` does.
+literally (:mod:`taskping.relay.addresses`). The trace (Received and
+Authentication-Results, in order) is taken from the canonical scan itself.
+The body parts come from the extractor's MIME walker, which skips attachments
+and attached messages and unwraps ``format=flowed`` text (iOS Mail), as
+`taskping extract` does.
 Nothing here raises on bad input: defects are recorded on the value.
 """
 
