@@ -1,4 +1,4 @@
-"""Pipeline throughput: parse → authenticate → dedupe → route → extract → guard, messages/s.
+"""Pipeline throughput: parse → screen → dedupe → authenticate → route → extract → replay → guard, messages/s.
 
 Runs TaskPing's own :meth:`Pipeline.plan` (no terminal: plan stops before the
 injector) on a real session map, the way the relay does for each fetched
@@ -34,7 +34,7 @@ from pathlib import Path
 from taskping import log
 from taskping.config import load_settings
 from taskping.injectors.tmux import TmuxInjector
-from taskping.relay.pipeline import Decision, Pipeline
+from taskping.relay.pipeline import Outcome, Pipeline
 from taskping.session_map import connect, notifications, sessions
 from taskping.tokens import new_token
 
@@ -124,7 +124,7 @@ def run(messages: int, root: Path) -> dict[str, object]:
     started = time.perf_counter()
     for raw in replies:
         planned = pipeline.plan(raw)
-        outcomes[planned.status if isinstance(planned, Decision) else "planned"] += 1
+        outcomes[planned.status if isinstance(planned, Outcome) else "planned"] += 1
     took = time.perf_counter() - started
     conn.close()
     return {

@@ -198,7 +198,7 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
                                     content_hash=f"{n:064x}", folder="INBOX", uidvalidity=1, uid=n + 1, sender=EMAIL_TO)
             reply_keys.record_and_find(conn, entry.id, content_key=f"content-{n:058x}",
                                        signature_keys=[f"dkim-{n:061x}"])
-            ledger.decide(conn, entry.id, "delivered", "typed", session_id=session.id, preview=preview(typed))
+            ledger.set_decision(conn, entry.id, "delivered", "typed", session_id=session.id, preview=preview(typed))
             # The acknowledgement, as the relay queues it.
             ack_text = f"Delivered to {session.name} at 14:03:07.\n"
             ack = build(email_from=EMAIL_FROM, email_to=EMAIL_TO, subject=f"Re: {mail.subject}", text=ack_text,

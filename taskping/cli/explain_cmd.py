@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         width = max(len(s.step) for s in result.steps)
         for s in result.steps:
-            print(f"{'✓' if s.ok else '✗'} {s.step:<{width}}  {s.reason}")
+            code = f" [{s.code}]" if s.code is not None else ""
+            print(f"{'✓' if s.ok else '✗'} {s.step:<{width}}  {s.reason}{code}")
         if result.would_type is None:
             print("would type: nothing")
         else:

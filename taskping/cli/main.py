@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module exposing ``HELP`` (one line),
 ``configure(parser)`` and ``run(args) -> int``. A ``ConfigError`` raised by a
-command becomes one line on stderr and exit status 2, here, for all of them; a ``MailFailure``
+command becomes one line on stderr and exit status 2, here, for all of them (so does a session map
+written by a newer TaskPing, ``SchemaTooNew``: the file is configuration too); a ``MailFailure``
 (a mail server refused) one line and its own status (3 cannot connect, 4 login rejected). Only the
 chosen module is imported, so `taskping hook` (on Claude Code's critical path) stays fast.
 """
@@ -127,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         return CONFIG_ERROR_EXIT
     except Exception as exc:
         from taskping.mail_errors import MailFailure
+        from taskping.session_map.db import SchemaTooNew
 
+        if isinstance(exc, SchemaTooNew):  # the file and what to do, in one line
+            print(f"{name}: {exc}", file=sys.stderr)
+            return CONFIG_ERROR_EXIT
         if isinstance(exc, MailFailure):  # a mail server said no: one line naming what to check
             print(f"{name}: {exc.line}", file=sys.stderr)
             return exc.exit_code

@@ -15,7 +15,8 @@ DESCRIPTION = (
     "--once processes what is in the mailbox and exits (for cron and tests)."
 )
 EPILOG = (
-    "exit status: 0 done; 1 unexpected error; 2 configuration (a key, IMAP_FOLDER); "
+    "exit status: 0 done; 1 unexpected error; 2 configuration (a key, IMAP_FOLDER, a session map "
+    "written by a newer TaskPing); "
     "3 cannot connect (host, port, TLS); 4 login rejected (--once); "
     "78 login rejected 3 times in a row (the daemon; systemd does not restart it)"
 )

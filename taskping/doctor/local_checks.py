@@ -141,9 +141,10 @@ def relay(conn) -> Check:  # type: ignore[no-untyped-def]
 
 def outbox(conn) -> Check:  # type: ignore[no-untyped-def]
     from taskping.session_map import outbox as box
+    from taskping.session_map.vocabulary import OutboxStatus
 
-    queued = box.rows(conn, "queued") + box.rows(conn, "sending")
-    failed = box.rows(conn, "failed")
+    queued = box.rows(conn, OutboxStatus.QUEUED) + box.rows(conn, OutboxStatus.SENDING)
+    failed = box.rows(conn, OutboxStatus.FAILED)
     troubled = [r for r in queued if r.last_error] + failed
     detail = f"outbox: {len(queued)} queued, {len(failed)} failed"
     if not troubled:

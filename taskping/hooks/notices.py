@@ -15,7 +15,7 @@ SUBJECT_SNIPPET = 60
 class Notice(NamedTuple):
     """What to tell the person: the kind and the main text."""
 
-    kind: str  # "stop" | "permission" | "idle" | "notify"
+    kind: str  # an EmailKind value ("stop", "permission", "idle", "notify"); a str so the hook does not import the vocabulary
     headline: str  # the subject's text after the project name
     body: str  # Claude's reply, or the notification message
     summary: str | None = None  # one line on the turn: "4 min · edited 3 files · ran 2 commands"

@@ -1,4 +1,6 @@
-"""Step 9, acknowledge: tell the person what happened, in the same thread.
+"""Step 11, acknowledge: tell the person what happened, in the same thread.
+
+Called only from the pipeline's one ending (:meth:`Pipeline._end`).
 
 "Delivered to <session> at 14:03:07" after typing (ACK_EMAILS=false turns
 these off); a refusal with its reason otherwise. Only ever addressed to an
@@ -17,6 +19,7 @@ from taskping.outgoing import build
 from taskping.relay.parse import InboundMail
 from taskping.session_map import notifications, outbox
 from taskping.session_map.sessions import Session
+from taskping.session_map.vocabulary import EmailKind
 from taskping.tokens import subject_tag
 
 
@@ -36,7 +39,7 @@ def queue_reply(
     to_addr: str,
     session: Session | None,
     *,
-    kind: str,
+    kind: EmailKind,
     lines: list[str],
 ) -> None:
     assert settings.email_from
@@ -89,10 +92,10 @@ def delivered(
         first = f"Typed into {session.name} at {at}, but Claude Code did not confirm it was submitted."
     if waited is not None:
         first += f" It waited {waited:.0f} s for Claude to finish what it was doing."
-    queue_reply(conn, settings, mail, to_addr, session, kind="ack", lines=[first])
+    queue_reply(conn, settings, mail, to_addr, session, kind=EmailKind.ACK, lines=[first])
 
 
-def refused(
+def not_delivered(
     conn: sqlite3.Connection, settings: Settings, mail: InboundMail, to_addr: str, session: Session | None, reason: str
 ) -> None:
     where = f" for {session.name}" if session else ""
@@ -102,7 +105,7 @@ def refused(
         mail,
         to_addr,
         session,
-        kind="refusal",
+        kind=EmailKind.REFUSAL,
         lines=[f"Not delivered{where}: {reason}.", "Nothing was typed."],
     )
 
@@ -117,7 +120,7 @@ def fate_unknown(
         mail,
         to_addr,
         session,
-        kind="unknown",
+        kind=EmailKind.UNKNOWN,
         lines=[
             f"Your reply may not have been delivered{where}: TaskPing stopped while typing it.",
             "It will not be typed again. Check the session, and reply again if it is missing.",

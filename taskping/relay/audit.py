@@ -1,6 +1,8 @@
 """The audit log: one JSON line per inbound message, beside the session map.
 
-Fields: time, message_id, sender, session, decision, reason, and the first
+Fields: time, message_id, sender, session, decision (a
+:class:`~taskping.session_map.vocabulary.Status`), step and code (the step that
+decided and its stable reason code, null for a delivery's step), reason, and the first
 120 characters of what was typed. Never the full body, never a full token.
 The file is private: created 0600 (tightened if found looser), its directory 0700.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from taskping.log import redact_text
 from taskping.private_files import open_private, private_dir
+from taskping.session_map.vocabulary import Code, Status, Step
 
 PREVIEW_CHARS = 120
 
@@ -28,8 +31,10 @@ def write(
     message_id: str | None,
     sender: str | None,
     session: str | None,
-    decision: str,
+    decision: Status,
     reason: str,
+    step: Step | None = None,
+    code: Code | None = None,
     typed: str | None = None,
 ) -> None:
     record = {
@@ -37,7 +42,9 @@ def write(
         "message_id": message_id,
         "sender": sender,
         "session": session,
-        "decision": decision,
+        "decision": str(decision),
+        "step": None if step is None else str(step),
+        "code": None if code is None else str(code),
         "reason": redact_text(reason) if reason else reason,
         "typed": preview(typed),
     }

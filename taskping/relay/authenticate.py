@@ -1,4 +1,4 @@
-"""Step 3, authenticate: is this really the person, writing by hand?
+"""Step 5, authenticate (after dedupe's Message-ID check): is this really the person, writing by hand?
 
 In order, each a drop (nothing is ever sent back to an unauthenticated
 sender):
@@ -16,6 +16,9 @@ sender):
    aligned with it; an unreadable trusted header is a refusal, never a pass;
 4. with SENDER_AUTH=dkim: a DKIM signature verified here (see
    :mod:`taskping.relay.dkim_verify`).
+
+Returns :class:`Authenticated` (who, and how we know) or a
+:class:`~taskping.session_map.vocabulary.Refusal` with a stable code.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from taskping.relay import authres, dkim_verify
 from taskping.relay.authres import misplaced
 from taskping.relay.dkim_verify import aligned
 from taskping.relay.parse import InboundMail
+from taskping.session_map.vocabulary import Code, Refusal, Step
 
-__all__ = ["AuthVerdict", "aligned", "authenticate", "check_authres", "is_automatic", "misplaced"]
+__all__ = ["Authenticated", "aligned", "authenticate", "check_authres", "is_automatic", "misplaced"]
 
 _AUTOREPLY_SUBJECT_RE = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response)|out of (the )?office|autoreply|自动回复|自動回覆|自动答复)",
@@ -39,18 +43,33 @@ _AUTOREPLY_SUBJECT_RE = re.compile(
 
 
 @dataclass(frozen=True)
-class AuthVerdict:
-    ok: bool
+class Authenticated:
+    """The sender passed: ``sender`` is the authenticated address, ``reason`` how we know."""
+
+    sender: str
     reason: str
-    sender: str | None = None  # the authenticated address, when ok
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+
+def _no(code: Code, reason: str) -> Refusal:
+    return Refusal(Step.AUTHENTICATE, code, reason)
 
 
 def check_authres(
     mail: InboundMail, trusted_authserv_id: str | Sequence[str], from_domain: str
 ) -> tuple[bool, str]:
-    """The provider's verdict on ``from_domain`` (see :func:`taskping.relay.authres.verdict`)."""
-    trace = mail.trace or [("authentication-results", v) for v in mail.authentication_results]
-    found = authres.verdict(trace, authres.TrustedIds.of(trusted_authserv_id), from_domain)
+    """The provider's verdict on ``from_domain`` (see :func:`taskping.relay.authres.verdict`).
+
+    Read from the message's trace (Received and Authentication-Results in header
+    order), never from the Authentication-Results alone: without the Received
+    headers around them the position rule could not apply, so a message whose
+    trace is missing fails here rather than passing on a weaker rule."""
+    if mail.authentication_results and not mail.trace:
+        return False, "the message's trace headers could not be read; Authentication-Results are not trusted"
+    found = authres.verdict(mail.trace, authres.TrustedIds.of(trusted_authserv_id), from_domain)
     return found.ok, found.reason
 
 
@@ -79,33 +98,31 @@ def authenticate(
     own_address: str | None = None,
     dkim_dns_timeout: float = 5,
     dkim_dns_server: DnsServer | None = None,
-) -> AuthVerdict:
+) -> Authenticated | Refusal:
     automatic = is_automatic(mail)
     if automatic:
-        return AuthVerdict(False, f"automatic mail dropped ({automatic})")
+        return _no(Code.AUTOMATIC, f"automatic mail dropped ({automatic})")
     if len(mail.from_headers) != 1:
-        return AuthVerdict(False, f"expected one From header, found {len(mail.from_headers)}")
+        return _no(Code.FROM_MALFORMED, f"expected one From header, found {len(mail.from_headers)}")
     if mail.from_defects:
-        return AuthVerdict(False, f"From header is malformed ({', '.join(sorted(set(mail.from_defects)))})")
+        return _no(Code.FROM_MALFORMED, f"From header is malformed ({', '.join(sorted(set(mail.from_defects)))})")
     if len(mail.from_addresses) != 1:
-        return AuthVerdict(False, f"From must hold exactly one address, found {len(mail.from_addresses)}")
+        return _no(Code.FROM_MALFORMED, f"From must hold exactly one address, found {len(mail.from_addresses)}")
     sender = mail.from_addresses[0]
     if own_address and sender == own_address.lower():
-        return AuthVerdict(False, "mail from TaskPing's own address")
+        return _no(Code.OWN_ADDRESS, "mail from TaskPing's own address")
     if sender not in allowed_senders:
-        return AuthVerdict(False, "sender not in ALLOWED_SENDERS")
+        return _no(Code.SENDER_NOT_ALLOWED, "sender not in ALLOWED_SENDERS")
     if mode == "authres":
         if not trusted_authserv_id:
-            return AuthVerdict(False, "SENDER_AUTH=authres needs TRUSTED_AUTHSERV_ID")
+            return _no(Code.AUTH_MISCONFIGURED, "SENDER_AUTH=authres needs TRUSTED_AUTHSERV_ID")
         ok, why = check_authres(mail, trusted_authserv_id, sender.rpartition("@")[2])
-        if not ok:
-            return AuthVerdict(False, why)
-        return AuthVerdict(True, why, sender)
+        return Authenticated(sender, why) if ok else _no(Code.NOT_AUTHENTICATED, why)
     if mode == "dkim":
         checked = dkim_verify.verify(
             mail.raw, sender.rpartition("@")[2], timeout=dkim_dns_timeout, dns_server=dkim_dns_server
         )
-        return AuthVerdict(checked.ok, checked.reason, sender if checked.ok else None)
+        return Authenticated(sender, checked.reason) if checked.ok else _no(Code.NOT_AUTHENTICATED, checked.reason)
     if mode == "none":
-        return AuthVerdict(True, "allowlisted (SENDER_AUTH=none: not verified)", sender)
-    return AuthVerdict(False, f"SENDER_AUTH={mode} is not supported by this relay")
+        return Authenticated(sender, "allowlisted (SENDER_AUTH=none: not verified)")
+    return _no(Code.AUTH_MISCONFIGURED, f"SENDER_AUTH={mode} is not supported by this relay")

@@ -115,12 +115,12 @@ class Unreadable:
     reason: str
 
 
-class _Refused(Exception):
-    pass
+class _Unparseable(Exception):
+    """Internal: the header value does not follow the RFC 8601 grammar here."""
 
 
 class _Reader:
-    """A cursor over one header value; every ``read_*`` raises :class:`_Refused`."""
+    """A cursor over one header value; every ``read_*`` raises :class:`_Unparseable`."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -132,8 +132,8 @@ class _Reader:
     def at_end(self) -> bool:
         return self.pos >= len(self.text)
 
-    def fail(self, why: str) -> _Refused:
-        return _Refused(f"{why} at character {self.pos + 1}")
+    def fail(self, why: str) -> _Unparseable:
+        return _Unparseable(f"{why} at character {self.pos + 1}")
 
     def _fws(self) -> bool:
         """Skip one run of folding white space; a CR or LF not in CRLF WSP is refused."""
@@ -267,7 +267,7 @@ def _lead_id(reader: _Reader) -> str | None:
     try:
         reader.cfws()
         authserv_id = reader.value("an authserv-id")
-    except _Refused:
+    except _Unparseable:
         return None
     if not (reader.at_end() or reader.peek() in "; \t\r\n("):
         return None
@@ -355,7 +355,7 @@ def parse_header(value: str) -> AuthResHeader | Unreadable:
                     break  # no-result: "; none"
                 reader.pos = save
             results.append(_methodspec(reader))
-    except _Refused as exc:
+    except _Unparseable as exc:
         return Unreadable(str(exc))
     return AuthResHeader(found, tuple(results))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -44,7 +45,7 @@ OUTBOX_BACKOFF_CAP = 15.0
 FORGET_INTERVAL = 3600.0
 
 
-def make_pipeline(settings: Settings, conn) -> Pipeline:  # type: ignore[no-untyped-def]
+def make_pipeline(settings: Settings, conn: sqlite3.Connection) -> Pipeline:
     """The pipeline with one injector per session mode (tmux, pty), chosen by each session's target."""
     locks = Path(settings.state_dir) / "locks"
     delay = settings.inject_enter_delay_ms
@@ -79,7 +80,7 @@ class Relay:
         """Process the mailbox's backlog, send the outbox, exit."""
         conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, conn)
-        box = fetch.Mailbox(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
+        box = fetch.ImapSession(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
                             screen=pipeline.screen)
         try:
             box.run_session(once=True)
@@ -158,14 +159,14 @@ class Relay:
         self.log.info("relay_stopped")
         return 0
 
-    def _status(self, notify: Notifier, conn, previous: str) -> str:  # type: ignore[no-untyped-def]
+    def _status(self, notify: Notifier, conn: sqlite3.Connection, previous: str) -> str:
         """Send STATUS= when it changed; returns the current line."""
         current = status_line(conn, self.settings.imap_folder)
         if current != previous:
             notify.status(current)
         return current
 
-    async def _drain(self, conn) -> None:  # type: ignore[no-untyped-def]
+    async def _drain(self, conn: sqlite3.Connection) -> None:
         try:
             report = await smtp.drain(self.settings, conn, backoff_cap=OUTBOX_BACKOFF_CAP)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a bad send

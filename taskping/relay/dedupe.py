@@ -1,8 +1,10 @@
-"""Step 4, dedupe, second half: a genuine reply sent again.
+"""Dedupe, second half (the ``replay`` step, after extract): a genuine reply sent again.
 
-The first half is the ledger's unique message key (Message-ID, else a hash
-of the bytes), applied when the message is claimed, right after parse: the
-same message delivered twice is handled once. It cannot catch a *replay*:
+Dedupe is two steps at two places in the pipeline. The first is the
+ledger's unique message key (Message-ID, else a hash of the header section
+and size), applied when the message is claimed, right after parse and the
+header screen, before authenticate: the same message delivered twice is
+handled once. It cannot catch a *replay*:
 someone who got hold of one genuine reply (a forwarded copy, a mailbox they
 can read) re-sends it with a fresh Message-ID, perhaps with the headers
 around a genuine DKIM signature changed (a signature covers only the
@@ -41,6 +43,7 @@ from taskping.relay.dkim_verify import aligned_signatures
 from taskping.relay.parse import InboundMail
 from taskping.session_map import reply_keys, sessions
 from taskping.session_map.sessions import Session
+from taskping.session_map.vocabulary import Code, Refusal, Step
 
 
 def content_key(sender: str, session_id: int, mail: InboundMail, text: str) -> str:
@@ -63,8 +66,8 @@ def record_and_check_replay(
     session: Session,
     mail: InboundMail,
     text: str,
-) -> str | None:
-    """Record this entry's replay keys; the refusal reason when it replays a typed reply, else None."""
+) -> Refusal | None:
+    """Record this entry's replay keys (it writes, always); a refusal when it replays a typed reply, else None."""
     earlier = reply_keys.record_and_find(
         conn,
         entry_id,
@@ -77,11 +80,14 @@ def record_and_check_replay(
     where = sessions.get(conn, earlier.session_id) if earlier.session_id is not None else None
     into = f"session {where.name}" if where else "a session"
     if earlier.by_signature:
-        return (
+        reason = (
             f"replay: a message with the same DKIM signature was already typed into {into} at {when}; "
             "a signed reply is typed once, whatever headers around it changed"
         )
-    return (
-        f"replay: the same text from the same sender, answering the same message, was already typed into "
-        f"{into} at {when}; it is not typed again (change a word or answer the newest notification to send it twice)"
-    )
+    else:
+        reason = (
+            f"replay: the same text from the same sender, answering the same message, was already typed into "
+            f"{into} at {when}; it is not typed again (change a word or answer the newest notification to send it "
+            "twice)"
+        )
+    return Refusal(Step.REPLAY, Code.REPLAY, reason, session.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from taskping.config import CONFIG_ERROR_EXIT, ConfigError, Settings
 from taskping.mail_errors import MailFailure
 from taskping.relay import fetch, imap_errors
+from taskping.session_map.db import SchemaTooNew
 
 UNEXPECTED_EXIT = 1
 AUTH_GAVE_UP_EXIT = 78  # EX_CONFIG: RestartPreventExitStatus=78 in the unit
@@ -34,6 +35,8 @@ def explain(exc: BaseException, settings: Settings, *, debug: bool) -> tuple[str
     """The one line and exit status for a failure of the relay (a config error reads as everywhere else)."""
     if isinstance(exc, ConfigError):
         return str(exc), CONFIG_ERROR_EXIT
+    if isinstance(exc, SchemaTooNew):
+        return f"relay: {exc}", CONFIG_ERROR_EXIT
     if isinstance(exc, fetch.AuthRejected):
         return f"relay: {exc}", AUTH_GAVE_UP_EXIT
     if isinstance(exc, MailFailure):

@@ -8,8 +8,10 @@ message and why:
 
 ``parse`` (the canonical reading, size) → ``screen`` (what the relay decides
 from the header alone: another machine's reply, header-only authentication)
-→ ``dedupe`` (the ledger: handled before?) → ``authenticate`` → ``route``
-(with the signed-thread rule) → ``extract`` → ``replay`` → ``guard``.
+→ ``dedupe`` (the ledger's message key: handled before?) → ``authenticate`` →
+``route`` (with the signed-thread rule) → ``extract`` → ``replay`` (dedupe's
+second half: the same reply re-sent) → ``guard``. Each step that stops the
+message says its stable reason code (:class:`~taskping.session_map.vocabulary.Code`).
 
 Nothing is written to the real session map, nothing is typed and no mail is
 sent: the session map is opened read-only (``mode=ro``) and copied into
@@ -31,14 +33,14 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.extract import extract_reply, to_command
 from taskping.relay import dedupe
-from taskping.relay.authenticate import authenticate
 from taskping.relay.canonical import MAX_HEADER_SECTION, scan
-from taskping.relay.guard import Refused, guard
+from taskping.relay.guard import guard
 from taskping.relay.parse import InboundMail, parse, parse_header
-from taskping.relay.pipeline import Pipeline
-from taskping.relay.route import Unroutable, is_foreign, route
-from taskping.session_map import ledger, notifications, waiting
-from taskping.session_map.db import SCHEMA_VERSION
+from taskping.relay.pipeline import Pipeline, extract_command
+from taskping.relay.route import is_foreign, route
+from taskping.session_map import ledger, waiting
+from taskping.session_map.db import SchemaTooNew, memory_copy
+from taskping.session_map.vocabulary import Code, Refusal, Status
 
 STEPS = ("parse", "screen", "dedupe", "authenticate", "route", "extract", "replay", "guard")
 
@@ -48,19 +50,20 @@ class SnapshotError(Exception):
 
 
 @dataclass(frozen=True)
-class Step:
+class Verdict:
     """One step's verdict: ``ok`` False is where the relay stops (refused or dropped)."""
 
     step: str
     ok: bool
     reason: str
+    code: Code | None = None  # the stable reason code where the step stopped the message
 
 
 @dataclass
 class Explanation:
     """The steps that ran, in order, and the text the relay would type (None: nothing)."""
 
-    steps: list[Step] = field(default_factory=list)
+    steps: list[Verdict] = field(default_factory=list)
     would_type: str | None = None
     session: str | None = None
 
@@ -69,9 +72,10 @@ class Explanation:
         return self.would_type is not None
 
     def as_dict(self) -> dict[str, object]:
-        """The ``--json`` shape: ``{"steps": [{"step", "ok", "reason"}], "would_type": str|null}``."""
+        """The ``--json`` shape: ``{"steps": [{"step", "ok", "code", "reason"}], "would_type": str|null}``."""
         return {
-            "steps": [{"step": s.step, "ok": s.ok, "reason": s.reason} for s in self.steps],
+            "steps": [{"step": s.step, "ok": s.ok, "code": None if s.code is None else str(s.code),
+                       "reason": s.reason} for s in self.steps],
             "would_type": self.would_type,
         }
 
@@ -87,35 +91,18 @@ class _NoTerminal:
 
 
 def snapshot(path: Path) -> sqlite3.Connection:
-    """An in-memory copy of the session map at ``path``, read through a read-only connection.
+    """An in-memory copy of the session map at ``path`` (:func:`taskping.session_map.db.memory_copy`).
 
     A missing file gives an empty map of the current schema (no session will
     match), so a message can be explained before the first session exists; an
     older schema is migrated in the copy, as the relay would migrate the file.
     """
-    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    memory.row_factory = sqlite3.Row
-    if path.exists():
-        try:
-            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=15)
-            try:
-                source.backup(memory)
-            finally:
-                source.close()
-            version = memory.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            memory.close()
-            raise SnapshotError(f"cannot read the session map {str(path)!r}: {exc}") from None
-        if version > SCHEMA_VERSION:
-            memory.close()
-            raise SnapshotError(
-                f"the session map {str(path)!r} has schema v{version}, newer than this TaskPing (v{SCHEMA_VERSION})"
-            )
-    from taskping.session_map.db import _migrate  # an older or missing schema brought up to date in memory only
-
-    _migrate(memory)
-    memory.execute("PRAGMA foreign_keys = ON")
-    return memory
+    try:
+        return memory_copy(path)
+    except SchemaTooNew as exc:
+        raise SnapshotError(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"cannot read the session map {str(path)!r}: {exc}") from None
 
 
 def header_section(raw: bytes) -> bytes:
@@ -134,9 +121,9 @@ class _Run:
         self.out = Explanation()
         self.current = STEPS[0]
 
-    def say(self, step: str, ok: bool, reason: str) -> bool:
+    def say(self, step: str, ok: bool, reason: str, code: Code | None = None) -> bool:
         """Record a verdict; the step after it becomes the current one (named if it raises)."""
-        self.out.steps.append(Step(step, ok, reason))
+        self.out.steps.append(Verdict(step, ok, reason, code))
         self.current = STEPS[min(STEPS.index(step) + 1, len(STEPS) - 1)]
         return ok
 
@@ -147,28 +134,36 @@ class _Run:
         try:
             self.rest(mail)
         except Exception as exc:  # noqa: BLE001 - the relay records such a message as not processed
-            self.say(self.current, False, f"could not be processed ({exc.__class__.__name__}); nothing would be typed")
+            self.say(self.current, False, f"could not be processed ({exc.__class__.__name__}); nothing would be typed",
+                     Code.INTERNAL_ERROR)
             self.out.would_type = None
         return self.out
 
     def say_parse(self, mail: InboundMail) -> bool:
         if mail.unreadable:
-            return self.say("parse", False, f"dropped: {mail.unreadable}")
+            return self.say("parse", False, f"dropped: {mail.unreadable}", Code.UNREADABLE)
         if mail.size > self.settings.max_message_bytes:
             return self.say("parse", False, f"dropped: message is {mail.size:,} bytes, over MAX_MESSAGE_BYTES "
-                                            f"({self.settings.max_message_bytes:,})")
+                                            f"({self.settings.max_message_bytes:,})", Code.TOO_LARGE)
         return self.say("parse", True, f"one reading; From {mail.sole_sender or '?'}, {mail.size:,} bytes")
 
     def say_screen(self) -> bool:
         header = parse_header(header_section(self.raw), len(self.raw))
         if not header.unreadable and is_foreign(self.conn, header, self.settings.host_id):
-            return self.say("screen", False, "left alone: a reply to another machine's session, for its relay")
+            return self.say("screen", False, "left alone: a reply to another machine's session, for its relay",
+                            Code.FOREIGN)
         if header.unreadable:
-            return self.say("screen", False, f"dropped: {header.unreadable} (judged on the header)")
+            return self.say("screen", False, f"dropped: {header.unreadable} (judged on the header)", Code.UNREADABLE)
         verdict = self.pipeline._header_verdict(header)
-        if not verdict.ok:
-            return self.say("screen", False, f"dropped: {verdict.reason} (judged on the header; not downloaded)")
+        if isinstance(verdict, Refusal):
+            return self.say("screen", False, f"dropped: {verdict.reason} (judged on the header; not downloaded)",
+                            verdict.code)
         return self.say("screen", True, "the header passes; the relay would download the whole message")
+
+    def refused(self, refusal: Refusal, *, told: bool = True) -> None:
+        """A step said no: the relay refuses (tells the sender) or, before authentication, drops."""
+        self.say(str(refusal.step), False, f"{'refused' if told else 'dropped (nothing sent back)'}: {refusal.reason}",
+                 refusal.code)
 
     def rest(self, mail: InboundMail) -> None:
         s = self.settings
@@ -180,46 +175,36 @@ class _Run:
             return self._seen_before(entry)
         self.say("dedupe", True, "not handled before (no ledger entry)")
 
-        verdict = authenticate(mail, allowed_senders=s.allowed_senders, mode=self.pipeline.mode,
-                               trusted_authserv_id=s.trusted_authserv_id, own_address=s.email_from,
-                               dkim_dns_timeout=s.dkim_dns_timeout, dkim_dns_server=s.dkim_dns_server)
-        if not verdict.ok or verdict.sender is None:
-            self.say("authenticate", False, f"dropped (nothing sent back): {verdict.reason}")
-            return
+        verdict = self.pipeline._authenticate(mail)
+        if isinstance(verdict, Refusal):
+            return self.refused(verdict, told=False)
         sender = verdict.sender
         self.say("authenticate", True, f"{sender}: {verdict.reason}")
 
         routed = route(self.conn, mail)
-        if isinstance(routed, Unroutable):
-            self.say("route", False, f"refused: {routed.reason}")
-            return
+        if isinstance(routed, Refusal):
+            return self.refused(routed)
         session = routed.session
-        unsigned = self.pipeline._unsigned_thread(mail, routed.via, sender)
-        if unsigned:
-            self.say("route", False, f"refused: {unsigned}")
-            return
+        unsigned = self.pipeline._unsigned_thread(mail, routed, sender)
+        if unsigned is not None:
+            return self.refused(unsigned)
         self.out.session = session.name
         self.say("route", True, f"session {session.name} (matched by {routed.via.replace('+', ' and ')})")
 
-        extraction = extract_reply(text=mail.text, html=mail.html,
-                                   sent_texts=notifications.texts_for_session(self.conn, session.id))
-        if not extraction.ok or extraction.text is None:
-            self.say("extract", False, f"refused: {extraction.refusal or 'no new text found'}")
-            return
-        command = to_command(extraction.text)
-        self.say("extract", True, f"{len(command)} characters of new text from the {extraction.source} body")
+        command = extract_command(self.conn, mail, session)
+        if isinstance(command, Refusal):
+            return self.refused(command)
+        self.say("extract", True, f"{len(command.text)} characters of new text from the {command.source} body")
 
         replay = dedupe.record_and_check_replay(self.conn, entry.id, sender=sender, session=session, mail=mail,
-                                                text=command)
-        if replay:
-            self.say("replay", False, f"refused: {replay}")
-            return
+                                                text=command.text)
+        if replay is not None:
+            return self.refused(replay)
         self.say("replay", True, "not a replay of a reply already typed")
 
-        guarded = guard(command, session, self.conn, s)
-        if isinstance(guarded, Refused):
-            self.say("guard", False, f"refused: {guarded.reason}")
-            return
+        guarded = guard(command.text, session, self.conn, s)
+        if isinstance(guarded, Refusal):
+            return self.refused(guarded)
         notes = [f"changed: {', '.join(guarded.codes())}"] if guarded.changed else []
         if waiting.has_waiting(self.conn, session.id):
             notes.append("would wait behind the replies already waiting for this session")
@@ -230,13 +215,16 @@ class _Run:
     def _seen_before(self, entry: ledger.LedgerEntry) -> None:
         if entry.final:
             why = f": {entry.reason}" if entry.reason else ""
-            self.say("dedupe", False, f"already handled by the relay ({entry.status}{why}); it is not read again")
-        elif entry.status == "injecting":
-            self.say("dedupe", False, "the relay stopped while typing this reply; it is not typed again")
-        elif entry.status == "waiting":
-            self.say("dedupe", False, "already waiting for its session to be ready")
+            self.say("dedupe", False, f"already handled by the relay ({entry.status}{why}); it is not read again",
+                     Code.DUPLICATE)
+        elif entry.status == Status.INJECTING:
+            self.say("dedupe", False, "the relay stopped while typing this reply; it is not typed again",
+                     Code.FATE_UNKNOWN)
+        elif entry.status == Status.WAITING:
+            self.say("dedupe", False, "already waiting for its session to be ready", Code.DUPLICATE)
         else:
-            self.say("dedupe", False, f"already in the ledger ({entry.status}); the relay is deciding it")
+            self.say("dedupe", False, f"already in the ledger ({entry.status}); the relay is deciding it",
+                     Code.DUPLICATE)
 
 
 def explain(raw: bytes, settings: Settings, conn: sqlite3.Connection) -> Explanation:

@@ -1,5 +1,7 @@
 """Step 1, fetch: the IMAP side of the relay (imapclient, blocking; run in a thread).
 
+Step 3, the header screen, is the pipeline's (:meth:`Pipeline.screen`); fetch asks for it.
+
 - Connect with implicit TLS (IMAP_SECURE=ssl), plain upgraded with a
   required STARTTLS (starttls), or plain (none, warned about at start); the
   CA in $SSL_CERT_FILE is honoured. Every failure to connect, log in or
@@ -22,14 +24,19 @@
 - While waiting, ``between`` runs about every IDLE_CHECK_SECONDS: the relay
   types replies that wait for a busy session there (same thread, so one
   keystroke stream at a time).
-- Any error or disconnect, a clean BYE included, ends :meth:`Mailbox.run_session`;
+- Any error or disconnect, a clean BYE included, ends :meth:`ImapSession.run_session`;
   :func:`run_forever` reconnects with capped exponential backoff, except
   after AUTH_REJECTIONS_FATAL rejected logins in a row (:class:`AuthRejected`).
+- The session map failing (locked past its busy timeout, disk full: an
+  ``sqlite3.Error``, or the pipeline's :class:`StoreUnavailable`) ends the
+  session the same way: the message in hand is neither flagged nor counted as
+  handled, so the next session reads it again.
 """
 
 from __future__ import annotations
 
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -44,7 +51,7 @@ from taskping.faults import fault_point
 from taskping.mail_errors import MailFailure
 from taskping.relay import imap_connect, imap_errors
 from taskping.relay.canonical import MAX_HEADER_SECTION
-from taskping.relay.pipeline import Decision, Position
+from taskping.relay.pipeline import Outcome, Position, StoreUnavailable
 from taskping.session_map import mailbox
 
 # Leave IDLE, search and re-issue IDLE this often. IDLE alone is not trusted to announce
@@ -60,21 +67,21 @@ BACKOFF_CAP = 60.0
 AUTH_REJECTIONS_FATAL = 3  # consecutive login rejections before run_forever gives up (provider lockouts)
 FETCH_BATCH = 20
 
-Process = Callable[[bytes, Position], Decision]
+Process = Callable[[bytes, Position], Outcome]
 Between = Callable[[], object]
 Ready = Callable[[], object]  # called after each pass over the mailbox (the daemon's READY=1 and STATUS=)
-# (header section, RFC822.SIZE, position) → a final Decision, or None to download and process
-Screen = Callable[[bytes, int, Position], Decision | None]
+# (header section, RFC822.SIZE, position) → a final Outcome, or None to download and process
+Screen = Callable[[bytes, int, Position], Outcome | None]
 HEADER_ITEM = f"BODY.PEEK[HEADER]<0.{MAX_HEADER_SECTION}>"
 
 
-class Mailbox:
-    """One IMAP connection's worth of work."""
+class ImapSession:
+    """One IMAP connection's worth of work (its bookkeeping is :mod:`taskping.session_map.mailbox`)."""
 
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self,
         settings: Settings,
-        conn,
+        conn: sqlite3.Connection,
         process: Process,
         stop: threading.Event,
         *,
@@ -142,7 +149,7 @@ class Mailbox:
                 done += 1
         return done
 
-    def screen_batch(self, batch: list[int]) -> tuple[dict[int, Decision], list[int]]:
+    def screen_batch(self, batch: list[int]) -> tuple[dict[int, Outcome], list[int]]:
         """Fetch size and header of ``batch`` and screen each: (decided without a body, to download).
 
         A message whose header section does not end within MAX_HEADER_SECTION
@@ -150,7 +157,7 @@ class Mailbox:
         """
         assert self.client is not None
         heads = self.client.fetch(batch, ["RFC822.SIZE", HEADER_ITEM])
-        screened: dict[int, Decision] = {}
+        screened: dict[int, Outcome] = {}
         wanted: list[int] = []
         for uid in batch:
             item = heads.get(uid)
@@ -266,6 +273,7 @@ def _is_bye(response: object) -> bool:
 
 
 RECOVERABLE = (IMAPClientError, OSError, ssl.SSLError, socket.timeout, ConnectionError, EOFError)
+STORE_FAILURES = (sqlite3.Error, StoreUnavailable)
 
 
 class AuthRejected(Exception):
@@ -277,9 +285,9 @@ class AuthRejected(Exception):
         super().__init__(f"{failure.line}; gave up after {attempts} rejections in a row")
 
 
-def run_forever(  # type: ignore[no-untyped-def]
+def run_forever(
     settings: Settings,
-    conn,
+    conn: sqlite3.Connection,
     process: Process,
     stop: threading.Event,
     *,
@@ -292,13 +300,15 @@ def run_forever(  # type: ignore[no-untyped-def]
     A network failure is retried for ever (the backoff is capped at
     BACKOFF_CAP). A rejected login is not: after AUTH_REJECTIONS_FATAL in a row
     this raises :class:`AuthRejected`, because retrying a wrong password trips
-    providers' lockouts and only a person can fix it.
+    providers' lockouts and only a person can fix it. A session map that cannot
+    be written (locked, full) is retried like the network: the worker survives it.
     """
     log = get_logger(component="fetch")
     delay = BACKOFF_START
     rejections = 0
     while not stop.is_set():
-        box = Mailbox(settings, conn, process, stop, screen=screen, between=between, ready=ready)
+        box = ImapSession(settings, conn, process, stop, screen=screen, between=between, ready=ready)
+        store_failed = False
         try:
             box.run_session()
         except MailFailure as failure:
@@ -309,12 +319,16 @@ def run_forever(  # type: ignore[no-untyped-def]
         except RECOVERABLE as exc:
             failure = imap_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
             log.warning("imap_disconnected", line=failure.line, retry_in=round(delay, 2))
+        except STORE_FAILURES as exc:  # the message in hand was not recorded: it is read again next session
+            store_failed = True
+            log.error("session_map_failed", error=f"{exc.__class__.__name__}: {str(exc)[:300]}",
+                      path=str(settings.session_map_path), retry_in=round(delay, 2))
         finally:
             box.close()
         if stop.is_set():
             break
         box.run_between()  # replies waiting for a busy session do not wait for the mail server
-        if box.connected:
+        if box.connected and not store_failed:
             delay = BACKOFF_START  # it had been working: start the backoff over
             rejections = 0
         stop.wait(delay)

@@ -1,46 +1,50 @@
-"""Step 7, guard: may this command be typed, and in what form?
+"""Step 9, guard (after replay): may this command be typed, and in what form?
 
 Size (MAX_COMMAND_BYTES: refused, never truncated), rate
 (RATE_LIMIT_PER_MINUTE per session, with the time to retry), then the
 terminal guard (control bytes, CR/CRLF, leading ``!`` and ``/``). The open
 permission dialog check is the injector's: it reads the screen right before
-typing.
+typing. Returns the :class:`GuardedText` to type or a
+:class:`~taskping.session_map.vocabulary.Refusal`.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
 
 from taskping.config import Settings
 from taskping.injectors.terminal_guard import GuardedText, guard_text
 from taskping.session_map import ledger
 from taskping.session_map.sessions import Session
+from taskping.session_map.vocabulary import Code, Refusal, Step
 
 
-@dataclass(frozen=True)
-class Refused:
-    reason: str
+def _no(code: Code, reason: str, session: Session) -> Refusal:
+    return Refusal(Step.GUARD, code, reason, session.id)
 
 
 def guard(
     command: str, session: Session, conn: sqlite3.Connection, settings: Settings, *, now: float | None = None
-) -> GuardedText | Refused:
+) -> GuardedText | Refusal:
     now = time.time() if now is None else now
     size = len(command.encode("utf-8"))
     if size > settings.max_command_bytes:
-        return Refused(
+        return _no(
+            Code.COMMAND_TOO_LARGE,
             f"the command is {size} bytes, over the limit of {settings.max_command_bytes} (MAX_COMMAND_BYTES); "
-            "nothing was typed"
+            "nothing was typed",
+            session,
         )
     recent = sorted(ledger.delivered_since(conn, session.id, now - 60))
     if len(recent) >= settings.rate_limit_per_minute:
         retry_at = recent[-settings.rate_limit_per_minute] + 60
         wait = max(1, int(retry_at - now + 0.999))
-        return Refused(
+        return _no(
+            Code.RATE_LIMITED,
             f"rate limit: at most {settings.rate_limit_per_minute} command(s) per minute for session "
-            f"{session.name}; retry in {wait} s (after {time.strftime('%H:%M:%S', time.localtime(retry_at))})"
+            f"{session.name}; retry in {wait} s (after {time.strftime('%H:%M:%S', time.localtime(retry_at))})",
+            session,
         )
     guarded = guard_text(
         command,
@@ -48,5 +52,5 @@ def guard(
         allowed_slash_commands=settings.allowed_slash_commands,
     )
     if guarded.empty:
-        return Refused("nothing is left to type once control characters are removed")
+        return _no(Code.NOTHING_TO_TYPE, "nothing is left to type once control characters are removed", session)
     return guarded

@@ -9,9 +9,11 @@ from it but a Message-ID to find the refusal by, which the pipeline drops before
 Headers come from mail-parser; the From header is re-parsed strictly with the
 standard library's address parser (so ``"you@x" <evil@y>`` is one address,
 ``evil@y``, and two addresses are two), and its address must be written
-literally (:mod:`taskping.relay.addresses`). The body parts come from the
-extractor's MIME walker, which skips attachments and attached messages and
-unwraps ``format=flowed`` text (iOS Mail), as `taskping extract` does.
+literally (:mod:`taskping.relay.addresses`). The trace (Received and
+Authentication-Results, in order) is taken from the canonical scan itself.
+The body parts come from the extractor's MIME walker, which skips attachments
+and attached messages and unwraps ``format=flowed`` text (iOS Mail), as
+`taskping extract` does.
 Nothing here raises on bad input: defects are recorded on the value.
 """
 
@@ -110,19 +112,25 @@ def _header_list(message: object, name: str) -> list[str]:
 
 
 _TRACE = ("received", "authentication-results")
+MAX_TRACE_FIELDS = 200
 
 
-def _trace(message: object) -> list[tuple[str, str]]:
-    """Received and Authentication-Results headers in header order (their relative position matters)."""
-    items = getattr(message, "items", None)
-    if items is None:
-        return []
-    try:
-        pairs = list(items())
-    except Exception:  # noqa: BLE001
-        return []
-    out = [(str(k).lower(), str(v)[:MAX_HEADER_CHARS]) for k, v in pairs if str(k).lower() in _TRACE]
-    return out[:200]
+def _trace(section: canonical.HeaderSection) -> list[tuple[str, str]]:
+    """Received and Authentication-Results headers in header order (their relative position matters).
+
+    Read from the canonical scan (the bytes as they stand, already checked to have
+    one reading), not from a second parser: there is nothing here that can fail,
+    so the Authentication-Results position rule always has the Received headers
+    it needs. Values are unfolded the way the standard library's compat32 reads
+    them (leading blanks dropped, folding kept); bytes that are not UTF-8 become U+FFFD.
+    """
+    out: list[tuple[str, str]] = []
+    for f in section.fields:
+        name = f.name.lower()
+        if name in _TRACE:
+            value = f.value.lstrip(b" \t").decode("utf-8", "replace")
+            out.append((name, scrub(value)[:MAX_HEADER_CHARS]))
+    return out[:MAX_TRACE_FIELDS]
 
 
 def _first(message: object, name: str) -> str | None:
@@ -204,7 +212,7 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
         in_reply_to=_ids(_first(message, "In-Reply-To")),
         references=_ids(" ".join(_header_list(message, "References"))),
         authentication_results=_header_list(message, "Authentication-Results"),
-        trace=_trace(message),
+        trace=_trace(section),
         auto_submitted=_first(message, "Auto-Submitted"),
         precedence=_first(message, "Precedence"),
         x_autoreply=bool(autoreply),
@@ -216,6 +224,19 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
         identity=identity,
         header_only=header_only,
     )
+
+
+def unparsed(raw: bytes, problem: str, *, size: int | None = None, header_only: bool = False) -> InboundMail:
+    """The message as a pipeline that could not parse it records it: nothing read, keyed on its bytes.
+
+    For the pipeline's safety net when :func:`parse` itself raised (it is not meant to):
+    the message still gets a ledger row (``sha256:`` of its header section and size, the
+    key :func:`parse` would give a message without a Message-ID) and an audit line."""
+    end = raw.find(b"\r\n\r\n")
+    end = len(raw) if end < 0 else end + 4
+    size = len(raw) if size is None else size
+    return _unreadable(raw, None, hashlib.sha256(raw).hexdigest(), _identity(raw, end, size), size, problem,
+                       header_only)
 
 
 def _unreadable(raw: bytes, message_id: str | None, content_hash: str, identity: str, size: int, problem: str,

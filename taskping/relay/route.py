@@ -1,8 +1,10 @@
-"""Step 5, route: which session is this reply for?
+"""Step 6, route: which session is this reply for?
 
 ``In-Reply-To``, then ``References`` (newest first), against the notifications
 we sent; then the ``[TaskPing #TOKEN]`` subject token. When both are present
 they must agree. The session must be live and its reply window open.
+Returns :class:`Routed` or a :class:`~taskping.session_map.vocabulary.Refusal`
+(with ``session_id`` when the session is known but not usable).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from taskping.relay.parse import InboundMail
 from taskping.session_map import notifications, sessions
 from taskping.session_map.sessions import Session
+from taskping.session_map.vocabulary import Code, Refusal, Step
 from taskping.tokens import find_subject_token, host_part
 
 
@@ -23,10 +26,8 @@ class Routed:
     via: str  # "thread", "subject" or "thread+subject"
 
 
-@dataclass(frozen=True)
-class Unroutable:
-    reason: str
-    session: Session | None = None  # known but not usable (ended, expired)
+def _no(code: Code, reason: str, session: Session | None = None) -> Refusal:
+    return Refusal(Step.ROUTE, code, reason, session.id if session else None)
 
 
 def thread_session(conn: sqlite3.Connection, mail: InboundMail) -> Session | None:
@@ -44,21 +45,22 @@ def is_foreign(conn: sqlite3.Connection, mail: InboundMail, host_id: str | None)
     return thread_session(conn, mail) is None and sessions.by_token(conn, token) is None
 
 
-def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = None) -> Routed | Unroutable:
+def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = None) -> Routed | Refusal:
     now = time.time() if now is None else now
     by_thread = thread_session(conn, mail)
     token = find_subject_token(mail.subject)
     by_subject = sessions.by_token(conn, token) if token else None
     if token and by_subject is None and by_thread is None:
-        return Unroutable("unknown session token in the subject")
+        return _no(Code.UNKNOWN_TOKEN, "unknown session token in the subject")
     if by_thread and token and (by_subject is None or by_subject.id != by_thread.id):
-        return Unroutable("the subject's session token does not match the thread this replies to", by_thread)
+        return _no(Code.TOKEN_MISMATCH, "the subject's session token does not match the thread this replies to",
+                   by_thread)
     session = by_thread or by_subject
     if session is None:
-        return Unroutable("not a reply to a TaskPing notification (no known thread or token)")
+        return _no(Code.NOT_A_REPLY, "not a reply to a TaskPing notification (no known thread or token)")
     via = "thread+subject" if by_thread and by_subject else ("thread" if by_thread else "subject")
     if not session.live:
-        return Unroutable(f"session {session.name} has ended", session)
+        return _no(Code.SESSION_ENDED, f"session {session.name} has ended", session)
     if now >= session.expires_at:
-        return Unroutable(f"the reply window for session {session.name} has expired", session)
+        return _no(Code.REPLY_WINDOW_EXPIRED, f"the reply window for session {session.name} has expired", session)
     return Routed(session, via)

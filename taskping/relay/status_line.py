@@ -9,16 +9,17 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from taskping.session_map import ledger, sessions
+from taskping.session_map.vocabulary import Status
+
 
 def status_line(conn: sqlite3.Connection, folder: str) -> str:
     """``watching INBOX; 2 sessions; last message 14:03:07 delivered`` (local time)."""
-    live = conn.execute("SELECT COUNT(*) FROM sessions WHERE state != 'ended'").fetchone()[0]
+    live = sessions.live_count(conn)
     text = f"watching {folder}; {live} session{'s' if live != 1 else ''}"
-    row = conn.execute(
-        "SELECT status, reason, COALESCE(decided_at, received_at) AS at FROM inbound ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    last = ledger.latest(conn)
+    if last is None:
         return text + "; no message yet"
-    at = time.strftime("%H:%M:%S", time.localtime(row[2]))
-    reason = f" ({row[1]})" if row[1] and row[0] != "delivered" else ""
-    return f"{text}; last message {at} {row[0]}{reason}"
+    at = time.strftime("%H:%M:%S", time.localtime(last.decided_at or last.received_at))
+    reason = f" ({last.reason})" if last.reason and last.status != Status.DELIVERED else ""
+    return f"{text}; last message {at} {last.status}{reason}"

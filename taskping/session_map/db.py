@@ -159,13 +159,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN control_secret TEXT;
     ALTER TABLE sessions ADD COLUMN not_injectable TEXT
     """,
+    # 6: the step that decided an inbound message and its stable reason code (session_map.vocabulary)
+    """
+    ALTER TABLE inbound ADD COLUMN step TEXT;
+    ALTER TABLE inbound ADD COLUMN code TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class SchemaTooNew(RuntimeError):
-    """The file was written by a newer TaskPing."""
+    """The file was written by a newer TaskPing. Its text is one line naming the file and what to do."""
+
+    def __init__(self, version: int, path: str | os.PathLike[str] | None = None) -> None:
+        self.version = version
+        self.path = path
+        where = f"the session map {str(path)!r}" if path is not None else "the session map"
+        super().__init__(
+            f"{where} has schema v{version}, newer than this TaskPing (v{SCHEMA_VERSION}); "
+            "upgrade TaskPing, or set SESSION_MAP_PATH to another file"
+        )
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -180,7 +194,11 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    _migrate(conn)
+    try:
+        _migrate(conn)
+    except SchemaTooNew as exc:
+        conn.close()
+        raise SchemaTooNew(exc.version, path) from None
     return conn
 
 
@@ -199,7 +217,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version == SCHEMA_VERSION:
         return
     if version > SCHEMA_VERSION:
-        raise SchemaTooNew(f"session map schema v{version} is newer than this TaskPing (v{SCHEMA_VERSION})")
+        raise SchemaTooNew(version)
     conn.execute("BEGIN EXCLUSIVE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -212,6 +230,34 @@ def _migrate(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def memory_copy(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """An in-memory copy of the session map at ``path``, read through a read-only connection
+    (the file is never written), brought up to the current schema in memory.
+
+    A missing file gives an empty map of the current schema. Raises
+    :class:`SchemaTooNew`, or ``sqlite3.Error`` when the file cannot be read.
+    """
+    path = Path(path)
+    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    memory.row_factory = sqlite3.Row
+    try:
+        if path.exists():
+            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                source.backup(memory)
+            finally:
+                source.close()
+            version = memory.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(version, path)
+        _migrate(memory)
+        memory.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        memory.close()
+        raise
+    return memory
 
 
 @contextmanager

@@ -9,7 +9,11 @@ and a uniqueness violation simply means "already have it". Lifecycle::
         │   │
         ├──▶ waiting  (Claude is busy: typed later, in order, or refused after BUSY_WAIT_SECONDS)
         ├──▶ refused   (a reason; a refusal email when the sender is trusted)
-        └──▶ dropped   (a reason; nothing is ever sent back)
+        ├──▶ dropped   (a reason; nothing is ever sent back)
+        └──▶ foreign   (another machine's reply: left untouched in the mailbox)
+
+Every decided row has the step that decided it and a stable reason code
+(:mod:`taskping.session_map.vocabulary`) beside the human reason.
 
 The ``injecting`` row is committed before the first key is sent, so after a
 crash a reply is typed at most once: a ``received`` row may be processed again
@@ -20,12 +24,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Literal
 
 from taskping.session_map.db import now, transaction
+from taskping.session_map.vocabulary import FINAL, TYPED, Code, Status, Step
 
-Status = Literal["received", "waiting", "injecting", "delivered", "refused", "dropped", "unknown"]
-FINAL: frozenset[str] = frozenset({"delivered", "refused", "dropped", "unknown"})
+__all__ = ["FINAL", "LedgerEntry", "Status", "claim", "delivered_since", "entries", "get", "latest", "set_decision"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class LedgerEntry:
     preview: str | None
     received_at: float
     decided_at: float | None
+    step: Step | None = None
+    code: Code | None = None
 
     @property
     def final(self) -> bool:
@@ -78,45 +83,62 @@ def claim(
         except sqlite3.IntegrityError:
             created = False
         row = conn.execute("SELECT * FROM inbound WHERE message_key = ?", (message_key,)).fetchone()
-    return LedgerEntry(**dict(row)), created
+    return _entry(row), created
 
 
-def decide(
+def _entry(row: sqlite3.Row) -> LedgerEntry:
+    values = dict(row)
+    values["status"] = Status(values["status"])
+    values["step"] = Step(values["step"]) if values.get("step") else None
+    values["code"] = Code(values["code"]) if values.get("code") else None
+    return LedgerEntry(**values)
+
+
+def set_decision(
     conn: sqlite3.Connection,
     entry_id: int,
     status: Status,
     reason: str | None,
     *,
+    code: Code | None = None,
+    step: Step | None = None,
     session_id: int | None = None,
     preview: str | None = None,
 ) -> None:
+    """Record a message's decision (the relay's one ending calls this; see the pipeline)."""
     with transaction(conn):
         conn.execute(
-            "UPDATE inbound SET status = ?, reason = ?, decided_at = ?,"
+            "UPDATE inbound SET status = ?, reason = ?, code = ?, step = ?, decided_at = ?,"
             " session_id = COALESCE(?, session_id), preview = COALESCE(?, preview) WHERE id = ?",
-            (status, reason, now(), session_id, preview, entry_id),
+            (Status(status), reason, code, step, now(), session_id, preview, entry_id),
         )
 
 
 def get(conn: sqlite3.Connection, entry_id: int) -> LedgerEntry | None:
     row = conn.execute("SELECT * FROM inbound WHERE id = ?", (entry_id,)).fetchone()
-    return LedgerEntry(**dict(row)) if row else None
+    return _entry(row) if row else None
+
+
+def latest(conn: sqlite3.Connection) -> LedgerEntry | None:
+    """The most recent message received (the relay's status line)."""
+    row = conn.execute("SELECT * FROM inbound ORDER BY id DESC LIMIT 1").fetchone()
+    return _entry(row) if row else None
 
 
 def delivered_since(conn: sqlite3.Connection, session_id: int, since: float) -> list[float]:
     """Times of replies delivered (or in flight, or waiting) to a session since ``since``: the rate limit's input."""
+    marks = ",".join("?" * len(TYPED))
     rows = conn.execute(
-        "SELECT decided_at FROM inbound WHERE session_id = ?"
-        " AND status IN ('delivered', 'injecting', 'unknown', 'waiting')"
+        f"SELECT decided_at FROM inbound WHERE session_id = ? AND status IN ({marks})"
         " AND COALESCE(decided_at, received_at) >= ?",
-        (session_id, since),
+        (session_id, *TYPED, since),
     )
     return [r[0] or since for r in rows]
 
 
-def entries(conn: sqlite3.Connection, status: str | None = None) -> list[LedgerEntry]:
+def entries(conn: sqlite3.Connection, status: Status | None = None) -> list[LedgerEntry]:
     if status:
         cur = conn.execute("SELECT * FROM inbound WHERE status = ? ORDER BY id", (status,))
     else:
         cur = conn.execute("SELECT * FROM inbound ORDER BY id")
-    return [LedgerEntry(**dict(r)) for r in cur]
+    return [_entry(r) for r in cur]

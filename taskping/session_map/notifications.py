@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from taskping.session_map import outbox
 from taskping.session_map.db import now, transaction
+from taskping.session_map.vocabulary import EmailKind
 
 # How many of a session's newest notification bodies the extractor compares a reply with
 # (and so how many retention keeps while the session is not ended).
@@ -23,7 +24,7 @@ SENT_TEXTS = 20
 class Notification:
     message_id: str
     session_id: int
-    kind: str
+    kind: EmailKind
     body_text: str
     created_at: float
 
@@ -33,7 +34,7 @@ def queue(
     *,
     session_id: int,
     message_id: str,
-    kind: str,
+    kind: EmailKind,
     body_text: str,
     to_addr: str,
     raw: bytes,
@@ -65,7 +66,11 @@ def queue(
 
 def by_message_id(conn: sqlite3.Connection, message_id: str) -> Notification | None:
     row = conn.execute("SELECT * FROM notifications WHERE message_id = ?", (message_id,)).fetchone()
-    return Notification(**dict(row)) if row else None
+    if row is None:
+        return None
+    values = dict(row)
+    values["kind"] = EmailKind(values["kind"])
+    return Notification(**values)
 
 
 def first_known(conn: sqlite3.Connection, message_ids: list[str]) -> Notification | None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from taskping.session_map.db import now, transaction
+from taskping.session_map.vocabulary import EmailKind, OutboxStatus
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
@@ -26,10 +27,10 @@ class OutboxRow:
     id: int
     message_id: str
     session_id: int | None
-    kind: str
+    kind: EmailKind
     to_addr: str
     raw: bytes
-    status: str
+    status: OutboxStatus
     attempts: int
     next_attempt_at: float
     last_error: str | None
@@ -39,12 +40,19 @@ class OutboxRow:
     sent_at: float | None
 
 
+def _row(row: sqlite3.Row) -> OutboxRow:
+    values = dict(row)
+    values["kind"] = EmailKind(values["kind"])
+    values["status"] = OutboxStatus(values["status"])
+    return OutboxRow(**values)
+
+
 def backoff(attempts: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
     return min(cap, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
 
 
 def insert(
-    conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: str, to_addr: str, raw: bytes
+    conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: EmailKind, to_addr: str, raw: bytes
 ) -> int:
     """Add a row, due now, inside the caller's transaction. Returns its id."""
     t = now()
@@ -58,7 +66,7 @@ def insert(
 
 
 def enqueue(
-    conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: str, to_addr: str, raw: bytes
+    conn: sqlite3.Connection, *, message_id: str, session_id: int | None, kind: EmailKind, to_addr: str, raw: bytes
 ) -> int:
     """Queue an email that is not a notification (e.g. a refusal for an unknown session)."""
     with transaction(conn):
@@ -81,7 +89,7 @@ def claim_next(conn: sqlite3.Connection, claimer: str) -> OutboxRow | None:
             (claimer, t, row["id"]),
         )
         claimed = conn.execute("SELECT * FROM outbox WHERE id = ?", (row["id"],)).fetchone()
-    return OutboxRow(**dict(claimed))
+    return _row(claimed)
 
 
 def mark_sent(conn: sqlite3.Connection, row_id: int) -> None:
@@ -151,12 +159,12 @@ def next_due_at(conn: sqlite3.Connection) -> float | None:
     return row[0] if row else None
 
 
-def rows(conn: sqlite3.Connection, status: str | None = None) -> list[OutboxRow]:
+def rows(conn: sqlite3.Connection, status: OutboxStatus | None = None) -> list[OutboxRow]:
     if status:
         cur = conn.execute("SELECT * FROM outbox WHERE status = ? ORDER BY id", (status,))
     else:
         cur = conn.execute("SELECT * FROM outbox ORDER BY id")
-    return [OutboxRow(**dict(r)) for r in cur]
+    return [_row(r) for r in cur]
 
 
 def last_per_session(conn: sqlite3.Connection) -> dict[int, OutboxRow]:
@@ -164,4 +172,4 @@ def last_per_session(conn: sqlite3.Connection) -> dict[int, OutboxRow]:
     cur = conn.execute(
         "SELECT * FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox WHERE session_id IS NOT NULL GROUP BY session_id)"
     )
-    return {r["session_id"]: OutboxRow(**dict(r)) for r in cur}
+    return {r["session_id"]: _row(r) for r in cur}

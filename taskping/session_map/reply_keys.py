@@ -22,8 +22,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from taskping.session_map.db import now, transaction
-
-TYPED = ("waiting", "injecting", "delivered", "unknown")
+from taskping.session_map.vocabulary import TYPED
 
 
 @dataclass(frozen=True)

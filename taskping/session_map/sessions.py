@@ -163,6 +163,10 @@ def live_by_name(conn: sqlite3.Connection, name: str) -> Session | None:
     return _row(conn.execute("SELECT * FROM sessions WHERE name = ? AND state != 'ended'", (name,)).fetchone())
 
 
+def live_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM sessions WHERE state != 'ended'").fetchone()[0])
+
+
 def all_sessions(conn: sqlite3.Connection, *, include_ended: bool = False) -> list[Session]:
     sql = "SELECT * FROM sessions"
     if not include_ended:

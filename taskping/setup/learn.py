@@ -128,6 +128,7 @@ def learn(mail: InboundMail, preset_id: str | None) -> Learned:
 def mark_handled(settings: Settings, mail: InboundMail) -> None:
     """Record the reply in the ledger as handled, so the relay's first run does not answer it."""
     from taskping.session_map import connect, ledger
+    from taskping.session_map.vocabulary import Status
 
     conn = connect(settings.session_map_path)
     try:
@@ -135,6 +136,7 @@ def mark_handled(settings: Settings, mail: InboundMail) -> None:
                                       content_hash=mail.content_hash, folder=None, uidvalidity=None, uid=None,
                                       sender=mail.sole_sender)
         if created:
-            ledger.decide(conn, entry.id, "dropped", "read by `taskping init --learn-from-reply` (a setup reply)")
+            ledger.set_decision(conn, entry.id, Status.DROPPED,
+                                "read by `taskping init --learn-from-reply` (a setup reply)")
     finally:
         conn.close()

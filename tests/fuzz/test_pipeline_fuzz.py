@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from taskping.injectors.terminal_guard import forbidden_characters
 from taskping.relay.parse import parse
-from taskping.relay.pipeline import Decision, Planned, Position
+from taskping.relay.pipeline import Outcome, Planned, Position
+from taskping.session_map.vocabulary import Code
 from taskping.session_map import ledger
 from tests.fuzz.conftest import ME, FuzzMap
 
@@ -155,20 +156,19 @@ def _check(fm: FuzzMap, raw: bytes) -> None:
         assert result.session.live and result.sender == ME
         COUNTS["planned"] = COUNTS.get("planned", 0) + 1
         return
-    assert isinstance(result, Decision)
+    assert isinstance(result, Outcome)
     COUNTS[result.status] = COUNTS.get(result.status, 0) + 1
-    if result.reason.startswith("could not be processed"):
+    if result.code == Code.INTERNAL_ERROR:
         # a step raised and the pipeline's safety net recorded it. Known cause (parse/extract,
         # reported): lone surrogates from undecodable headers or bodies (e.g. charset=utf-7)
         # reach code that encodes to UTF-8. Anything else is a new bug.
         COUNTS["step-raised"] = COUNTS.get("step-raised", 0) + 1
         assert "UnicodeEncodeError" in result.reason, result.reason
-    if result.status == "foreign":
-        return  # another machine's reply: left for its relay, by design not in our ledger
     key = mail.message_key.encode("utf-8", "replace").decode()
     row = fm.conn.execute("SELECT status FROM inbound WHERE message_key = ?", (key,)).fetchone()  # type: ignore[attr-defined]
     assert row is not None, result
     assert row[0] in ledger.FINAL or (result.status == "duplicate" and row[0] == "received"), (row[0], result)
+    assert result.code is not None and result.step is not None, result  # every ending has its step and code
 
 
 def test_generated_messages(fuzz_map: FuzzMap) -> None:

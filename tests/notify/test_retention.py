@@ -81,7 +81,7 @@ class Store:
             reply_keys.record_and_find(self.conn, entry.id, content_key=key,
                                        signature_keys=list(signatures))
         if status != "received":
-            ledger.decide(self.conn, entry.id, status, f"{status} for a reason",
+            ledger.set_decision(self.conn, entry.id, status, f"{status} for a reason",
                           session_id=session_id, preview=preview)
         return entry.id
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from taskping.session_map import connect, outbox, sessions
+from taskping.session_map.vocabulary import EmailKind
 from tests.ops.conftest import BIN, Ops, relay_env
 from tests.support.claude_fixtures import claude_binary_or_skip
 from tests.support.mailstack import MailStack
@@ -166,7 +167,7 @@ def test_outbox_failures_and_gone_panes(ops: Ops, mail_stack: MailStack, tmp_pat
             sessions.create(conn, token=f"tok-{name}", name=name, kind="tmux", target_socket=socket,
                             target_pane=panes[name], ttl=3600)
         subprocess.run(["tmux", "-S", socket, "kill-session", "-t", "gone"], check=True)
-        row_id = outbox.enqueue(conn, message_id="<m1@example.test>", session_id=None, kind="notify",
+        row_id = outbox.enqueue(conn, message_id="<m1@example.test>", session_id=None, kind=EmailKind.STOP,
                                 to_addr="me@example.test", raw=b"x")
         outbox.mark_failed(conn, row_id, "recipients refused: 550 5.1.1 no such user")
         code, checks = doctor(ops, env)

@@ -38,7 +38,7 @@ def test_the_relay_forgets_at_start(ops: Ops, closed_port: int, monkeypatch: pyt
         outbox.mark_sent(conn, row)
         entry, _ = ledger.claim(conn, message_key="<r@phone>", message_id="<r@phone>", content_hash="h",
                                 folder="INBOX", uidvalidity=1, uid=1, sender="me@example.com")
-        ledger.decide(conn, entry.id, "delivered", "typed", session_id=old.id, preview="old words")
+        ledger.set_decision(conn, entry.id, "delivered", "typed", session_id=old.id, preview="old words")
         sessions.end(conn, old.id, reason="SessionEnd")
         live = sessions.create(conn, token=new_token("h"), name="live", kind="pty", target_socket="/live",
                                target_pane="", ttl=3600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from taskping.session_map import connect, outbox
+from taskping.session_map.vocabulary import EmailKind
 from tests.ops.conftest import Ops, relay_env
 from tests.support.mailstack import MailStack
 
@@ -11,7 +12,7 @@ from tests.support.mailstack import MailStack
 def queue_one(env: dict[str, str]) -> None:
     conn = connect(env["SESSION_MAP_PATH"])
     try:
-        outbox.enqueue(conn, message_id="<n1@example.test>", session_id=None, kind="notify",
+        outbox.enqueue(conn, message_id="<n1@example.test>", session_id=None, kind=EmailKind.STOP,
                        to_addr="me@example.test", raw=b"Subject: hi\r\n\r\nhello\r\n")
     finally:
         conn.close()

@@ -16,8 +16,9 @@ from pathlib import Path
 import sqlite3
 
 from taskping.config import Settings, load_settings
-from taskping.relay.pipeline import Pipeline
+from taskping.relay.pipeline import Outcome, Pipeline, Planned
 from taskping.session_map import connect, notifications, sessions
+from taskping.session_map.vocabulary import Code, Status, Step
 from taskping.tokens import new_token
 
 ME = "me@example.test"
@@ -74,3 +75,10 @@ def reply_to(m: Map, session: int, body: bytes = b"run the tests", mid: bytes = 
         b"Message-ID: " + mid + b"\r\n"
         b"In-Reply-To: " + m.notes[session].encode() + b"\r\n\r\n" + body + b"\r\n"
     )
+
+
+def said(outcome: Outcome | Planned | None) -> tuple[Status, Step | None, Code | None] | None:
+    """What a test asserts about an outcome: status, step and stable code (never the wording)."""
+    if outcome is None or isinstance(outcome, Planned):
+        return None
+    return outcome.status, outcome.step, outcome.code

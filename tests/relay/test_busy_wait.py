@@ -140,7 +140,7 @@ def test_busy_longer_than_busy_wait_seconds_is_refused_with_notice(short_wait_wo
     world.wait_screen(s, ScreenState.BUSY)
     world.reply(note, "this one waits too long")
     rows = world.wait_ledger(1, timeout=20)
-    assert rows[0].status == "refused" and "BUSY_WAIT_SECONDS" in (rows[0].reason or ""), rows
+    assert (rows[0].status, rows[0].code) == ("refused", "busy-timeout"), rows
     assert "this one waits too long" not in world.api.prompts
     mails = world.new_mail(2, timeout=20)  # the refusal and the long job's Stop notification
     assert "BUSY_WAIT_SECONDS" in _bodies(mails)

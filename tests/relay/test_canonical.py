@@ -15,9 +15,10 @@ import pytest
 
 from taskping.relay import canonical
 from taskping.relay.parse import parse, parse_header
-from taskping.relay.pipeline import Decision, Planned
+from taskping.relay.pipeline import Planned
 from taskping.session_map import ledger
-from tests.relay.inprocess import Map, in_process_map, reply_to
+from taskping.session_map.vocabulary import Code, Status, Step
+from tests.relay.inprocess import Map, in_process_map, reply_to, said
 
 GOOD = (
     b"From: Me <me@example.test>\r\n"
@@ -177,7 +178,8 @@ def test_lone_cr_hiding_a_header_block_is_dropped(smap: Map) -> None:
            b"Message-ID: <signed-1@example.test>\r\n" + hidden + b"\r\nsee you at noon\r\n")
     outbox_before = _outbox(smap)
     decision = smap.pipeline.plan(raw)
-    assert decision == Decision("dropped", "malformed header section: lone CR in header line 5")
+    assert said(decision) == (Status.DROPPED, Step.PARSE, Code.UNREADABLE)
+    assert decision.reason == "malformed header section: lone CR in header line 5"  # type: ignore[union-attr]
     row = ledger.entries(smap.conn)[-1]  # type: ignore[arg-type]
     assert (row.status, row.reason) == ("dropped", "malformed header section: lone CR in header line 5")
     assert _audit(smap)[-1]["decision"] == "dropped"
@@ -193,12 +195,15 @@ def test_prepended_in_reply_to_and_subject_are_dropped(smap: Map) -> None:
     forged = (b"Subject: Re: [TaskPing #" + smap.tokens[1].encode() + b"] finished\r\n"
               b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + genuine)
     decision = smap.pipeline.plan(forged)
-    assert decision == Decision("dropped", "duplicate Subject header (2)")
+    assert said(decision) == (Status.DROPPED, Step.PARSE, Code.UNREADABLE)
+    assert decision.reason == "duplicate Subject header (2)"  # type: ignore[union-attr]
     only_irt = b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + reply_to(smap, 0, mid=b"<reply-3@example.test>")
-    assert smap.pipeline.plan(only_irt) == Decision("dropped", "duplicate In-Reply-To header (2)")
+    irt = smap.pipeline.plan(only_irt)
+    assert said(irt) == (Status.DROPPED, Step.PARSE, Code.UNREADABLE)
+    assert irt.reason == "duplicate In-Reply-To header (2)"  # type: ignore[union-attr]
 
 
 def test_an_unreadable_message_seen_again_is_a_duplicate(smap: Map) -> None:
     raw = b"Subject: x\r\n" + reply_to(smap, 0)
     assert smap.pipeline.plan(raw).status == "dropped"  # type: ignore[union-attr]
-    assert smap.pipeline.plan(raw) == Decision("duplicate", "already handled (dropped)")
+    assert said(smap.pipeline.plan(raw)) == (Status.DUPLICATE, Step.DEDUPE, Code.DUPLICATE)

@@ -1,7 +1,7 @@
 """Size and header before content, against the real Dovecot.
 
 Messages are stored byte-exact with IMAP APPEND (no SMTP hop to repair
-them; sent as MULTIAPPEND, since imaplib's plain append repairs line ends); the relay's real fetch loop (:class:`~taskping.relay.fetch.Mailbox`)
+them; sent as MULTIAPPEND, since imaplib's plain append repairs line ends); the relay's real fetch loop (:class:`~taskping.relay.fetch.ImapSession`)
 and pipeline read them. What was downloaded is checked twice: the pipeline's
 ``process`` (which only ever gets whole messages) is wrapped to record what it
 got, and Dovecot's own logout line says how many bytes it sent the relay.
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from taskping.relay.fetch import HEADER_ITEM, Mailbox
+from taskping.relay.fetch import HEADER_ITEM, ImapSession
 from taskping.relay.parse import parse, parse_header
-from taskping.relay.pipeline import Decision, Position
+from taskping.relay.pipeline import Outcome, Position
 from taskping.session_map import ledger, mailbox
 from tests.relay.inprocess import HOST, Map, in_process_map, reply_to
 from tests.support.mailstack import MailStack
@@ -84,11 +84,11 @@ def test_oversize_and_unauthenticated_mail_is_never_downloaded(world: tuple[Mail
 
     processed: list[tuple[int, int]] = []
 
-    def process(raw: bytes, position: Position) -> Decision:
+    def process(raw: bytes, position: Position) -> Outcome:
         processed.append((position.uid or 0, len(raw)))
         return m.pipeline.process(raw, position)
 
-    box = Mailbox(m.settings, m.conn, process, threading.Event(), screen=m.pipeline.screen)
+    box = ImapSession(m.settings, m.conn, process, threading.Event(), screen=m.pipeline.screen)
     box.run_session(once=True)
 
     rows = {r.uid: r for r in ledger.entries(m.conn)}

@@ -12,6 +12,7 @@ import pytest
 from taskping.relay import dedupe
 from taskping.relay.parse import parse
 from taskping.session_map import connect, ledger, sessions
+from taskping.session_map.vocabulary import Code, Refusal, Status, Step
 from tests.security.dkim_support import make_key, sign
 
 SENDER = "me@example.test"
@@ -43,14 +44,17 @@ def _reply(text: str, *, message_id: str, in_reply_to: str = "<note-a@x>", subje
     ).encode()
 
 
-def _check(conn, raw: bytes, session, text: str, *, status: str = "delivered") -> str | None:  # type: ignore[no-untyped-def]
+def _check(conn, raw: bytes, session, text: str, *, status: Status = Status.DELIVERED) -> Refusal | None:  # type: ignore[no-untyped-def]
     mail = parse(raw)
     entry, _ = ledger.claim(conn, message_key=mail.message_key, message_id=mail.message_id,
                             content_hash=hashlib.sha256(raw).hexdigest(), folder=None, uidvalidity=None, uid=None,
                             sender=SENDER)
-    reason = dedupe.record_and_check_replay(conn, entry.id, sender=SENDER, session=session, mail=mail, text=text)
-    ledger.decide(conn, entry.id, "refused" if reason else status, reason, session_id=session.id)  # type: ignore[arg-type]
-    return reason
+    refusal = dedupe.record_and_check_replay(conn, entry.id, sender=SENDER, session=session, mail=mail, text=text)
+    if refusal is not None:
+        assert (refusal.step, refusal.code, refusal.session_id) == (Step.REPLAY, Code.REPLAY, session.id)
+    ledger.set_decision(conn, entry.id, Status.REFUSED if refusal else status, refusal and refusal.reason,
+                        code=refusal and refusal.code, session_id=session.id)
+    return refusal
 
 
 def test_same_text_same_thread_is_a_replay_however_old(store) -> None:  # type: ignore[no-untyped-def]
@@ -59,19 +63,19 @@ def test_same_text_same_thread_is_a_replay_however_old(store) -> None:  # type: 
     # a year later (no time window: the keys live as long as the ledger row)
     conn.execute("UPDATE reply_keys SET created_at = created_at - 366 * 86400")
     conn.execute("UPDATE inbound SET received_at = received_at - 366 * 86400")
-    reason = _check(conn, _reply("run  the tests", message_id="<2@x>"), a, "run  the tests")
-    assert reason and reason.startswith("replay: the same text")
+    refusal = _check(conn, _reply("run  the tests", message_id="<2@x>"), a, "run  the tests")
+    assert refusal is not None and refusal.reason.startswith("replay: the same text")
 
 
 def test_refused_earlier_reply_does_not_count(store) -> None:  # type: ignore[no-untyped-def]
     conn, a, _b = store
-    assert _check(conn, _reply("deploy", message_id="<1@x>"), a, "deploy", status="refused") is None
+    assert _check(conn, _reply("deploy", message_id="<1@x>"), a, "deploy", status=Status.REFUSED) is None
     assert _check(conn, _reply("deploy", message_id="<2@x>"), a, "deploy") is None
 
 
 def test_waiting_reply_counts_as_typed(store) -> None:  # type: ignore[no-untyped-def]
     conn, a, _b = store
-    assert _check(conn, _reply("continue", message_id="<1@x>"), a, "continue", status="waiting") is None
+    assert _check(conn, _reply("continue", message_id="<1@x>"), a, "continue", status=Status.WAITING) is None
     assert _check(conn, _reply("continue", message_id="<2@x>"), a, "continue") is not None
 
 
@@ -90,8 +94,8 @@ def test_signed_reply_with_headers_changed_around_the_signature_is_a_replay(stor
     assert _check(conn, genuine, a, "ship it") is None
     moved = genuine.replace(b"<note-a@x>", b"<note-b@x>").replace(b"<1@x>", b"<forged@x>")
     assert moved != genuine
-    reason = _check(conn, moved, b, "ship it")
-    assert reason and reason.startswith("replay: a message with the same DKIM signature")
+    refusal = _check(conn, moved, b, "ship it")
+    assert refusal is not None and refusal.reason.startswith("replay: a message with the same DKIM signature")
 
 
 def test_signature_of_another_domain_is_not_a_key(key) -> None:  # type: ignore[no-untyped-def]

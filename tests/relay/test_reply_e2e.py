@@ -27,7 +27,7 @@ def test_reply_is_typed_submitted_and_acknowledged(world: World) -> None:
     world.reply(note, f"Now run the unit tests please\n\nSent from my iPhone\n\nOn Sat, Nov 21, 2026 at 9:00 AM TaskPing <{world.stack.address('taskping')}> wrote:\n{quoted(note)}\n")
     assert world.api.wait_for_prompt("Now run the unit tests please", timeout=15) == "Now run the unit tests please"
     rows = world.wait_ledger(1)
-    assert rows[0].status == "delivered" and rows[0].reason == "submitted"
+    assert (rows[0].status, rows[0].code) == ("delivered", "submitted")
     mails = world.new_mail(2)  # the ack and the Stop notification of the new turn, in either order
     ack = next(m for m in mails if "Delivered to taskping-one" in _body(m))
     ack_msg = message_from_bytes(ack, policy=default_policy)
@@ -87,7 +87,7 @@ def test_unknown_sender_gets_nothing_and_nothing_is_typed(world: World) -> None:
     world.start_relay()
     world.reply(note, "rm -rf everything", from_=f'"{world.stack.address("me")}" <evil@example.test>')
     rows = world.wait_ledger(1)
-    assert rows[0].status == "dropped" and "ALLOWED_SENDERS" in (rows[0].reason or "")
+    assert (rows[0].status, rows[0].code) == ("dropped", "sender-not-allowed")
     time.sleep(1.5)
     assert "rm -rf everything" not in world.api.prompts
     assert not world.stack.sink_messages()  # nothing went back to evil@
@@ -116,7 +116,7 @@ def test_reply_while_permission_dialog_open_types_nothing(world: World) -> None:
     world.start_relay()
     world.reply(note, "typed into a dialog would approve it")
     rows = world.wait_ledger(1)
-    assert rows[0].status == "refused" and "permission dialog" in (rows[0].reason or "")
+    assert (rows[0].status, rows[0].code) == ("refused", "dialog-open")
     from taskping.injectors.screen import read_screen
     assert read_screen(world.screen(s)).state == ScreenState.PERMISSION_DIALOG
     assert "typed into a dialog would approve it" not in world.api.prompts
@@ -128,14 +128,14 @@ def test_expired_token_and_oversize_are_refused_with_notice(world: World) -> Non
     world.start_relay()
     world.reply(note, "x" * 9000)
     rows = world.wait_ledger(1)
-    assert rows[0].status == "refused" and "MAX_COMMAND_BYTES" in (rows[0].reason or "")
+    assert (rows[0].status, rows[0].code) == ("refused", "command-too-large")
     from taskping.session_map import connect
     conn = connect(world.env["SESSION_MAP_PATH"])
     conn.execute("UPDATE sessions SET expires_at = 0 WHERE id = ?", (s.id,))
     conn.close()
     world.reply(note, "too late")
     rows = world.wait_ledger(2)
-    assert rows[1].status == "refused" and "expired" in (rows[1].reason or "")
+    assert (rows[1].status, rows[1].code) == ("refused", "reply-window-expired")
     bodies = [_body(m) for m in world.new_mail(2)]  # the two refusals
     assert any("MAX_COMMAND_BYTES" in b for b in bodies) and any("expired" in b for b in bodies)
 
@@ -169,7 +169,8 @@ def test_authentication_results_must_pass(world: World) -> None:
     world.reply(note, "genuine and aligned",
                 headers={"Authentication-Results": "mx.example.test; dkim=pass header.d=example.test; dmarc=pass"})
     rows = world.wait_ledger(3)
-    assert [r.status for r in rows] == ["dropped", "dropped", "delivered"], rows
+    assert [(r.status, r.code) for r in rows] == [
+        ("dropped", "not-authenticated"), ("dropped", "not-authenticated"), ("delivered", "submitted")], rows
     assert "no Authentication-Results header from mx.example.test" in (rows[0].reason or "")
     assert "does not pass" in (rows[1].reason or "")
     assert world.api.wait_for_prompt("genuine and aligned")

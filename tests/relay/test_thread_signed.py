@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from taskping.relay.pipeline import Decision, Planned
+from taskping.relay.pipeline import Outcome, Planned
 from tests.relay.inprocess import Map, in_process_map
 from tests.security.dkim_support import DnsServer, make_key, sign
 
@@ -49,7 +49,7 @@ WITH_THREAD = (*WITHOUT_THREAD, b"in-reply-to")
 def test_thread_only_reply_with_unsigned_in_reply_to_is_refused(dkim_map: Map, key) -> None:  # type: ignore[no-untyped-def]
     raw = sign(_reply(dkim_map, tagged=False, mid="<a@example.test>"), key, headers=WITHOUT_THREAD)
     outcome = dkim_map.pipeline.plan(raw)
-    assert isinstance(outcome, Decision) and outcome.status == "refused", outcome
+    assert isinstance(outcome, Outcome) and outcome.status == "refused", outcome
     assert "not covered by your DKIM signature" in outcome.reason
 
 
@@ -64,5 +64,5 @@ def test_tagged_subject_needs_no_signed_thread(dkim_map: Map, key) -> None:  # t
     assert isinstance(dkim_map.pipeline.plan(raw), Planned)
     moved = raw.replace(dkim_map.notes[0].encode(), dkim_map.notes[1].encode()).replace(b"<c@", b"<d@")
     outcome = dkim_map.pipeline.plan(moved)
-    assert isinstance(outcome, Decision) and outcome.status == "refused"
+    assert isinstance(outcome, Outcome) and outcome.status == "refused"
     assert "does not match the thread" in outcome.reason

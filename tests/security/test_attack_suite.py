@@ -25,7 +25,8 @@ def _typed(arena: Arena, attack: Attack) -> list[str]:
 @pytest.mark.parametrize("attack", REFUSING, ids=[a.name for a in REFUSING])
 def test_attack_types_nothing_and_records_why(arena: Arena, attack: Attack) -> None:
     row = arena.row(attack.mid)
-    assert row.status == attack.status, (row.status, row.reason)
+    assert attack.code is not None, "every refusing attack names the code it must get"
+    assert (row.status, row.code) == (attack.status, attack.code), (row.status, row.code, row.reason)
     assert row.reason and attack.reason in row.reason, row.reason
     assert row.preview is None  # never marked for typing
     assert not _typed(arena, attack), "the payload reached claude"

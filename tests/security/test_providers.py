@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import pytest
 
 from taskping.config import ConfigError, load_settings
-from taskping.relay.authenticate import AuthVerdict, authenticate
+from taskping.relay.authenticate import Authenticated, authenticate
+from taskping.session_map.vocabulary import Refusal
 from taskping.relay.parse import parse
 
 ME = "me@example.test"
@@ -33,7 +34,7 @@ def mail(*top: str, from_: str = ME) -> bytes:
     return (text + "\r\n\r\nrun the tests\r\n").encode()
 
 
-def check(raw: bytes, trusted: str | Sequence[str]) -> AuthVerdict:
+def check(raw: bytes, trusted: str | Sequence[str]) -> Authenticated | Refusal:
     return authenticate(parse(raw), allowed_senders=(ME,), mode="authres", trusted_authserv_id=trusted)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from taskping.relay.pipeline import Decision, Planned
+from taskping.relay.pipeline import Outcome, Planned
 from taskping.session_map import ledger
 from taskping.tokens import new_token
 from tests.relay.inprocess import reply_to
@@ -94,8 +94,8 @@ def test_an_expired_session_is_refused_at_route(explain_world: World) -> None:
     w.map.conn.execute("UPDATE sessions SET expires_at = 1 WHERE token = ?", (w.map.tokens[0],))
     ran = w.explain(reply_to(w.map, 0), "--json")
     assert ran.code == 1
-    assert ran.failing_step() == {"step": "route", "ok": False,
-                                  "reason": "refused: the reply window for session canon-0 has expired"}
+    failing = ran.failing_step()
+    assert (failing["step"], failing["ok"], failing["code"]) == ("route", False, "reply-window-expired"), failing
 
 
 def test_another_machines_reply_is_left_alone(explain_world: World) -> None:
@@ -111,7 +111,7 @@ def test_a_message_the_relay_already_handled_shows_its_recorded_reason(explain_w
     w = explain_world()
     raw = b"From: me@example.test\r\nSubject: hello\r\nMessage-ID: <seen@example.test>\r\n\r\nhi\r\n"
     decided = w.map.pipeline.plan(raw)
-    assert isinstance(decided, Decision) and decided.status == "refused"
+    assert isinstance(decided, Outcome) and decided.status == "refused"
     before = w.counts()
     ran = w.explain(raw, "--json")
     assert ran.code == 1
@@ -126,7 +126,7 @@ def test_replay_and_rate_limit_are_read_from_the_map_without_recording(explain_w
     w = explain_world()
     typed = w.map.pipeline.plan(reply_to(w.map, 0, body=b"deploy it", mid=b"<first@example.test>"))
     assert isinstance(typed, Planned)
-    ledger.decide(w.map.conn, typed.entry.id, "delivered", "submitted", session_id=typed.session.id)
+    ledger.set_decision(w.map.conn, typed.entry.id, "delivered", "submitted", session_id=typed.session.id)
     before = w.counts()
 
     again = w.explain(reply_to(w.map, 0, body=b"deploy  it", mid=b"<second@example.test>"), "--json")
@@ -181,7 +181,7 @@ def test_thread_signing_rule_and_signature_replay_under_dkim(explain_world: Worl
         assert w.explain(signed, "--json").code == 0
         planned = w.map.pipeline.plan(signed)
         assert isinstance(planned, Planned)
-        ledger.decide(w.map.conn, planned.entry.id, "delivered", "submitted", session_id=planned.session.id)
+        ledger.set_decision(w.map.conn, planned.entry.id, "delivered", "submitted", session_id=planned.session.id)
         replayed = signed.replace(b"Message-ID: <b@example.test>", b"Message-ID: <c@example.test>")
         ran = w.explain(replayed, "--json")
         assert ran.code == 1 and ran.failing_step()["step"] == "replay"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from taskping.relay.explain import explain, snapshot
-from taskping.relay.pipeline import Decision, Planned
+from taskping.relay.pipeline import Outcome, Planned
 from tests.extract.test_extract_hidden import CASES as HIDDEN_CASES
 from tests.relay.inprocess import Map, in_process_map, reply_to
 
@@ -96,9 +96,10 @@ def test_explain_and_the_pipeline_decide_alike(world: Map) -> None:
             assert said.would_type == decided.guarded.text, name
             typed += 1
         else:
-            assert isinstance(decided, Decision)
+            assert isinstance(decided, Outcome)
             assert said.would_type is None, (name, decided)
             failing = [s for s in said.steps if not s.ok]
             assert len(failing) == 1 and failing[0] is said.steps[-1], (name, said.steps)
             assert decided.reason.split(" (judged on the header")[0] in failing[0].reason, (name, decided, failing)
+            assert failing[0].code == decided.code, (name, decided, failing)  # one vocabulary: the same code
     assert typed >= 10  # the corpus's genuine replies come through both

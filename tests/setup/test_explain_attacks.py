@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from taskping.relay.explain import explain, snapshot
-from taskping.relay.pipeline import Decision, Pipeline, Planned
+from taskping.relay.pipeline import Outcome, Pipeline, Planned
 from taskping.session_map import ledger
 from taskping.tokens import host_part
 from tests.relay.conftest import Notification
@@ -69,13 +69,14 @@ def _one(m: Map, pipeline: Pipeline, ctx: Ctx, attack: Attack) -> None:
     if isinstance(decided, Planned):
         assert said.would_type == decided.guarded.text, attack.name
         assert attack.status in ("delivered", "typed-sanitised"), (attack.name, attack.status)
-        ledger.decide(m.conn, decided.entry.id, "delivered", "submitted", session_id=decided.session.id)
+        ledger.set_decision(m.conn, decided.entry.id, "delivered", "submitted", session_id=decided.session.id)
         return
-    assert isinstance(decided, Decision)
+    assert isinstance(decided, Outcome)
     assert said.would_type is None, (attack.name, decided)
     failing = said.steps[-1]
     assert not failing.ok and all(s.ok for s in said.steps[:-1]), (attack.name, said.steps)
     assert decided.reason.split(" (judged on the header")[0] in failing.reason, (attack.name, decided, failing)
+    assert failing.code == decided.code, (attack.name, decided, failing)  # one vocabulary: the same code
     assert decided.status == attack.status and attack.reason in decided.reason, (attack.name, decided)
 
 
@@ -103,7 +104,7 @@ def test_explain_agrees_with_the_relay_on_every_attack(arena: tuple[Map, Ctx, di
         assert said.typed == isinstance(decided, Planned), attack.name
         if isinstance(decided, Planned):
             assert said.would_type == decided.guarded.text
-            ledger.decide(m.conn, decided.entry.id, "delivered", "submitted", session_id=decided.session.id)
+            ledger.set_decision(m.conn, decided.entry.id, "delivered", "submitted", session_id=decided.session.id)
         else:
             assert decided.reason.split(" (judged on the header")[0] in said.steps[-1].reason, attack.name
         agreed += 1

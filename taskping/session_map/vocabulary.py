@@ -1,0 +1,144 @@
+"""TaskPing's one vocabulary for what happens to mail: statuses, steps, reason codes, kinds.
+
+Owned by the session map (which stores these words and depends on nothing of
+ours), used by the relay, the hooks and the CLI. Every value is a
+:class:`~enum.StrEnum`, so it is stored, logged and compared as its plain
+string (``Status.DELIVERED == "delivered"``).
+
+A message's fate is a :class:`Status`; when a step stops it, a
+:class:`Refusal` says which :class:`Step`, a stable :class:`Code` (what tests,
+the audit log and scripts match on) and a human reason (what the person reads;
+its wording may change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """What became of an inbound message: the ledger's ``status`` column and the relay's outcome.
+
+    ``received ─▶ injecting ─▶ delivered`` (or ``unknown`` after a crash mid-typing),
+    ``received ─▶ waiting`` (typed later), ``refused`` (told why), ``dropped``
+    (nothing sent back), ``foreign`` (another machine's reply, left untouched).
+    ``duplicate`` is an outcome only: a message seen again keeps its first row.
+    """
+
+    RECEIVED = "received"
+    WAITING = "waiting"
+    INJECTING = "injecting"
+    DELIVERED = "delivered"
+    REFUSED = "refused"
+    DROPPED = "dropped"
+    UNKNOWN = "unknown"
+    FOREIGN = "foreign"
+    DUPLICATE = "duplicate"
+
+
+FINAL: frozenset[Status] = frozenset({Status.DELIVERED, Status.REFUSED, Status.DROPPED, Status.UNKNOWN,
+                                      Status.FOREIGN})
+# A reply that was (or will be) typed: what the replay check and the rate limit count.
+TYPED: tuple[Status, ...] = (Status.WAITING, Status.INJECTING, Status.DELIVERED, Status.UNKNOWN)
+
+
+class Step(StrEnum):
+    """The relay's steps, in the order they run (see :mod:`taskping.relay.pipeline`)."""
+
+    PARSE = "parse"
+    SCREEN = "screen"
+    DEDUPE = "dedupe"
+    AUTHENTICATE = "authenticate"
+    ROUTE = "route"
+    EXTRACT = "extract"
+    REPLAY = "replay"
+    GUARD = "guard"
+    INJECT = "inject"
+
+
+class Code(StrEnum):
+    """Stable reason codes. Renaming one is a breaking change: tests and the audit log match on them."""
+
+    # parse (and any step that raised)
+    UNREADABLE = "unreadable"  # no single reading of the message
+    TOO_LARGE = "too-large"  # over MAX_MESSAGE_BYTES
+    INTERNAL_ERROR = "internal-error"  # a step raised; nothing was typed
+    # screen
+    FOREIGN = "foreign"  # another machine's reply
+    # dedupe (the Message-ID half)
+    DUPLICATE = "duplicate"  # the same message again
+    FATE_UNKNOWN = "fate-unknown"  # the relay stopped while typing it
+    # authenticate
+    AUTOMATIC = "automatic"  # our own mail, auto-replies, bulk
+    FROM_MALFORMED = "from-malformed"  # not exactly one From header holding one literal address
+    OWN_ADDRESS = "own-address"
+    SENDER_NOT_ALLOWED = "sender-not-allowed"
+    NOT_AUTHENTICATED = "not-authenticated"  # the provider's verdict or the DKIM signature does not pass
+    AUTH_MISCONFIGURED = "auth-misconfigured"
+    # route
+    NOT_A_REPLY = "not-a-reply"
+    UNKNOWN_TOKEN = "unknown-token"
+    TOKEN_MISMATCH = "token-mismatch"
+    SESSION_ENDED = "session-ended"
+    REPLY_WINDOW_EXPIRED = "reply-window-expired"
+    THREAD_UNSIGNED = "thread-unsigned"
+    # extract
+    NO_NEW_TEXT = "no-new-text"
+    # replay (the second half of dedupe)
+    REPLAY = "replay"
+    # guard
+    COMMAND_TOO_LARGE = "command-too-large"
+    RATE_LIMITED = "rate-limited"
+    NOTHING_TO_TYPE = "nothing-to-type"
+    # inject
+    BUSY = "busy"  # parked until the screen is READY (a waiting outcome, not a refusal)
+    BUSY_TIMEOUT = "busy-timeout"  # still busy after BUSY_WAIT_SECONDS (or it is 0)
+    TARGET_GONE = "target-gone"
+    DIALOG_OPEN = "dialog-open"
+    INJECT_FAILED = "inject-failed"
+    SUBMITTED = "submitted"  # delivered, submission confirmed
+    UNCONFIRMED = "unconfirmed"  # delivered, submission not confirmed
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A step said no: which step, a stable code, and the reason the person reads.
+
+    ``session_id`` is set when the step knew the session (an ended or expired
+    one, say), so the refusal is threaded and recorded under it.
+    """
+
+    step: Step
+    code: Code
+    reason: str
+    session_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+
+class EmailKind(StrEnum):
+    """What an email TaskPing sends is (``X-TaskPing`` header, outbox and notifications ``kind``)."""
+
+    STOP = "stop"  # Claude finished a turn
+    PERMISSION = "permission"  # a permission dialog is open
+    IDLE = "idle"  # waiting for input
+    ACK = "ack"  # a reply was typed
+    REFUSAL = "refusal"  # a reply was not typed, and why
+    UNKNOWN = "unknown"  # the relay stopped while typing a reply
+    SETUP = "setup"  # `taskping init --learn-from-reply`
+    NOTIFY = "notify"  # `taskping notify`: a message from a script or a build, in a session's thread
+
+
+class OutboxStatus(StrEnum):
+    """An outbox row: ``queued ─▶ sending ─▶ sent``, back to ``queued`` on a temporary failure, or ``failed``."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+__all__ = ["FINAL", "TYPED", "Code", "EmailKind", "OutboxStatus", "Refusal", "Status", "Step"]
