@@ -105,8 +105,17 @@ def preheader(notice: Notice) -> str:
 
 
 def quick_reply_buttons(email_from: str, subject: str, message_id: str) -> list[Button]:
-    """One-tap answers: a reply to EMAIL_FROM with the notification's subject (its token) and the text."""
-    reply_subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    """One-tap answers: a reply to EMAIL_FROM with the notification's subject (its token) and the text.
+
+    Phones drop the link's In-Reply-To, so the subject also names this notification (``· n`` and
+    6 hex digits of its Message-ID): the relay's replay check tells "continue" tapped under two
+    notifications (two answers) from the same mail sent twice (a replay).
+    """
+    import hashlib
+
+    tag = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    base = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    reply_subject = f"{base} · n{tag}"
     return [Button(label, mailto(email_from, subject=reply_subject, body=text, in_reply_to=message_id))
             for label, text in QUICK_REPLIES]
 

@@ -47,7 +47,15 @@ from taskping.session_map.vocabulary import Code, Refusal, Step
 
 
 def content_key(sender: str, session_id: int, mail: InboundMail, text: str) -> str:
-    answers = mail.in_reply_to[0] if mail.in_reply_to else (mail.references[-1] if mail.references else "")
+    """What the reply answers (In-Reply-To, else the last References entry, else its subject: a
+    quick-reply button's mail has no thread headers and a subject naming its notification), who
+    sent it, to which session, and its words."""
+    if mail.in_reply_to:
+        answers = mail.in_reply_to[0]
+    elif mail.references:
+        answers = mail.references[-1]
+    else:
+        answers = "subject:" + " ".join(mail.subject.split()).lower()
     words = " ".join(text.split())
     material = "\0".join([sender.lower(), str(session_id), answers, words])
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()

@@ -5,6 +5,8 @@ reply, and types the text into claude. Real Dovecot, relay process, tmux and cla
 
 from __future__ import annotations
 
+import time
+
 from email import message_from_bytes
 from email.policy import default as default_policy
 from html.parser import HTMLParser
@@ -65,11 +67,16 @@ def test_quick_reply_buttons_route_by_the_subject_token(world: World) -> None:
     (row,) = [r for r in world.wait_ledger(1) if r.final]
     assert (row.status, row.session_id) == ("delivered", s.id)
 
-    # The next turn's notification has its own buttons; "Stop" from it is typed too.
+    # The next turn's notification has its own buttons: "Continue" again is a second answer, not a
+    # replay of the first (the subject names the notification), and is typed too.
     mails = world.new_mail(2)  # the ack and the new turn's notification, in either order
     (second,) = [m for m in mails if b"X-TaskPing: stop" in m]
     msg = message_from_bytes(second, policy=default_policy)
     note2 = Notification(str(msg["Message-ID"]), str(msg["Subject"]), s.token, second)
-    tap(world, buttons(note2)["Stop"])
-    assert world.api.wait_for_prompt("stop", timeout=20) == "stop"
+    subject2, _ = tap(world, buttons(note2)["Continue"])
+    assert subject2 != subject
+    deadline = time.monotonic() + 20
+    while world.api.prompts.count("continue") < 2:
+        assert time.monotonic() < deadline, f"the second continue was not typed; ledger: {world.ledger()}"
+        time.sleep(0.05)
     assert [r.status for r in world.wait_ledger(2) if r.final] == ["delivered", "delivered"]
