@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended: an installed taskping still wins over the checkout
 
 import libtmux  # noqa: E402
-
 from harness import end_processes_under  # noqa: E402
 
 import tests.relay.conftest as relay_world  # noqa: E402

@@ -238,7 +238,7 @@ def main() -> int:
     claude = prerequisites()
     os.environ["TASKPING_TEST_CLAUDE"] = claude  # the reply latency harness spawns this claude
     tmp = Path(tempfile.mkdtemp(prefix="taskping-bench-"))
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     try:
         bin_dir, install_seconds = install(tmp)
         info = machine(bin_dir / "python", claude)
@@ -249,7 +249,7 @@ def main() -> int:
     rows, text = table(results, args.quick)
     report = {
         "date": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": info,
         "install": {"how": "fresh venv, pip install (non-editable), python -m compileall",

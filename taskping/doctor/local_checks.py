@@ -14,6 +14,7 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.doctor.result import Check
 from taskping.hooks.payload import EVENTS
+
 VERSION_TIMEOUT = 15.0
 
 

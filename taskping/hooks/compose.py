@@ -19,8 +19,8 @@ import os
 import time
 from typing import NamedTuple
 
-from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
 from taskping.hooks.mime import build
+from taskping.hooks.notices import Notice, first_line, idle_notice, permission_notice, stop_notice
 from taskping.marker import marker_line
 from taskping.session_map.sessions import Session
 

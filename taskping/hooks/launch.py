@@ -24,7 +24,6 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-
 PANE_VARIABLES = ("TMUX", "TMUX_PANE")
 
 

@@ -185,7 +185,6 @@ def precheck(header: bytes, from_domain: str) -> DkimVerdict:
     """What can be judged from the header section alone (the fetch step, before downloading
     the body): is there a signature that :func:`verify` could accept at all? ``ok`` here is
     no pass, only "worth downloading"; the body hash and the signature are checked later."""
-    import dkim
 
     values = [f.value for f in scan(header).fields if f.name.lower() == "dkim-signature"]
     if not values:

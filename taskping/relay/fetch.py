@@ -39,8 +39,8 @@ import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from taskping.config import Settings
-from taskping.log import get_logger
 from taskping.faults import fault_point
+from taskping.log import get_logger
 from taskping.relay import imap_connect, mail_errors
 from taskping.relay.canonical import MAX_HEADER_SECTION
 from taskping.relay.mail_errors import MailFailure

@@ -9,7 +9,6 @@ the relay daemon, and by `taskping send-outbox` when no daemon runs.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import sqlite3
@@ -116,7 +115,7 @@ async def drain(
                 sender = settings.email_from or settings.smtp_user or ""
                 await smtp.sendmail(sender, [row.to_addr], row.raw)
                 fault_point("during-send")  # crash tests: accepted by the server, not yet marked sent
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 reason = _describe(exc, settings)
                 if _is_permanent(exc):
                     outbox.mark_failed(conn, row.id, reason)
@@ -131,7 +130,7 @@ async def drain(
         if smtp is not None and smtp.is_connected:
             try:
                 await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
                 smtp.close()
     report.next_due_at = outbox.next_due_at(conn)
     return report

@@ -115,7 +115,7 @@ def scan(root: Path, *, passwords: list[str], label: str, mail_dirs: list[Path] 
                 bodies.extend(_norm(b) for b in body_texts(path.read_bytes()))
     windows: set[int] = set()
     for body in bodies:
-        for i in range(0, len(body) - WINDOW + 1):
+        for i in range(len(body) - WINDOW + 1):
             windows.add(hash(body[i : i + WINDOW]))
     secrets = [p for p in set(passwords) if len(p) >= 6]
     REPORT.passwords += len(secrets)
@@ -141,7 +141,7 @@ def scan(root: Path, *, passwords: list[str], label: str, mail_dirs: list[Path] 
                 text = _norm(value)
                 if len(text) < WINDOW or not windows:
                     continue
-                for i in range(0, len(text) - WINDOW + 1):
+                for i in range(len(text) - WINDOW + 1):
                     piece = text[i : i + WINDOW]
                     if hash(piece) in windows and any(piece in b for b in bodies):
                         REPORT.findings.append(f"{where}: {WINDOW}+ characters of a message body: {piece[:40]!r}…")

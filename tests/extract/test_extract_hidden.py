@@ -53,7 +53,7 @@ CASES = [
     ("nested-small", around("<small>" * 12 + HIDDEN + "</small>" * 12), "too small"),
     ("letter-spacing-collapse", around(f'<span style="letter-spacing:-1em">{HIDDEN}</span>'), "letter-spacing"),
     ("text-shadow-ghost", around(f'<span style="color:transparent;text-shadow:9999px 0 #000">{HIDDEN}</span>'), "text-shadow"),
-    ("bidi-override", around(f'<span style="unicode-bidi:bidi-override;direction:rtl">~ fr- mr</span>'), "unicode-bidi"),
+    ("bidi-override", around('<span style="unicode-bidi:bidi-override;direction:rtl">~ fr- mr</span>'), "unicode-bidi"),
     ("flex-order", around(f'<div style="display:flex"><span style="order:2">{HIDDEN}</span></div>'), "display"),
     ("background-image", around(f'<div style="background:url(x.png)">{HIDDEN}</div>'), "background"),
     ("background-attr", around(f'<table background="white.png"><tr><td>{HIDDEN}</td></tr></table>'), "background="),

@@ -3,8 +3,8 @@ ones itself (the hook's fast path), the rest through dotenv."""
 
 from __future__ import annotations
 
-import sys
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 

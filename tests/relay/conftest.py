@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from taskping.injectors.screen import read_screen
 from taskping.injectors import ScreenState
+from taskping.injectors.screen import read_screen
 from taskping.session_map import connect, ledger, sessions
 from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip
 from tests.support.fake_anthropic import FakeAnthropic

@@ -85,9 +85,9 @@ def unflow(text: str, delsp: bool) -> str:
 
 def _is_attachment(part: email.message.Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).lower()
-    return disposition.startswith("attachment") or bool(part.get_param("name")) and not disposition.startswith(
+    return disposition.startswith("attachment") or (bool(part.get_param("name")) and not disposition.startswith(
         "inline"
-    ) or bool(part.get_filename())
+    )) or bool(part.get_filename())
 
 
 def body_parts(raw: bytes) -> Bodies:
