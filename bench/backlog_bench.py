@@ -132,7 +132,7 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
             first, second = others[:half], others[half:]
             for k, raw in enumerate(typed):
                 first.insert((k + 1) * len(first) // (TYPED + 1), raw)
-            for k, raw in enumerate(typed):
+            for raw in typed:
                 second.insert(rng.randrange(len(second) + 1), raw)
             messages = first + second
 

@@ -37,7 +37,7 @@ _WS = re.compile(r"\s+")
 class _Visible(HTMLParser):
     """Visible text of an expectation written as HTML (independent of the extractor)."""
 
-    SKIP = {"script", "style", "head", "title", "template"}
+    SKIP = frozenset({"script", "style", "head", "title", "template"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

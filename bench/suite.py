@@ -206,13 +206,13 @@ def table(results: dict[str, dict], quick: bool) -> tuple[list[dict], str]:  # t
         v = verdict(fig, value)
         r = results.get(fig.bench, {})
         note = {
-            "hook": lambda: f"bare python {r.get('bare_median_ms')} ms",
-            "backlog": lambda: (f"{r.get('replies')} replies, typed twice {r.get('typed_twice')}, "
-                                f"typed once {r.get('typed_once')}/{r.get('typed_expected')}"),
-            "rss": lambda: f"{r.get('sessions')} sessions",
-            "reply_latency": lambda: f"{r.get('replies')} replies",
-            "pipeline": lambda: f"{r.get('messages')} replies",
-        }[fig.bench]()
+            "hook": f"bare python {r.get('bare_median_ms')} ms",
+            "backlog": (f"{r.get('replies')} replies, typed twice {r.get('typed_twice')}, "
+                        f"typed once {r.get('typed_once')}/{r.get('typed_expected')}"),
+            "rss": f"{r.get('sessions')} sessions",
+            "reply_latency": f"{r.get('replies')} replies",
+            "pipeline": f"{r.get('messages')} replies",
+        }[fig.bench]
         if "error" in r:
             note += f"; {r['error']}"
         shown = "-" if value is None else f"{value:g} {fig.unit}"

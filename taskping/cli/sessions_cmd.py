@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         table.append((s.name, s.token, state, s.cwd or "-", target, last_event, _mail_cell(_last_mail(last.get(s.id))), expires))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for r in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     if gone:
         print(f"{len(gone)} session(s) gone (pane no longer runs): `taskping sessions --prune` ends them")
     return 0

@@ -81,7 +81,7 @@ def _smtp_client(settings: Settings) -> aiosmtplib.SMTP:
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         use_tls=secure == "ssl",
-        start_tls=True if secure == "starttls" else False,
+        start_tls=secure == "starttls",
         tls_context=settings.tls_context() if secure != "none" else None,
         timeout=CONNECT_TIMEOUT,
     )

@@ -164,7 +164,7 @@ def install() -> None:
     def stop(self: MailStack) -> None:
         if self.dir is not None:
             try:
-                passwords = list(self.users.values()) + [self.submitter[1]]
+                passwords = [*self.users.values(), self.submitter[1]]
                 scan(self.dir, passwords=passwords, label=f"mailstack {self.dir.name}",
                      mail_dirs=[self.mail_dir, self.sink_dir])
             except Exception as exc:  # noqa: BLE001 - never break a teardown; report instead

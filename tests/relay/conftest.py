@@ -77,11 +77,12 @@ class World:
 
     def start_relay(self, *, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, **(extra_env or {})}
-        proc = subprocess.Popen(
-            [str(BIN / "taskping-relay"), "--env-file", str(self.env_file)],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.state_dir / "relay.stderr", "ab"),
-            start_new_session=True,
-        )
+        with open(self.state_dir / "relay.stderr", "ab") as stderr:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                [str(BIN / "taskping-relay"), "--env-file", str(self.env_file)],
+                env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                start_new_session=True,
+            )
         self.procs.append(proc)
         deadline = time.monotonic() + 10
         conn = connect(self.env["SESSION_MAP_PATH"])

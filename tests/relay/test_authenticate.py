@@ -33,7 +33,7 @@ def verdict(raw: bytes, mode: str = "none", trusted: str | None = None):  # type
         (f"{ME}, evil@x.example", False),  # two addresses
         ("me@example.test.", False),  # trailing dot
         ("me+tag@example.test", False),  # plus tag not allowed
-        ("mе@example.test", False),  # Cyrillic e homoglyph
+        ("mе@example.test", False),  # noqa: RUF001 - the Cyrillic e homoglyph is the point
         ("", False),
         ("<>", False),
         ("Me <me@example.test", False),  # broken

@@ -111,7 +111,7 @@ def _look(
     parent: Look,
     web_fonts: frozenset[str],
 ) -> Look:
-    attrs = {name: value for name, value in zip(_STYLING_ATTRS, styling) if value is not None}
+    attrs = {name: value for name, value in zip(_STYLING_ATTRS, styling, strict=True) if value is not None}
     if has_href:
         attrs["href"] = ""
     return _compute(tag, attrs, matched, parent, web_fonts)
