@@ -32,15 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended: an installed taskping still wins over the checkout
 
-import libtmux  # noqa: E402
-from harness import end_processes_under  # noqa: E402
+import libtmux
+from harness import end_processes_under
 
-import tests.relay.conftest as relay_world  # noqa: E402
-from tests.relay.conftest import World  # noqa: E402
-from tests.support.claude_fixtures import make_claude_home  # noqa: E402
-from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
-from tests.support.mail_fixtures import default_users  # noqa: E402
-from tests.support.mailstack import MailStack  # noqa: E402
+import tests.relay.conftest as relay_world
+from tests.relay.conftest import World
+from tests.support.claude_fixtures import make_claude_home
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.mail_fixtures import default_users
+from tests.support.mailstack import MailStack
 
 
 def percentile(values: list[float], q: float) -> float:

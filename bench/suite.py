@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.append(str(ROOT))
 
-from tests.support.mailstack import find_tool  # noqa: E402
-from tests.support.prereqs import CLAUDE_VERSION, claude_candidates  # noqa: E402
+from tests.support.mailstack import find_tool
+from tests.support.prereqs import CLAUDE_VERSION, claude_candidates
 
 PACKAGE_FILES = ("pyproject.toml", "README.md", "taskping")
 

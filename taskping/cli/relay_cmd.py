@@ -7,6 +7,10 @@ exit status; the traceback is printed only with ``--log-level debug``.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskping.config import Settings
 
 HELP = "run the reply relay daemon (same as taskping-relay)"
 DESCRIPTION = (
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return code
 
 
-def start_warnings(settings, sender_auth: str) -> list[str]:  # type: ignore[no-untyped-def]
+def start_warnings(settings: Settings, sender_auth: str) -> list[str]:
     """What is allowed but risky, said at every start."""
     out: list[str] = []
     if settings.imap_secure_note:
@@ -71,7 +75,7 @@ def start_warnings(settings, sender_auth: str) -> list[str]:  # type: ignore[no-
     return out
 
 
-def explain(exc: BaseException, settings, *, debug: bool) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+def explain(exc: BaseException, settings: Settings, *, debug: bool) -> tuple[str, int]:
     """The one line and exit status for a failure of the relay (a config error reads as everywhere else)."""
     from taskping.config import CONFIG_ERROR_EXIT, ConfigError
     from taskping.relay import fetch, mail_errors

@@ -16,6 +16,10 @@ import os
 import sqlite3
 import sys
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskping.config import Settings
 
 HELP = "send queued notification emails over SMTP"
 DESCRIPTION = __doc__
@@ -76,7 +80,7 @@ def _say(conn: sqlite3.Connection, message_id: str, what: str, reason: str) -> N
     print(f"send-outbox: {message_id}{kind} {what}: {reason}", file=sys.stderr)
 
 
-def _has_pending(settings) -> bool:  # type: ignore[no-untyped-def]
+def _has_pending(settings: Settings) -> bool:
     from taskping.session_map import connect, outbox
 
     conn = connect(settings.session_map_path)
@@ -86,7 +90,7 @@ def _has_pending(settings) -> bool:  # type: ignore[no-untyped-def]
         conn.close()
 
 
-def _send_until_done(settings, deadline: float, totals: dict[str, int], logger) -> bool:  # type: ignore[no-untyped-def]
+def _send_until_done(settings: Settings, deadline: float, totals: dict[str, int], logger: Any) -> bool:
     from taskping.relay.sender import drain
     from taskping.session_map import connect, outbox
 

@@ -93,7 +93,7 @@ class _DemoIMAPServer(IMAPServer):
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        sock_info: object) -> None:
-        await super().__call__(reader, _WholeWrites(writer), sock_info)  # type: ignore[arg-type]
+        await super().__call__(reader, _WholeWrites(writer), sock_info)  # type: ignore[arg-type]  # a StreamWriter stand-in: it forwards every other attribute
 
 
 @dataclass

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -126,7 +127,7 @@ def state(settings: Settings) -> list[Check]:
         conn.close()
 
 
-def relay(conn) -> Check:  # type: ignore[no-untyped-def]
+def relay(conn: sqlite3.Connection) -> Check:
     from taskping.session_map import daemons
 
     row = conn.execute("SELECT pid, host, beat_at FROM daemons WHERE role = 'relay'").fetchone()
@@ -140,7 +141,7 @@ def relay(conn) -> Check:  # type: ignore[no-untyped-def]
                       fix + "; journalctl --user -u taskping-relay says why it stopped")
 
 
-def outbox(conn) -> Check:  # type: ignore[no-untyped-def]
+def outbox(conn: sqlite3.Connection) -> Check:
     from taskping.session_map import outbox as box
 
     queued = box.rows(conn, "queued") + box.rows(conn, "sending")
@@ -155,7 +156,7 @@ def outbox(conn) -> Check:  # type: ignore[no-untyped-def]
                       "fix the SMTP problem named above, then taskping send-outbox")
 
 
-def panes(conn) -> Check:  # type: ignore[no-untyped-def]
+def panes(conn: sqlite3.Connection) -> Check:
     from taskping.session_map import sessions
 
     live = [s for s in sessions.all_sessions(conn) if s.kind == "tmux"]

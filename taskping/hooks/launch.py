@@ -78,7 +78,6 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"taskping: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127
-    return 0  # not reached
 
 
 if __name__ == "__main__":

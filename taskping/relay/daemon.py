@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -38,7 +39,7 @@ OUTBOX_INTERVAL = 0.25
 OUTBOX_BACKOFF_CAP = 15.0
 
 
-def make_pipeline(settings: Settings, conn) -> Pipeline:  # type: ignore[no-untyped-def]
+def make_pipeline(settings: Settings, conn: sqlite3.Connection) -> Pipeline:
     injector = TmuxInjector(Path(settings.state_dir) / "locks", enter_delay_ms=settings.inject_enter_delay_ms)
     return Pipeline(settings, conn, injector)
 
@@ -134,14 +135,14 @@ class Relay:
         self.log.info("relay_stopped")
         return 0
 
-    def _status(self, notify: Notifier, conn, previous: str) -> str:  # type: ignore[no-untyped-def]
+    def _status(self, notify: Notifier, conn: sqlite3.Connection, previous: str) -> str:
         """Send STATUS= when it changed; returns the current line."""
         current = status_line(conn, self.settings.imap_folder)
         if current != previous:
             notify.status(current)
         return current
 
-    async def _drain(self, conn) -> None:  # type: ignore[no-untyped-def]
+    async def _drain(self, conn: sqlite3.Connection) -> None:
         try:
             report = await sender.drain(self.settings, conn, backoff_cap=OUTBOX_BACKOFF_CAP)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a bad send

@@ -150,7 +150,7 @@ def aligned_signatures(raw: bytes, from_domain: str) -> list[AlignedSignature]:
             continue
         try:
             tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a malformed signature is skipped
             continue
         b = re.sub(rb"\s+", b"", tags.get(b"b", b""))
         if b and aligned(tags.get(b"d", b"").decode("ascii", "replace"), from_domain):
@@ -174,7 +174,7 @@ def _candidates(
     for idx, value in enumerate(values[:8]):
         try:
             tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a malformed signature is reported, not raised
             yield idx, "", f"signature {idx + 1}", "unparseable"
             continue
         d = tags.get(b"d", b"").decode("ascii", "replace").lower()

@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -71,10 +72,10 @@ HEADER_ITEM = f"BODY.PEEK[HEADER]<0.{MAX_HEADER_SECTION}>"
 class Mailbox:
     """One IMAP connection's worth of work."""
 
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self,
         settings: Settings,
-        conn,
+        conn: sqlite3.Connection,
         process: Process,
         stop: threading.Event,
         *,
@@ -277,9 +278,9 @@ class AuthRejected(Exception):
         super().__init__(f"{failure.line}; gave up after {attempts} rejections in a row")
 
 
-def run_forever(  # type: ignore[no-untyped-def]
+def run_forever(
     settings: Settings,
-    conn,
+    conn: sqlite3.Connection,
     process: Process,
     stop: threading.Event,
     *,
@@ -307,8 +308,8 @@ def run_forever(  # type: ignore[no-untyped-def]
                 raise AuthRejected(failure, rejections) from failure
             log.warning("imap_failed", kind=failure.kind, line=failure.line, retry_in=round(delay, 2))
         except RECOVERABLE as exc:
-            failure = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
-            log.warning("imap_disconnected", line=failure.line, retry_in=round(delay, 2))
+            lost = mail_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
+            log.warning("imap_disconnected", line=lost.line, retry_in=round(delay, 2))
         finally:
             box.close()
         if stop.is_set():

@@ -119,7 +119,7 @@ def _trace(message: object) -> list[tuple[str, str]]:
         return []
     try:
         pairs = list(items())
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken header list has no trace headers, not a crash
         return []
     out = [(str(k).lower(), str(v)[:MAX_HEADER_CHARS]) for k, v in pairs if str(k).lower() in _TRACE]
     return out[:200]
@@ -134,8 +134,8 @@ def parse_addresses(raw_value: str) -> tuple[list[str], list[str]]:
     """Strictly parse one address header: (lower-cased addr-specs, defects)."""
     try:
         header = default_policy.header_factory("From", unfold(raw_value))
-        addresses = [a.addr_spec.lower() for a in header.addresses]  # type: ignore[attr-defined]
-        defects = [d.__class__.__name__ for d in header.defects]  # type: ignore[attr-defined]
+        addresses = [a.addr_spec.lower() for a in header.addresses]
+        defects = [d.__class__.__name__ for d in header.defects]
     except Exception as exc:  # noqa: BLE001 - any parser failure is a defect, not a crash
         return [], [f"unparseable: {exc.__class__.__name__}"]
     return addresses, defects
@@ -173,7 +173,7 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
         message = parsed.message
         subject = parsed.subject or ""
         defects += [str(d) for d in (parsed.defects_categories or [])]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - mail-parser's failure is recorded as a defect
         parsed, message, subject = None, None, ""
         defects.append(f"unparseable message: {exc.__class__.__name__}")
     from_headers = _header_list(message, "From")

@@ -360,7 +360,7 @@ class Pipeline:
         *,
         notify_to: str | None,
     ) -> Decision:
-        ledger.decide(self.conn, entry.id, status, reason, session_id=session.id if session else None)  # type: ignore[arg-type]
+        ledger.decide(self.conn, entry.id, status, reason, session_id=session.id if session else None)  # type: ignore[arg-type]  # status: str until the statuses are one enum (issue 9)
         if notify_to is not None:
             acknowledge.refused(self.conn, self.settings, mail, notify_to, session, reason)
         self._audit(mail, status, reason, session, None)
@@ -396,7 +396,7 @@ class Pipeline:
                                    trusted_authserv_id=s.trusted_authserv_id, own_address=s.email_from,
                                    dkim_dns_timeout=s.dkim_dns_timeout, dkim_dns_server=s.dkim_dns_server)
             sender = verdict.sender if verdict.ok else None
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - without a verdict the sender is unknown: nothing is mailed back
             sender = None
         try:
             return self._finish(mail, entry, "refused" if sender else "dropped", reason, None, notify_to=sender)

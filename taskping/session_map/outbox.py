@@ -38,7 +38,7 @@ class OutboxRow:
 
 
 def backoff(attempts: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
-    return min(cap, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+    return min(cap, BACKOFF_BASE_SECONDS * (2.0 ** max(0, attempts - 1)))
 
 
 def insert(
@@ -129,7 +129,7 @@ def release_stale(conn: sqlite3.Connection, alive: Callable[[str], bool]) -> int
 
 
 def pending_count(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0]
+    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0])
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:

@@ -74,7 +74,7 @@ def body_texts(raw: bytes) -> list[str]:
                 except Exception:  # noqa: BLE001 - broken on purpose in some tests
                     continue
         return out
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unparseable message has no text to scan
         return []
 
 
@@ -187,5 +187,5 @@ class TmpPathScanner:
         passwords = [PERSON_PASSWORD, TASKPING_PASSWORD, *passwords_in_env_files(Path(tmp))]
         try:
             scan(Path(tmp), passwords=passwords, label=f"tmp {item.nodeid}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a failed scan is reported as a finding
             REPORT.findings.append(f"scan of {tmp} failed: {exc!r}")

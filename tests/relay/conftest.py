@@ -205,7 +205,7 @@ class World:
         log = self.state_dir / "taskping.log"
         try:
             manual = self.taskping("send-outbox", "--max-seconds", "2", check=False)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a diagnostic for a failure already under way
             manual = repr(exc)
         return (f"manual send-outbox: {manual}\nenv file: {self.env_file.read_text()}\n"
                 f"outbox: {[tuple(r) for r in rows]}\nsessions: {[tuple(r) for r in sess]}\n"

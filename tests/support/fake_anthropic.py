@@ -279,7 +279,7 @@ class FakeAnthropic:
         """
         predicate: Callable[[str], bool]
         if match is None:
-            predicate = lambda _p: True  # noqa: E731
+            predicate = lambda _p: True  # noqa: E731 - one of three predicates
         elif isinstance(match, str):
             predicate = match.__eq__
         else:

@@ -296,9 +296,9 @@ class StyleSheet:
 
     def _block(self, prelude: str, body: str, parents: list[str], conditional: bool) -> None:
         if prelude.startswith("@font-face"):
-            decls = dict(parse_declarations(body))
-            if "url(" in decls.get("src", "") or "format(" in decls.get("src", ""):
-                family = " ".join(decls.get("font-family", "").replace('"', " ").replace("'", " ").split())
+            face = dict(parse_declarations(body))
+            if "url(" in face.get("src", "") or "format(" in face.get("src", ""):
+                family = " ".join(face.get("font-family", "").replace('"', " ").replace("'", " ").split())
                 self.web_fonts.add(family or "?")
             return
         if prelude.startswith("@") or any(p.startswith(_INERT_AT) for p in parents):

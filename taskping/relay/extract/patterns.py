@@ -25,8 +25,8 @@ WROTE_VERBS: tuple[str, ...] = (
     "wrote", "writes",  # en
     "写道", "寫道", "來信", "来信", "写了", "寫了",  # zh
     "schrieb", "a écrit", "a ecrit", "escribió", "escribio", "ha scritto", "scrisse", "skrev", "schreef",
-    "geschreven", "napisał", "napisal", "napisał(a)", "escreveu", "kirjoitti", "írta", "yazdı", "написал",  # noqa: RUF001 - Turkish, with its dotless i
-    "написала", "написал(а)", "пише", "писал", "viết",  # noqa: RUF001 - Russian, Cyrillic throughout
+    "geschreven", "napisał", "napisal", "napisał(a)", "escreveu", "kirjoitti", "írta", "yazdı", "написал",
+    "написала", "написал(а)", "пише", "писал", "viết",
 )
 _VERB = "(?:" + "|".join(re.escape(v) for v in WROTE_VERBS) + ")"
 _TRAILING = " \t\u00a0"
