@@ -50,10 +50,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import end_processes_under, ROOT, RelayWorld, Tmux  # noqa: E402
-from taskping.session_map import connect  # noqa: E402
-from tests.support.mail_fixtures import default_users  # noqa: E402
-from tests.support.mailstack import MailStack  # noqa: E402
+from harness import ROOT, RelayWorld, Tmux, end_processes_under
+
+from taskping.session_map import connect
+from tests.support.mail_fixtures import default_users
+from tests.support.mailstack import MailStack
 
 TARGET_SECONDS = 60.0
 TYPED = 20
@@ -131,7 +132,7 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
             first, second = others[:half], others[half:]
             for k, raw in enumerate(typed):
                 first.insert((k + 1) * len(first) // (TYPED + 1), raw)
-            for k, raw in enumerate(typed):
+            for raw in typed:
                 second.insert(rng.randrange(len(second) + 1), raw)
             messages = first + second
 

@@ -43,7 +43,7 @@ _WS = re.compile(r"\s+")
 class _Visible(HTMLParser):
     """Visible text of an expectation written as HTML (independent of the extractor)."""
 
-    SKIP = {"script", "style", "head", "title", "template"}
+    SKIP = frozenset({"script", "style", "head", "title", "template"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -99,7 +99,7 @@ PHONE_REPLIES: list[bytes] = [
         "Content-Transfer-Encoding: 8bit\r\n\r\n好的，继续\r\n\r\n发自我的iPhone\r\n\r\n"
         "在 2026年11月20日，20:15，TaskPing <tp@example.com> 写道：\r\n\r\n> ## Reply above this line ## [TaskPing #abcd-efghijkmnpqrstuv]\r\n"
         "> Claude 已停止。\r\n"
-    ).encode("utf-8"),
+    ).encode(),
     (
         b"From: a@example.com\r\nSubject: Re: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         b'<html><head><style>p{margin:0}</style></head><body><div dir="ltr">```<br>npm test -- --watch<br>```</div>'

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: an installed taskping still wins over the checkout
 
-from taskping.session_map import connect, sessions  # noqa: E402
-from taskping.tokens import new_token  # noqa: E402
-from tests.support.mailstack import MailStack  # noqa: E402
+from taskping.session_map import connect, sessions
+from taskping.tokens import new_token
+from tests.support.mailstack import MailStack
 
 HOST_ID = "bench-host"
 

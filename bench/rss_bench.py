@@ -26,9 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import end_processes_under, RelayWorld, Tmux, rss_kb  # noqa: E402
-from tests.support.mail_fixtures import default_users  # noqa: E402
-from tests.support.mailstack import MailStack  # noqa: E402
+from harness import RelayWorld, Tmux, end_processes_under, rss_kb
+
+from tests.support.mail_fixtures import default_users
+from tests.support.mailstack import MailStack
 
 TARGET_MB = 80.0
 

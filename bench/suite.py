@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.append(str(ROOT))
 
-from tests.support.mailstack import find_tool  # noqa: E402
-from tests.support.prereqs import CLAUDE_VERSION, claude_candidates  # noqa: E402
+from tests.support.mailstack import find_tool
+from tests.support.prereqs import CLAUDE_VERSION, claude_candidates
 
 PACKAGE_FILES = ("pyproject.toml", "README.md", "taskping")
 
@@ -206,13 +206,13 @@ def table(results: dict[str, dict], quick: bool) -> tuple[list[dict], str]:  # t
         v = verdict(fig, value)
         r = results.get(fig.bench, {})
         note = {
-            "hook": lambda: f"bare python {r.get('bare_median_ms')} ms",
-            "backlog": lambda: (f"{r.get('replies')} replies, typed twice {r.get('typed_twice')}, "
-                                f"typed once {r.get('typed_once')}/{r.get('typed_expected')}"),
-            "rss": lambda: f"{r.get('sessions')} sessions",
-            "reply_latency": lambda: f"{r.get('replies')} replies",
-            "pipeline": lambda: f"{r.get('messages')} replies",
-        }[fig.bench]()
+            "hook": f"bare python {r.get('bare_median_ms')} ms",
+            "backlog": (f"{r.get('replies')} replies, typed twice {r.get('typed_twice')}, "
+                        f"typed once {r.get('typed_once')}/{r.get('typed_expected')}"),
+            "rss": f"{r.get('sessions')} sessions",
+            "reply_latency": f"{r.get('replies')} replies",
+            "pipeline": f"{r.get('messages')} replies",
+        }[fig.bench]
         if "error" in r:
             note += f"; {r['error']}"
         shown = "-" if value is None else f"{value:g} {fig.unit}"
@@ -238,7 +238,7 @@ def main() -> int:
     claude = prerequisites()
     os.environ["TASKPING_TEST_CLAUDE"] = claude  # the reply latency harness spawns this claude
     tmp = Path(tempfile.mkdtemp(prefix="taskping-bench-"))
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     try:
         bin_dir, install_seconds = install(tmp)
         info = machine(bin_dir / "python", claude)
@@ -249,7 +249,7 @@ def main() -> int:
     rows, text = table(results, args.quick)
     report = {
         "date": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": info,
         "install": {"how": "fresh venv, pip install (non-editable), python -m compileall",

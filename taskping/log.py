@@ -68,7 +68,7 @@ def configure(
     if log_file is not None:
         private_dir(log_file.parent)
         fd = open_private(log_file)
-        stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the process
+        stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)  # lives as long as the process
         fmt = "json"
     stream = stream or sys.stderr
     human = stream.isatty() if fmt == "auto" else fmt == "human"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from types import ModuleType
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
@@ -55,7 +56,7 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
-def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     import argparse
 
     module_name, help_ = COMMANDS[name]
@@ -66,7 +67,7 @@ def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
         metavar="PATH",
         help="env file to read configuration from (default: $TASKPING_ENV_FILE, else ~/.config/taskping/env)",
     )
-    module.configure(parser)  # type: ignore[attr-defined]
+    module.configure(parser)
     return parser, module
 
 
@@ -81,7 +82,7 @@ def hook_fast_path(env_file: list[str], argv: list[str]) -> int | None:
     from taskping.cli import hook_cmd
 
     path = env_file[1] if len(env_file) == 2 else env_file[0].partition("=")[2] if env_file else None
-    return int(hook_cmd.run(SimpleNamespace(env_file=path, event=argv[1])) or 0)  # type: ignore[arg-type]
+    return int(hook_cmd.run(SimpleNamespace(env_file=path, event=argv[1])) or 0)  # type: ignore[arg-type]  # no argparse on the hook's fast path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from taskping.config import CONFIG_ERROR_EXIT, ConfigError
 
     try:
-        return int(module.run(args) or 0)  # type: ignore[attr-defined]
+        return int(module.run(args) or 0)
     except ConfigError as exc:  # a missing or bad key: one line naming it, for every command
         print(exc, file=sys.stderr)
         return CONFIG_ERROR_EXIT

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 from argparse import Namespace
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from proxyprotocol.reader import ProxyProtocolReader
 from pymap.backend.dict import Config, DictBackend, Identity, Login
 from pymap.imap import IMAPServer
 from pymap.parsing.message import AppendMessage
 from pymap.user import Passwords, UserMetadata
-from proxyprotocol.reader import ProxyProtocolReader
 
 LOOPBACK = "127.0.0.1"
 
@@ -93,7 +93,7 @@ class _DemoIMAPServer(IMAPServer):
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                        sock_info: object) -> None:
-        await super().__call__(reader, _WholeWrites(writer), sock_info)  # type: ignore[arg-type]
+        await super().__call__(reader, _WholeWrites(writer), sock_info)  # type: ignore[arg-type]  # a StreamWriter stand-in: it forwards every other attribute
 
 
 @dataclass
@@ -118,7 +118,7 @@ class ImapServer:
         """Append ``raw`` to ``user``'s INBOX (wakes any IDLE on it)."""
         async with Identity(user, self.login, None, frozenset()).new_session() as session:
             inbox = await session.mailbox_set.get_mailbox("INBOX")
-            await inbox.append(AppendMessage(raw, datetime.now(timezone.utc), frozenset()), recent=True)
+            await inbox.append(AppendMessage(raw, datetime.now(UTC), frozenset()), recent=True)
 
     async def close(self) -> None:
         self.server.close()

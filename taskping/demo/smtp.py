@@ -103,7 +103,7 @@ class DemoHandler:
         # handled=False: aiosmtpd answers 535 itself (with handled=True the client would hang)
         return AuthResult(success=False, handled=False)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         local, _, domain = address.rpartition("@")
@@ -112,7 +112,7 @@ class DemoHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         login = str(session.auth_data or "")
         peer = str(session.peer[0]) if session.peer else "127.0.0.1"
         raw = stamp(envelope.original_content or b"", login, peer)  # the bytes as received (decode_data=False)

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.doctor.result import Check
 from taskping.hooks.payload import EVENTS
+
 VERSION_TIMEOUT = 15.0
 
 
@@ -125,7 +127,7 @@ def state(settings: Settings) -> list[Check]:
         conn.close()
 
 
-def relay(conn) -> Check:  # type: ignore[no-untyped-def]
+def relay(conn: sqlite3.Connection) -> Check:
     from taskping.session_map import daemons
 
     last = daemons.heartbeat(conn, "relay")
@@ -139,7 +141,7 @@ def relay(conn) -> Check:  # type: ignore[no-untyped-def]
                       fix + "; journalctl --user -u taskping-relay says why it stopped")
 
 
-def outbox(conn) -> Check:  # type: ignore[no-untyped-def]
+def outbox(conn: sqlite3.Connection) -> Check:
     from taskping.session_map import outbox as box
     from taskping.session_map.vocabulary import OutboxStatus
 
@@ -155,7 +157,7 @@ def outbox(conn) -> Check:  # type: ignore[no-untyped-def]
                       "fix the SMTP problem named above, then taskping send-outbox")
 
 
-def panes(conn) -> Check:  # type: ignore[no-untyped-def]
+def panes(conn: sqlite3.Connection) -> Check:
     from taskping.session_map import sessions
 
     live = [s for s in sessions.all_sessions(conn) if s.kind == "tmux"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from taskping.doctor import config_checks, imap_checks, local_checks, smtp_checks
 from taskping.doctor.result import Check
 
@@ -10,13 +12,14 @@ def run_all(env_file: str | None, *, send_test: bool, debug: bool = False) -> li
     checks, settings = config_checks.load(env_file)
     if settings is None:
         return checks  # nothing else can be checked without a readable configuration
-    for name, step in (
+    steps: tuple[tuple[str, Callable[[], list[Check]]], ...] = (
         ("imap", lambda: imap_checks.checks(settings)),
         ("smtp", lambda: smtp_checks.checks(settings, send_test=send_test)),
         ("tools", local_checks.tools),
         ("hooks", lambda: [local_checks.hooks(settings)]),
         ("state", lambda: local_checks.state(settings)),
-    ):
+    )
+    for name, step in steps:
         try:
             checks += step()
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others

@@ -111,7 +111,7 @@ def _look(
     parent: Look,
     web_fonts: frozenset[str],
 ) -> Look:
-    attrs = {name: value for name, value in zip(_STYLING_ATTRS, styling) if value is not None}
+    attrs = {name: value for name, value in zip(_STYLING_ATTRS, styling, strict=True) if value is not None}
     if has_href:
         attrs["href"] = ""
     return _compute(tag, attrs, matched, parent, web_fonts)
@@ -203,7 +203,7 @@ def _compute(
     inline = tag in _INLINE_TAGS and all(m.value == "inline" for m in decls if m.prop == "display")
     line_factor, line_px = parent.line_factor, parent.line_px
     for m in decls:
-        if m.prop == "line-height" or m.prop == "font" and V.font_shorthand(m.value) is not None:
+        if m.prop == "line-height" or (m.prop == "font" and V.font_shorthand(m.value) is not None):
             line = m.value if m.prop == "line-height" else (V.font_shorthand(m.value) or ("", None))[1]
             if line is not None:
                 line_factor, line_px = _line_height(line, font_px, line_factor, line_px)
@@ -244,7 +244,7 @@ def _compute(
         unknown.append("too many colour rules to judge")
     else:
         ratios = [V.contrast(fg, bg) for fg in fgs for bg in bgs]
-        if font_px == 0 or ratios and max(ratios) < V.HIDDEN_CONTRAST:
+        if font_px == 0 or (ratios and max(ratios) < V.HIDDEN_CONTRAST):
             faint = True
         elif ratios and min(ratios) < V.VISIBLE_CONTRAST:
             unknown.append(f"text colour too close to its background (contrast {min(ratios):.2f})")

@@ -91,7 +91,7 @@ def parse_color(value: str) -> RGBA | None:
         channels = []
         for num, pct in ((m.group(1), m.group(2)), (m.group(4), m.group(5)), (m.group(6), m.group(7))):
             x = float(num) * (2.55 if pct else 1.0)
-            channels.append(int(round(min(255.0, max(0.0, x)))))
+            channels.append(round(min(255.0, max(0.0, x))))
         alpha = 1.0
         if m.group(8) is not None:
             alpha = float(m.group(8)) / (100.0 if m.group(9) else 1.0)
@@ -296,9 +296,9 @@ class StyleSheet:
 
     def _block(self, prelude: str, body: str, parents: list[str], conditional: bool) -> None:
         if prelude.startswith("@font-face"):
-            decls = dict(parse_declarations(body))
-            if "url(" in decls.get("src", "") or "format(" in decls.get("src", ""):
-                family = " ".join(decls.get("font-family", "").replace('"', " ").replace("'", " ").split())
+            face = dict(parse_declarations(body))
+            if "url(" in face.get("src", "") or "format(" in face.get("src", ""):
+                family = " ".join(face.get("font-family", "").replace('"', " ").replace("'", " ").split())
                 self.web_fonts.add(family or "?")
             return
         if prelude.startswith("@") or any(p.startswith(_INERT_AT) for p in parents):

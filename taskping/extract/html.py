@@ -497,7 +497,7 @@ class _Renderer:
         if tag == "img":
             return None
         quote = ctx.quote
-        if tag == "blockquote" and self._is_quote_blockquote(attrs, ctx) or classes & QUOTE_CLASSES or ident in QUOTE_IDS:
+        if (tag == "blockquote" and self._is_quote_blockquote(attrs, ctx)) or classes & QUOTE_CLASSES or ident in QUOTE_IDS:
             quote += 1
         if ident.endswith(REST_IDS_SUFFIX) or classes & REST_CLASSES:
             self.newline(ctx)
@@ -534,7 +534,7 @@ class _Renderer:
         tag = node.tag
         if tag in PARAGRAPH:
             self.blank(ctx)
-        elif tag in BLOCK or node.attrs and _is_quote_container(node):
+        elif tag in BLOCK or (node.attrs and _is_quote_container(node)):
             self.newline()
 
 

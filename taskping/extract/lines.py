@@ -153,7 +153,7 @@ def split_shared_attribution(lines: Sequence[str]) -> list[str]:
     """
     out: list[str] = []
     fenced = _fences(lines)
-    for line, in_fence in zip(lines, fenced):
+    for line, in_fence in zip(lines, fenced, strict=True):
         if not in_fence and len(line) <= _MAX_LINE_FOR_PATTERNS and P.wrote_end(line):
             m = P.SHARED_ATTRIB_RE.match(line)
             if m and m.group("pre").strip() and looks_like_attribution(m.group("attr")):
@@ -181,13 +181,14 @@ def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> i
         return 1
     if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FIRST_ADDR_LAST_RE.match(stripped):
         return 1
-    if len(stripped) > 200 or stripped.endswith((".", "?", "!", "。", "？", "！")) and not P.EMAILISH_RE.search(stripped):
+    if len(stripped) > 200 or (stripped.endswith((".", "?", "!", "。", "？", "！")) and not P.EMAILISH_RE.search(stripped)):
         return 0
     if not (P.DATEISH_RE.search(stripped) or P.EMAILISH_RE.search(stripped)):
         return 0
-    if not (starts_like_one or P.EMAILISH_RE.search(stripped) or stripped.endswith("<")):
-        if not P.ISO_ATTRIB_RE.match(stripped):
-            return 0
+    if not (
+        starts_like_one or P.EMAILISH_RE.search(stripped) or stripped.endswith("<") or P.ISO_ATTRIB_RE.match(stripped)
+    ):
+        return 0
     joined = stripped
     for j in range(i + 1, min(len(lines), i + _ATTRIB_LOOKAHEAD)):
         if fenced[j] or len(lines[j]) > _MAX_LINE_FOR_PATTERNS:

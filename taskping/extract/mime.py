@@ -19,6 +19,7 @@ import codecs
 import email
 import email.message
 import email.policy
+import email.utils
 from dataclasses import dataclass
 
 _CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
@@ -83,18 +84,24 @@ def unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
+def _param(part: email.message.Message, name: str) -> str:
+    """A Content-Type parameter, lower-cased, "" when absent; an RFC 2231 value
+    (``format*=us-ascii''flowed``, which get_param returns as a tuple) decoded."""
+    return email.utils.collapse_rfc2231_value(part.get_param(name, "")).lower()
+
+
 def _is_attachment(part: email.message.Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).lower()
-    return disposition.startswith("attachment") or bool(part.get_param("name")) and not disposition.startswith(
+    return disposition.startswith("attachment") or (bool(part.get_param("name")) and not disposition.startswith(
         "inline"
-    ) or bool(part.get_filename())
+    )) or bool(part.get_filename())
 
 
 def body_parts(raw: bytes) -> Bodies:
     """The first text/plain and text/html bodies of a message (None when absent)."""
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unparseable message has no body to extract
         return Bodies(None, None)
     text: str | None = None
     html: str | None = None
@@ -116,8 +123,8 @@ def body_parts(raw: bytes) -> Bodies:
                 continue
             if ctype == "text/plain" and text is None:
                 decoded = _decode(part)
-                if part.get_param("format", "").lower() == "flowed":
-                    decoded = unflow(decoded, part.get_param("delsp", "").lower() == "yes")
+                if _param(part, "format") == "flowed":
+                    decoded = unflow(decoded, _param(part, "delsp") == "yes")
                 text = decoded
             elif ctype == "text/html" and html is None:
                 html = _decode(part)

@@ -64,7 +64,7 @@ def _trim(lines: Sequence[str], kinds: Sequence[Kind]) -> str | None:
     if not any(k in _CONTENT for k in kinds[start:end]):
         return None
     return "\n".join(
-        line if kind is Kind.FENCED else line.rstrip() for line, kind in zip(lines[start:end], kinds[start:end])
+        line if kind is Kind.FENCED else line.rstrip() for line, kind in zip(lines[start:end], kinds[start:end], strict=True)
     )
 
 

@@ -69,7 +69,7 @@ def _strip_ours(groups: list[Any]) -> list[Any]:
 
 
 def merged(settings: dict[str, Any], base_cmd: list[str], env_file: Path | None, *, uninstall: bool) -> dict[str, Any]:
-    out = json.loads(json.dumps(settings))
+    out: dict[str, Any] = json.loads(json.dumps(settings))
     hooks = out.get("hooks")
     if hooks is None:
         hooks = {}

@@ -24,7 +24,6 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-
 PANE_VARIABLES = ("TMUX", "TMUX_PANE")
 
 
@@ -69,7 +68,6 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"taskping: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127
-    return 0  # not reached
 
 
 if __name__ == "__main__":

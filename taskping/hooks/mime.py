@@ -48,8 +48,10 @@ def new_message_id(email_from: str, at: float | None = None) -> str:
 def rfc5322_date(at: float | None = None) -> str:
     """``Mon, 30 Nov 2026 12:00:00 +0000``: fixed English names, whatever the locale."""
     t = time.gmtime(time.time() if at is None else at)
-    return f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} " \
-           f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    )
 
 
 def _plain(word: str) -> bool:

@@ -71,7 +71,7 @@ class HookInput(NamedTuple):
         if not isinstance(active, bool):
             raise HookInputError(f"field 'stop_hook_active' must be a boolean, got {type(active).__name__}")
         values["stop_hook_active"] = active
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]  # each field's type is checked just above
 
 
 class HookEnv(NamedTuple):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from taskping.injectors.base import ScreenState
 
@@ -154,6 +155,15 @@ def _is_busy(lines: Sequence[str], box_start: int, box_end: int) -> bool:
     return any(_SPINNER_LINE.match(line) for line in above)
 
 
+class _Seen(TypedDict):
+    """The fields of a reading that found the input box."""
+
+    input_lines: tuple[str, ...]
+    busy: bool
+    vim_mode: str | None
+    hidden_rows: int
+
+
 def read_screen(lines: Sequence[str]) -> ScreenReading:
     """Classify a captured pane (one string per screen row, no escapes)."""
     if is_permission_dialog(lines):
@@ -165,7 +175,7 @@ def read_screen(lines: Sequence[str]) -> ScreenReading:
     content = _box_content(lines, start, end, prefix)
     busy = _is_busy(lines, start, end)  # the top rule is at start - 1 either way
     vim = _vim_mode(lines, end)
-    seen = {"input_lines": content, "busy": busy, "vim_mode": vim, "hidden_rows": hidden}
+    seen: _Seen = {"input_lines": content, "busy": busy, "vim_mode": vim, "hidden_rows": hidden}
     reading_text = "\n".join(content).rstrip("\n ")
     if prefix == SHELL_PREFIX:
         return ScreenReading(ScreenState.SHELL_MODE, **seen, reason="the input box is in ! shell mode")

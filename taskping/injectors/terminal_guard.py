@@ -111,7 +111,7 @@ def _kept_in_emoji(text: str, i: int, kept_before: str) -> bool:
     char = text[i]
     after = text[i + 1] if i + 1 < len(text) else ""
     if char == VS16:
-        return bool(kept_before) and (is_emoji(kept_before) or kept_before in _KEYCAP_BASES and after == _KEYCAP)
+        return bool(kept_before) and (is_emoji(kept_before) or (kept_before in _KEYCAP_BASES and after == _KEYCAP))
     if char == ZWJ:
         before_ok = bool(kept_before) and (is_emoji(kept_before) or kept_before == VS16)
         return before_ok and bool(after) and is_emoji(after)

@@ -202,7 +202,7 @@ class TmuxInjector:
             return None
         try:
             return read_screen(self._tmux(target).capture(target.pane))
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - any capture failure reads as an unknown screen
             return None if not self.exists(target) else ScreenReading(ScreenState.UNKNOWN, reason="capture failed")
 
     def inject(

@@ -12,10 +12,10 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
-from datetime import datetime, timezone
 
 TASKPING_HEADER = "X-TaskPing"
 
@@ -54,7 +54,7 @@ def build(
     msg["From"] = formataddr(("TaskPing", email_from))
     msg["To"] = email_to
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id
     parent = in_reply_to or thread_root
     if parent:

@@ -138,7 +138,7 @@ def aligned_signatures(raw: bytes, from_domain: str) -> list[AlignedSignature]:
             continue
         try:
             tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a malformed signature is skipped
             continue
         b = re.sub(rb"\s+", b"", tags.get(b"b", b""))
         if b and aligned(tags.get(b"d", b"").decode("ascii", "replace"), from_domain):
@@ -162,7 +162,7 @@ def _candidates(
     for idx, value in enumerate(values[:8]):
         try:
             tags = dkim.util.parse_tag_value(value)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a malformed signature is reported, not raised
             yield idx, "", f"signature {idx + 1}", "unparseable"
             continue
         d = tags.get(b"d", b"").decode("ascii", "replace").lower()
@@ -173,7 +173,6 @@ def precheck(header: bytes, from_domain: str) -> DkimVerdict:
     """What can be judged from the header section alone (the fetch step, before downloading
     the body): is there a signature that :func:`verify` could accept at all? ``ok`` here is
     no pass, only "worth downloading"; the body hash and the signature are checked later."""
-    import dkim
 
     values = [f.value for f in scan(header).fields if f.name.lower() == "dkim-signature"]
     if not values:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from taskping.config import Settings
 from taskping.extract import extract_reply, to_command
@@ -83,10 +84,16 @@ class Explanation:
 class _NoTerminal:
     """The injector of a dry run: the Pipeline object is only used for its read-only checks."""
 
-    def inject(self, *args: object, **kwargs: object) -> None:
+    def inject(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never types")
 
-    def screen_state(self, *args: object, **kwargs: object) -> None:
+    def discard(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never types")
+
+    def screen_state(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never reads a terminal")
+
+    def exists(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
 
 
@@ -117,7 +124,7 @@ class _Run:
         self.raw = raw
         self.settings = settings
         self.conn = conn
-        self.pipeline = Pipeline(settings, conn, _NoTerminal())  # type: ignore[arg-type]
+        self.pipeline = Pipeline(settings, conn, _NoTerminal())
         self.out = Explanation()
         self.current = STEPS[0]
 

@@ -67,7 +67,8 @@ def log_in(client: imapclient.IMAPClient, s: Settings) -> None:
 def select(client: imapclient.IMAPClient, s: Settings, *, readonly: bool = False) -> dict[bytes, Any]:
     """Open IMAP_FOLDER. Raises MailFailure naming the folders the server has."""
     try:
-        return client.select_folder(s.imap_folder, readonly=readonly)
+        info: dict[bytes, Any] = client.select_folder(s.imap_folder, readonly=readonly)
+        return info
     except IMAPClientError as exc:
         raise imap_errors.folder_failure(exc, folder=s.imap_folder, host=s.imap_host,
                                          folders=folder_names(client)) from exc

@@ -48,7 +48,7 @@ def _row(row: sqlite3.Row) -> OutboxRow:
 
 
 def backoff(attempts: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
-    return min(cap, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+    return min(cap, BACKOFF_BASE_SECONDS * (2.0 ** max(0, attempts - 1)))
 
 
 def insert(
@@ -149,7 +149,7 @@ def kind_of(conn: sqlite3.Connection, message_id: str) -> str | None:
 
 
 def pending_count(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0]
+    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0])
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:

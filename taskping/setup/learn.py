@@ -67,7 +67,7 @@ def send_test_mail(settings: Settings) -> tuple[str, str]:
         finally:
             try:
                 client.quit()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - QUIT failing only means closing the socket
                 client.close()
     except Exception as exc:  # noqa: BLE001 - reported as one line
         raise LearnError(f"could not send the test mail: {exc.__class__.__name__}: {str(exc)[:200]}") from None

@@ -127,5 +127,5 @@ def check_smtp(settings: Settings, password_hint: str) -> Check:
         if client is not None:
             try:
                 client.quit()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - QUIT failing only means closing the socket
                 client.close()

@@ -102,4 +102,4 @@ def test_bench_run_quick_writes_results(tmp_path: Path) -> None:
 
 
 def datetime_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)

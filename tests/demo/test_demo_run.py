@@ -14,7 +14,7 @@ def _assert_whole_loop(run, reply: str = "Please add a unit test for the parser"
     assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout}\n{run.stderr}"
     labels = [line[2:] for line in run.step_lines]
     assert len(labels) == len(STEP_LABELS) + 1, run.stdout  # every step, then the total
-    for label, expected in zip(labels, STEP_LABELS):
+    for label, expected in zip(labels, STEP_LABELS, strict=False):
         assert label.startswith(expected), f"{label!r} where {expected!r} was due\n{run.stdout}"
         assert label.endswith(" s"), label  # each step carries its time
     assert labels[-1].startswith("the whole loop ran on 127.0.0.1 in ")

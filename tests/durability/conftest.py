@@ -3,16 +3,14 @@ knobs for crash tests, and the end-of-session secrets check's collector."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.durability import secrets_scan
-from tests.relay.conftest import World, make_world  # noqa: F401 - re-exported for the suites
-from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip
+from tests.relay.conftest import World, make_world
+from tests.support.claude_fixtures import ClaudeHome
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.mailstack import MailStack
 

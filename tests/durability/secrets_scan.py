@@ -74,7 +74,7 @@ def body_texts(raw: bytes) -> list[str]:
                 except Exception:  # noqa: BLE001 - broken on purpose in some tests
                     continue
         return out
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unparseable message has no text to scan
         return []
 
 
@@ -115,7 +115,7 @@ def scan(root: Path, *, passwords: list[str], label: str, mail_dirs: list[Path] 
                 bodies.extend(_norm(b) for b in body_texts(path.read_bytes()))
     windows: set[int] = set()
     for body in bodies:
-        for i in range(0, len(body) - WINDOW + 1):
+        for i in range(len(body) - WINDOW + 1):
             windows.add(hash(body[i : i + WINDOW]))
     secrets = [p for p in set(passwords) if len(p) >= 6]
     REPORT.passwords += len(secrets)
@@ -141,7 +141,7 @@ def scan(root: Path, *, passwords: list[str], label: str, mail_dirs: list[Path] 
                 text = _norm(value)
                 if len(text) < WINDOW or not windows:
                     continue
-                for i in range(0, len(text) - WINDOW + 1):
+                for i in range(len(text) - WINDOW + 1):
                     piece = text[i : i + WINDOW]
                     if hash(piece) in windows and any(piece in b for b in bodies):
                         REPORT.findings.append(f"{where}: {WINDOW}+ characters of a message body: {piece[:40]!r}…")
@@ -164,7 +164,7 @@ def install() -> None:
     def stop(self: MailStack) -> None:
         if self.dir is not None:
             try:
-                passwords = list(self.users.values()) + [self.submitter[1]]
+                passwords = [*self.users.values(), self.submitter[1]]
                 scan(self.dir, passwords=passwords, label=f"mailstack {self.dir.name}",
                      mail_dirs=[self.mail_dir, self.sink_dir])
             except Exception as exc:  # noqa: BLE001 - never break a teardown; report instead
@@ -187,5 +187,5 @@ class TmpPathScanner:
         passwords = [PERSON_PASSWORD, TASKPING_PASSWORD, *passwords_in_env_files(Path(tmp))]
         try:
             scan(Path(tmp), passwords=passwords, label=f"tmp {item.nodeid}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a failed scan is reported as a finding
             REPORT.findings.append(f"scan of {tmp} failed: {exc!r}")

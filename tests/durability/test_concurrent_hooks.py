@@ -4,7 +4,6 @@ relay daemon writes its heartbeat, drains the outbox and processes replies."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import threading
 import time

@@ -34,7 +34,7 @@ def test_no_secrets_in_any_log_or_audit_line(dworld: World) -> None:
     w.reply(note, "y" * 9000)
     w.wait_ledger(4, timeout=30)
     assert w.stack.dir is not None
-    secrets_scan.scan(w.stack.dir, passwords=list(w.stack.users.values()) + [w.stack.submitter[1]],
+    secrets_scan.scan(w.stack.dir, passwords=[*w.stack.users.values(), w.stack.submitter[1]],
                       label="secrets world", mail_dirs=[w.stack.mail_dir, w.stack.sink_dir])
     report = secrets_scan.REPORT
     print(f"\nMETRIC secrets files={report.files} lines={report.lines} sources={len(report.sources)} "

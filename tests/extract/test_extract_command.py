@@ -58,6 +58,15 @@ def test_extract_eml_format_flowed_is_unwrapped() -> None:
     assert extract_eml(raw).text == "run the whole suite please"
 
 
+def test_extract_eml_format_flowed_as_an_rfc2231_parameter() -> None:
+    # under compat32 get_param returns format*= as a tuple: found by mypy; the reply was refused as bodiless
+    raw = (
+        b"Subject: x\r\nContent-Type: text/plain; charset=utf-8; format*=us-ascii''flowed\r\n\r\n"
+        b"run the whole \r\nsuite please\r\n"
+    )
+    assert extract_eml(raw).text == "run the whole suite please"
+
+
 def test_extract_eml_attached_message_is_not_the_reply() -> None:
     raw = (
         b"Subject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: message/rfc822\r\n\r\n"

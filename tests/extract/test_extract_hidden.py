@@ -53,7 +53,7 @@ CASES = [
     ("nested-small", around("<small>" * 12 + HIDDEN + "</small>" * 12), "too small"),
     ("letter-spacing-collapse", around(f'<span style="letter-spacing:-1em">{HIDDEN}</span>'), "letter-spacing"),
     ("text-shadow-ghost", around(f'<span style="color:transparent;text-shadow:9999px 0 #000">{HIDDEN}</span>'), "text-shadow"),
-    ("bidi-override", around(f'<span style="unicode-bidi:bidi-override;direction:rtl">~ fr- mr</span>'), "unicode-bidi"),
+    ("bidi-override", around('<span style="unicode-bidi:bidi-override;direction:rtl">~ fr- mr</span>'), "unicode-bidi"),
     ("flex-order", around(f'<div style="display:flex"><span style="order:2">{HIDDEN}</span></div>'), "display"),
     ("background-image", around(f'<div style="background:url(x.png)">{HIDDEN}</div>'), "background"),
     ("background-attr", around(f'<table background="white.png"><tr><td>{HIDDEN}</td></tr></table>'), "background="),
@@ -185,16 +185,16 @@ def test_styles_inside_the_quote_do_not_matter_unless_they_can_cover_text() -> N
 
 REAL = [
     ("gmail-android",
-     '<div dir="auto">Yes, run the migration</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+     ('<div dir="auto">Yes, run the migration</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
      'On Fri, Nov 20, 2026, 20:15 TaskPing &lt;tp@example.com&gt; wrote:<br></div><blockquote class="gmail_quote" '
-     'style="margin:0 0 0 .8ex;border-left:1px #ccc solid;padding-left:1ex">old</blockquote></div>',
+     'style="margin:0 0 0 .8ex;border-left:1px #ccc solid;padding-left:1ex">old</blockquote></div>'),
      "Yes, run the migration"),
     ("gmail-web-default-font",
-     '<div dir="ltr"><div class="gmail_default" style="font-family:arial,sans-serif;font-size:small;color:#000000">'
-     'Yes, run the migration</div></div><br><div class="gmail_quote"><blockquote class="gmail_quote">old</blockquote></div>',
+     ('<div dir="ltr"><div class="gmail_default" style="font-family:arial,sans-serif;font-size:small;color:#000000">'
+     'Yes, run the migration</div></div><br><div class="gmail_quote"><blockquote class="gmail_quote">old</blockquote></div>'),
      "Yes, run the migration"),
     ("ios-mail",
-     '<html><head><meta http-equiv="content-type" content="text/html; charset=utf-8"></head><body dir="auto">'
+     ('<html><head><meta http-equiv="content-type" content="text/html; charset=utf-8"></head><body dir="auto">'
      '<div dir="ltr"></div><div dir="ltr"><span style="caret-color: rgb(0, 0, 0); color: rgb(0, 0, 0); '
      'font-family: -apple-system, HelveticaNeue; font-size: 17px; font-style: normal; font-variant-caps: normal; '
      'font-weight: 400; letter-spacing: normal; orphans: auto; text-align: start; text-indent: 0px; '
@@ -202,10 +202,10 @@ REAL = [
      'text-decoration: none; -webkit-text-size-adjust: auto; background-color: rgba(0, 0, 0, 0); '
      '-webkit-tap-highlight-color: rgba(26, 26, 26, 0.3)">Yes, run the migration</span></div><div dir="ltr"><br>'
      '<blockquote type="cite">On 20 Nov 2026, at 20:15, TaskPing wrote:<br><br></blockquote></div>'
-     '<blockquote type="cite"><div dir="ltr">old</div></blockquote></body></html>',
+     '<blockquote type="cite"><div dir="ltr">old</div></blockquote></body></html>'),
      "Yes, run the migration"),
     ("outlook-desktop",
-     '<html xmlns:o="urn:schemas-microsoft-com:office:office"><head><meta name=Generator content="Microsoft Word 15">'
+     ('<html xmlns:o="urn:schemas-microsoft-com:office:office"><head><meta name=Generator content="Microsoft Word 15">'
      '<!--[if !mso]><style>v\\:* {behavior:url(#default#VML);} o\\:* {behavior:url(#default#VML);} '
      '.shape {behavior:url(#default#VML);}</style><![endif]-->'
      '<style><!-- @font-face {font-family:Calibri; panose-1:2 15 5 2 2 2 4 3 2 4;} p.MsoNormal, li.MsoNormal, '
@@ -220,48 +220,48 @@ REAL = [
      '<p class=MsoNormal><o:p>&nbsp;</o:p></p><div style="border:none;border-top:solid #E1E1E1 1.0pt;'
      'padding:3.0pt 0cm 0cm 0cm"><p class=MsoNormal><b><span lang=EN-US>From:</span></b><span lang=EN-US> '
      'TaskPing &lt;tp@example.com&gt; <br><b>Sent:</b> 20 November 2026 20:15<br><b>Subject:</b> x<o:p></o:p>'
-     '</span></p></div><p class=MsoNormal>old<o:p></o:p></p></div></body></html>',
+     '</span></p></div><p class=MsoNormal>old<o:p></o:p></p></div></body></html>'),
      "Yes, run the migration"),
     ("outlook-desktop-numbered-list",
-     '<html><body><div class=WordSection1><p class=MsoListParagraph style="text-indent:-18.0pt;mso-list:l0 level1 lfo1;'
+     ('<html><body><div class=WordSection1><p class=MsoListParagraph style="text-indent:-18.0pt;mso-list:l0 level1 lfo1;'
      'margin-left:36.0pt"><![if !supportLists]><span style="mso-list:Ignore">1.<span style="font:7.0pt &quot;Times '
-     'New Roman&quot;">&nbsp;&nbsp;&nbsp; </span></span><![endif]>run the migration<o:p></o:p></p></div></body></html>',
+     'New Roman&quot;">&nbsp;&nbsp;&nbsp; </span></span><![endif]>run the migration<o:p></o:p></p></div></body></html>'),
      "1.    run the migration"),  # Word's fallback numbering, as every reader shows it
     ("outlook-ios",
-     '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>'
+     ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>'
      '<div dir="ltr">Yes, run the migration</div><div id="ms-outlook-mobile-signature"><div dir="ltr">Get Outlook for iOS'
      '</div></div><hr style="display:inline-block;width:98%" tabindex="-1"><div id="divRplyFwdMsg" dir="ltr">'
      '<font face="Calibri, sans-serif" style="font-size:11pt" color="#000000"><b>From:</b> TaskPing<br></font></div>'
-     '<div>old</div></body></html>',
+     '<div>old</div></body></html>'),
      "Yes, run the migration"),
     ("outlook-web",
-     '<html><head><style type="text/css" style="display:none;"> P {margin-top:0;margin-bottom:0;} </style></head>'
+     ('<html><head><style type="text/css" style="display:none;"> P {margin-top:0;margin-bottom:0;} </style></head>'
      '<body dir="ltr"><div class="elementToProof" style="font-family: Aptos, Aptos_EmbeddedFont, '
      'Aptos_MSFontService, Calibri, Helvetica, sans-serif; font-size: 12pt; color: rgb(0, 0, 0);">'
      'Yes, run the migration</div><div id="appendonsend"></div><hr style="display:inline-block;width:98%">'
      '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt" color="#000000">'
-     '<b>From:</b> TaskPing</font></div><div>old</div></body></html>',
+     '<b>From:</b> TaskPing</font></div><div>old</div></body></html>'),
      "Yes, run the migration"),
     ("qq-mail",
-     '<div style="font-family: &quot;lucida Grande&quot;, Verdana, &quot;Microsoft YaHei&quot;; font-size: 14px;">'
+     ('<div style="font-family: &quot;lucida Grande&quot;, Verdana, &quot;Microsoft YaHei&quot;; font-size: 14px;">'
      '好的，继续</div><div><br></div><div><div style="font-size: 12px;font-family: Arial Narrow;padding:2px 0 2px 0;">'
      '------------------&nbsp;原始邮件&nbsp;------------------</div><div style="font-size: 12px;background:#efefef;'
-     'padding:8px;"><div><b>发件人:</b>&nbsp;"TaskPing"&lt;tp@example.com&gt;;</div></div></div><div>旧</div>',
+     'padding:8px;"><div><b>发件人:</b>&nbsp;"TaskPing"&lt;tp@example.com&gt;;</div></div></div><div>旧</div>'),
      "好的，继续"),
     ("netease-163",
-     '<div style="line-height:1.7;color:#000000;font-size:14px;font-family:Arial"><div>好的，继续</div><br>'
+     ('<div style="line-height:1.7;color:#000000;font-size:14px;font-family:Arial"><div>好的，继续</div><br>'
      '<div style="position:relative;zoom:1"></div><div id="isReplyContent"><div>在 2026-11-20 20:15:00，"TaskPing" '
      '&lt;tp@example.com&gt; 写道：</div><blockquote id="isReplyContent" style="PADDING-LEFT: 1ex; MARGIN: 0px 0px '
-     '0px 0.8ex; BORDER-LEFT: #ccc 1px solid">旧</blockquote></div></div>',
+     '0px 0.8ex; BORDER-LEFT: #ccc 1px solid">旧</blockquote></div></div>'),
      "好的，继续"),
     ("thunderbird",
-     '<html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head><body>'
+     ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head><body>'
      '<p>Yes, run the migration<br></p><div class="moz-cite-prefix">On 20/11/2026 20:15, TaskPing wrote:<br></div>'
-     '<blockquote type="cite" cite="mid:x@example.com">old</blockquote></body></html>',
+     '<blockquote type="cite" cite="mid:x@example.com">old</blockquote></body></html>'),
      "Yes, run the migration"),
     ("outlook-emoji-font",
-     '<p class=MsoNormal>Yes, run the migration <span style="font-family:&quot;Segoe UI Emoji&quot;,sans-serif">'
-     '\U0001f44d</span></p>',
+     ('<p class=MsoNormal>Yes, run the migration <span style="font-family:&quot;Segoe UI Emoji&quot;,sans-serif">'
+     '\U0001f44d</span></p>'),
      "Yes, run the migration \U0001f44d"),
     ("dark-signature-grey",
      '<div>Yes, run the migration</div><div style="color:#888888;font-size:12px">-- <br>Ana</div>',

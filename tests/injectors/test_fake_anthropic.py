@@ -88,7 +88,7 @@ def test_scripted_tool_use_then_default(api: FakeAnthropic) -> None:
     assert start["type"] == "tool_use" and start["name"] == "Bash"
     delta = [d for name, d in parsed if name == "content_block_delta"][-1]["delta"]
     assert json.loads(delta["partial_json"])["command"] == "touch /nowhere"
-    assert [d for name, d in parsed if name == "message_delta"][0]["delta"]["stop_reason"] == "tool_use"
+    assert next(d for name, d in parsed if name == "message_delta")["delta"]["stop_reason"] == "tool_use"
     assert "Done: again" in post(api, "/v1/messages", turn("again"))[2]
 
 

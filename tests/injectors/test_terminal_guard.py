@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import unicodedata
-from collections import Counter
 
 from taskping.injectors.terminal_guard import (
     VS16,
@@ -270,7 +270,7 @@ def _allowed_in_emoji(out: str, i: int) -> bool:
     if char == ZWJ:
         return (is_emoji(before) or before == VS16) and is_emoji(after)
     if char == VS16:
-        return is_emoji(before) or before in "#*0123456789" and after == "\u20e3"
+        return is_emoji(before) or (before in "#*0123456789" and after == "\u20e3")
     return False
 
 

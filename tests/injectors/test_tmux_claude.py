@@ -271,7 +271,7 @@ def test_concurrent_injections_into_one_pane_do_not_interleave(
     results = []
     threads = [
         threading.Thread(target=lambda inj=inj, t=t: results.append(inj.inject(claude_pane.target, t)))
-        for inj, t in zip((first, second), texts)
+        for inj, t in zip((first, second), texts, strict=True)
     ]
     for thread in threads:
         thread.start()
@@ -280,7 +280,7 @@ def test_concurrent_injections_into_one_pane_do_not_interleave(
     # the lock serialises them; the second finds claude working on the first (BUSY) or done with it
     outcomes = sorted(r.outcome.value for r in results)
     assert outcomes in (["busy", "submitted"], ["submitted", "submitted"]), results
-    for result, text in zip(results, texts):
+    for result in results:
         if result.outcome is InjectionOutcome.BUSY:
             assert result.enter_presses == 0
     settle(claude_pane)

@@ -71,7 +71,7 @@ def test_never_types_blind_into_an_unknown_screen(cat_pane: tuple[Target, Path],
 
 
 def test_file_lock_held_elsewhere_blocks_injection(cat_pane: tuple[Target, Path], tmp_path: Path) -> None:
-    target, log = cat_pane
+    target, _log = cat_pane
     lock_dir = tmp_path / "locks"
     injector = TmuxInjector(lock_dir, lock_timeout=0.3)
     # first call creates the lock file (and fails on the unknown screen)

@@ -35,7 +35,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # --------------------------------------------------------------------- SMTP
@@ -347,7 +347,7 @@ def test_claude_binary_checks_the_version(monkeypatch: pytest.MonkeyPatch, tmp_p
     fake.chmod(0o755)
     monkeypatch.setenv("TASKPING_TEST_CLAUDE", str(fake))
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="2.1.328"):
+    with pytest.raises(pytest.skip.Exception, match=r"2\.1\.328"):
         prereqs.claude_binary()
     good = tmp_path / "claude-good"
     good.write_text("#!/bin/sh\necho '2.1.328 (Claude Code)'\n")

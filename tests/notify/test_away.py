@@ -52,7 +52,7 @@ class Client:
         return ttys[0] if len(ttys) == 1 else ""
 
     def activity(self) -> int:
-        return dict((t, a) for a, t in self._clients())[self.tty]
+        return {t: a for a, t in self._clients()}[self.tty]
 
     def type(self, text: str = "x") -> None:
         """Press keys in the client until tmux records input now (whole seconds)."""

@@ -227,8 +227,8 @@ def test_no_config_file_is_said_and_a_dot_env_is_named_as_not_read(tmp_path: Pat
     out = _cli(tmp_path, "sessions", extra={"SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")})
     assert out.returncode == 0
     assert out.stderr.splitlines() == [
-        f"config: no env file (none given, {default} absent): environment and defaults only; "
-        "./.env is not read (pass --env-file .env to use it)"
+        (f"config: no env file (none given, {default} absent): environment and defaults only; "
+        "./.env is not read (pass --env-file .env to use it)")
     ]
 
 

@@ -3,8 +3,9 @@ ones itself (the hook's fast path), the rest through dotenv."""
 
 from __future__ import annotations
 
-import sys
+import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from taskping.envfile import _plain_values, read_env_file
 
 KEYS = st.sampled_from(["EMAIL_TO", "SMTP_PASS", "export", "_X1", "a.b", "K-2", "É", "IMAP_DONE_KEYWORD"])
-VALUE_CHARS = st.sampled_from(list("ab9@.:/-_= \t#$'\"\\{}!é") + ["\u00a0", "\x0b", "\u2028", "${HOME}", "$x", " # note", "\\n"])
+VALUE_CHARS = st.sampled_from([*"ab9@.:/-_= \t#$'\"\\{}!é", "\u00a0", "\x0b", "\u2028", "${HOME}", "$x", " # note", "\\n"])
 VALUES = st.lists(VALUE_CHARS, max_size=12).map("".join)
 LINES = st.one_of(
     st.builds(lambda e, k, sp, v: f"{e}{k}{sp}={v}", st.sampled_from(["", "export ", "  ", "export\t"]), KEYS,
@@ -27,6 +28,7 @@ FILES = st.tuples(st.lists(LINES, max_size=8), st.sampled_from(["\n", "\r\n", "\
 
 def _write(lines: list[str], newline: str, bom: bool) -> Path:
     fd, name = tempfile.mkstemp(suffix=".env")
+    os.close(fd)
     path = Path(name)
     path.write_bytes((("\ufeff" if bom else "") + newline.join(lines)).encode("utf-8"))
     return path

@@ -112,8 +112,8 @@ def test_outbox_releases_a_claim_held_too_long_and_names_kinds(tmp_path: Path) -
 
 def test_ledger_key_is_unique(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db")
-    kw = dict(message_key="<m@x>", message_id="<m@x>", content_hash="h", folder="INBOX", uidvalidity=1, uid=4,
-              sender="me@x.y")
+    kw = {"message_key": "<m@x>", "message_id": "<m@x>", "content_hash": "h", "folder": "INBOX", "uidvalidity": 1,
+          "uid": 4, "sender": "me@x.y"}
     entry, created = ledger.claim(conn, **kw)  # type: ignore[arg-type]
     assert created and entry.status == "received"
     again, created2 = ledger.claim(conn, **kw)  # type: ignore[arg-type]

@@ -99,7 +99,7 @@ class _Accept:
     def __init__(self) -> None:
         self.received: list[bytes] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
         self.received.append(envelope.original_content or envelope.content)
         return "250 OK"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from taskping.session_map import connect, outbox
 from taskping.session_map.vocabulary import EmailKind
 from tests.ops.conftest import Ops, relay_env

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from taskping.injectors.screen import read_screen
 from taskping.injectors import ScreenState
+from taskping.injectors.screen import read_screen
 from taskping.session_map import connect, ledger, sessions
 from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip
 from tests.support.fake_anthropic import FakeAnthropic
@@ -77,11 +77,12 @@ class World:
 
     def start_relay(self, *, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, **(extra_env or {})}
-        proc = subprocess.Popen(
-            [str(BIN / "taskping-relay"), "--env-file", str(self.env_file)],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.state_dir / "relay.stderr", "ab"),
-            start_new_session=True,
-        )
+        with open(self.state_dir / "relay.stderr", "ab") as stderr:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                [str(BIN / "taskping-relay"), "--env-file", str(self.env_file)],
+                env=env, stdout=subprocess.DEVNULL, stderr=stderr,
+                start_new_session=True,
+            )
         self.procs.append(proc)
         deadline = time.monotonic() + 10
         conn = connect(self.env["SESSION_MAP_PATH"])
@@ -204,7 +205,7 @@ class World:
         log = self.state_dir / "taskping.log"
         try:
             manual = self.taskping("send-outbox", "--max-seconds", "2", check=False)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a diagnostic for a failure already under way
             manual = repr(exc)
         return (f"manual send-outbox: {manual}\nenv file: {self.env_file.read_text()}\n"
                 f"outbox: {[tuple(r) for r in rows]}\nsessions: {[tuple(r) for r in sess]}\n"

@@ -9,11 +9,11 @@ audit log.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-import sqlite3
 
 from taskping.config import Settings, load_settings
 from taskping.relay.pipeline import Outcome, Pipeline, Planned

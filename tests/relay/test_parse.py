@@ -24,7 +24,7 @@ def test_scrub_keeps_valid_text() -> None:
 
 # -- the From address must be written literally (issue 8): what the standard library repairs, and what we refuse
 
-from taskping.relay.authenticate import authenticate  # noqa: E402
+from taskping.relay.authenticate import authenticate  # noqa: E402 - imported where its tests begin
 
 
 def _from(value: bytes) -> bytes:

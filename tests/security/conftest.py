@@ -6,10 +6,8 @@ decision each one got. Everything started here is stopped here."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,11 +22,12 @@ from taskping.session_map import connect, ledger, sessions
 from taskping.tokens import host_part
 from tests.relay.conftest import World
 from tests.security.attacks import ATTACKS, Ctx
+from tests.security.disagreement_world import bench  # noqa: F401 - test_disagreement's module-scoped fixture
 from tests.security.dkim_support import DnsServer, make_key
+from tests.support import prereqs
 from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home, tmux_or_skip
 from tests.support.fake_anthropic import FakeAnthropic, Reply
 from tests.support.mail_fixtures import default_users
-from tests.support import prereqs
 from tests.support.mailstack import MailStack
 
 HOST_ID = "test-host"

@@ -174,8 +174,8 @@ def provider_trace(results: str) -> bytes:
     """What the trusted receiving provider writes on top of a message it received."""
     return _crlf([
         f"Authentication-Results: {PROVIDER}; {results}",
-        f"Received: from smtp.evil.example (smtp.evil.example [203.0.113.9]) by {PROVIDER} with ESMTPS id "
-        f"4x1; {formatdate(time.time())}",
+        (f"Received: from smtp.evil.example (smtp.evil.example [203.0.113.9]) by {PROVIDER} with ESMTPS id "
+        f"4x1; {formatdate(time.time())}"),
     ])
 
 

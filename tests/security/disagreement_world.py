@@ -34,8 +34,8 @@ from imapclient import IMAPClient
 
 from taskping.session_map import connect, ledger, sessions
 from tests.relay.conftest import World
-from tests.security.dkim_support import DnsServer, make_key
 from tests.security.disagreement_mail import BY_NAME, ITEMS, PROVIDER, Ctx, Item, marker_of
+from tests.security.dkim_support import DnsServer, make_key
 from tests.support import prereqs
 from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home, tmux_or_skip
 from tests.support.fake_anthropic import SYSTEM_REMINDER, FakeAnthropic, Reply
@@ -60,8 +60,8 @@ def append_exact(client: IMAPClient, folder: str, raw: bytes) -> int:
     """Store ``raw`` in ``folder`` unchanged (APPEND with a RFC 3516 ``literal8``); its UID.
 
     imapclient only sends ordinary literals, so the command goes over its imaplib connection."""
-    imap = client._imap  # noqa: SLF001 - imapclient has no literal8 APPEND
-    tag = imap._new_tag().decode()  # noqa: SLF001
+    imap = client._imap  # imapclient has no literal8 APPEND
+    tag = imap._new_tag().decode()
     imap.send(f"{tag} APPEND {folder} ~{{{len(raw)}}}\r\n".encode())
     ready = imap.readline()
     if not ready.startswith(b"+"):

@@ -93,7 +93,7 @@ class DnsServer:
         while not self._stop.is_set():
             try:
                 data, peer = self.sock.recvfrom(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

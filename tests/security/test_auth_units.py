@@ -23,7 +23,7 @@ def test_provider_header_right_under_its_entry_received_counts() -> None:
 
 
 def test_header_below_the_senders_received_is_the_senders() -> None:
-    trace = GMAIL_LIKE[:2] + [GMAIL_LIKE[3], ("authentication-results", "mx.google.com; dmarc=pass")]
+    trace = [*GMAIL_LIKE[:2], GMAIL_LIKE[3], ("authentication-results", "mx.google.com; dmarc=pass")]
     assert "sits below a Received header by mail-sor-f41.google.com" in (misplaced(trace, 3, "mx.google.com") or "")
 
 

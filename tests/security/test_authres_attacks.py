@@ -46,8 +46,8 @@ ITEM_2 = [
     ('mx.trusted; dkim=fail reason="bad; dmarc=pass header.from=example.test" header.d=example.test',
      "semicolon-in-reason"),
     # old: typed. comments nested deeper than the old regex loop unwrapped
-    ("mx.trusted; spf=fail (a (b (c (d (e (f) e) d) c) b) a; dmarc=pass header.from=example.test) "
-     "smtp.mailfrom=evil.example", "deeply-nested-comment"),
+    (("mx.trusted; spf=fail (a (b (c (d (e (f) e) d) c) b) a; dmarc=pass header.from=example.test) "
+     "smtp.mailfrom=evil.example"), "deeply-nested-comment"),
     # old: refused (comments were stripped), kept so the new parser is held to it
     ("mx.trusted; spf=pass (x; dmarc=pass header.from=example.test) smtp.mailfrom=evil.example",
      "semicolon-in-comment"),
@@ -60,8 +60,8 @@ ITEM_2 = [
 
 ITEM_3 = [
     # old: typed. a dmarc pass for another From domain (the provider read another From)
-    ("mx.trusted; dkim=pass header.d=evil.example; spf=pass smtp.mailfrom=evil.example; "
-     "dmarc=pass header.from=evil.example", "dmarc-for-another-domain"),
+    (("mx.trusted; dkim=pass header.d=evil.example; spf=pass smtp.mailfrom=evil.example; "
+     "dmarc=pass header.from=evil.example"), "dmarc-for-another-domain"),
     # old: typed. a dmarc pass that names no From domain at all
     ("mx.trusted; dmarc=pass", "dmarc-without-header-from"),
     # old: typed. a sub-domain is not the From domain (DMARC names the exact one)

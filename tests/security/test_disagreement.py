@@ -24,7 +24,7 @@ from __future__ import annotations
 import pytest
 
 from tests.security.disagreement_mail import ATTACKER_ADDRESSES, ITEMS, Item
-from tests.security.disagreement_world import Bench, bench  # noqa: F401 - the module-scoped fixture
+from tests.security.disagreement_world import Bench
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 

@@ -98,12 +98,12 @@ def test_gmail_forgery_below_the_senders_received_is_the_senders() -> None:
 def fastmail(mx: str, dkim_dmarc: str, *, pre_2023: bool = False) -> bytes:
     """Several headers per message, one per-MX id; the topmost holds only x-csa/x-me-sender/x-ptr."""
     hops = [] if pre_2023 else [
-        f"Received: from ams-compute-02.internal (ams-compute-02.internal [10.64.2.62])\n"
-        f"\t by slotai03m05 (Cyrus 3.13.7) with LMTPA;\n\t {DATE}",
+        (f"Received: from ams-compute-02.internal (ams-compute-02.internal [10.64.2.62])\n"
+        f"\t by slotai03m05 (Cyrus 3.13.7) with LMTPA;\n\t {DATE}"),
         f"Received: from {mx.split('.')[0]} ([10.202.2.203])\n  by ams-compute-02.internal (LMTPProxy); {DATE}",
         f"Received: from {mx} (localhost [127.0.0.1])\n\tby mailmx.phl.internal (Postfix) with ESMTP id A7;\n\t{DATE}",
-        f"Received: from mailmx.phl.internal (localhost [127.0.0.1])\n    by {mx} (Authentication Milter) with ESMTP\n"
-        f"    id 35022C783BF.281071EA00F1;\n    {DATE}",
+        (f"Received: from mailmx.phl.internal (localhost [127.0.0.1])\n    by {mx} (Authentication Milter) with ESMTP\n"
+        f"    id 35022C783BF.281071EA00F1;\n    {DATE}"),
     ]
     return mail(
         "Return-Path: <me@example.test>",

@@ -17,8 +17,8 @@ from taskping.relay.pipeline import Outcome, Planned
 from taskping.session_map import ledger
 from taskping.tokens import new_token
 from tests.relay.inprocess import reply_to
-from tests.setup.conftest import ExplainWorld
 from tests.security.dkim_support import DnsServer, make_key, sign
+from tests.setup.conftest import ExplainWorld
 
 World = Callable[..., ExplainWorld]
 

@@ -120,8 +120,8 @@ def _reply_to(stack: MailStack, test_mail: bytes, header: str) -> bytes:
 LEARN_CASES = [
     ("mx.example.test; dkim=pass header.d=example.test; dmarc=pass header.from=example.test",
      0, "TRUSTED_AUTHSERV_ID='mx.example.test'", "SENDER_AUTH='authres'"),
-    ("spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=example.test; dkim=pass header.d=example.test; "
-     "dmarc=pass action=none header.from=example.test", 0, "SENDER_AUTH='dkim'", None),
+    (("spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=example.test; dkim=pass header.d=example.test; "
+     "dmarc=pass action=none header.from=example.test"), 0, "SENDER_AUTH='dkim'", None),
     ("mx.example.test; dkim=fail header.d=example.test; dmarc=fail header.from=example.test",
      1, "SENDER_AUTH='dkim'", "would be refused"),
 ]

@@ -279,7 +279,7 @@ class FakeAnthropic:
         """
         predicate: Callable[[str], bool]
         if match is None:
-            predicate = lambda _p: True  # noqa: E731
+            predicate = lambda _p: True  # noqa: E731 - one of three predicates
         elif isinstance(match, str):
             predicate = match.__eq__
         else:
@@ -329,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: FakeAnthropic
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _read_body(self) -> Any:
@@ -362,20 +362,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         request, _ = self._record()
         if request.path.startswith("/v1/models"):
             self._send_json(200, {"data": [], "has_more": False, "first_id": None, "last_id": None})
         else:
             self._not_found()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._record()
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         request, reply = self._record()
         if request.path == "/v1/messages/count_tokens":
             self._send_json(200, {"input_tokens": 42})

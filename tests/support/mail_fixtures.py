@@ -145,7 +145,7 @@ class BrokenSMTP:
         while not self._stopping.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -178,7 +178,7 @@ class BrokenSMTP:
                 try:
                     if not conn.recv(4096):
                         return
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     continue
             return
         if mode == "421-connect":
@@ -196,7 +196,7 @@ class BrokenSMTP:
         while not self._stopping.is_set():
             try:
                 chunk = sock.recv(65536)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             if not chunk:
                 return

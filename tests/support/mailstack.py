@@ -32,11 +32,11 @@ import asyncio
 import contextlib
 import email.utils
 import errno
+import grp
 import json
 import logging
 import os
 import pwd
-import grp
 import shutil
 import signal
 import smtplib
@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from imapclient import IMAPClient
-
 
 
 class _DropLoginDataNoise(logging.Filter):

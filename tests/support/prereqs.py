@@ -67,7 +67,7 @@ def require(tool: str) -> str:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _claude_version(path: str) -> str:
     proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60, check=False)
     return (proc.stdout or proc.stderr).strip()
