@@ -38,25 +38,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # appended: an installed taskping still wins over the checkout
 
-import libtmux  # noqa: E402
+import libtmux
+from harness import end_processes_under
 
-from harness import end_processes_under  # noqa: E402
-
-import tests.relay.conftest as relay_world  # noqa: E402
-from tests.relay.conftest import Notification, World  # noqa: E402
-from tests.support.claude_fixtures import claude_binary_or_skip  # noqa: E402
-from tests.support.pty_session import PtySession  # noqa: E402
-from taskping.injectors.base import ScreenState  # noqa: E402
-from taskping.injectors.pty import PtyInjector  # noqa: E402
-from tests.support.claude_fixtures import make_claude_home  # noqa: E402
-from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
-from tests.support.mail_fixtures import default_users  # noqa: E402
-from tests.support.mailstack import MailStack  # noqa: E402
+import tests.relay.conftest as relay_world
+from taskping.injectors.base import ScreenState
+from taskping.injectors.pty import PtyInjector
+from tests.relay.conftest import Notification, World
+from tests.support.claude_fixtures import (
+    claude_binary_or_skip,
+    make_claude_home,
+)
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.mail_fixtures import default_users
+from tests.support.mailstack import MailStack
+from tests.support.pty_session import PtySession
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(q * (len(ordered) - 1)))))
+    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
     return ordered[k]
 
 

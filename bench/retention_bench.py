@@ -52,12 +52,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from taskping.hooks.compose import compose  # noqa: E402
-from taskping.hooks.notices import Notice  # noqa: E402
-from taskping.outgoing import build  # noqa: E402
-from taskping.relay.audit import preview  # noqa: E402
-from taskping.session_map import connect, daemons, db, ledger, notifications, outbox, reply_keys, retention, sessions  # noqa: E402
-from taskping.tokens import new_token  # noqa: E402
+from taskping.hooks.compose import compose
+from taskping.hooks.notices import Notice
+from taskping.outgoing import build
+from taskping.relay.audit import preview
+from taskping.session_map import connect, daemons, db, ledger, notifications, outbox, reply_keys, retention, sessions
+from taskping.tokens import new_token
 
 DAY = 86400.0
 START = 1_800_000_000.0

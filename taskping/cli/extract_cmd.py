@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         result = extract_eml(data, sent_texts=sent)
     else:
         body = data.decode("utf-8", errors="replace")
-        result = extract_reply(**{args.format: body}, sent_texts=sent)
+        result = extract_reply(html=body, sent_texts=sent) if args.format == "html" else extract_reply(
+            text=body, sent_texts=sent
+        )
     if not result.ok or result.text is None:
         print(f"taskping extract: refused: {result.refusal}", file=sys.stderr)
         return EXIT_REFUSED

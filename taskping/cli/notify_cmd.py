@@ -30,10 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from taskping.cli.config_source import load
     from taskping.hooks.notify import NotifyError, notify
 
-    if args.message == "-":
-        message = sys.stdin.read()
-    else:
-        message = args.message
+    message = sys.stdin.read() if args.message == "-" else args.message
     if not message.strip() and not args.title:
         print("notify: the message is empty; pass MESSAGE, or - with text on standard input", file=sys.stderr)
         return 2

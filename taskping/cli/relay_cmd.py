@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         for warning in start_warnings(settings, mode):
             log.say(f"relay: warning: {warning}", "config_warning", level="warning")
         return relay.run_once() if args.once else relay.run()
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one line and an exit status
+    except Exception as exc:
         line, code = explain(exc, settings, debug=args.log_level == "debug")
         if args.log_level == "debug":
             logger.exception("relay_failed_traceback")

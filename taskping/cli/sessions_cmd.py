@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         table.append((s.name, s.token, state, s.cwd or "-", target, last_event, _mail_cell(_last_mail(last.get(s.id))), expires))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for r in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     for s in rows:
         if s.not_injectable:
             print(f"{s.name}: not injectable: {s.not_injectable}")

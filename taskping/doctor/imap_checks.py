@@ -73,8 +73,8 @@ def checks(settings: Settings) -> list[Check]:
                                 note="lower IMAP_POLL_SECONDS for quicker replies"))
         out += authserv_checks(client, s)
     except CONNECT_ERRORS as exc:
-        failure = imap_errors.lost_connection(exc, host=s.imap_host, port=s.imap_port)
-        out.append(Check.fail("imap-session", f"IMAP: {failure.line}", "check the server's log; try again"))
+        lost = imap_errors.lost_connection(exc, host=s.imap_host, port=s.imap_port)
+        out.append(Check.fail("imap-session", f"IMAP: {lost.line}", "check the server's log; try again"))
     finally:
         imap_connect.close(client)
     return out

@@ -30,9 +30,8 @@ import enum
 import re
 from collections.abc import Sequence
 
-from .marker import is_marker_line
-
 from . import patterns as P
+from .marker import is_marker_line
 from .sent import SentIndex
 
 

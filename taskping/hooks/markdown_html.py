@@ -125,4 +125,5 @@ def parser() -> MarkdownIt:
 
 def render(markdown: str) -> str:
     """``markdown`` as a sanitised, inline-styled HTML fragment."""
-    return parser().render(markdown)
+    html: str = parser().render(markdown)
+    return html

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from taskping.session_map.vocabulary import EmailKind
+
 SUBJECT_SNIPPET = 60
 
 
 class Notice(NamedTuple):
     """What to tell the person: the kind and the main text."""
 
-    kind: str  # an EmailKind value ("stop", "permission", "idle", "notify"); a str so the hook does not import the vocabulary
+    kind: EmailKind  # STOP, PERMISSION, IDLE or NOTIFY
     headline: str  # the subject's text after the project name
     body: str  # Claude's reply, or the notification message
     summary: str | None = None  # one line on the turn: "4 min · edited 3 files · ran 2 commands"
@@ -34,25 +36,25 @@ def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
 def stop_notice(reply_text: str | None, summary: str | None = None) -> Notice:
     text = (reply_text or "").strip()
     headline = first_line(text) or "finished its turn"
-    return Notice(kind="stop", headline=headline, body=text or "(Claude finished its turn without a text reply.)",
+    return Notice(kind=EmailKind.STOP, headline=headline, body=text or "(Claude finished its turn without a text reply.)",
                   summary=summary)
 
 
 def permission_notice(message: str | None) -> Notice:
     text = (message or "Claude needs your permission to continue.").strip()
-    return Notice(kind="permission", headline="needs permission — " + first_line(text, 40), body=text)
+    return Notice(kind=EmailKind.PERMISSION, headline="needs permission — " + first_line(text, 40), body=text)
 
 
 def idle_notice(message: str | None) -> Notice:
     text = (message or "Claude is waiting for your input.").strip()
-    return Notice(kind="idle", headline="waiting for your input", body=text)
+    return Notice(kind=EmailKind.IDLE, headline="waiting for your input", body=text)
 
 
 def notify_notice(message: str, title: str | None = None, *, plain: bool = False) -> Notice:
     """`taskping notify`: a message from a script or a build, in the session's thread."""
     text = message.strip("\n")
     headline = first_line(title or "") or first_line(text) or "notification"
-    return Notice(kind="notify", headline=headline, body=text or "(no message)", title=title or None,
+    return Notice(kind=EmailKind.NOTIFY, headline=headline, body=text or "(no message)", title=title or None,
                   markdown=not plain)
 
 

@@ -189,7 +189,7 @@ def wait_started(
         shown_flags = server.display(pane, "#{pane_dead} #{pane_dead_status} #{pane_pid}")
         if shown_flags is None:
             return f"{shown} exited at once (its tmux pane is gone)", []
-        dead, status, pane_pid = (shown_flags.split(" ") + ["", ""])[:3]
+        dead, status, pane_pid = [*shown_flags.split(" "), "", ""][:3]
         if dead == "1":
             # tmux can mark the pane dead (its output ended) before it records the exit status, and
             # for a command that exits at once it sometimes never does (tmux 3.3): wait a little.

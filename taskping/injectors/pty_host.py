@@ -144,6 +144,8 @@ class PtyHost:
         except pexpect.ExceptionPexpect as exc:
             raise PtyHostError(f"cannot start {command[0]!r}: {exc}") from None
         self.fd = self.child.child_fd
+        assert self.child.pid is not None  # spawn() forked, or raised above
+        self.pid: int = self.child.pid
         # Input for the child is queued and written as the PTY takes it (non-blocking): a child
         # that reads slowly must not block this loop, or its output would stop being read
         # and both would wait for each other.
@@ -167,7 +169,7 @@ class PtyHost:
             if signum == signal.SIGHUP:
                 self.stdout_open = False  # the terminal is gone
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.child.pid, signum)
+                os.kill(self.pid, signum)
 
         previous = {sig: signal.signal(sig, note) for sig in (signal.SIGWINCH, signal.SIGCHLD)}
         previous.update({sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)})
@@ -286,7 +288,7 @@ class PtyHost:
         if self.status is not None:
             return
         try:
-            pid, status = os.waitpid(self.child.pid, os.WNOHANG | os.WUNTRACED)
+            pid, status = os.waitpid(self.pid, os.WNOHANG | os.WUNTRACED)
         except ChildProcessError:
             return
         if pid == 0:
@@ -297,7 +299,7 @@ class PtyHost:
         self._record(status)
 
     def _record(self, status: int) -> None:
-        proc = self.child.ptyproc
+        proc = self.child.ptyproc  # type: ignore[attr-defined]  # pexpect.spawn has it; typeshed's stub omits it
         proc.status = status
         proc.terminated = True
         if os.WIFSIGNALED(status):
@@ -311,14 +313,14 @@ class PtyHost:
         if self.status is not None:
             return
         try:
-            _pid, status = os.waitpid(self.child.pid, 0)
+            _pid, status = os.waitpid(self.pid, 0)
         except ChildProcessError:
             self.status = self._status_of_pexpect()
             return
         self._record(status)
 
     def _status_of_pexpect(self) -> int:
-        proc = self.child.ptyproc
+        proc = self.child.ptyproc  # type: ignore[attr-defined]  # pexpect.spawn has it; typeshed's stub omits it
         if proc.signalstatus is not None:
             return 128 + int(proc.signalstatus)
         return int(proc.exitstatus or 0)
@@ -341,7 +343,7 @@ class PtyHost:
                 tty.setraw(self.stdin)
         self._resize()
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.child.pid, signal.SIGCONT)
+            os.kill(self.pid, signal.SIGCONT)
 
     # -- the terminal ----------------------------------------------------------
     _saved_mode: list[Any] | None = None  # termios attributes, as tcgetattr returns them

@@ -67,8 +67,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from taskping.tmux_server import TmuxServer
-
 from taskping.injectors.base import InjectionOutcome, InjectionResult, ScreenState, Target
 from taskping.injectors.guarded_typing import (
     CHUNK_BYTES,
@@ -86,6 +84,7 @@ from taskping.injectors.guarded_typing import (
 )
 from taskping.injectors.guarded_typing import utf8_chunks as _utf8_chunks
 from taskping.injectors.screen import ScreenReading, read_screen
+from taskping.tmux_server import TmuxServer
 
 
 @dataclass(frozen=True)

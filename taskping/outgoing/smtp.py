@@ -10,7 +10,6 @@ when no daemon runs. The rows themselves are :mod:`taskping.session_map.outbox`'
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import sqlite3
@@ -54,7 +53,7 @@ def smtp_client(settings: Settings) -> aiosmtplib.SMTP:
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         use_tls=secure == "ssl",
-        start_tls=True if secure == "starttls" else False,
+        start_tls=secure == "starttls",
         tls_context=settings.tls_context() if secure != "none" else None,
         timeout=CONNECT_TIMEOUT,  # connect, TLS handshake, greeting (and each reply after)
     )
@@ -87,7 +86,7 @@ async def drain(
                         await smtp.login(settings.smtp_user, settings.smtp_pass or "")
                 await smtp.sendmail(settings.envelope_from, [row.to_addr], row.raw)
                 fault_point("during-send")  # crash tests: accepted by the server, not yet marked sent
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 reason = describe(
                     exc, host=settings.smtp_host, port=settings.smtp_port, secure=settings.smtp_secure,
                     user=settings.smtp_user,
@@ -105,7 +104,7 @@ async def drain(
         if smtp is not None and smtp.is_connected:
             try:
                 await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
                 smtp.close()
     report.next_due_at = outbox.next_due_at(conn)
     return report

@@ -24,7 +24,6 @@ def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str
     aiosmtplib wraps the socket's error (``raise SMTPConnectError(...) from exc``):
     the cause is classified like IMAP's, with SMTP_* keys to check.
     """
-    where = {"prefix": "SMTP", "host": host, "port": port}
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         said = f"{exc.code} {exc.message}".strip()
         return MailFailure("auth", f"cannot log in to {host_port(host, port)} as {user}: {said} "
@@ -32,16 +31,16 @@ def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str
     if isinstance(exc, (aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPTimeoutError)) or (
         isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(exc.__cause__, (TimeoutError, socket.timeout))
     ):
-        return connect_failure(TimeoutError(), secure=secure, **where)
+        return connect_failure(TimeoutError(), prefix="SMTP", host=host, port=port, secure=secure)
     if isinstance(exc, aiosmtplib.SMTPConnectError) and exc.__cause__ is not None:
-        return connect_failure(exc.__cause__, secure=secure, **where)
+        return connect_failure(exc.__cause__, prefix="SMTP", host=host, port=port, secure=secure)
     if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
         return MailFailure("connect", f"cannot connect to {host_port(host, port)}: the server greeted with "
                                       f"{exc.code} {exc.message}".strip())
     if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS extension not supported" in str(exc):
-        return no_starttls(**where)
+        return no_starttls(prefix="SMTP", host=host, port=port)
     if isinstance(exc, (ssl.SSLError, OSError)):
-        return connect_failure(exc, secure=secure, **where)
+        return connect_failure(exc, prefix="SMTP", host=host, port=port, secure=secure)
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return MailFailure("connect", f"{host_port(host, port)} closed the connection: {exc} (try again later; "
                                       f"check SMTP_SECURE={secure} matches SMTP_PORT)")

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from taskping.config import Settings
-from taskping.extract import extract_reply, to_command
 from taskping.relay import dedupe
 from taskping.relay.canonical import MAX_HEADER_SECTION, scan
 from taskping.relay.guard import guard

@@ -46,8 +46,8 @@ import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from taskping.config import Settings
-from taskping.log import get_logger
 from taskping.faults import fault_point
+from taskping.log import get_logger
 from taskping.mail_errors import MailFailure
 from taskping.relay import imap_connect, imap_errors
 from taskping.relay.canonical import MAX_HEADER_SECTION
@@ -317,8 +317,8 @@ def run_forever(
                 raise AuthRejected(failure, rejections) from failure
             log.warning("imap_failed", kind=failure.kind, line=failure.line, retry_in=round(delay, 2))
         except RECOVERABLE as exc:
-            failure = imap_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
-            log.warning("imap_disconnected", line=failure.line, retry_in=round(delay, 2))
+            lost = imap_errors.lost_connection(exc, host=settings.imap_host, port=settings.imap_port)
+            log.warning("imap_disconnected", line=lost.line, retry_in=round(delay, 2))
         except STORE_FAILURES as exc:  # the message in hand was not recorded: it is read again next session
             store_failed = True
             log.error("session_map_failed", error=f"{exc.__class__.__name__}: {str(exc)[:300]}",

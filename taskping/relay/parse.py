@@ -142,8 +142,8 @@ def parse_addresses(raw_value: str) -> tuple[list[str], list[str]]:
     """Strictly parse one address header: (lower-cased addr-specs, defects)."""
     try:
         header = default_policy.header_factory("From", unfold(raw_value))
-        addresses = [a.addr_spec.lower() for a in header.addresses]  # type: ignore[attr-defined]
-        defects = [d.__class__.__name__ for d in header.defects]  # type: ignore[attr-defined]
+        addresses = [a.addr_spec.lower() for a in header.addresses]
+        defects = [d.__class__.__name__ for d in header.defects]
     except Exception as exc:  # noqa: BLE001 - any parser failure is a defect, not a crash
         return [], [f"unparseable: {exc.__class__.__name__}"]
     return addresses, defects

@@ -519,7 +519,7 @@ class Pipeline:
         )
         try:
             entry, _created = self._claim(mail, position)
-        except Exception as store_exc:  # noqa: BLE001 - nothing can be recorded: leave the message for later
+        except Exception as store_exc:
             raise StoreUnavailable(
                 f"{step} raised {exc.__class__.__name__} and the ledger cannot be written "
                 f"({store_exc.__class__.__name__}: {store_exc}); the message is left in the mailbox"

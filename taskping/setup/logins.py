@@ -57,8 +57,8 @@ def _network_problem(exc: BaseException, host: str | None, port: int, tls_key: s
 def check_imap(settings: Settings, password_hint: str) -> Check:
     """Log in to IMAP_HOST as IMAP_USER and open IMAP_FOLDER read-only, the way the relay
     connects (:mod:`taskping.relay.imap_connect`)."""
-    from taskping.relay import imap_connect
     from taskping.mail_errors import MailFailure
+    from taskping.relay import imap_connect
 
     s = settings
     where = _where("IMAP", s.imap_host, s.imap_port)

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from taskping.injectors.terminal_guard import forbidden_characters
 from taskping.relay.parse import parse
 from taskping.relay.pipeline import Outcome, Planned, Position
-from taskping.session_map.vocabulary import Code
 from taskping.session_map import ledger
+from taskping.session_map.vocabulary import Code
 from tests.fuzz.conftest import ME, FuzzMap
 
 COUNTS: dict[str, int] = {}

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from taskping.extract import extract_reply
 from taskping.hooks.compose import compose
 from taskping.hooks.notices import stop_notice
 from taskping.hooks.notification_html import mailto
-from taskping.extract import extract_reply
 from taskping.session_map.sessions import Session
 
 

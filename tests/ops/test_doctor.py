@@ -10,11 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from taskping.session_map import connect, outbox, sessions
 from taskping.session_map.vocabulary import EmailKind
-from tests.ops.conftest import BIN, Ops, relay_env
+from tests.ops.conftest import Ops, relay_env
 from tests.support.claude_fixtures import claude_binary_or_skip
 from tests.support.mailstack import MailStack
 

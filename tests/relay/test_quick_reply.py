@@ -6,7 +6,6 @@ reply, and types the text into claude. Real Dovecot, relay process, tmux and cla
 from __future__ import annotations
 
 import time
-
 from email import message_from_bytes
 from email.policy import default as default_policy
 from html.parser import HTMLParser

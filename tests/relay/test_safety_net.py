@@ -23,7 +23,7 @@ from taskping.faults import FAULT_ENV
 from taskping.relay import fetch
 from taskping.relay.authenticate import check_authres
 from taskping.relay.parse import parse, parse_header
-from taskping.relay.pipeline import Outcome, Planned, Position, StoreUnavailable
+from taskping.relay.pipeline import Outcome, Position, StoreUnavailable
 from taskping.session_map import connect, ledger
 from taskping.session_map.db import SchemaTooNew
 from taskping.session_map.vocabulary import Code, Status, Step

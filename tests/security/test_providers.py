@@ -16,8 +16,8 @@ import pytest
 
 from taskping.config import ConfigError, load_settings
 from taskping.relay.authenticate import Authenticated, authenticate
-from taskping.session_map.vocabulary import Refusal
 from taskping.relay.parse import parse
+from taskping.session_map.vocabulary import Refusal
 
 ME = "me@example.test"
 DATE = "Sat, 21 Nov 2026 09:00:01 +0000"
