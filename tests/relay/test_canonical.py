@@ -17,7 +17,7 @@ from taskping.relay import canonical
 from taskping.relay.parse import parse, parse_header
 from taskping.relay.pipeline import Decision, Planned
 from taskping.session_map import ledger
-from tests.relay.inprocess import Map, in_process_map, reply_to
+from tests.support.inprocess import Map, in_process_map, reply_to
 
 GOOD = (
     b"From: Me <me@example.test>\r\n"

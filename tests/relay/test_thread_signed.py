@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from taskping.relay.pipeline import Decision, Planned
-from tests.relay.inprocess import Map, in_process_map
+from tests.support.inprocess import Map, in_process_map
 from tests.security.dkim_support import DnsServer, make_key, sign
 
 

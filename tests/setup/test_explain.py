@@ -16,7 +16,7 @@ import pytest
 from taskping.relay.pipeline import Decision, Planned
 from taskping.session_map import ledger
 from taskping.tokens import new_token
-from tests.relay.inprocess import reply_to
+from tests.support.inprocess import reply_to
 from tests.setup.conftest import ExplainWorld
 from tests.security.dkim_support import DnsServer, make_key, sign
 

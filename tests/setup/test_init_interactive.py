@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 from pathlib import Path
 
 import pexpect
 
 from taskping.config import load_settings
+from tests.support.cli import BIN
 
-BIN = Path(sys.executable).parent
 
 
 def spawn(home: Path, *args: str) -> pexpect.spawn:
