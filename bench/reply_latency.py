@@ -36,8 +36,8 @@ import libtmux  # noqa: E402
 
 from harness import end_processes_under  # noqa: E402
 
-import tests.relay.conftest as relay_world  # noqa: E402
-from tests.relay.conftest import World  # noqa: E402
+import tests.support.cli as console_scripts  # noqa: E402
+from tests.support.world import World  # noqa: E402
 from tests.support.claude_fixtures import make_claude_home  # noqa: E402
 from tests.support.fake_anthropic import FakeAnthropic  # noqa: E402
 from tests.support.mail_fixtures import default_users  # noqa: E402
@@ -78,7 +78,7 @@ def main() -> int:
                         help="bin directory of the TaskPing install to measure (default: this interpreter's)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    relay_world.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
+    console_scripts.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
     tmp = Path(tempfile.mkdtemp(prefix="tp-bench-"))
     server = libtmux.Server(socket_path=str(tmp / "tmux.sock"), config_file="/dev/null")
     world = None

@@ -5,3 +5,11 @@ pytest_plugins = [
     "tests.support.claude_fixtures",
     "tests.support.world",
 ]
+
+
+def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
+    """Under pytest-xdist (bin/test) the controller gathers the workers' secrets reports."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from tests.durability.secrets_scan import WorkerReports
+
+        config.pluginmanager.register(WorkerReports(), "taskping-secrets-workers")

@@ -18,7 +18,8 @@ from typing import IO
 
 import pytest
 
-#: Where pip put the console scripts of the interpreter running the tests.
+#: Where pip put the console scripts of the interpreter running the tests (bench/reply_latency.py
+#: points it at another install; every runner here reads it when it runs).
 BIN = Path(sys.executable).parent
 
 

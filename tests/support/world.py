@@ -33,13 +33,14 @@ from taskping.injectors import ScreenState
 from taskping.session_map import connect, ledger, sessions
 from tests.support import prereqs, terminal
 from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip, make_claude_home
-from tests.support.cli import BIN, run_taskping, start_relay_process, write_env_file
+from tests.support import cli
+from tests.support.cli import run_taskping, start_relay_process, write_env_file
 from tests.support.fake_anthropic import FakeAnthropic, Reply
 from tests.support.mail_fixtures import default_users
 from tests.support.replies import reply_part
 from tests.support.mailstack import MailStack
 
-__all__ = ["BIN", "HOST_ID", "Notification", "World", "fixed_reply", "open_world", "quoted", "shared_world"]
+__all__ = ["HOST_ID", "Notification", "World", "fixed_reply", "open_world", "quoted", "shared_world"]
 
 HOST_ID = "test-host"
 
@@ -73,7 +74,7 @@ class World:
     # -- processes
 
     def taskping(self, *args: str, check: bool = True, extra_env: dict[str, str] | None = None) -> str:
-        env = {**self.home.env, "PATH": f"{BIN}:{self._claude_dir()}:{os.environ['PATH']}", **(extra_env or {})}
+        env = {**self.home.env, "PATH": f"{cli.BIN}:{self._claude_dir()}:{os.environ['PATH']}", **(extra_env or {})}
         out = run_taskping(*args, env=env, env_file=self.env_file)
         if check and out.returncode != 0:
             raise AssertionError(f"taskping {args} failed ({out.returncode}): {out.stderr}")
