@@ -21,6 +21,8 @@ from taskping.session_map import connect, daemons
 from tests.support.cli import BIN
 
 SUBPROCESS_CASES = 300
+pytestmark = pytest.mark.slow
+
 HOOK_LIMIT_S = 5.0
 
 json_values = st.recursive(

@@ -14,6 +14,7 @@ import os
 import quopri
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ from taskping.relay.parse import parse
 from taskping.relay.pipeline import Decision, Planned, Position
 from taskping.session_map import ledger
 from tests.fuzz.conftest import ME, FuzzMap
+
+pytestmark = pytest.mark.slow
 
 COUNTS: dict[str, int] = {}
 
