@@ -21,7 +21,7 @@ from taskping.relay.pipeline import Decision, Planned, Position
 from taskping.session_map import ledger
 from taskping.tokens import new_token
 from tests.support.inprocess import Map, in_process_map, reply_to
-from tests.security.dkim_support import Key, make_key, sign
+from tests.support.dkim import Key, make_key, sign
 
 LIMIT = 2_000_000
 AT = Position("INBOX", 7, 42)

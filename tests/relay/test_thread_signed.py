@@ -13,7 +13,7 @@ import pytest
 
 from taskping.relay.pipeline import Decision, Planned
 from tests.support.inprocess import Map, in_process_map
-from tests.security.dkim_support import DnsServer, make_key, sign
+from tests.support.dkim import DnsServer, make_key, sign
 
 
 @pytest.fixture(scope="module")

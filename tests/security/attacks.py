@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tests.support.replies import reply_head, reply_part
 from tests.support.world import Notification
-from tests.security.dkim_support import SIGNED, Key, sign
+from tests.support.dkim import SIGNED, Key, sign
 
 
 @dataclass

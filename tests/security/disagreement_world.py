@@ -28,7 +28,7 @@ import pytest
 from imapclient import IMAPClient
 
 from taskping.session_map import connect, ledger
-from tests.security.dkim_support import DnsServer, make_key
+from tests.support.dkim import DnsServer, make_key
 from tests.security.disagreement_mail import BY_NAME, ITEMS, PROVIDER, Ctx, Item, marker_of
 from tests.support.fake_anthropic import SYSTEM_REMINDER, FakeAnthropic
 from tests.support.world import HOST_ID, World, shared_world

@@ -18,7 +18,7 @@ from taskping.session_map import ledger
 from taskping.tokens import new_token
 from tests.support.inprocess import reply_to
 from tests.setup.conftest import ExplainWorld
-from tests.security.dkim_support import DnsServer, make_key, sign
+from tests.support.dkim import DnsServer, make_key, sign
 
 World = Callable[..., ExplainWorld]
 

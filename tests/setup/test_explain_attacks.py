@@ -24,7 +24,7 @@ from taskping.tokens import host_part
 from tests.support.world import Notification
 from tests.support.inprocess import HOST, Map, NoTerminal, in_process_map
 from tests.security.attacks import ATTACKS, Attack, Ctx
-from tests.security.dkim_support import DnsServer, make_key
+from tests.support.dkim import DnsServer, make_key
 
 AUTHSERV = "mx.example.test"
 
