@@ -102,9 +102,7 @@ def test_uidvalidity_change_resyncs_without_typing_again(world: World) -> None:
 
 def _deliver_reply(w: World, note, text: str) -> str:  # type: ignore[no-untyped-def]
     """Put a reply straight into TaskPing's INBOX over LMTP (the SMTP front is down)."""
-    raw, mid = w.reply_bytes(note, text, message_id=f"<outage-{abs(hash(text))}@example.test>")
-    w.stack.deliver(raw, "taskping", from_=w.stack.address("me"))
-    return mid
+    return w.reply(note, text, message_id=f"<outage-{abs(hash(text))}@example.test>", via="lmtp")
 
 
 OUTAGE_SECONDS = 30.0  # past the relay's 15 s outbox backoff cap, so the capped retries are exercised

@@ -20,7 +20,6 @@ Using any mail fixture requires Dovecot (skip, or fail in CI, when missing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -28,7 +27,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from tests.support import prereqs
-from tests.support.mailstack import LOOPBACK, MailStack, TLSFiles
+from tests.support.mailstack import LOOPBACK, MailStack, TLSFiles, cut_and_close
 
 PERSON = "me"
 PERSON_PASSWORD = "me-secret-pw"
@@ -191,22 +190,11 @@ class BrokenSMTP:
         if loop is None or thread is None:
             return
 
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for protocol in self._protocols:
-                transport = getattr(protocol, "transport", None)
-                if transport is not None:
-                    with contextlib.suppress(Exception):
-                        transport.abort()
-            await asyncio.sleep(0)
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
+        # a generator: the transports are read on the loop's thread, when cut_and_close runs
+        transports = (t for p in self._protocols if (t := getattr(p, "transport", None)) is not None)
         try:
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+            asyncio.run_coroutine_threadsafe(cut_and_close([self._server] if self._server else [], transports),
+                                             loop).result(10)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)

@@ -25,6 +25,7 @@ from email.policy import SMTP as smtp_policy
 from email.policy import default as default_policy
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Literal
 
 import libtmux
 import pytest
@@ -163,32 +164,6 @@ class World:
         msg = message_from_bytes(raw, policy=default_policy)
         return Notification(str(msg["Message-ID"]), str(msg["Subject"]), session.token, raw)
 
-    def reply_bytes(
-        self,
-        note: Notification | None,
-        text: str,
-        *,
-        html: str | None = None,
-        from_: str | None = None,
-        subject: str | None = None,
-        message_id: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[bytes, str]:
-        """A reply as a phone client writes it, and its Message-ID."""
-        msg = EmailMessage()
-        msg["From"] = from_ or f"Me <{self.stack.address('me')}>"
-        msg["To"] = self.stack.address("taskping")
-        msg["Subject"] = subject if subject is not None else f"Re: {note.subject if note else 'hello'}"
-        mid = message_id or make_msgid(domain="example.test")
-        msg["Message-ID"] = mid
-        if note is not None:
-            msg["In-Reply-To"] = note.message_id
-            msg["References"] = note.message_id
-        for k, v in (headers or {}).items():
-            msg[k] = v
-        reply_part(text, html=html, into=msg)
-        return msg.as_bytes(policy=smtp_policy), mid
-
     def reply(
         self,
         note: Notification | None,
@@ -200,14 +175,31 @@ class World:
         message_id: str | None = None,
         headers: dict[str, str] | None = None,
         raw_override: bytes | None = None,
+        via: Literal["smtp", "lmtp"] = "smtp",
     ) -> str:
-        """Send a reply the way a phone client would: over SMTP, into TaskPing's inbox."""
+        """Send a reply the way a phone client would: over SMTP into TaskPing's inbox (or, with
+        ``via="lmtp"``, straight into it, as when the SMTP front is down). Returns its Message-ID."""
+        me, taskping = self.stack.address("me"), self.stack.address("taskping")
         if raw_override is not None:
-            self.stack.send(raw_override, to=self.stack.address("taskping"), from_=self.stack.address("me"))
+            self.stack.send(raw_override, to=taskping, from_=me)
             return ""
-        raw, mid = self.reply_bytes(note, text, html=html, from_=from_, subject=subject, message_id=message_id,
-                                    headers=headers)
-        self.stack.send(raw, to=self.stack.address("taskping"), from_=self.stack.address("me"))
+        msg = EmailMessage()
+        msg["From"] = from_ or f"Me <{me}>"
+        msg["To"] = taskping
+        msg["Subject"] = subject if subject is not None else f"Re: {note.subject if note else 'hello'}"
+        mid = message_id or make_msgid(domain="example.test")
+        msg["Message-ID"] = mid
+        if note is not None:
+            msg["In-Reply-To"] = note.message_id
+            msg["References"] = note.message_id
+        for k, v in (headers or {}).items():
+            msg[k] = v
+        reply_part(text, html=html, into=msg)
+        raw = msg.as_bytes(policy=smtp_policy)
+        if via == "lmtp":
+            self.stack.deliver(raw, "taskping", from_=me)
+        else:
+            self.stack.send(raw, to=taskping, from_=me)
         return mid
 
     def diagnostics(self) -> str:
