@@ -50,7 +50,7 @@ def run_taskping(
     env: Mapping[str, str],
     env_file: Path | None = None,
     cwd: Path | None = None,
-    input: str | bytes | None = None,  # noqa: A002 - subprocess.run's name
+    input: str | bytes | None = None,  # subprocess.run's name
     timeout: float = 60,
     text: bool = True,
 ) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
