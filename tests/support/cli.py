@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -53,7 +53,7 @@ def run_taskping(
     input: str | bytes | None = None,  # subprocess.run's name
     timeout: float = 60,
     text: bool = True,
-) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+) -> subprocess.CompletedProcess[Any]:
     """``taskping [--env-file ENV_FILE] ARGS`` with exactly ``env`` as its environment."""
     argv = [taskping_bin(), *(["--env-file", str(env_file)] if env_file is not None else []), *args]
     return subprocess.run(argv, env=dict(env), cwd=cwd, input=input, capture_output=True, text=text,
