@@ -41,18 +41,15 @@ sys.path.append(str(ROOT))  # appended: an installed taskping still wins over th
 import libtmux
 from harness import end_processes_under
 
-import tests.relay.conftest as relay_world
+import tests.support.cli as console_scripts
 from taskping.injectors.base import ScreenState
 from taskping.injectors.pty import PtyInjector
-from tests.relay.conftest import Notification, World
-from tests.support.claude_fixtures import (
-    claude_binary_or_skip,
-    make_claude_home,
-)
+from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.mail_fixtures import default_users
 from tests.support.mailstack import MailStack
 from tests.support.pty_session import PtySession
+from tests.support.world import Notification, World
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -117,7 +114,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=("tmux", "pty"), default="tmux",
                         help="the session measured: a tmux pane (default) or `spawn --mode pty`")
     args = parser.parse_args()
-    relay_world.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
+    console_scripts.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
     tmp = Path(tempfile.mkdtemp(prefix="tp-bench-"))
     server = libtmux.Server(socket_path=str(tmp / "tmux.sock"), config_file="/dev/null")
     world = None
@@ -133,7 +130,7 @@ def main() -> int:
             world = World(stack, api, home, str(server.socket_path), env_file, env)
             world.taskping("install-hooks", "--settings", str(home.settings_path))
             if args.mode == "pty":
-                pty = start_pty(world, relay_world.BIN)
+                pty = start_pty(world, console_scripts.BIN)
                 note = pty_notification(world, pty, "warm up")
             else:
                 session = world.spawn("bench")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from tests.support.cli import BIN
+
 RUN_TIMEOUT = 240
 
 #: The step lines of a successful run, in order (see taskping/demo/steps.py).

@@ -25,6 +25,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,51 @@ class Report:
 
 
 REPORT = Report()
+WORKER_KEY = "taskping_secrets"
+
+
+class WorkerReports:
+    """pytest plugin for the pytest-xdist controller: the secrets check covers the whole run.
+
+    Each worker scans what its own tests wrote, so the test in ``test_secrets.py`` sees only its
+    worker's share (and does not run last). The workers send their reports when they finish;
+    when the secrets test was part of the run, any finding in any worker fails the run here."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.checked = False
+        self.findings: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and "secrets_last" in report.keywords:
+            self.checked = True
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        output = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if output is not None:
+            self.reports[str(node.workerinput.get("workerid", len(self.reports)))] = output
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.checked:
+            return
+        self.findings = [f for r in self.reports.values() for f in r["findings"]]
+        if self.findings:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.checked:
+            return
+        lines = sum(r["lines"] for r in self.reports.values())
+        files = sum(r["files"] for r in self.reports.values())
+        if self.findings:
+            terminalreporter.section("secrets in log or audit lines (every worker)", red=True)
+            for finding in self.findings[:50]:
+                terminalreporter.line(finding)
+        else:
+            terminalreporter.line(f"secrets check: {lines} log lines in {files} files from {len(self.reports)} "
+                                  "workers, no secret in any")
 
 
 def _norm(text: str) -> str:
@@ -175,7 +221,14 @@ def install() -> None:
 
 
 class TmpPathScanner:
-    """pytest plugin: scan each test's tmp_path once the test is over."""
+    """pytest plugin: scan each test's tmp_path once the test is over; under pytest-xdist, hand
+    this worker's report to the controller when the worker's session ends."""
+
+    @pytest.hookimpl(trylast=True)  # after the session's fixtures (and so their mail stacks) are torn down
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_KEY] = {"lines": REPORT.lines, "files": REPORT.files, "findings": REPORT.findings}
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:

@@ -28,9 +28,10 @@ from email.policy import default as default_policy
 import pytest
 
 from taskping.session_map import connect, outbox
-from tests.relay.conftest import World
+from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.timeout(600),
+              pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600")]
 
 N_REPLIES = 90
 N_SESSIONS = 3
@@ -65,8 +66,8 @@ def _body(raw: bytes) -> str:
     return part.get_content() if part else ""
 
 
-def test_sigkill_at_every_fault_point_types_nothing_twice_and_loses_nothing(dworld: World) -> None:
-    w = dworld
+def test_sigkill_at_every_fault_point_types_nothing_twice_and_loses_nothing(world: World) -> None:
+    w = world
     t0 = time.monotonic()
     sessions_ = [w.spawn(f"s{i}") for i in range(N_SESSIONS)]
     notes = [w.notification_for(s, f"start {i}") for i, s in enumerate(sessions_)]

@@ -5,16 +5,15 @@ from __future__ import annotations
 import re
 import time
 from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import SMTP as smtp_policy
 from email.policy import default as default_policy
 
 import pytest
 
 from taskping.session_map import connect, outbox
-from tests.relay.conftest import World
+from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
+pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow,
+              pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600")]
 
 RECONNECT_LIMIT = 5.0
 
@@ -32,8 +31,8 @@ def _wait_connects(world: World, n: int, timeout: float) -> float:
     return time.monotonic() - start
 
 
-def test_dovecot_restart_and_kick_while_idle_reconnect_within_5s(dworld: World) -> None:
-    w = dworld
+def test_dovecot_restart_and_kick_while_idle_reconnect_within_5s(world: World) -> None:
+    w = world
     s = w.spawn("idle")
     note = w.notification_for(s, "start")
     w.start_relay()
@@ -67,8 +66,8 @@ def test_dovecot_restart_and_kick_while_idle_reconnect_within_5s(dworld: World) 
           f"kick_s={measured['kick']:.2f}")
 
 
-def test_uidvalidity_change_resyncs_without_typing_again(dworld: World) -> None:
-    w = dworld
+def test_uidvalidity_change_resyncs_without_typing_again(world: World) -> None:
+    w = world
     s = w.spawn("uidv")
     note = w.notification_for(s, "start")
     w.start_relay()
@@ -103,24 +102,14 @@ def test_uidvalidity_change_resyncs_without_typing_again(dworld: World) -> None:
 
 def _deliver_reply(w: World, note, text: str) -> str:  # type: ignore[no-untyped-def]
     """Put a reply straight into TaskPing's INBOX over LMTP (the SMTP front is down)."""
-    msg = EmailMessage()
-    msg["From"] = f"Me <{w.stack.address('me')}>"
-    msg["To"] = w.stack.address("taskping")
-    msg["Subject"] = f"Re: {note.subject}"
-    mid = f"<outage-{abs(hash(text))}@example.test>"
-    msg["Message-ID"] = mid
-    msg["In-Reply-To"] = note.message_id
-    msg["References"] = note.message_id
-    msg.set_content(text)
-    w.stack.deliver(msg.as_bytes(policy=smtp_policy), "taskping", from_=w.stack.address("me"))
-    return mid
+    return w.reply(note, text, message_id=f"<outage-{abs(hash(text))}@example.test>", via="lmtp")
 
 
 OUTAGE_SECONDS = 30.0  # past the relay's 15 s outbox backoff cap, so the capped retries are exercised
 
 
-def test_smtp_outage_mail_waits_and_goes_out_once_in_order(dworld: World) -> None:
-    w = dworld
+def test_smtp_outage_mail_waits_and_goes_out_once_in_order(world: World) -> None:
+    w = world
     a, b = w.spawn("out-a"), w.spawn("out-b")
     note_a = w.notification_for(a, "start a")
     note_b = w.notification_for(b, "start b")

@@ -12,16 +12,17 @@ from __future__ import annotations
 import pytest
 
 from tests.durability import secrets_scan
-from tests.relay.conftest import World
+from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.secrets_last]
+pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.secrets_last,
+              pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600")]
 
 LONG = ("Please refactor the session map so that every write goes through one helper, then run the whole "
         "test suite twice and tell me which tests were slow and why they were slow, with numbers.")
 
 
-def test_no_secrets_in_any_log_or_audit_line(dworld: World) -> None:
-    w = dworld
+def test_no_secrets_in_any_log_or_audit_line(world: World) -> None:
+    w = world
     s = w.spawn("secrets")
     note = w.notification_for(s, "start " + LONG)  # claude's answer quotes the long prompt: a long notification
     relay = w.start_relay(extra_env={"TASKPING_FAULT": "after-inject@2"})

@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from taskping.config import Settings, load_settings
+from taskping.config import Settings
 from taskping.relay.pipeline import Pipeline
 from taskping.session_map import connect, notifications, sessions
 from taskping.tokens import new_token
+from tests.support.inprocess import ME, NoTerminal, map_settings  # the fuzz stops at guard
 
 HOST = "fuzzhost"
-ME = "me@example.test"
-
-
-class NoTerminal:
-    """The fuzz stops at guard: typing anything is a test failure."""
-
-    def inject(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("the fuzz must not reach the injector")
 
 
 @dataclass
@@ -38,12 +31,7 @@ class FuzzMap:
 @pytest.fixture(scope="module")
 def fuzz_map(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzMap]:
     root: Path = tmp_path_factory.mktemp("fuzzmap")
-    settings = load_settings(environ={
-        "SESSION_MAP_PATH": str(root / "taskping.db"),
-        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
-        "SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST, "RATE_LIMIT_PER_MINUTE": "600",
-        "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
-    })
+    settings = map_settings(root, HOST, RATE_LIMIT_PER_MINUTE="600")
     conn = connect(settings.session_map_path)
     conn.execute("PRAGMA synchronous = OFF")  # thousands of ledger writes; durability is not what is fuzzed here
     tokens, notes, bodies = [], [], []

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,9 +18,11 @@ from taskping.config import load_settings
 from taskping.hooks.handler import handle
 from taskping.hooks.payload import EVENTS, HookEnv, HookInput, HookInputError
 from taskping.session_map import connect, daemons
+from tests.support.cli import BIN
 
-BIN = Path(sys.executable).parent
 SUBPROCESS_CASES = 300
+pytestmark = pytest.mark.slow
+
 HOOK_LIMIT_S = 5.0
 
 json_values = st.recursive(

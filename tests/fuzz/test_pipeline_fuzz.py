@@ -14,6 +14,7 @@ import os
 import quopri
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,8 @@ from taskping.relay.pipeline import Outcome, Planned, Position
 from taskping.session_map import ledger
 from taskping.session_map.vocabulary import Code
 from tests.fuzz.conftest import ME, FuzzMap
+
+pytestmark = pytest.mark.slow
 
 COUNTS: dict[str, int] = {}
 

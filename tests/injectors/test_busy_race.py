@@ -18,7 +18,7 @@ import pytest
 from taskping.injectors.tmux import TmuxInjector
 from tests.injectors.race_support import run_tries
 
-pytestmark = pytest.mark.tmux
+pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
 TRIES = 20
 

@@ -27,14 +27,16 @@ def guarded(text: str) -> str:
     return guard_text(text, allow_shell_escape=False, allowed_slash_commands=()).text
 
 
-def dialog_and_box(lines: list[str]) -> list[str]:
-    """The rows from the last full-width rule down: the input box (and footer) or the dialog.
+def dialog_choices(lines: list[str]) -> list[str]:
+    """The permission dialog's question and choices, down to its footer: what a key typed into
+    the dialog would change (move the ``❯``, pick a choice, close it).
 
-    Everything above it (the logo, the transcript, a running tool's blinking
-    ``●``) animates on its own and says nothing about what we typed.
+    Nothing above the question is compared: the transcript, a running tool's blinking ``●`` and
+    the dialog's rotating tip animate on their own and say nothing about what we typed.
     """
-    rules = [i for i, line in enumerate(lines) if len(line.strip()) >= 10 and set(line.strip()) == {"─"}]
-    return lines[rules[-1] :] if rules else lines
+    start = next((i for i, line in enumerate(lines) if "Do you want to proceed?" in line), None)
+    assert start is not None, "no permission dialog on screen:\n" + "\n".join(lines)
+    return [line.rstrip() for line in lines[start:] if line.strip()]
 
 
 def tool_results(api: FakeAnthropic) -> list[dict[str, object]]:
@@ -174,15 +176,16 @@ def test_permission_dialog_refused_without_typing(
     first = injector.inject(claude_pane.target, "run the tool")
     assert first.outcome is InjectionOutcome.SUBMITTED, first
     claude_pane.wait_for(ScreenState.PERMISSION_DIALOG, timeout=10)
-    before = dialog_and_box(claude_pane.lines())
-    assert any("Do you want to proceed?" in line for line in before)
+    before = dialog_choices(claude_pane.lines())
 
     result = injector.inject(claude_pane.target, "hello while the dialog is open")
     assert result.outcome is InjectionOutcome.DIALOG_OPEN, result
     assert result.enter_presses == 0
     time.sleep(1.0)
     assert claude_pane.reading().state is ScreenState.PERMISSION_DIALOG
-    assert dialog_and_box(claude_pane.lines()) == before
+    after = claude_pane.lines()
+    assert dialog_choices(after) == before
+    assert not any("hello while the dialog" in line for line in after)
     assert not marker.exists()
     assert fake_api.prompts == ["run the tool"]
     assert injector.screen_state(claude_pane.target) is ScreenState.PERMISSION_DIALOG

@@ -14,10 +14,8 @@ import email.policy
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,23 +29,18 @@ import pytest
 from taskping.session_map import connect, daemons, outbox, sessions
 from taskping.session_map.outbox import OutboxRow
 from taskping.session_map.sessions import Session
+from tests.support.cli import taskping_bin
+from tests.support.mailstack import free_ports
 
-TASKPING = Path(sys.executable).parent / "taskping"
+__all__ = ["HookRig", "closed_port", "parse_mail", "parts", "reap_senders", "subject", "taskping_bin", "tmux_pid"]
+
 EMAIL_FROM = "taskping@notify.example.test"
 EMAIL_TO = "me@phone.example.test"
 
 
-def taskping_bin() -> str:
-    if not TASKPING.is_file():
-        pytest.fail(f"the taskping console script is not installed beside {sys.executable}", pytrace=False)
-    return str(TASKPING)
-
-
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def parse_mail(raw: bytes) -> EmailMessage:

@@ -13,7 +13,7 @@ import re
 import shlex
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -26,11 +26,14 @@ from taskping.injectors.screen import read_screen
 from taskping.marker import marker_line
 from taskping.session_map import connect, outbox, sessions
 from taskping.session_map.sessions import Session
-from tests.notify.conftest import parse_mail, parts, reap_senders, subject, taskping_bin, tmux_pid
+from tests.notify.conftest import parse_mail, parts, reap_senders, subject, tmux_pid
+from tests.support import terminal
 from tests.support.claude_fixtures import ClaudeHome, ClaudePane, claude_binary_or_skip
+from tests.support.cli import run_taskping, taskping_bin, write_env_file
 from tests.support.fake_anthropic import FakeAnthropic, Reply, ToolUse
 from tests.support.mail_fixtures import BrokenSMTP
 from tests.support.mailstack import MailStack
+from tests.support.terminal import wait_until
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 
@@ -38,33 +41,16 @@ T = TypeVar("T")
 MAIL_TIMEOUT = 30.0  # generous: the notification normally lands in well under a second
 
 
-def wait_until(what: str, probe: Callable[[], T | None], timeout: float = 20.0, every: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
-
-
 def screen_of(server: libtmux.Server, pane: str) -> list[str]:
-    return list(server.cmd("capture-pane", "-p", "-t", pane).stdout)
+    return terminal.screen(str(server.socket_path), pane)
 
 
 def wait_screen(server: libtmux.Server, pane: str, state: ScreenState, timeout: float = 30.0) -> None:
-    try:
-        wait_until(f"{state} on {pane}", lambda: read_screen(screen_of(server, pane)).state == state, timeout)
-    except TimeoutError as exc:
-        raise TimeoutError(f"{exc}; screen:\n" + "\n".join(screen_of(server, pane))) from None
+    terminal.wait_screen(str(server.socket_path), pane, state, timeout=timeout)
 
 
 def type_prompt(server: libtmux.Server, pane: str, text: str) -> None:
-    """Type ``text`` and submit it, as a person at the terminal would (Enter sent separately)."""
-    server.cmd("send-keys", "-t", pane, "-l", text)
-    time.sleep(0.3)
-    server.cmd("send-keys", "-t", pane, "Enter")
+    terminal.type_prompt(str(server.socket_path), pane, text)
 
 
 @dataclass
@@ -83,15 +69,7 @@ class E2E:
         return Path(self.config["SESSION_MAP_PATH"])
 
     def taskping(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [taskping_bin(), "--env-file", str(self.env_file), *args],
-            env=env or self.claude_env,
-            cwd=self.tmp,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_taskping(*args, env=env or self.claude_env, env_file=self.env_file, cwd=self.tmp, timeout=timeout)
 
     def sessions(self) -> list[Session]:
         if not self.db_path.exists():
@@ -129,11 +107,6 @@ class E2E:
         return claude
 
 
-def write_env_file(path: Path, values: dict[str, str]) -> None:
-    path.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in values.items()))
-    path.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
-
-
 @pytest.fixture
 def e2e(
     tmp_path: Path,
@@ -145,7 +118,7 @@ def e2e(
 ) -> Iterator[E2E]:
     claude_binary_or_skip()
     env_file = tmp_path / "taskping.env"
-    write_env_file(env_file, mail_env)
+    write_env_file(env_file, mail_env, quote=True)
     claude_env = dict(claude_home.env)
     # TLS to the test stack needs its CA: exported in the shell too, as a user with a private CA would.
     claude_env["SSL_CERT_FILE"] = mail_env["SSL_CERT_FILE"]

@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,16 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mailstack import LOOPBACK
+from tests.support.cli import BIN, run_taskping, start_relay_process, write_env_file
+from tests.support.mailstack import LOOPBACK, free_ports
 
-BIN = Path(sys.executable).parent
+__all__ = ["BIN", "Ops", "PlainImap", "SilentServer", "json_lines", "relay_env"]
 
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on (bound, then released)."""
+    return free_ports(1)[0]
 
 
 class SilentServer:
@@ -111,12 +110,7 @@ class Ops:
     tmp: Path
 
     def env_file(self, env: dict[str, str], name: str = "env") -> Path:
-        path = self.tmp / name
-        path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.writelines(f"{k}={v}\n" for k, v in env.items())
-        return path
+        return write_env_file(self.tmp / name, env)
 
     def base_environ(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The test's environment without any TaskPing key (the env file decides)."""
@@ -127,21 +121,14 @@ class Ops:
     def run(self, *args: str, env: dict[str, str], timeout: float = 90,
             extra_environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         (self.tmp / "home").mkdir(exist_ok=True)
-        return subprocess.run(
-            [str(BIN / "taskping"), "--env-file", str(self.env_file(env)), *args],
-            env=self.base_environ(extra_environ), capture_output=True, text=True, timeout=timeout,
-        )
+        return run_taskping(*args, env=self.base_environ(extra_environ), env_file=self.env_file(env), timeout=timeout)
 
     def relay(self, env: dict[str, str], *args: str, extra_environ: dict[str, str] | None = None,
               stderr_path: Path | None = None) -> subprocess.Popen[bytes]:
         (self.tmp / "home").mkdir(exist_ok=True)
         err = open(stderr_path or self.tmp / "relay.stderr", "wb")  # noqa: SIM115 - closed by the caller's wait
         try:
-            return subprocess.Popen(
-                [str(BIN / "taskping-relay"), "--env-file", str(self.env_file(env)), *args],
-                env=self.base_environ(extra_environ), stdout=subprocess.DEVNULL, stderr=err,
-                start_new_session=True,
-            )
+            return start_relay_process(self.env_file(env), self.base_environ(extra_environ), err, *args)
         finally:
             err.close()
 

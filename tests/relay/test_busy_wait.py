@@ -12,37 +12,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default as default_policy
-from pathlib import Path
 
 import pytest
 
 from taskping.injectors import ScreenState
 from taskping.injectors.screen import read_screen
-from tests.relay.conftest import World, make_world
 from tests.support.fake_anthropic import Reply, ToolUse
+from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
-
-
-@pytest.fixture
-def busy_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path: Path) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    world = make_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path, BUSY_WAIT_SECONDS="60")
-    try:
-        yield world
-    finally:
-        world.stop()
-
-
-@pytest.fixture
-def short_wait_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path: Path) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    world = make_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path, BUSY_WAIT_SECONDS="2")
-    try:
-        yield world
-    finally:
-        world.stop()
+pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow,
+              pytest.mark.world_env(BUSY_WAIT_SECONDS="60")]
 
 
 def _wait_status(world: World, status: str, count: int = 1, timeout: float = 20) -> None:
@@ -73,8 +54,7 @@ def _bodies(raws: list[bytes]) -> str:
     return "\n---\n".join(out)
 
 
-def test_replies_while_claude_works_wait_then_are_typed_in_order(busy_world: World) -> None:
-    world = busy_world
+def test_replies_while_claude_works_wait_then_are_typed_in_order(world: World) -> None:
     s = world.spawn("busy")
     note = world.notification_for(s, "start")
     world.start_relay()
@@ -99,8 +79,7 @@ def test_replies_while_claude_works_wait_then_are_typed_in_order(busy_world: Wor
     assert not [r for r in conn_rows if r.status == "waiting"]
 
 
-def test_tool_call_while_a_reply_waits_is_never_approved(busy_world: World) -> None:
-    world = busy_world
+def test_tool_call_while_a_reply_waits_is_never_approved(world: World) -> None:
     s = world.spawn("tool")
     note = world.notification_for(s, "start")
     marker = world.home.project_dir / "approved-by-taskping"
@@ -130,8 +109,8 @@ def test_tool_call_while_a_reply_waits_is_never_approved(busy_world: World) -> N
     assert results and all(r.get("is_error") for r in results), json.dumps(results)[:500]
 
 
-def test_busy_longer_than_busy_wait_seconds_is_refused_with_notice(short_wait_world: World) -> None:
-    world = short_wait_world
+@pytest.mark.world_env(BUSY_WAIT_SECONDS="2")
+def test_busy_longer_than_busy_wait_seconds_is_refused_with_notice(world: World) -> None:
     s = world.spawn("slow")
     note = world.notification_for(s, "start")
     world.start_relay()

@@ -18,7 +18,7 @@ from taskping.relay.parse import parse, parse_header
 from taskping.relay.pipeline import Planned
 from taskping.session_map import ledger
 from taskping.session_map.vocabulary import Code, Status, Step
-from tests.relay.inprocess import Map, in_process_map, reply_to, said
+from tests.support.inprocess import Map, in_process_map, reply_to, said
 
 GOOD = (
     b"From: Me <me@example.test>\r\n"

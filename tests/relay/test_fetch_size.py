@@ -22,7 +22,7 @@ from taskping.relay.fetch import HEADER_ITEM, ImapSession
 from taskping.relay.parse import parse, parse_header
 from taskping.relay.pipeline import Outcome, Position
 from taskping.session_map import ledger, mailbox
-from tests.relay.inprocess import HOST, Map, in_process_map, reply_to
+from tests.support.inprocess import HOST, Map, in_process_map, reply_to
 from tests.support.mailstack import MailStack
 
 MB = 1_000_000

@@ -21,8 +21,8 @@ from taskping.relay.pipeline import Planned, Position
 from taskping.session_map import ledger
 from taskping.session_map.vocabulary import Code, Status, Step
 from taskping.tokens import new_token
-from tests.relay.inprocess import Map, in_process_map, reply_to, said
-from tests.security.dkim_support import Key, make_key, sign
+from tests.support.dkim import Key, make_key, sign
+from tests.support.inprocess import Map, in_process_map, reply_to, said
 
 LIMIT = 2_000_000
 AT = Position("INBOX", 7, 42)

@@ -13,8 +13,9 @@ from email.policy import default as default_policy
 import pytest
 
 from taskping.injectors import ScreenState
-from tests.relay.conftest import BIN, Notification, World
 from tests.support.claude_fixtures import claude_binary_or_skip
+from tests.support.cli import BIN
+from tests.support.world import Notification, World
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 

@@ -17,9 +17,10 @@ import pytest
 
 from taskping.injectors import InjectionOutcome, ScreenState
 from taskping.injectors.pty import PtyInjector
-from tests.relay.conftest import BIN, Notification, World
 from tests.support.claude_fixtures import claude_binary_or_skip
+from tests.support.cli import BIN
 from tests.support.pty_session import PtySession
+from tests.support.world import Notification, World
 
 pytestmark = [pytest.mark.mail, pytest.mark.claude, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from taskping.relay import dedupe
 from taskping.relay.parse import parse
 from taskping.session_map import connect, ledger, sessions
 from taskping.session_map.vocabulary import Code, Refusal, Status, Step
-from tests.security.dkim_support import make_key, sign
+from tests.support.dkim import make_key, sign
 
 SENDER = "me@example.test"
 

@@ -9,7 +9,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from tests.relay.conftest import World, quoted
+from tests.support.world import World, quoted
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 
@@ -150,7 +150,6 @@ def test_seen_reply_is_still_handled_and_kick_reconnects(world: World) -> None:
         client.add_flags(client.search(["ALL"]), [b"\\Seen"])
     world.start_relay()
     world.api.wait_for_prompt("read on the phone first")
-    time.sleep(61 if False else 0)  # rate limit is 60/min in this world
     world.stack.kick("taskping")
     time.sleep(0.2)
     world.reply(note, "after the kick")
@@ -161,7 +160,6 @@ def test_authentication_results_must_pass(world: World) -> None:
     s = world.spawn("authres")
     note = world.notification_for(s, "start")
     world.start_relay(extra_env={"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": "mx.example.test"})
-    me = world.stack.address("me")
     world.reply(note, "forged pass from the sender",
                 headers={"Authentication-Results": "evil.example; dmarc=pass header.from=example.test"})
     world.reply(note, "dkim failed",
@@ -175,7 +173,7 @@ def test_authentication_results_must_pass(world: World) -> None:
     assert "does not pass" in (rows[1].reason or "")
     assert world.api.wait_for_prompt("genuine and aligned")
     assert "dkim failed" not in world.api.prompts and "forged pass from the sender" not in world.api.prompts
-    assert me  # the refusals for dropped mail are never sent: only the ack and the new turn's notification
+    # the refusals for dropped mail are never sent: only the ack and the new turn's notification
     bodies = [_body(m) for m in world.new_mail(2)]
     assert not any("Not delivered" in b for b in bodies)
 

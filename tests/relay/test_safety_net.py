@@ -27,7 +27,7 @@ from taskping.relay.pipeline import Outcome, Position, StoreUnavailable
 from taskping.session_map import connect, ledger
 from taskping.session_map.db import SchemaTooNew
 from taskping.session_map.vocabulary import Code, Status, Step
-from tests.relay.inprocess import HOST, Map, in_process_map, reply_to, said
+from tests.support.inprocess import HOST, Map, in_process_map, reply_to, said
 from tests.support.mailstack import MailStack
 
 AT = Position("INBOX", 7, 42)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from taskping.relay.pipeline import Outcome, Planned
-from tests.relay.inprocess import Map, in_process_map
-from tests.security.dkim_support import DnsServer, make_key, sign
+from tests.support.dkim import DnsServer, make_key, sign
+from tests.support.inprocess import Map, in_process_map
 
 
 @pytest.fixture(scope="module")

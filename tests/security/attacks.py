@@ -16,17 +16,16 @@ its Received header).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as smtp_policy
-from email.utils import formatdate
 from pathlib import Path
 
 from taskping.session_map.vocabulary import Code
-from tests.relay.conftest import Notification
-from tests.security.dkim_support import SIGNED, Key, sign
+from tests.support.dkim import SIGNED, Key, sign
+from tests.support.replies import reply_head, reply_part
+from tests.support.world import Notification
 
 
 @dataclass
@@ -82,14 +81,7 @@ def compose(
 ) -> bytes:
     """A reply as raw bytes; headers written by hand so odd From values reach the relay byte for byte."""
     n = ctx.note_a if note == "a" else ctx.note_b
-    part = EmailMessage()
-    text = body if body is not None else f"please do {a.marker}"
-    if html is not None and text == "":
-        part.set_content(html, subtype="html", cte=cte)
-    else:
-        part.set_content(text, cte=cte) if cte else part.set_content(text)
-        if html is not None:
-            part.add_alternative(html, subtype="html")
+    part = reply_part(body if body is not None else f"please do {a.marker}", html=html, cte=cte)
     if attach is not None:
         part.add_attachment(attach, maintype="text", subtype="plain", filename="commands.txt")
     if attach_message is not None:
@@ -98,17 +90,9 @@ def compose(
         inner["Subject"] = "fwd"
         inner.set_content(attach_message.decode())
         part.add_attachment(inner)
-    lines = [
-        f"From: {from_ if from_ is not None else f'Me <{ctx.me}>'}",
-        f"To: {ctx.taskping}",
-        f"Subject: {subject if subject is not None else 'Re: ' + n.subject}",
-        f"Date: {formatdate(time.time())}",
-        f"Message-ID: {message_id or a.mid}",
-    ]
-    if thread:
-        lines += [f"In-Reply-To: {n.message_id}", f"References: {n.message_id}"]
-    lines += list(extra)
-    head = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    head = reply_head(from_=from_ if from_ is not None else f"Me <{ctx.me}>", to=ctx.taskping,
+                      subject=subject if subject is not None else "Re: " + n.subject, message_id=message_id or a.mid,
+                      in_reply_to=n.message_id if thread else None, extra=extra)
     return head + part.as_bytes(policy=smtp_policy)
 
 
@@ -140,7 +124,7 @@ def genuine(**kw) -> Callable[[Ctx, Attack], bytes]:  # type: ignore[no-untyped-
 
 
 def _quoted(note: Notification) -> str:
-    from tests.relay.conftest import quoted
+    from tests.support.world import quoted
 
     return quoted(note)
 

@@ -7,36 +7,17 @@ decision each one got. Everything started here is stopped here."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import libtmux
 import pytest
 
 from taskping.session_map import connect, ledger, sessions
 from taskping.tokens import host_part
-from tests.relay.conftest import World
 from tests.security.attacks import ATTACKS, Ctx
-from tests.security.disagreement_world import bench  # noqa: F401 - test_disagreement's module-scoped fixture
-from tests.security.dkim_support import DnsServer, make_key
-from tests.support import prereqs
-from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home, tmux_or_skip
-from tests.support.fake_anthropic import FakeAnthropic, Reply
-from tests.support.mail_fixtures import default_users
-from tests.support.mailstack import MailStack
-
-HOST_ID = "test-host"
-
-
-def _plain_reply(prompt: str) -> Reply:
-    # not the default "Done: <prompt>": a notification quoting the prompt would make the extractor
-    # refuse a replay as "quoted text" before the replay check is reached
-    return Reply(text="Finished the task.")
+from tests.support.dkim import DnsServer, make_key
+from tests.support.world import HOST_ID, World, shared_world
 
 
 @dataclass
@@ -93,114 +74,77 @@ def _settle(world: World, session: sessions.Session, timeout: float = 30) -> Non
     raise AssertionError(f"session {session.name}: {stops} Stop notifications for {typed} typed replies")
 
 
-def _scrollback(world: World, session: sessions.Session) -> str:
-    out = subprocess.run(["tmux", "-S", world.socket, "capture-pane", "-p", "-J", "-S", "-", "-t",
-                          session.target_pane], capture_output=True, text=True)
-    return out.stdout
-
-
 @pytest.fixture(scope="module")
 def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
-    claude_binary_or_skip()
-    tmux_or_skip()
-    prereqs.require("dovecot")
-    prereqs.require("openssl")
     started = time.monotonic()
     root = tmp_path_factory.mktemp("security")
-    sock_dir = Path(tempfile.mkdtemp(prefix="tp-sec-tmux-"))
-    server = libtmux.Server(socket_path=str(sock_dir / "sock"), config_file="/dev/null")
-    dns = DnsServer().start()
-    world: World | None = None
-    try:
-        with MailStack(default_users()) as stack, FakeAnthropic(reply_for=_plain_reply) as api:
-            home = make_claude_home(root / "claude", api.base_url)
-            env = stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="60", TASKPING_HOST_ID=HOST_ID)
-            env_file = root / "taskping.env"
-            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-            env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
-            server.new_session(session_name="keepalive")
-            world = World(stack, api, home, str(server.socket_path), env_file, env)
-            world.taskping("install-hooks", "--settings", str(home.settings_path))
+    with DnsServer() as dns, shared_world(root, TASKPING_HOST_ID=HOST_ID) as world:
+        stack, env = world.stack, world.env
+        keys = root / "keys"
+        me_key = make_key(keys, "s2026", "example.test")
+        evil_key = make_key(keys, "e1", "evil.example")
+        stray_key = make_key(keys / "stray", "s2026", "example.test")
+        weak_key = make_key(keys, "weak", "example.test", bits=512)
+        for key in (me_key, evil_key, weak_key):
+            dns.publish(key)
+        # for the d=test signature: evil.example's key under the TLD, so only alignment can refuse it
+        dns.records[f"{evil_key.selector}._domainkey.test."] = evil_key.record
 
-            keys = root / "keys"
-            me_key = make_key(keys, "s2026", "example.test")
-            evil_key = make_key(keys, "e1", "evil.example")
-            stray_key = make_key(keys / "stray", "s2026", "example.test")
-            weak_key = make_key(keys, "weak", "example.test", bits=512)
-            for key in (me_key, evil_key, weak_key):
-                dns.publish(key)
-            # for the d=test signature: evil.example's key under the TLD, so only alignment can refuse it
-            dns.records[f"{evil_key.selector}._domainkey.test."] = evil_key.record
+        a, b = world.spawn("sec-a"), world.spawn("sec-b")
+        note_a = world.notification_for(a, "task a")
+        note_b = world.notification_for(b, "task b")
+        found = re.search(rb"\n\s*by (\S+) with LMTP", note_a.raw)
+        assert found, note_a.raw[:600]
+        scratch = root / "scratch"
+        scratch.mkdir()
+        ctx = Ctx(me=stack.address("me"), taskping=stack.address("taskping"), note_a=note_a, note_b=note_b,
+                  me_key=me_key, evil_key=evil_key, stray_key=stray_key, weak_key=weak_key,
+                  authserv=found.group(1).decode().lower(), host_part=host_part(HOST_ID), scratch=scratch,
+                  sent={})
+        arena = Arena(world, ctx, dns)
+        arena.phases["sessions"] = time.monotonic() - started
 
-            a, b = world.spawn("sec-a"), world.spawn("sec-b")
-            note_a = world.notification_for(a, "task a")
-            note_b = world.notification_for(b, "task b")
-            found = re.search(rb"\n\s*by (\S+) with LMTP", note_a.raw)
-            assert found, note_a.raw[:600]
-            scratch = root / "scratch"
-            scratch.mkdir()
-            ctx = Ctx(me=stack.address("me"), taskping=stack.address("taskping"), note_a=note_a, note_b=note_b,
-                      me_key=me_key, evil_key=evil_key, stray_key=stray_key, weak_key=weak_key,
-                      authserv=found.group(1).decode().lower(), host_part=host_part(HOST_ID), scratch=scratch,
-                      sent={})
-            arena = Arena(world, ctx, dns)
-            arena.phases["sessions"] = time.monotonic() - started
+        # Each phase is sent as a backlog and only then handed to a fresh relay process: a relay
+        # that is already running can miss mail arriving while it handles the previous one
+        # (the EXISTS is swallowed by FETCH/STORE and IDLE then waits; see docs/security.md).
+        dkim_env = {"SENDER_AUTH": "dkim", "DKIM_DNS_SERVER": dns.address, "DKIM_DNS_TIMEOUT": "2"}
+        total = 0
 
-            # Each phase is sent as a backlog and only then handed to a fresh relay process: a relay
-            # that is already running can miss mail arriving while it handles the previous one
-            # (the EXISTS is swallowed by FETCH/STORE and IDLE then waits; see docs/security.md).
-            dkim_env = {"SENDER_AUTH": "dkim", "DKIM_DNS_SERVER": dns.address, "DKIM_DNS_TIMEOUT": "2"}
-            total = 0
+        def phase(names: str, env_: dict[str, str], label: str) -> None:
+            nonlocal total
+            total += sum(_send(world, ctx, name) for name in names.split())
+            stack.wait_for_messages("taskping", total, timeout=30)
+            relay = world.start_relay(extra_env=env_)
+            _wait(world, total, timeout=90)
+            assert world.stop_relay(relay) == 0
+            arena.phases[label] = time.monotonic() - started
 
-            def phase(names: str, env_: dict[str, str], label: str) -> None:
-                nonlocal total
-                total += sum(_send(world, ctx, name) for name in names.split())
-                stack.wait_for_messages("taskping", total, timeout=30)
-                relay = world.start_relay(extra_env=env_)
-                _wait(world, total, timeout=90)
-                assert world.stop_relay(relay) == 0
-                arena.phases[label] = time.monotonic() - started
-
-            # phase 1: SENDER_AUTH=dkim, keys from the loopback DNS server; the genuine control first
-            phase("control", dkim_env, "control")
-            phase("dkim", dkim_env, "dkim")
-            # phase 2: session B's reply window closes, then the session ends
-            _settle(world, b)
-            conn = connect(env["SESSION_MAP_PATH"])
-            try:
-                conn.execute("UPDATE sessions SET expires_at = 0 WHERE id = ?", (b.id,))
-                phase("lifecycle-expired", dkim_env, "expired")
-                sessions.end(conn, b.id, reason="closed by the user")
-                phase("lifecycle-ended", dkim_env, "ended")
-            finally:
-                conn.close()
-            # phase 3: SENDER_AUTH=authres, trusting the receiving server's host name
-            phase("authres", {"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": ctx.authserv}, "authres")
-            world.api.wait_for_prompt("authres control step")
-            time.sleep(1.5)  # anything typed late would show up now
-
-            arena.rows = {r.message_id: r for r in world.ledger() if r.message_id}
-            arena.prompts = list(world.api.prompts)
-            arena.scrollback = _scrollback(world, a) + _scrollback(world, b)
-            arena.sink = list(stack.sink_messages())
-            c2 = connect(env["SESSION_MAP_PATH"])
-            try:
-                arena.outbox = [(r[0], r[1]) for r in c2.execute("SELECT kind, to_addr FROM outbox")]
-            finally:
-                c2.close()
-            arena.seconds = time.monotonic() - started
-            try:
-                yield arena
-            finally:
-                _stop(world)
-    finally:
-        dns.stop()
+        # phase 1: SENDER_AUTH=dkim, keys from the loopback DNS server; the genuine control first
+        phase("control", dkim_env, "control")
+        phase("dkim", dkim_env, "dkim")
+        # phase 2: session B's reply window closes, then the session ends
+        _settle(world, b)
+        conn = connect(env["SESSION_MAP_PATH"])
         try:
-            if server.is_alive():
-                server.kill()
+            conn.execute("UPDATE sessions SET expires_at = 0 WHERE id = ?", (b.id,))
+            phase("lifecycle-expired", dkim_env, "expired")
+            sessions.end(conn, b.id, reason="closed by the user")
+            phase("lifecycle-ended", dkim_env, "ended")
         finally:
-            shutil.rmtree(sock_dir, ignore_errors=True)
+            conn.close()
+        # phase 3: SENDER_AUTH=authres, trusting the receiving server's host name
+        phase("authres", {"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": ctx.authserv}, "authres")
+        world.api.wait_for_prompt("authres control step")
+        time.sleep(1.5)  # anything typed late would show up now
 
-
-def _stop(world: World) -> None:
-    world.stop()
+        arena.rows = {r.message_id: r for r in world.ledger() if r.message_id}
+        arena.prompts = list(world.api.prompts)
+        arena.scrollback = world.scrollback(a) + world.scrollback(b)
+        arena.sink = list(stack.sink_messages())
+        c2 = connect(env["SESSION_MAP_PATH"])
+        try:
+            arena.outbox = [(r[0], r[1]) for r in c2.execute("SELECT kind, to_addr FROM outbox")]
+        finally:
+            c2.close()
+        arena.seconds = time.monotonic() - started
+        yield arena

@@ -32,13 +32,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from email.policy import SMTP as smtp_policy
 from email.utils import formatdate
 from pathlib import Path
 
-from tests.relay.conftest import Notification
-from tests.security.dkim_support import SIGNED, Key, sign
+from tests.support.dkim import SIGNED, Key, sign
+from tests.support.replies import reply_head, reply_part
+from tests.support.world import Notification
 
 PROVIDER = "mx.provider.test"  # TRUSTED_AUTHSERV_ID in the authres phase: the receiving provider's id
 EVIL = "evil@evil.example"
@@ -110,29 +110,17 @@ def _crlf(lines: list[str]) -> bytes:
 
 
 def _body(text: str | None = None, *, html: str | None = None, cte: str | None = None) -> bytes:
-    """MIME-Version, Content-* headers and the body, as a mail client writes them."""
-    part = EmailMessage()
-    if html is not None:
-        part.set_content(html, subtype="html", cte=cte) if cte else part.set_content(html, subtype="html")
-    else:
-        part.set_content(text or "", cte=cte) if cte else part.set_content(text or "")
-    return part.as_bytes(policy=smtp_policy)
+    """MIME-Version, Content-* headers and the body, as a mail client writes them (HTML only when ``html``)."""
+    return reply_part("" if html is not None else text or "", html=html, cte=cte).as_bytes(policy=smtp_policy)
 
 
 def reply_bytes(ctx: Ctx, *, mid: str, note: str = "a", from_: str | None = None, subject: str | None = None,
                 thread: bool = True, to: str | None = None, body: bytes) -> bytes:
     """A reply's header section (written by hand, byte for byte) followed by ``body``."""
     n = _note(ctx, note)
-    lines = [
-        f"From: {from_ if from_ is not None else f'Me <{ctx.me}>'}",
-        f"To: {to or ctx.taskping}",
-        f"Subject: {subject if subject is not None else 'Re: ' + n.subject}",
-        f"Date: {formatdate(time.time())}",
-        f"Message-ID: {mid}",
-    ]
-    if thread:
-        lines += [f"In-Reply-To: {n.message_id}", f"References: {n.message_id}"]
-    return _crlf(lines) + body
+    return reply_head(from_=from_ if from_ is not None else f"Me <{ctx.me}>", to=to or ctx.taskping,
+                      subject=subject if subject is not None else "Re: " + n.subject, message_id=mid,
+                      in_reply_to=n.message_id if thread else None) + body
 
 
 def genuine_reply(ctx: Ctx, text: str, *, mid: str, note: str = "a", subject: str | None = None,

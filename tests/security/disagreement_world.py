@@ -20,36 +20,20 @@ re-sends), then the ``SENDER_AUTH=dkim`` batch, then the
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import libtmux
 import pytest
 from imapclient import IMAPClient
 
-from taskping.session_map import connect, ledger, sessions
-from tests.relay.conftest import World
+from taskping.session_map import connect, ledger
 from tests.security.disagreement_mail import BY_NAME, ITEMS, PROVIDER, Ctx, Item, marker_of
-from tests.security.dkim_support import DnsServer, make_key
-from tests.support import prereqs
-from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home, tmux_or_skip
-from tests.support.fake_anthropic import SYSTEM_REMINDER, FakeAnthropic, Reply
-from tests.support.mail_fixtures import default_users
-from tests.support.mailstack import MailStack
+from tests.support.dkim import DnsServer, make_key
+from tests.support.fake_anthropic import SYSTEM_REMINDER, FakeAnthropic
+from tests.support.world import HOST_ID, World, shared_world
 
-HOST_ID = "test-host"
 FOLDER = "INBOX"
-
-
-def _plain_reply(prompt: str) -> Reply:
-    # a fixed answer: a notification quoting the prompt would make the extractor refuse a
-    # re-sent reply as "quoted text" before the checks this suite is about
-    return Reply(text="Finished the task.")
 
 
 class AppendError(AssertionError):
@@ -117,104 +101,75 @@ class Bench:
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    claude_binary_or_skip()
-    tmux_or_skip()
-    prereqs.require("dovecot")
-    prereqs.require("openssl")
     started = time.monotonic()
     root = tmp_path_factory.mktemp("disagreement")
-    sock_dir = Path(tempfile.mkdtemp(prefix="tp-dis-tmux-"))
-    server = libtmux.Server(socket_path=str(sock_dir / "sock"), config_file="/dev/null")
-    dns = DnsServer().start()
-    world: World | None = None
-    try:
-        with MailStack(default_users()) as stack, FakeAnthropic(reply_for=_plain_reply) as api:
-            home = make_claude_home(root / "claude", api.base_url)
-            env = stack.taskping_env(SENDER_AUTH="none", RATE_LIMIT_PER_MINUTE="60", TASKPING_HOST_ID=HOST_ID)
-            env_file = root / "taskping.env"
-            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-            env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
-            server.new_session(session_name="keepalive")
-            world = World(stack, api, home, str(server.socket_path), env_file, env)
-            world.taskping("install-hooks", "--settings", str(home.settings_path))
+    with DnsServer() as dns, shared_world(root, TASKPING_HOST_ID=HOST_ID) as world:
+        stack, env = world.stack, world.env
+        keys = root / "keys"
+        me_key = make_key(keys, "s2026", "example.test")
+        evil_key = make_key(keys, "e1", "evil.example")
+        dns.publish(me_key)
+        dns.publish(evil_key)
 
-            keys = root / "keys"
-            me_key = make_key(keys, "s2026", "example.test")
-            evil_key = make_key(keys, "e1", "evil.example")
-            dns.publish(me_key)
-            dns.publish(evil_key)
+        a, b = world.spawn("dis-a"), world.spawn("dis-b")
+        note_a = world.notification_for(a, "task a")
+        note_b = world.notification_for(b, "task b")
+        scratch = root / "scratch"
+        scratch.mkdir()
+        ctx = Ctx(me=stack.address("me"), taskping=stack.address("taskping"), note_a=note_a, note_b=note_b,
+                  me_key=me_key, evil_key=evil_key, scratch=scratch)
+        bench = Bench(world, ctx)
+        bench.phases["sessions"] = time.monotonic() - started
 
-            a, b = world.spawn("dis-a"), world.spawn("dis-b")
-            note_a = world.notification_for(a, "task a")
-            note_b = world.notification_for(b, "task b")
-            scratch = root / "scratch"
-            scratch.mkdir()
-            ctx = Ctx(me=stack.address("me"), taskping=stack.address("taskping"), note_a=note_a, note_b=note_b,
-                      me_key=me_key, evil_key=evil_key, scratch=scratch)
-            bench = Bench(world, ctx)
-            bench.phases["sessions"] = time.monotonic() - started
+        imap = stack.imap("taskping")
+        total = 0
 
-            imap = stack.imap("taskping")
-            total = 0
+        def phase(name: str, env_: dict[str, str]) -> None:
+            nonlocal total
+            batch = [i for i in ITEMS if i.phase == name]
+            for item in batch:
+                raw = item.build(ctx, item)
+                ctx.sent[item.name] = raw
+                uid = append_exact(imap, FOLDER, raw)
+                bench.uids[item.name] = uid
+                bench.exact[item.name] = stored(imap, FOLDER, uid) == raw
+            total += len(batch)
+            relay = world.start_relay(extra_env=env_)
+            world.wait_ledger(total, timeout=120)
+            assert world.stop_relay(relay) == 0
+            bench.phases[name] = time.monotonic() - started
 
-            def phase(name: str, env_: dict[str, str]) -> None:
-                nonlocal total
-                batch = [i for i in ITEMS if i.phase == name]
-                for item in batch:
-                    raw = item.build(ctx, item)
-                    ctx.sent[item.name] = raw
-                    uid = append_exact(imap, FOLDER, raw)
-                    bench.uids[item.name] = uid
-                    bench.exact[item.name] = stored(imap, FOLDER, uid) == raw
-                total += len(batch)
-                relay = world.start_relay(extra_env=env_)
-                world.wait_ledger(total, timeout=120)
-                assert world.stop_relay(relay) == 0
-                bench.phases[name] = time.monotonic() - started
-
-            try:
-                dkim_env = {"SENDER_AUTH": "dkim", "DKIM_DNS_SERVER": dns.address, "DKIM_DNS_TIMEOUT": "2"}
-                phase("control", dkim_env)
-                for item in ITEMS:  # the genuine replies item 4 re-sends were really typed first
-                    if item.phase == "control":
-                        _await_prompt(world.api, item.marker)
-                phase("dkim", dkim_env)
-                phase("authres", {"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": PROVIDER})
-                for item in ITEMS:
-                    if item.expect == "delivered":
-                        _await_prompt(world.api, item.marker)
-                _await_typed(bench)
-                time.sleep(1.5)  # anything typed late would show up now
-            finally:
-                try:
-                    imap.logout()
-                except Exception:  # noqa: BLE001 - the connection may already be gone
-                    pass
-
-            bench.rows = {r.uid: r for r in world.ledger() if r.uid is not None}
-            bench.session_names = {a.id: a.name, b.id: b.name}
-            bench.prompts = received_texts(world.api)
-            bench.scrollback = _scrollback(world, a) + _scrollback(world, b)
-            bench.sink = list(stack.sink_messages())
-            conn = connect(env["SESSION_MAP_PATH"])
-            try:
-                bench.outbox = [(r[0], r[1], bytes(r[2])) for r in conn.execute("SELECT kind, to_addr, raw FROM outbox")]
-            finally:
-                conn.close()
-            bench.seconds = time.monotonic() - started
-            try:
-                yield bench
-            finally:
-                world.stop()
-    finally:
-        if world is not None:
-            world.stop()
-        dns.stop()
         try:
-            if server.is_alive():
-                server.kill()
+            dkim_env = {"SENDER_AUTH": "dkim", "DKIM_DNS_SERVER": dns.address, "DKIM_DNS_TIMEOUT": "2"}
+            phase("control", dkim_env)
+            for item in ITEMS:  # the genuine replies item 4 re-sends were really typed first
+                if item.phase == "control":
+                    _await_prompt(world.api, item.marker)
+            phase("dkim", dkim_env)
+            phase("authres", {"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": PROVIDER})
+            for item in ITEMS:
+                if item.expect == "delivered":
+                    _await_prompt(world.api, item.marker)
+            _await_typed(bench)
+            time.sleep(1.5)  # anything typed late would show up now
         finally:
-            shutil.rmtree(sock_dir, ignore_errors=True)
+            try:
+                imap.logout()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
+
+        bench.rows = {r.uid: r for r in world.ledger() if r.uid is not None}
+        bench.session_names = {a.id: a.name, b.id: b.name}
+        bench.prompts = received_texts(world.api)
+        bench.scrollback = world.scrollback(a) + world.scrollback(b)
+        bench.sink = list(stack.sink_messages())
+        conn = connect(env["SESSION_MAP_PATH"])
+        try:
+            bench.outbox = [(r[0], r[1], bytes(r[2])) for r in conn.execute("SELECT kind, to_addr, raw FROM outbox")]
+        finally:
+            conn.close()
+        bench.seconds = time.monotonic() - started
+        yield bench
 
 
 def _texts(content: object) -> list[str]:
@@ -279,9 +234,3 @@ def _await_typed(bench: Bench, timeout: float = 30) -> None:
         if all(sum(m in p for p in prompts) >= n for m, n in wanted.items()):
             return
         time.sleep(0.2)
-
-
-def _scrollback(world: World, session: sessions.Session) -> str:
-    out = subprocess.run(["tmux", "-S", world.socket, "capture-pane", "-p", "-J", "-S", "-", "-t",
-                          session.target_pane], capture_output=True, text=True)
-    return out.stdout

@@ -1,6 +1,6 @@
 """Fixtures for `taskping init` and `taskping explain`: real session maps, real mail stack.
 
-``explain_world`` is the in-process map of :mod:`tests.relay.inprocess` (two
+``explain_world`` is the in-process map of :mod:`tests.support.inprocess` (two
 live sessions, a notification each) plus the env file that points
 `taskping explain` at it, and a runner for the real CLI in a subprocess.
 """
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.relay.inprocess import HOST, ME, Map, in_process_map
-
-BIN = Path(sys.executable).parent
+from tests.support.cli import run_taskping
+from tests.support.inprocess import HOST, ME, Map, in_process_map
 
 
 @dataclass
@@ -45,11 +42,8 @@ class ExplainWorld:
     def explain(self, raw: bytes | None, *args: str, path: Path | None = None) -> Ran:
         """`taskping --env-file ENV explain [ARGS] FILE` (``raw`` on stdin as '-' when no path)."""
         target = str(path) if path is not None else "-"
-        proc = subprocess.run(
-            [str(BIN / "taskping"), "--env-file", str(self.env_file), "explain", *args, target],
-            input=raw if path is None else None, capture_output=True, timeout=60,
-            env={**os.environ, "HOME": str(self.root)},
-        )
+        proc = run_taskping("explain", *args, target, env={**os.environ, "HOME": str(self.root)},
+                            env_file=self.env_file, input=raw if path is None else None, text=False)
         return Ran(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
 
     def counts(self) -> dict[str, int]:

@@ -16,9 +16,9 @@ import pytest
 from taskping.relay.pipeline import Outcome, Planned
 from taskping.session_map import ledger
 from taskping.tokens import new_token
-from tests.relay.inprocess import reply_to
-from tests.security.dkim_support import DnsServer, make_key, sign
 from tests.setup.conftest import ExplainWorld
+from tests.support.dkim import DnsServer, make_key, sign
+from tests.support.inprocess import reply_to
 
 World = Callable[..., ExplainWorld]
 

@@ -20,7 +20,7 @@ import pytest
 from taskping.relay.explain import explain, snapshot
 from taskping.relay.pipeline import Outcome, Planned
 from tests.extract.test_extract_hidden import CASES as HIDDEN_CASES
-from tests.relay.inprocess import Map, in_process_map, reply_to
+from tests.support.inprocess import Map, in_process_map, reply_to
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "reply-corpus"
 if not CORPUS.is_dir():

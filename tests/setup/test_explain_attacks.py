@@ -21,10 +21,10 @@ from taskping.relay.explain import explain, snapshot
 from taskping.relay.pipeline import Outcome, Pipeline, Planned
 from taskping.session_map import ledger
 from taskping.tokens import host_part
-from tests.relay.conftest import Notification
-from tests.relay.inprocess import HOST, Map, NoTerminal, in_process_map
 from tests.security.attacks import ATTACKS, Attack, Ctx
-from tests.security.dkim_support import DnsServer, make_key
+from tests.support.dkim import DnsServer, make_key
+from tests.support.inprocess import HOST, Map, NoTerminal, in_process_map
+from tests.support.world import Notification
 
 AUTHSERV = "mx.example.test"
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from taskping.config import load_settings
+from tests.support.cli import BIN
 
-BIN = Path(sys.executable).parent
 PASSWORD = "abcd efgh ijkl mnop"
 
 

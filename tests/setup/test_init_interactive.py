@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 from pathlib import Path
 
 import pexpect
 
 from taskping.config import load_settings
-
-BIN = Path(sys.executable).parent
+from tests.support.cli import BIN
 
 
 def spawn(home: Path, *args: str) -> pexpect.spawn:

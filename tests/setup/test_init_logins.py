@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from email.message import EmailMessage
 from email.policy import SMTP as smtp_policy
 from pathlib import Path
@@ -18,10 +17,9 @@ import pytest
 
 from taskping.relay.parse import parse
 from taskping.session_map import connect, ledger
+from tests.support.cli import BIN
 from tests.support.mail_fixtures import TASKPING_PASSWORD
 from tests.support.mailstack import MailStack, free_ports
-
-BIN = Path(sys.executable).parent
 
 
 def args_for(stack: MailStack, home: Path, password: str = TASKPING_PASSWORD, *, imap_port: int | None = None,

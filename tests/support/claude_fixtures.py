@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,40 +31,18 @@ import pytest
 from taskping.demo.home import seed_offline_claude
 from taskping.injectors.base import ScreenState, Target
 from taskping.injectors.screen import ScreenReading, read_screen
+from tests.support import prereqs
 from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.prereqs import CLAUDE_VERSION
+from tests.support.terminal import private_tmux_server, tmux_or_skip
 
 FAKE_API_KEY = "sk-ant-api03-taskping-fake-key-0123456789abcdefghij"
-CLAUDE_VERSION = "2.1.328"
 READY_TIMEOUT = 30.0
 
 
 def claude_binary_or_skip() -> str:
-    """Path of the claude binary; skip (locally) or fail (CI) when missing."""
-    try:
-        from tests.support import prereqs
-    except ImportError:
-        prereqs = None  # type: ignore[assignment]
-    if prereqs is not None:
-        prereqs.require("claude")
-        return str(prereqs.claude_binary())
-    found = os.environ.get("TASKPING_TEST_CLAUDE") or shutil.which("claude")
-    if not found:
-        pytest.skip("claude CLI not found (set TASKPING_TEST_CLAUDE)")
-    return found
-
-
-def tmux_or_skip() -> str:
-    """Path of tmux; skip (locally) or fail (CI) when missing."""
-    try:
-        from tests.support import prereqs
-    except ImportError:
-        prereqs = None  # type: ignore[assignment]
-    if prereqs is not None:
-        prereqs.require("tmux")
-    found = shutil.which("tmux")
-    if not found:
-        pytest.skip("tmux not installed")
-    return found
+    """Path of the claude binary pinned at CLAUDE_VERSION; skip (locally) or fail (CI) when missing."""
+    return prereqs.require("claude")
 
 
 @dataclass
@@ -215,16 +191,8 @@ def claude_home(tmp_path: Path, fake_api: FakeAnthropic) -> ClaudeHome:
 def tmux_server() -> Iterator[libtmux.Server]:
     """A tmux server on a private socket path, killed (only it) at teardown."""
     tmux_or_skip()
-    sock_dir = Path(tempfile.mkdtemp(prefix="tp-tmux-"))
-    server = libtmux.Server(socket_path=str(sock_dir / "sock"), config_file="/dev/null")
-    try:
+    with private_tmux_server() as server:
         yield server
-    finally:
-        try:
-            if server.is_alive():
-                server.kill()
-        finally:
-            shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -19,17 +19,15 @@ Using any mail fixture requires Dovecot (skip, or fail in CI, when missing).
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import socket
-import ssl
+import asyncio
 import threading
 from collections.abc import Iterator
 
 import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from tests.support import prereqs
-from tests.support.mailstack import LOOPBACK, MailStack, TLSFiles
+from tests.support.mailstack import LOOPBACK, MailStack, TLSFiles, cut_and_close
 
 PERSON = "me"
 PERSON_PASSWORD = "me-secret-pw"
@@ -60,8 +58,66 @@ def mail_env(mail_stack: MailStack) -> dict[str, str]:
 # ------------------------------------------------------------- broken SMTP
 
 
+class _Refusing:
+    """aiosmtpd handler hooks: each answer follows the server's mode when the command arrives."""
+
+    def __init__(self, owner: BrokenSMTP) -> None:
+        self.owner = owner
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        if session.ssl is not None and "STARTTLS" not in self.owner.commands:
+            self.owner.commands.append("STARTTLS")  # aiosmtpd has no STARTTLS hook: the EHLO after it shows it
+        self.owner.commands.append(f"EHLO {hostname}")
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          options: list[str]) -> str:
+        self.owner.commands.append(f"MAIL FROM:<{address}>")
+        if self.owner.mode == "451-mail":
+            return "451 4.3.0 Mail server temporarily rejected message"
+        envelope.mail_from = address
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          options: list[str]) -> str:
+        self.owner.commands.append(f"RCPT TO:<{address}>")
+        if self.owner.mode == "550-rcpt":
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.owner.commands.append("DATA")
+        return "451 4.3.0 Temporary failure after data" if self.owner.mode == "451-data" else "250 2.0.0 OK"
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: object) -> AuthResult:
+        self.owner.commands.append(f"AUTH {mechanism}")
+        # handled=False: aiosmtpd itself answers a failure with 535 5.7.8
+        return AuthResult(success=self.owner.mode != "535-auth", handled=False)
+
+
+class _NoSMTP(asyncio.Protocol):
+    """A connection that never gets as far as SMTP: greeted with 421, dropped, or left silent."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        if self.mode == "421-connect":
+            transport.write(b"421 4.3.2 Service not available, closing transmission channel\r\n")  # type: ignore[attr-defined]
+            transport.close()
+        elif self.mode == "drop":
+            transport.close()
+        # "silent": read whatever comes, never answer
+
+
 class BrokenSMTP:
-    """A small SMTP server on loopback that fails on purpose.
+    """An SMTP server on loopback (aiosmtpd) that fails on purpose.
 
     Modes (``mode`` may be changed while it runs; it applies to new connections
     and to the next command):
@@ -74,8 +130,12 @@ class BrokenSMTP:
     * ``"550-rcpt"``     RCPT TO gets ``550 5.1.1``
     * ``"451-data"``     the message is read, then ``451 4.3.0`` after the final dot
 
-    With ``tls`` it offers STARTTLS with that certificate. ``connections``
-    counts accepted connections; ``commands`` records every command line.
+    The SMTP modes are aiosmtpd's server with handler hooks that answer as the
+    mode says; the first three are a bare protocol chosen per connection. With
+    ``tls`` it offers STARTTLS with that certificate. ``connections`` counts
+    accepted connections; ``commands`` records the commands the hooks saw
+    (``EHLO``, ``STARTTLS``, ``AUTH <mechanism>``, ``MAIL``, ``RCPT``, ``DATA``;
+    never credentials).
     """
 
     MODES = ("421-connect", "drop", "silent", "535-auth", "451-mail", "550-rcpt", "451-data")
@@ -89,12 +149,11 @@ class BrokenSMTP:
         self.port = 0
         self.connections = 0
         self.commands: list[str] = []
-        self._listener: socket.socket | None = None
+        self._handler = _Refusing(self)
+        self._protocols: list[asyncio.BaseProtocol] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._workers: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self._server: asyncio.AbstractServer | None = None
 
     def __enter__(self) -> BrokenSMTP:
         return self.start()
@@ -102,35 +161,45 @@ class BrokenSMTP:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _protocol(self) -> asyncio.BaseProtocol:
+        """One per accepted connection, as the mode is now."""
+        self.connections += 1
+        protocol: asyncio.BaseProtocol
+        if self.mode in ("421-connect", "drop", "silent"):
+            protocol = _NoSMTP(self.mode)
+        else:
+            protocol = SMTP(self._handler, hostname="broken.example.test", ident="test server",
+                            tls_context=self.tls.server_context() if self.tls else None, require_starttls=False,
+                            auth_required=False, auth_require_tls=False, authenticator=self._handler.authenticate)
+        self._protocols.append(protocol)
+        return protocol
+
     def start(self) -> BrokenSMTP:
-        """Listen on a free loopback port and serve in a background thread."""
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, 0))
-        listener.listen(16)
-        listener.settimeout(0.1)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept_loop, name="broken-smtp", daemon=True)
+        """Listen on a free loopback port, serving on an event loop in a background thread."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="broken-smtp", daemon=True)
         self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(loop.create_server(self._protocol, self.host, 0), loop).result(10)
+        self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     def stop(self) -> None:
-        """Stop listening, close every connection, join the threads."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        with self._lock:
-            for conn in list(self._conns):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
-                    conn.close()
-        for worker in self._workers:
-            worker.join(5)
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        """Stop listening, cut every connection, end the loop and its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        # a generator: the transports are read on the loop's thread, when cut_and_close runs
+        transports = (t for p in self._protocols if (t := getattr(p, "transport", None)) is not None)
+        try:
+            asyncio.run_coroutine_threadsafe(cut_and_close([self._server] if self._server else [], transports),
+                                             loop).result(10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
+            self._loop = self._thread = self._server = None
 
     def env(self, secure: str | None = None) -> dict[str, str]:
         """SMTP_* overrides for TaskPing: STARTTLS when it has TLS, else none."""
@@ -139,126 +208,6 @@ class BrokenSMTP:
             "SMTP_PORT": str(self.port),
             "SMTP_SECURE": secure or ("starttls" if self.tls else "none"),
         }
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            with self._lock:
-                self._conns.add(conn)
-            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._workers.append(worker)
-            worker.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            self._session(conn)
-        except OSError:
-            pass
-        finally:
-            with self._lock:
-                self._conns.discard(conn)
-            with contextlib.suppress(OSError):
-                conn.close()
-
-    def _session(self, conn: socket.socket) -> None:
-        conn.settimeout(0.2)
-        sock: socket.socket | ssl.SSLSocket = conn
-        mode = self.mode
-        if mode == "drop":
-            return
-        if mode == "silent":
-            while not self._stopping.is_set():
-                try:
-                    if not conn.recv(4096):
-                        return
-                except TimeoutError:
-                    continue
-            return
-        if mode == "421-connect":
-            conn.sendall(b"421 4.3.2 Service not available, closing transmission channel\r\n")
-            return
-        conn.sendall(b"220 broken.example.test ESMTP test server\r\n")
-        buffer = b""
-        in_data = False
-        tls_on = False
-        pending_auth = 0  # AUTH answer lines still expected from the client
-
-        def reply(line: str) -> None:
-            sock.sendall(line.encode() + b"\r\n")
-
-        while not self._stopping.is_set():
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\r\n" in buffer:
-                line, buffer = buffer.split(b"\r\n", 1)
-                if in_data:
-                    if line == b".":
-                        in_data = False
-                        reply("451 4.3.0 Temporary failure after data" if self.mode == "451-data" else "250 2.0.0 OK")
-                    continue
-                text = line.decode("utf-8", "replace")
-                self.commands.append("<auth data>" if pending_auth else text)
-                verb = text.split(" ", 1)[0].upper()
-                mode = self.mode
-                if pending_auth:
-                    pending_auth -= 1
-                    if pending_auth:
-                        reply("334 " + base64.b64encode(b"Password:").decode())
-                    else:
-                        reply("535 5.7.8 Authentication credentials invalid" if mode == "535-auth"
-                              else "235 2.7.0 Authentication successful")
-                elif verb in ("EHLO", "HELO"):
-                    lines = ["broken.example.test", "AUTH PLAIN LOGIN", "8BITMIME"]
-                    if self.tls and not tls_on:
-                        lines.insert(1, "STARTTLS")
-                    for i, item in enumerate(lines):
-                        reply(("250 " if i == len(lines) - 1 else "250-") + item)
-                elif verb == "STARTTLS" and self.tls and not tls_on:
-                    reply("220 2.0.0 Ready to start TLS")
-                    sock = self.tls.server_context().wrap_socket(conn, server_side=True)
-                    sock.settimeout(0.2)
-                    tls_on = True
-                    buffer = b""
-                elif verb == "AUTH":
-                    parts = text.split()
-                    if len(parts) == 2 and parts[1].upper() == "LOGIN":
-                        # two challenges; answers are read as ordinary lines below
-                        reply("334 " + base64.b64encode(b"Username:").decode())
-                        pending_auth = 2
-                        continue
-                    if len(parts) == 2 and parts[1].upper() == "PLAIN":
-                        reply("334 ")
-                        pending_auth = 1
-                        continue
-                    reply("535 5.7.8 Authentication credentials invalid" if mode == "535-auth"
-                          else "235 2.7.0 Authentication successful")
-                elif verb == "MAIL":
-                    reply("451 4.3.0 Mail server temporarily rejected message" if mode == "451-mail"
-                          else "250 2.1.0 OK")
-                elif verb == "RCPT":
-                    reply("550 5.1.1 No such user here" if mode == "550-rcpt" else "250 2.1.5 OK")
-                elif verb == "DATA":
-                    reply("354 End data with <CR><LF>.<CR><LF>")
-                    in_data = True
-                elif verb in ("RSET", "NOOP"):
-                    reply("250 2.0.0 OK")
-                elif verb == "QUIT":
-                    reply("221 2.0.0 Bye")
-                    return
-                else:
-                    reply("502 5.5.2 Command not implemented")
 
 
 @pytest.fixture

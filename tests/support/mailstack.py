@@ -309,6 +309,27 @@ class _Router:
         return "250 2.0.0 OK queued"
 
 
+async def cut_and_close(servers: Iterable[asyncio.AbstractServer], transports: Iterable[asyncio.BaseTransport]) -> None:
+    """Stop listening, cut every connection and end every other task of the running loop."""
+    servers = list(servers)
+    for srv in servers:
+        srv.close()
+    for transport in transports:
+        try:
+            transport.abort()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - already half-closed (e.g. after STARTTLS)
+            with contextlib.suppress(Exception):
+                transport.close()
+    for srv in servers:
+        await srv.wait_closed()
+    # let connection_lost callbacks and handlers finish
+    await asyncio.sleep(0)
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class _SmtpFront:
     """The SMTP servers of a stack, on one asyncio loop in a daemon thread."""
 
@@ -410,27 +431,9 @@ class _SmtpFront:
         if loop is None or thread is None:
             return
 
-        async def shutdown() -> None:
-            for srv in self.servers:
-                srv.close()
-            for transport in list(self.transports):
-                try:
-                    transport.abort()  # type: ignore[attr-defined]
-                except Exception:  # noqa: BLE001 - already half-closed (e.g. after STARTTLS)
-                    with contextlib.suppress(Exception):
-                        transport.close()
-            for srv in self.servers:
-                await srv.wait_closed()
-            # let connection_lost callbacks and handlers finish
-            await asyncio.sleep(0)
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
         try:
             if thread.is_alive():
-                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+                asyncio.run_coroutine_threadsafe(cut_and_close(self.servers, list(self.transports)), loop).result(10)
         finally:
             if thread.is_alive():
                 loop.call_soon_threadsafe(loop.stop)

@@ -80,6 +80,12 @@ class DnsServer:
     def publish(self, key: Key) -> None:
         self.records[key.record_name.lower()] = key.record
 
+    def __enter__(self) -> DnsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start(self) -> DnsServer:
         self._thread.start()
         return self

@@ -4,6 +4,10 @@ Real Dovecot + SMTP front (``mail_stack``), a private tmux server, the real
 claude CLI against the fake Messages API, TaskPing's hooks installed in the
 throwaway HOME, sessions started with `taskping spawn`, and the relay run as
 its own process (`taskping-relay`). Everything started here is stopped here.
+
+Fixtures (this module is a pytest plugin, see tests/conftest.py): ``world``
+(function scope). For a world shared by a module, :func:`open_world` on a
+stack, API and tmux server the module fixture started itself.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -21,17 +25,31 @@ from email.policy import SMTP as smtp_policy
 from email.policy import default as default_policy
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Literal
 
+import libtmux
 import pytest
 
 from taskping.injectors import ScreenState
-from taskping.injectors.screen import read_screen
 from taskping.session_map import connect, ledger, sessions
-from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip
-from tests.support.fake_anthropic import FakeAnthropic
+from tests.support import cli, prereqs, terminal
+from tests.support.claude_fixtures import ClaudeHome, claude_binary_or_skip, make_claude_home
+from tests.support.cli import run_taskping, start_relay_process, write_env_file
+from tests.support.fake_anthropic import FakeAnthropic, Reply
+from tests.support.mail_fixtures import default_users
 from tests.support.mailstack import MailStack
+from tests.support.replies import reply_part
 
-BIN = Path(sys.executable).parent
+__all__ = ["HOST_ID", "Notification", "World", "fixed_reply", "open_world", "quoted", "shared_world"]
+
+HOST_ID = "test-host"
+
+
+def fixed_reply(prompt: str) -> Reply:
+    """The fake API's answer for suites that re-send replies: a fixed text, not the default
+    "Done: <prompt>" (a notification quoting the prompt would make the extractor refuse a
+    re-sent reply as quoted text before the checks those suites are about)."""
+    return Reply(text="Finished the task.")
 
 
 @dataclass
@@ -56,11 +74,8 @@ class World:
     # -- processes
 
     def taskping(self, *args: str, check: bool = True, extra_env: dict[str, str] | None = None) -> str:
-        env = {**self.home.env, "PATH": f"{BIN}:{self._claude_dir()}:{os.environ['PATH']}", **(extra_env or {})}
-        out = subprocess.run(
-            [str(BIN / "taskping"), "--env-file", str(self.env_file), *args],
-            env=env, capture_output=True, text=True, timeout=60,
-        )
+        env = {**self.home.env, "PATH": f"{cli.BIN}:{self._claude_dir()}:{os.environ['PATH']}", **(extra_env or {})}
+        out = run_taskping(*args, env=env, env_file=self.env_file)
         if check and out.returncode != 0:
             raise AssertionError(f"taskping {args} failed ({out.returncode}): {out.stderr}")
         return out.stdout
@@ -77,12 +92,8 @@ class World:
 
     def start_relay(self, *, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env, **(extra_env or {})}
-        with open(self.state_dir / "relay.stderr", "ab") as stderr:  # the child keeps its own copy
-            proc = subprocess.Popen(
-                [str(BIN / "taskping-relay"), "--env-file", str(self.env_file)],
-                env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-                start_new_session=True,
-            )
+        with open(self.state_dir / "relay.stderr", "ab") as stderr:
+            proc = start_relay_process(self.env_file, env, stderr)
         self.procs.append(proc)
         deadline = time.monotonic() + 10
         conn = connect(self.env["SESSION_MAP_PATH"])
@@ -122,22 +133,16 @@ class World:
         return found
 
     def screen(self, session: sessions.Session) -> list[str]:
-        out = subprocess.run(["tmux", "-S", self.socket, "capture-pane", "-p", "-t", session.target_pane],
-                             capture_output=True, text=True)
-        return out.stdout.splitlines()
+        return terminal.screen(self.socket, session.target_pane)
+
+    def scrollback(self, session: sessions.Session) -> str:
+        return terminal.scrollback(self.socket, session.target_pane)
 
     def wait_screen(self, session: sessions.Session, *states: ScreenState, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if read_screen(self.screen(session)).state in states:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"screen never reached {states}:\n" + "\n".join(self.screen(session)))
+        terminal.wait_screen(self.socket, session.target_pane, *states, timeout=timeout)
 
     def type_prompt(self, session: sessions.Session, text: str) -> None:
-        subprocess.run(["tmux", "-S", self.socket, "send-keys", "-t", session.target_pane, "-l", text], check=True)
-        time.sleep(0.3)
-        subprocess.run(["tmux", "-S", self.socket, "send-keys", "-t", session.target_pane, "Enter"], check=True)
+        terminal.type_prompt(self.socket, session.target_pane, text)
 
     # -- mail
 
@@ -169,14 +174,17 @@ class World:
         message_id: str | None = None,
         headers: dict[str, str] | None = None,
         raw_override: bytes | None = None,
+        via: Literal["smtp", "lmtp"] = "smtp",
     ) -> str:
-        """Send a reply the way a phone client would: over SMTP, into TaskPing's inbox."""
+        """Send a reply the way a phone client would: over SMTP into TaskPing's inbox (or, with
+        ``via="lmtp"``, straight into it, as when the SMTP front is down). Returns its Message-ID."""
+        me, taskping = self.stack.address("me"), self.stack.address("taskping")
         if raw_override is not None:
-            self.stack.send(raw_override, to=self.stack.address("taskping"), from_=self.stack.address("me"))
+            self.stack.send(raw_override, to=taskping, from_=me)
             return ""
         msg = EmailMessage()
-        msg["From"] = from_ or f"Me <{self.stack.address('me')}>"
-        msg["To"] = self.stack.address("taskping")
+        msg["From"] = from_ or f"Me <{me}>"
+        msg["To"] = taskping
         msg["Subject"] = subject if subject is not None else f"Re: {note.subject if note else 'hello'}"
         mid = message_id or make_msgid(domain="example.test")
         msg["Message-ID"] = mid
@@ -185,13 +193,12 @@ class World:
             msg["References"] = note.message_id
         for k, v in (headers or {}).items():
             msg[k] = v
-        if html is not None and text == "":
-            msg.set_content(html, subtype="html")
+        reply_part(text, html=html, into=msg)
+        raw = msg.as_bytes(policy=smtp_policy)
+        if via == "lmtp":
+            self.stack.deliver(raw, "taskping", from_=me)
         else:
-            msg.set_content(text)
-            if html is not None:
-                msg.add_alternative(html, subtype="html")
-        self.stack.send(msg.as_bytes(policy=smtp_policy), to=self.stack.address("taskping"), from_=self.stack.address("me"))
+            self.stack.send(raw, to=taskping, from_=me)
         return mid
 
     def diagnostics(self) -> str:
@@ -251,25 +258,50 @@ def quoted(note: Notification) -> str:
     return "\n".join("> " + line for line in text.splitlines())
 
 
-def make_world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
-               tmp_path: Path, **env_overrides: str) -> World:
-    """A world on started stack/API/HOME/tmux: env file written, hooks installed."""
+def open_world(stack: MailStack, api: FakeAnthropic, home: ClaudeHome, server: libtmux.Server, root: Path,
+               **env_overrides: str) -> World:
+    """A world on a started stack, API, HOME and tmux server: env file written under ``root``,
+    the tmux server started, hooks installed. The caller stops it (:meth:`World.stop`)."""
     claude_binary_or_skip()
-    settings = {"SENDER_AUTH": "none", "RATE_LIMIT_PER_MINUTE": "60", "TASKPING_HOST_ID": "test-host"}
-    env = mail_stack.taskping_env(**{**settings, **env_overrides})
-    env_file = tmp_path / "taskping.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
-    tmux_server.new_session(session_name="keepalive")  # start the private server
-    world = World(mail_stack, fake_api, claude_home, str(tmux_server.socket_path), env_file, env)
-    world.taskping("install-hooks", "--settings", str(claude_home.settings_path))
+    settings = {"SENDER_AUTH": "none", "RATE_LIMIT_PER_MINUTE": "60", "TASKPING_HOST_ID": HOST_ID}
+    env = stack.taskping_env(**{**settings, **env_overrides})
+    env_file = write_env_file(root / "taskping.env", env)
+    server.new_session(session_name="keepalive")  # start the private server
+    world = World(stack, api, home, str(server.socket_path), env_file, env)
+    world.taskping("install-hooks", "--settings", str(home.settings_path))
     return world
 
 
+@contextmanager
+def shared_world(root: Path, *, reply_for: Callable[[str], Reply] = fixed_reply, **env_overrides: str) -> Iterator[World]:
+    """A world of its own for a module-scoped fixture (suites that send everything once, then
+    read): its own mail stack, fake API, HOME under ``root`` and tmux server, all stopped on exit."""
+    claude_binary_or_skip()
+    terminal.tmux_or_skip()
+    prereqs.require("dovecot")
+    prereqs.require("openssl")
+    with (MailStack(default_users()) as stack, FakeAnthropic(reply_for=reply_for) as api,
+          terminal.private_tmux_server() as server):
+        home = make_claude_home(root / "claude", api.base_url)
+        world = open_world(stack, api, home, server, root, **env_overrides)
+        try:
+            yield world
+        finally:
+            world.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "world_env(**keys): TaskPing env keys the `world` fixture sets for this test")
+
+
 @pytest.fixture
-def world(mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome, tmux_server,  # type: ignore[no-untyped-def]
-          tmp_path: Path) -> Iterator[World]:
-    world = make_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path)
+def world(request: pytest.FixtureRequest, mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome,
+          tmux_server: libtmux.Server, tmp_path: Path) -> Iterator[World]:
+    """The whole world for one test; ``@pytest.mark.world_env(KEY="value")`` overrides TaskPing keys."""
+    overrides: dict[str, str] = {}
+    for mark in reversed(list(request.node.iter_markers("world_env"))):  # the closest mark wins
+        overrides.update(mark.kwargs)
+    world = open_world(mail_stack, fake_api, claude_home, tmux_server, tmp_path, **overrides)
     try:
         yield world
     finally:

@@ -26,6 +26,8 @@ HOST = "canonhost"
 
 
 class NoTerminal:
+    """The injector of a pipeline that must stop before inject: typing anything fails the test."""
+
     def inject(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("nothing here may be typed")
 
@@ -39,16 +41,21 @@ class Map:
     notes: list[str]  # Message-IDs of the notifications, one per session
 
 
-@contextmanager
-def in_process_map(root: Path, **env: str) -> Iterator[Map]:
-    """The map and pipeline under ``root``; ``env`` overrides TaskPing keys (SENDER_AUTH=none by default)."""
-    settings = load_settings(environ={
+def map_settings(root: Path, host: str = HOST, **env: str) -> Settings:
+    """TaskPing's settings for a session map at ``root``/taskping.db (SENDER_AUTH=none unless ``env`` says)."""
+    return load_settings(environ={
         "SESSION_MAP_PATH": str(root / "taskping.db"),
         "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
-        "SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST,
+        "SENDER_AUTH": "none", "TASKPING_HOST_ID": host,
         "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
         **env,
     })
+
+
+@contextmanager
+def in_process_map(root: Path, **env: str) -> Iterator[Map]:
+    """The map and pipeline under ``root``; ``env`` overrides TaskPing keys (SENDER_AUTH=none by default)."""
+    settings = map_settings(root, **env)
     conn = connect(settings.session_map_path)
     tokens, notes = [], []
     try:
