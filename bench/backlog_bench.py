@@ -102,8 +102,9 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
         with MailStack(default_users()) as stack:
             world = RelayWorld(stack, root, bin_dir, {"ACK_EMAILS": "false", "RATE_LIMIT_PER_MINUTE": "600"})
             me, inbox = stack.address("me"), stack.address("taskping")
-            live_pane = tmux.new_window(f"{sys.executable} {STANDIN} {SCREENS} {standin_log} --start ready "
-                                        "--after 100000000", name="live")
+            live_pane = tmux.new_window(
+                f"{sys.executable} {STANDIN} {SCREENS} {standin_log} --start ready --after 100000000", name="live"
+            )
             wait_until_ready(tmux, live_pane)
             live = world.track(tmux, live_pane, "live")
             gone = []
@@ -122,10 +123,16 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
             n_refused = total - 2 * TYPED - STRANGERS
             if n_refused < 0:
                 raise SystemExit(f"--replies must be at least {2 * TYPED + STRANGERS}")
-            others = [reply(TYPED + k, live.token, f"stranger {k}", sender="evil@example.test",
-                            to=inbox) for k in range(STRANGERS)]
-            others += [reply(TYPED + STRANGERS + k, gone[k % GONE_SESSIONS].token, f"continue with step {k}",
-                             sender=me, to=inbox) for k in range(n_refused)]
+            others = [
+                reply(TYPED + k, live.token, f"stranger {k}", sender="evil@example.test", to=inbox)
+                for k in range(STRANGERS)
+            ]
+            others += [
+                reply(
+                    TYPED + STRANGERS + k, gone[k % GONE_SESSIONS].token, f"continue with step {k}", sender=me, to=inbox
+                )
+                for k in range(n_refused)
+            ]
             rng.shuffle(others)
             # The 20 in their order, spread over the first half; their re-sends over the second half.
             half = len(others) // 2
@@ -140,7 +147,7 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
             client = stack.imap("taskping", timeout=60)
             try:
                 for i in range(0, len(messages), 250):
-                    client.multiappend("INBOX", messages[i:i + 250])
+                    client.multiappend("INBOX", messages[i : i + 250])
                 client.select_folder("INBOX", readonly=True)
                 uids = client.search(["ALL"])
                 last_uid, in_box = max(uids), len(uids)
@@ -164,7 +171,8 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
                 statuses = Counter(dict(conn.execute("SELECT status, COUNT(*) FROM inbound GROUP BY status")))
                 delivered_twice = conn.execute(
                     "SELECT COUNT(*) FROM (SELECT message_key FROM inbound WHERE status = 'delivered' "
-                    "GROUP BY message_key HAVING COUNT(*) > 1)").fetchone()[0]
+                    "GROUP BY message_key HAVING COUNT(*) > 1)"
+                ).fetchone()[0]
                 outbox = Counter(dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")))
             finally:
                 conn.close()
@@ -173,8 +181,11 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
         if world is not None:
             world.stop()
         tmux.kill()
-    submitted = [line[len("submitted "):] for line in standin_log.read_text().splitlines()
-                 if line.startswith("submitted ")] if standin_log.exists() else []
+    submitted = (
+        [line[len("submitted ") :] for line in standin_log.read_text().splitlines() if line.startswith("submitted ")]
+        if standin_log.exists()
+        else []
+    )
     counts = Counter(submitted)
     return {
         "replies": len(messages),
@@ -196,8 +207,12 @@ def run(bin_dir: Path, total: int, root: Path, timeout: float) -> dict[str, obje
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin", type=Path, default=Path(sys.executable).parent,
-                        help="bin directory of the TaskPing install to measure (default: this interpreter's)")
+    parser.add_argument(
+        "--bin",
+        type=Path,
+        default=Path(sys.executable).parent,
+        help="bin directory of the TaskPing install to measure (default: this interpreter's)",
+    )
     parser.add_argument("--replies", type=int, default=5000, help="replies in the backlog (default 5000)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds (default 600)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -208,14 +223,20 @@ def main() -> int:
     finally:
         end_processes_under(root)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"backlog after a restart: {result['replies']} replies (appended in {result['append_seconds']} s) "
-          f"decided in {result['seconds']} s ({result['per_second']}/s); all decided: {result['all_decided']}")
+    print(
+        f"backlog after a restart: {result['replies']} replies (appended in {result['append_seconds']} s) "
+        f"decided in {result['seconds']} s ({result['per_second']}/s); all decided: {result['all_decided']}"
+    )
     print(f"ledger: {result['ledger']}; outbox when done: {result['outbox_at_end']}")
-    print(f"typed once: {result['typed_once']}/{result['typed_expected']}, typed twice: {result['typed_twice']}, "
-          f"unexpected: {result['typed_unexpected']}, ledger rows delivered twice: {result['delivered_rows_twice']}")
+    print(
+        f"typed once: {result['typed_once']}/{result['typed_expected']}, typed twice: {result['typed_twice']}, "
+        f"unexpected: {result['typed_unexpected']}, ledger rows delivered twice: {result['delivered_rows_twice']}"
+    )
     ok_time = result["all_decided"] and result["seconds"] <= TARGET_SECONDS  # type: ignore[operator]
-    print(f"target ≤ {TARGET_SECONDS:.0f} s with 0 typed twice: "
-          f"{'met' if ok_time and result['typed_twice'] == 0 else 'MISSED'}")
+    print(
+        f"target ≤ {TARGET_SECONDS:.0f} s with 0 typed twice: "
+        f"{'met' if ok_time and result['typed_twice'] == 0 else 'MISSED'}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -92,7 +92,9 @@ PHONE_REPLIES: list[bytes] = [
         b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
         b"yes, run the tests again\r\n\r\nSent from my iPhone\r\n\r\n"
         b"> On Nov 20, 2026, at 20:15, TaskPing <tp@example.com> wrote:\r\n>\r\n"
-        b"> ## Reply above this line ## [TaskPing #abcd-efghijkmnpqrstuv]\r\n> Claude stopped.\r\n" + b"> context line\r\n" * 30
+        b"> ## Reply above this line ## [TaskPing #abcd-efghijkmnpqrstuv]\r\n> Claude stopped.\r\n"
+        + b"> context line\r\n"
+        * 30
     ),
     (
         "From: a@example.com\r\nSubject: Re: x\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -123,8 +125,14 @@ def big_bodies() -> dict[str, tuple[str, str]]:
         "text, 1 MB quoted": ("text", "reply\n\n" + ("> " + "word " * 15 + "\n") * (mb // 80)),
         "text, 1 MB one line": ("text", "On " + "1 " * (mb // 2) + "wrote"),
         "text, 1 MB spaces/colons": ("text", ("From: " + " " * 70 + ":\n") * (mb // 78)),
-        "text, 1 MB sign-off line": ("text", "reply\n\n" + "Thanks, Bob | bob@example.com " * (mb // 30) + "\n\nBest regards,\nJane"),
-        "html, 1 MB paragraphs": ("html", "<div>reply</div><blockquote>" + "<p>quoted words here</p>" * (mb // 24) + "</blockquote>"),
+        "text, 1 MB sign-off line": (
+            "text",
+            "reply\n\n" + "Thanks, Bob | bob@example.com " * (mb // 30) + "\n\nBest regards,\nJane",
+        ),
+        "html, 1 MB paragraphs": (
+            "html",
+            "<div>reply</div><blockquote>" + "<p>quoted words here</p>" * (mb // 24) + "</blockquote>",
+        ),
         "html, 1 MB nested/broken": ("html", "<div><span style='color:" + "<b>x" * (mb // 4)),
     }
 
@@ -138,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
     if not (corpus / "cases.jsonl").is_file():
-        print(f"extract_bench: no cases.jsonl in {corpus}; pass --corpus DIR or set TASKPING_REPLY_CORPUS", file=sys.stderr)
+        print(
+            f"extract_bench: no cases.jsonl in {corpus}; pass --corpus DIR or set TASKPING_REPLY_CORPUS",
+            file=sys.stderr,
+        )
         return 2
     cases = [json.loads(line) for line in (corpus / "cases.jsonl").read_text().splitlines() if line.strip()]
 
@@ -161,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         totals[(case["project"], column)][0] += ok
         totals[(case["project"], column)][1] += 1
         if not ok:
-            failures.append(f"{case['project']}/{case['id']} [{fmt}] refusal={result.refusal!r}\n  got: {got[:300]!r}\n  exp: {case['expected'][:300]!r}")
+            failures.append(
+                f"{case['project']}/{case['id']} [{fmt}] refusal={result.refusal!r}\n  got: {got[:300]!r}\n  exp: {case['expected'][:300]!r}"
+            )
         t0 = time.perf_counter()
         as_typed = run_case(fmt, data)
         times.append(time.perf_counter() - t0)
@@ -188,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         for c in (col_sum["text/eml"], col_sum["html"])
     ]
     print(f"{'OVERALL':34} {cells[0]:>14} {cells[1]:>14}")
-    cells = [f"{c[0]:>3}/{c[1]:<3} {100 * c[0] / c[1]:5.1f}%" if c[1] else "-" for c in (typed["text/eml"], typed["html"])]
+    cells = [
+        f"{c[0]:>3}/{c[1]:<3} {100 * c[0] / c[1]:5.1f}%" if c[1] else "-" for c in (typed["text/eml"], typed["html"])
+    ]
     print(f"{'OVERALL as typed (sign-offs cut)':34} {cells[0]:>14} {cells[1]:>14}")
     print(f"  cases scored differently once English sign-offs are cut: {len(signoffs)} (listed with --failures)")
     if times:
@@ -205,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                 assert r.ok, r.refusal
                 n += 1
         elapsed = time.perf_counter() - t0
-        print(f"throughput, typical phone replies (eml, {len(PHONE_REPLIES)} shapes): {n / elapsed:.0f} messages/s (target >= 500/s)")
+        print(
+            f"throughput, typical phone replies (eml, {len(PHONE_REPLIES)} shapes): {n / elapsed:.0f} messages/s (target >= 500/s)"
+        )
         for name, (fmt, body) in big_bodies().items():
             t0 = time.perf_counter()
             extract_reply(**{fmt: body})

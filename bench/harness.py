@@ -41,8 +41,11 @@ def rss_kb(pid: int) -> int:
     """Resident set size of ``pid`` and all its descendants, in KiB (0 once gone)."""
     total = 0
     try:
-        total = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                     if line.startswith("VmRSS:"))
+        total = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("VmRSS:")
+        )
     except (FileNotFoundError, ProcessLookupError, StopIteration):
         return 0
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -93,8 +96,9 @@ class Tmux:
     started: bool = False
 
     def run(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(["tmux", "-S", str(self.socket), "-f", "/dev/null", *args],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["tmux", "-S", str(self.socket), "-f", "/dev/null", *args], capture_output=True, text=True, check=False
+        )
         if check and out.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
         return out.stdout.strip()
@@ -103,10 +107,8 @@ class Tmux:
         """A new pane running ``command``; returns its pane id (``%N``)."""
         if not self.started:
             self.started = True
-            return self.run("new-session", "-d", "-s", name, "-x", "100", "-y", "40", "-P", "-F", "#{pane_id}",
-                            command)
-        return self.run("new-window", "-d", "-t", self.first_session(), "-n", name, "-P", "-F", "#{pane_id}",
-                        command)
+            return self.run("new-session", "-d", "-s", name, "-x", "100", "-y", "40", "-P", "-F", "#{pane_id}", command)
+        return self.run("new-window", "-d", "-t", self.first_session(), "-n", name, "-P", "-F", "#{pane_id}", command)
 
     def first_session(self) -> str:
         return self.run("list-sessions", "-F", "#{session_name}").splitlines()[0]
@@ -130,9 +132,14 @@ class RelayWorld:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env = self.stack.taskping_env(**{"SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST_ID,
-                                             "SESSION_MAP_PATH": str(self.root / "state" / "taskping.db"),
-                                             **self.overrides})
+        self.env = self.stack.taskping_env(
+            **{
+                "SENDER_AUTH": "none",
+                "TASKPING_HOST_ID": HOST_ID,
+                "SESSION_MAP_PATH": str(self.root / "state" / "taskping.db"),
+                **self.overrides,
+            }
+        )
         self.env_file = self.root / "taskping.env"
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
         self.env_file.chmod(0o600)  # it holds passwords: TaskPing refuses it readable by others
@@ -143,19 +150,35 @@ class RelayWorld:
         """Register a session for ``pane`` in the session map, as the SessionStart hook does."""
         conn = connect(self.db)
         try:
-            return sessions.create(conn, token=new_token(HOST_ID), name=name, kind="tmux",
-                                   target_socket=str(tmux.socket), target_pane=pane, ttl=86400, state="idle")
+            return sessions.create(
+                conn,
+                token=new_token(HOST_ID),
+                name=name,
+                kind="tmux",
+                target_socket=str(tmux.socket),
+                target_pane=pane,
+                ttl=86400,
+                state="idle",
+            )
         finally:
             conn.close()
 
     def start_relay(self) -> subprocess.Popen[bytes]:
         """Start `taskping-relay` as a user does and wait for its heartbeat."""
-        env = {"PATH": f"{self.bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(self.root),
-               "LANG": "C.UTF-8", "SSL_CERT_FILE": self.env.get("SSL_CERT_FILE", "")}
-        proc = subprocess.Popen([str(self.bin_dir / "taskping-relay"), "--env-file", str(self.env_file)],
-                                env=env, cwd=self.root, stdout=subprocess.DEVNULL,
-                                stderr=open(self.root / "relay.stderr", "ab"),  # noqa: SIM115 - the child owns it
-                                start_new_session=True)
+        env = {
+            "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            "SSL_CERT_FILE": self.env.get("SSL_CERT_FILE", ""),
+        }
+        proc = subprocess.Popen(
+            [str(self.bin_dir / "taskping-relay"), "--env-file", str(self.env_file)],
+            env=env,
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "relay.stderr", "ab"),  # noqa: SIM115 - the child owns it
+            start_new_session=True,
+        )
         self.procs.append(proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -194,8 +217,10 @@ class RelayWorld:
         lock = self.db.parent / "send-outbox.lock"
         try:
             pid = int(lock.read_text().strip())
-            if b"send-outbox" in Path(f"/proc/{pid}/cmdline").read_bytes() and \
-                    str(self.env_file).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if (
+                b"send-outbox" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                and str(self.env_file).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ):
                 os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError):
             pass

@@ -87,8 +87,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_runs(argv: list[str], *, env: dict[str, str], stdin: bytes, runs: int, pause: float,
-              before: Callable[[], None] | None = None, warmup: int = 3, row: str | None = None) -> list[float]:
+def time_runs(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    stdin: bytes,
+    runs: int,
+    pause: float,
+    before: Callable[[], None] | None = None,
+    warmup: int = 3,
+    row: str | None = None,
+) -> list[float]:
     times: list[float] = []
     cpu: list[float] = []
     for i in range(warmup + runs):
@@ -96,8 +105,9 @@ def time_runs(argv: list[str], *, env: dict[str, str], stdin: bytes, runs: int, 
             before()
         cpu_before = _children_cpu()
         started = time.perf_counter()
-        proc = subprocess.run(argv, input=stdin, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, check=False)
+        proc = subprocess.run(
+            argv, input=stdin, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
         took = time.perf_counter() - started
         cpu_took = _children_cpu() - cpu_before
         if proc.returncode != 0 or proc.stderr:
@@ -127,11 +137,18 @@ def our_senders(marker: str) -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=30,
-                        help="timed runs per row (default 30; at least 5, 20+ for a figure worth quoting)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=30,
+        help="timed runs per row (default 30; at least 5, 20+ for a figure worth quoting)",
+    )
     parser.add_argument("--pause", type=float, default=0.25, help="seconds between runs (default 0.25)")
-    parser.add_argument("--importtime", action="store_true",
-                        help="also print the slowest imports of one hook run (python -X importtime)")
+    parser.add_argument(
+        "--importtime",
+        action="store_true",
+        help="also print the slowest imports of one hook run (python -X importtime)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if args.runs < 5:
@@ -145,12 +162,34 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="taskping-hook-bench-"))
     sock = root / "tmux.sock"
     try:
-        subprocess.run([tmux, "-S", str(sock), "-f", "/dev/null", "new-session", "-d", "-s", "bench",
-                        "-x", "120", "-y", "40", "sleep 3600"], check=True)
-        pane = subprocess.run([tmux, "-S", str(sock), "display-message", "-p", "-t", "bench", "#{pane_id}"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        server_pid = subprocess.run([tmux, "-S", str(sock), "display-message", "-p", "#{pid}"],
-                                    capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(
+            [
+                tmux,
+                "-S",
+                str(sock),
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "bench",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "sleep 3600",
+            ],
+            check=True,
+        )
+        pane = subprocess.run(
+            [tmux, "-S", str(sock), "display-message", "-p", "-t", "bench", "#{pane_id}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        server_pid = subprocess.run(
+            [tmux, "-S", str(sock), "display-message", "-p", "#{pid}"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         db = root / "state" / "taskping.db"
         env_file = root / "taskping.env"
         env_file.write_text(
@@ -171,11 +210,21 @@ def main() -> int:
             "CLAUDECODE": "1",
         }
         hook = [str(TASKPING), "--env-file", str(env_file), "hook"]
-        common = {"session_id": "0b6c7a52-3f5e-4d7e-9d1a-5b9c3c6f8e21",
-                  "transcript_path": str(root / "transcript.jsonl"), "cwd": str(project)}
+        common = {
+            "session_id": "0b6c7a52-3f5e-4d7e-9d1a-5b9c3c6f8e21",
+            "transcript_path": str(root / "transcript.jsonl"),
+            "cwd": str(project),
+        }
         text = reply_text()
-        stop = json.dumps({**common, "hook_event_name": "Stop", "permission_mode": "default",
-                           "stop_hook_active": False, "last_assistant_message": text}).encode()
+        stop = json.dumps(
+            {
+                **common,
+                "hook_event_name": "Stop",
+                "permission_mode": "default",
+                "stop_hook_active": False,
+                "last_assistant_message": text,
+            }
+        ).encode()
 
         conn = connect(db)
 
@@ -187,16 +236,22 @@ def main() -> int:
 
         # Track the pane (its first event registers it, as for a claude started by hand).
         relay_alive()
-        subprocess.run([*hook, "SessionStart"], input=json.dumps({**common, "hook_event_name": "SessionStart",
-                       "source": "startup"}).encode(), env=env, check=True)
+        subprocess.run(
+            [*hook, "SessionStart"],
+            input=json.dumps({**common, "hook_event_name": "SessionStart", "source": "startup"}).encode(),
+            env=env,
+            check=True,
+        )
         tracked = conn.execute("SELECT name, state FROM sessions WHERE target_pane = ?", (pane,)).fetchone()
         if tracked is None:
             raise SystemExit("the SessionStart hook did not register the pane")
 
         rows: list[tuple[str, list[float]]] = []
+
         def row(name: str, argv: list[str], stdin: bytes, before: Callable[[], None] | None = None) -> None:
-            rows.append((name, time_runs(argv, env=env, stdin=stdin, runs=args.runs, pause=args.pause,
-                                         before=before, row=name)))
+            rows.append(
+                (name, time_runs(argv, env=env, stdin=stdin, runs=args.runs, pause=args.pause, before=before, row=name))
+            )
 
         row("python -c pass", [sys.executable, "-c", "pass"], b"")
         row("hook Stop (relay alive)", [*hook, "Stop"], stop, relay_alive)
@@ -206,44 +261,68 @@ def main() -> int:
         started = bool(our_senders(str(root))) or (db.parent / "send-outbox.lock").exists()
         queued = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
-        print(f"taskping hook Stop: {len(stop)} bytes on stdin ({len(text.encode())}-byte reply), "
-              f"tracked session {tracked['name']!r}, {args.runs} runs per row after 3 warm-up runs")
+        print(
+            f"taskping hook Stop: {len(stop)} bytes on stdin ({len(text.encode())}-byte reply), "
+            f"tracked session {tracked['name']!r}, {args.runs} runs per row after 3 warm-up runs"
+        )
         print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
         print()
         print(f"{'command':<28}{'median ms':>11}{'p95 ms':>9}{'min ms':>9}{'max ms':>9}{'cpu median ms':>15}")
         for name, times in rows:
-            print(f"{name:<28}{statistics.median(times):>11.1f}{percentile(times, 95):>9.1f}"
-                  f"{min(times):>9.1f}{max(times):>9.1f}{statistics.median(CPU_MS[name]):>15.1f}")
+            print(
+                f"{name:<28}{statistics.median(times):>11.1f}{percentile(times, 95):>9.1f}"
+                f"{min(times):>9.1f}{max(times):>9.1f}{statistics.median(CPU_MS[name]):>15.1f}"
+            )
         hook_median = statistics.median(rows[1][1])
         print()
-        print(f"hook overhead over bare python (median): {hook_median - statistics.median(rows[0][1]):.1f} ms; "
-              f"target median ≤ {TARGET_MS:.0f} ms: {'met' if hook_median <= TARGET_MS else 'MISSED'}")
-        print(f"emails queued: {queued} ({queued - queued_before} in the sender row); "
-              f"sender started in the last row: {'yes' if started else 'NO'}")
+        print(
+            f"hook overhead over bare python (median): {hook_median - statistics.median(rows[0][1]):.1f} ms; "
+            f"target median ≤ {TARGET_MS:.0f} ms: {'met' if hook_median <= TARGET_MS else 'MISSED'}"
+        )
+        print(
+            f"emails queued: {queued} ({queued - queued_before} in the sender row); "
+            f"sender started in the last row: {'yes' if started else 'NO'}"
+        )
 
         if args.json:
-            args.json.write_text(json.dumps({
-                "runs": args.runs,
-                "rows": {name: {"median_ms": round(statistics.median(times), 1),
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "runs": args.runs,
+                        "rows": {
+                            name: {
+                                "median_ms": round(statistics.median(times), 1),
                                 "p95_ms": round(percentile(times, 95), 1),
-                                "min_ms": round(min(times), 1), "max_ms": round(max(times), 1),
-                                "cpu_median_ms": round(statistics.median(CPU_MS[name]), 1)}
-                         for name, times in rows},
-                "hook_median_ms": round(hook_median, 1),
-                "bare_median_ms": round(statistics.median(rows[0][1]), 1),
-                "emails_queued": queued,
-                "sender_started": started,
-                "python": sys.version.split()[0],
-            }, indent=2) + "\n")
+                                "min_ms": round(min(times), 1),
+                                "max_ms": round(max(times), 1),
+                                "cpu_median_ms": round(statistics.median(CPU_MS[name]), 1),
+                            }
+                            for name, times in rows
+                        },
+                        "hook_median_ms": round(hook_median, 1),
+                        "bare_median_ms": round(statistics.median(rows[0][1]), 1),
+                        "emails_queued": queued,
+                        "sender_started": started,
+                        "python": sys.version.split()[0],
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
 
         if args.importtime:
             relay_alive()
-            proc = subprocess.run([sys.executable, "-X", "importtime", str(TASKPING), "--env-file", str(env_file),
-                                   "hook", "Stop"], input=stop, env=env, capture_output=True, check=False)
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", str(TASKPING), "--env-file", str(env_file), "hook", "Stop"],
+                input=stop,
+                env=env,
+                capture_output=True,
+                check=False,
+            )
             entries = []
             for line in proc.stderr.decode("utf-8", "replace").splitlines():
                 if line.startswith("import time:") and "|" in line and "cumulative" not in line:
-                    _, cumulative, name = (p.strip() for p in line[len("import time:"):].split("|"))
+                    _, cumulative, name = (p.strip() for p in line[len("import time:") :].split("|"))
                     entries.append((int(cumulative), name))
             print()
             print("slowest imports of one hook run (cumulative µs):")

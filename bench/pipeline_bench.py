@@ -58,10 +58,12 @@ TAGLINES = ["", "", "\n\nSent from my iPhone", "\n\nSent from my Android device"
 
 
 def notification_body(i: int) -> str:
-    return (f"Claude finished a turn in session bench-{i} (~/src/project-{i}).\n\n"
-            "Done — all 214 tests pass now. I moved the retry increment into the claim and added a test that "
-            "drives three temporary failures.\n\nShall I open a pull request?\n\n"
-            "Reply to this email to continue. Your reply is typed into the session.")
+    return (
+        f"Claude finished a turn in session bench-{i} (~/src/project-{i}).\n\n"
+        "Done — all 214 tests pass now. I moved the retry increment into the claim and added a test that "
+        "drives three temporary failures.\n\nShall I open a pull request?\n\n"
+        "Reply to this email to continue. Your reply is typed into the session."
+    )
 
 
 def phone_reply(n: int, token: str, note_id: str, body: str) -> bytes:
@@ -75,8 +77,10 @@ def phone_reply(n: int, token: str, note_id: str, body: str) -> bytes:
     else:
         text = f"{answer}{TAGLINES[n % len(TAGLINES)]}\n\n{attribution}\n{quoted}\n"
     msg = EmailMessage()
-    msg["Authentication-Results"] = ("mx.example.test; dkim=pass header.d=example.test; spf=pass "
-                                     "smtp.mailfrom=example.test; dmarc=pass header.from=example.test")
+    msg["Authentication-Results"] = (
+        "mx.example.test; dkim=pass header.d=example.test; spf=pass "
+        "smtp.mailfrom=example.test; dmarc=pass header.from=example.test"
+    )
     msg["From"] = f"Me <{ME}>"
     msg["To"] = "TaskPing <taskping@example.test>"
     msg["Subject"] = f"Re: [TaskPing #{token}] Claude finished"
@@ -86,9 +90,11 @@ def phone_reply(n: int, token: str, note_id: str, body: str) -> bytes:
     if shape == 1:  # text + HTML alternative (Gmail, Apple Mail)
         msg.set_content(text)
         html_quote = "<br>".join(line[2:] if line.startswith("> ") else "" for line in quoted.splitlines())
-        msg.add_alternative(f"<div dir=\"ltr\">{answer}</div><br><div class=\"gmail_quote\"><div>{attribution}"
-                            f"</div><blockquote class=\"gmail_quote\">{html_quote}</blockquote></div>",
-                            subtype="html")
+        msg.add_alternative(
+            f'<div dir="ltr">{answer}</div><br><div class="gmail_quote"><div>{attribution}'
+            f'</div><blockquote class="gmail_quote">{html_quote}</blockquote></div>',
+            subtype="html",
+        )
     elif shape == 2:  # quoted-printable
         msg.set_content(text, cte="quoted-printable")
     else:
@@ -97,24 +103,48 @@ def phone_reply(n: int, token: str, note_id: str, body: str) -> bytes:
 
 
 def run(messages: int, root: Path) -> dict[str, object]:
-    settings = load_settings(environ={
-        "SESSION_MAP_PATH": str(root / "state" / "taskping.db"),
-        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
-        "SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": "mx.example.test", "TASKPING_HOST_ID": HOST,
-        "RATE_LIMIT_PER_MINUTE": "600", "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping",
-        "SMTP_HOST": "127.0.0.1",
-    })
+    settings = load_settings(
+        environ={
+            "SESSION_MAP_PATH": str(root / "state" / "taskping.db"),
+            "EMAIL_FROM": "taskping@example.test",
+            "EMAIL_TO": ME,
+            "ALLOWED_SENDERS": ME,
+            "SENDER_AUTH": "authres",
+            "TRUSTED_AUTHSERV_ID": "mx.example.test",
+            "TASKPING_HOST_ID": HOST,
+            "RATE_LIMIT_PER_MINUTE": "600",
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_USER": "taskping",
+            "SMTP_HOST": "127.0.0.1",
+        }
+    )
     log.configure(level="info", log_file=settings.state_dir / "taskping.log")
     conn = connect(settings.session_map_path)
     targets: list[tuple[str, str, str]] = []
     for i in range(SESSIONS):
         token = new_token(HOST)
-        s = sessions.create(conn, token=token, name=f"bench-{i}", kind="tmux", target_socket=str(root / "no-tmux"),
-                            target_pane=f"%{i}", ttl=86400, state="idle")
+        s = sessions.create(
+            conn,
+            token=token,
+            name=f"bench-{i}",
+            kind="tmux",
+            target_socket=str(root / "no-tmux"),
+            target_pane=f"%{i}",
+            ttl=86400,
+            state="idle",
+        )
         body = notification_body(i)
         note_id = f"<note-{i}@example.test>"
-        notifications.queue(conn, session_id=s.id, message_id=note_id, kind="stop", body_text=body, to_addr=ME,
-                            raw=b"Subject: x\r\n\r\n" + body.encode(), ttl=86400)
+        notifications.queue(
+            conn,
+            session_id=s.id,
+            message_id=note_id,
+            kind="stop",
+            body_text=body,
+            to_addr=ME,
+            raw=b"Subject: x\r\n\r\n" + body.encode(),
+            ttl=86400,
+        )
         targets.append((token, note_id, body))
     replies = [phone_reply(n, *targets[n % SESSIONS]) for n in range(messages)]
     # plan() never types; a real injector all the same, as the relay builds it.
@@ -148,10 +178,14 @@ def main() -> int:
         result = run(args.messages, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"pipeline plan (parse → extract → guard): {result['messages']} phone replies "
-          f"(~{result['mean_bytes']} bytes) in {result['seconds']} s")
-    print(f"throughput: {result['per_second']} messages/s ({result['ms_per_message']} ms each); "
-          f"target ≥ {TARGET_PER_SECOND:.0f}/s: {'met' if result['per_second'] >= TARGET_PER_SECOND else 'MISSED'}")
+    print(
+        f"pipeline plan (parse → extract → guard): {result['messages']} phone replies "
+        f"(~{result['mean_bytes']} bytes) in {result['seconds']} s"
+    )
+    print(
+        f"throughput: {result['per_second']} messages/s ({result['ms_per_message']} ms each); "
+        f"target ≥ {TARGET_PER_SECOND:.0f}/s: {'met' if result['per_second'] >= TARGET_PER_SECOND else 'MISSED'}"
+    )
     print(f"outcomes: {result['outcomes']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -89,8 +89,15 @@ def start_pty(world: World, bin_dir: Path) -> PtySession:
     """`taskping spawn --mode pty -- claude` in an outer PTY (the person's terminal), claude READY."""
     binary = claude_binary_or_skip()
     env = {**world.home.env, "PATH": f"{bin_dir}:{Path(binary).parent}:{os.environ['PATH']}"}
-    pty = PtySession([binary], env=env, session_map=Path(world.env["SESSION_MAP_PATH"]), name="bench",
-                     cwd=world.home.project_dir, env_file=world.env_file, bin_dir=bin_dir)
+    pty = PtySession(
+        [binary],
+        env=env,
+        session_map=Path(world.env["SESSION_MAP_PATH"]),
+        name="bench",
+        cwd=world.home.project_dir,
+        env_file=world.env_file,
+        bin_dir=bin_dir,
+    )
     pty.wait_for(ScreenState.READY, timeout=30)
     return pty
 
@@ -108,11 +115,19 @@ def pty_notification(world: World, pty: PtySession, prompt: str) -> Notification
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", type=int, default=20, help="replies to measure (default 20)")
-    parser.add_argument("--bin", type=Path, default=Path(sys.executable).parent,
-                        help="bin directory of the TaskPing install to measure (default: this interpreter's)")
+    parser.add_argument(
+        "--bin",
+        type=Path,
+        default=Path(sys.executable).parent,
+        help="bin directory of the TaskPing install to measure (default: this interpreter's)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--mode", choices=("tmux", "pty"), default="tmux",
-                        help="the session measured: a tmux pane (default) or `spawn --mode pty`")
+    parser.add_argument(
+        "--mode",
+        choices=("tmux", "pty"),
+        default="tmux",
+        help="the session measured: a tmux pane (default) or `spawn --mode pty`",
+    )
     args = parser.parse_args()
     console_scripts.BIN = args.bin.resolve()  # World runs taskping / taskping-relay from here
     tmp = Path(tempfile.mkdtemp(prefix="tp-bench-"))
@@ -153,21 +168,31 @@ def main() -> int:
             print(f"min/max: {min(samples) * 1000:.1f} / {max(samples) * 1000:.1f} ms")
             cpu = {}
             if pty is not None:  # what the wrapper (pexpect + pyte) costs, next to claude itself
-                cpu = {"wrapper_cpu_s": cpu_seconds(pty.wrapper_pid()),
-                       "claude_cpu_s": cpu_seconds(int(pty.ask("ping")["pid"]))}  # type: ignore[call-overload]
-                print(f"CPU:     wrapper {cpu['wrapper_cpu_s']:.2f} s, claude {cpu['claude_cpu_s']:.2f} s "
-                      "(whole session so far)")
+                cpu = {
+                    "wrapper_cpu_s": cpu_seconds(pty.wrapper_pid()),
+                    "claude_cpu_s": cpu_seconds(int(pty.ask("ping")["pid"])),
+                }  # type: ignore[call-overload]
+                print(
+                    f"CPU:     wrapper {cpu['wrapper_cpu_s']:.2f} s, claude {cpu['claude_cpu_s']:.2f} s "
+                    "(whole session so far)"
+                )
             if args.json:
-                args.json.write_text(json.dumps({
-                    "mode": args.mode,
-                    "replies": len(samples),
-                    "median_s": round(statistics.median(samples), 3),
-                    "p95_s": round(percentile(samples, 0.95), 3),
-                    "min_s": round(min(samples), 3),
-                    "max_s": round(max(samples), 3),
-                    "samples_s": [round(x, 3) for x in samples],
-                    **cpu,
-                }, indent=2) + "\n")
+                args.json.write_text(
+                    json.dumps(
+                        {
+                            "mode": args.mode,
+                            "replies": len(samples),
+                            "median_s": round(statistics.median(samples), 3),
+                            "p95_s": round(percentile(samples, 0.95), 3),
+                            "min_s": round(min(samples), 3),
+                            "max_s": round(max(samples), 3),
+                            "samples_s": [round(x, 3) for x in samples],
+                            **cpu,
+                        },
+                        indent=2,
+                    )
+                    + "\n"
+                )
             for proc in world.procs:
                 world.stop_relay(proc)
     finally:

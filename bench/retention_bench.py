@@ -63,8 +63,30 @@ DAY = 86400.0
 START = 1_800_000_000.0
 EMAIL_FROM = "taskping@example.com"
 EMAIL_TO = "me@example.com"
-WORDS = ("the", "test", "suite", "passes", "now", "I", "changed", "module", "function", "retention", "sqlite",
-         "file", "rows", "ledger", "reply", "session", "because", "and", "then", "config", "error", "fixed")
+WORDS = (
+    "the",
+    "test",
+    "suite",
+    "passes",
+    "now",
+    "I",
+    "changed",
+    "module",
+    "function",
+    "retention",
+    "sqlite",
+    "file",
+    "rows",
+    "ledger",
+    "reply",
+    "session",
+    "because",
+    "and",
+    "then",
+    "config",
+    "error",
+    "fixed",
+)
 
 
 class Clock:
@@ -117,7 +139,7 @@ def answer(rng: random.Random) -> str:
         word = rng.choice(WORDS)
         words.append(word)
         length += len(word) + 1
-    lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
+    lines = [" ".join(words[i : i + 12]) for i in range(0, len(words), 12)]
     return "\n".join(lines)
 
 
@@ -126,16 +148,19 @@ def file_bytes(path: Path) -> int:
 
 
 def counts(conn) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    out = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-           for t in ("sessions", "notifications", "outbox", "inbound", "reply_keys", "reply_signatures")}
+    out = {
+        t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("sessions", "notifications", "outbox", "inbound", "reply_keys", "reply_signatures")
+    }
     out["outbox_with_raw"] = conn.execute("SELECT COUNT(*) FROM outbox WHERE length(raw) > 0").fetchone()[0]
     out["free_pages"] = conn.execute("PRAGMA freelist_count").fetchone()[0]
     out["pages"] = conn.execute("PRAGMA page_count").fetchone()[0]
     return out
 
 
-def run(replies: int, days: int, retention_days: int, every_hours: float, keep: bool, seed: int,
-        where: Path | None = None) -> dict:  # type: ignore[type-arg]
+def run(
+    replies: int, days: int, retention_days: int, every_hours: float, keep: bool, seed: int, where: Path | None = None
+) -> dict:  # type: ignore[type-arg]
     rng = random.Random(seed)
     clock = Clock(START)
     db.time = clock  # type: ignore[assignment]  # the session map's clock, moved by this loop
@@ -174,18 +199,40 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
             if left == 0:
                 if session is not None:
                     sessions.end(conn, session.id, reason="SessionEnd")
-                session = sessions.create(conn, token=new_token("bench"), name=f"s{n}", kind="tmux",
-                                          target_socket="/bench", target_pane=f"%{n}", ttl=86400,
-                                          cwd="/home/me/project")
+                session = sessions.create(
+                    conn,
+                    token=new_token("bench"),
+                    name=f"s{n}",
+                    kind="tmux",
+                    target_socket="/bench",
+                    target_pane=f"%{n}",
+                    ttl=86400,
+                    cwd="/home/me/project",
+                )
                 left = rng.randint(5, 20)
             left -= 1
             assert session is not None
             # The Stop notification, as the hook composes and queues it.
             text = answer(rng)
-            mail = compose(Notice("stop", text.splitlines()[0][:60], text), session, email_from=EMAIL_FROM,
-                           email_to=EMAIL_TO, reply_window_until=clock.t + 86400, state="idle")
-            row = notifications.queue(conn, session_id=session.id, message_id=mail.message_id, kind="stop",
-                                      body_text=mail.text, to_addr=EMAIL_TO, raw=mail.raw, ttl=86400, turn=n)
+            mail = compose(
+                Notice("stop", text.splitlines()[0][:60], text),
+                session,
+                email_from=EMAIL_FROM,
+                email_to=EMAIL_TO,
+                reply_window_until=clock.t + 86400,
+                state="idle",
+            )
+            row = notifications.queue(
+                conn,
+                session_id=session.id,
+                message_id=mail.message_id,
+                kind="stop",
+                body_text=mail.text,
+                to_addr=EMAIL_TO,
+                raw=mail.raw,
+                ttl=86400,
+                turn=n,
+            )
             outbox.mark_sent(conn, row)
             session = sessions.get(conn, session.id)
             assert session is not None
@@ -194,18 +241,42 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
             # The reply, a few minutes later: ledger row, replay keys, decision.
             clock.t += min(gap / 2, 300)
             typed = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))
-            entry, _ = ledger.claim(conn, message_key=f"<reply{n}@mail.example.com>", message_id=f"<reply{n}@mail.example.com>",
-                                    content_hash=f"{n:064x}", folder="INBOX", uidvalidity=1, uid=n + 1, sender=EMAIL_TO)
-            reply_keys.record_and_find(conn, entry.id, content_key=f"content-{n:058x}",
-                                       signature_keys=[f"dkim-{n:061x}"])
+            entry, _ = ledger.claim(
+                conn,
+                message_key=f"<reply{n}@mail.example.com>",
+                message_id=f"<reply{n}@mail.example.com>",
+                content_hash=f"{n:064x}",
+                folder="INBOX",
+                uidvalidity=1,
+                uid=n + 1,
+                sender=EMAIL_TO,
+            )
+            reply_keys.record_and_find(
+                conn, entry.id, content_key=f"content-{n:058x}", signature_keys=[f"dkim-{n:061x}"]
+            )
             ledger.set_decision(conn, entry.id, "delivered", "typed", session_id=session.id, preview=preview(typed))
             # The acknowledgement, as the relay queues it.
             ack_text = f"Delivered to {session.name} at 14:03:07.\n"
-            ack = build(email_from=EMAIL_FROM, email_to=EMAIL_TO, subject=f"Re: {mail.subject}", text=ack_text,
-                        html=f"<div><p>{ack_text}</p></div>", kind="ack", thread_root=session.thread_root,
-                        in_reply_to=f"<reply{n}@mail.example.com>")
-            row = notifications.queue(conn, session_id=session.id, message_id=ack.message_id, kind="ack",
-                                      body_text=ack_text, to_addr=EMAIL_TO, raw=ack.raw, ttl=None)
+            ack = build(
+                email_from=EMAIL_FROM,
+                email_to=EMAIL_TO,
+                subject=f"Re: {mail.subject}",
+                text=ack_text,
+                html=f"<div><p>{ack_text}</p></div>",
+                kind="ack",
+                thread_root=session.thread_root,
+                in_reply_to=f"<reply{n}@mail.example.com>",
+            )
+            row = notifications.queue(
+                conn,
+                session_id=session.id,
+                message_id=ack.message_id,
+                kind="ack",
+                body_text=ack_text,
+                to_addr=EMAIL_TO,
+                raw=ack.raw,
+                ttl=None,
+            )
             outbox.mark_sent(conn, row)
             raw_bytes += len(ack.raw)
         assert session is not None
@@ -224,10 +295,14 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
             reclaim_ms = (time.perf_counter() - started) * 1000
         after_final = counts(conn)
         return {
-            "replies": replies, "days": days, "retention_days": retention_days,
-            "retention": not keep, "every_hours": every_hours,
+            "replies": replies,
+            "days": days,
+            "retention_days": retention_days,
+            "retention": not keep,
+            "every_hours": every_hours,
             "stream_seconds": round(stream_s, 1),
-            "notification_text_bytes": body_bytes, "raw_mail_bytes": raw_bytes,
+            "notification_text_bytes": body_bytes,
+            "raw_mail_bytes": raw_bytes,
             "size_by_day": sizes,
             "max_bytes": max(s for _, s in sizes),
             "end_bytes": sizes[-1][1],
@@ -236,10 +311,15 @@ def run(replies: int, days: int, retention_days: int, every_hours: float, keep: 
             "forget_ms_max": round(max(forget_ms), 2) if forget_ms else None,
             "forgotten": forgotten,
             "rows_at_end": before_final,
-            "final_forget": {**final.counts(), "ms": round(final_ms, 1), "vacuumed": reclaim.vacuumed,
-                             "vacuum_ms": round(reclaim_ms, 1), "bytes_after": reclaim.bytes_after,
-                             "writer_max_wait_ms": round(forget_probe.max_ms, 1),
-                             "writer_max_wait_vacuum_ms": round(vacuum_probe.max_ms, 1)},
+            "final_forget": {
+                **final.counts(),
+                "ms": round(final_ms, 1),
+                "vacuumed": reclaim.vacuumed,
+                "vacuum_ms": round(reclaim_ms, 1),
+                "bytes_after": reclaim.bytes_after,
+                "writer_max_wait_ms": round(forget_probe.max_ms, 1),
+                "writer_max_wait_vacuum_ms": round(vacuum_probe.max_ms, 1),
+            },
             "rows_after_final_forget": after_final,
         }
     finally:
@@ -259,25 +339,35 @@ def main() -> int:
     ap.add_argument("--dir", type=Path, help="where the temporary database goes (default: the system temp dir)")
     args = ap.parse_args()
     result = run(args.replies, args.days, args.retention_days, args.every_hours, args.no_retention, args.seed, args.dir)
-    mode = "no retention" if args.no_retention else f"RETENTION_DAYS={args.retention_days}, every {args.every_hours:g} h"
+    mode = (
+        "no retention" if args.no_retention else f"RETENTION_DAYS={args.retention_days}, every {args.every_hours:g} h"
+    )
     print(f"{args.replies:,} replies over {args.days} simulated days, {mode}; stream took {result['stream_seconds']} s")
-    print(f"  written: {result['notification_text_bytes']:,} bytes of notification text, "
-          f"{result['raw_mail_bytes']:,} bytes of raw mail")
+    print(
+        f"  written: {result['notification_text_bytes']:,} bytes of notification text, "
+        f"{result['raw_mail_bytes']:,} bytes of raw mail"
+    )
     print("  day   file bytes (db + wal)")
     for day, size in result["size_by_day"]:
         if day % 10 == 0 or day == args.days:
             print(f"  {day:>4}  {size:>14,}")
     print(f"  max {result['max_bytes']:,} bytes; at the end {result['end_bytes']:,} bytes")
     if result["forget_runs"]:
-        print(f"  {result['forget_runs']} forget runs: median {result['forget_ms_median']} ms, "
-              f"max {result['forget_ms_max']} ms; forgotten {result['forgotten']}")
+        print(
+            f"  {result['forget_runs']} forget runs: median {result['forget_ms_median']} ms, "
+            f"max {result['forget_ms_max']} ms; forgotten {result['forgotten']}"
+        )
     rows = result["rows_at_end"]
     print(f"  rows at the end: {rows}")
     final = result["final_forget"]
-    print(f"  final forget: {final['bytes_before']:,} → {final['bytes_after']:,} bytes in {final['ms']} ms, then "
-          f"vacuumed {final['vacuumed']} in {final['vacuum_ms']} ms; rows after: {result['rows_after_final_forget']}")
-    print(f"  a writer beside it (a hook's heartbeat-sized transaction every 10 ms) waited at most "
-          f"{final['writer_max_wait_ms']} ms during the forget, {final['writer_max_wait_vacuum_ms']} ms during the VACUUM")
+    print(
+        f"  final forget: {final['bytes_before']:,} → {final['bytes_after']:,} bytes in {final['ms']} ms, then "
+        f"vacuumed {final['vacuumed']} in {final['vacuum_ms']} ms; rows after: {result['rows_after_final_forget']}"
+    )
+    print(
+        f"  a writer beside it (a hook's heartbeat-sized transaction every 10 ms) waited at most "
+        f"{final['writer_max_wait_ms']} ms during the forget, {final['writer_max_wait_vacuum_ms']} ms during the VACUUM"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0

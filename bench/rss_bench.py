@@ -68,8 +68,12 @@ def run(bin_dir: Path, n_sessions: int, settle: float, seconds: float, root: Pat
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin", type=Path, default=Path(sys.executable).parent,
-                        help="bin directory of the TaskPing install to measure (default: this interpreter's)")
+    parser.add_argument(
+        "--bin",
+        type=Path,
+        default=Path(sys.executable).parent,
+        help="bin directory of the TaskPing install to measure (default: this interpreter's)",
+    )
     parser.add_argument("--sessions", type=int, default=100, help="tracked sessions (default 100)")
     parser.add_argument("--settle", type=float, default=5.0, help="idle seconds before sampling (default 5)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of sampling (default 5)")
@@ -81,9 +85,11 @@ def main() -> int:
     finally:
         end_processes_under(root)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"relay RSS idle with {result['sessions']} tracked sessions: max {result['max_mb']} MB, "
-          f"median {result['median_mb']} MB over {result['samples']} samples; "
-          f"target ≤ {TARGET_MB:.0f} MB: {'met' if result['max_mb'] <= TARGET_MB else 'MISSED'}")  # type: ignore[operator]
+    print(
+        f"relay RSS idle with {result['sessions']} tracked sessions: max {result['max_mb']} MB, "
+        f"median {result['median_mb']} MB over {result['samples']} samples; "
+        f"target ≤ {TARGET_MB:.0f} MB: {'met' if result['max_mb'] <= TARGET_MB else 'MISSED'}"
+    )  # type: ignore[operator]
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

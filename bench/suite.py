@@ -74,8 +74,10 @@ class Figure:
         if "error" in r and self.bench != "pipeline":
             return None
         pick = {
-            "reply median": lambda: r["median_s"], "reply p95": lambda: r["p95_s"],
-            "hook Stop median": lambda: r["hook_median_ms"], "pipeline throughput": lambda: r["per_second"],
+            "reply median": lambda: r["median_s"],
+            "reply p95": lambda: r["p95_s"],
+            "hook Stop median": lambda: r["hook_median_ms"],
+            "pipeline throughput": lambda: r["per_second"],
             "backlog after restart": lambda: r["seconds"] if r["all_decided"] and r["typed_twice"] == 0 else None,
             "relay RSS idle": lambda: r["max_mb"],
         }[self.name]
@@ -106,14 +108,22 @@ def first_line(argv: list[str]) -> str:
 def machine(python: Path, claude: str) -> dict[str, object]:
     """What the figures depend on: the hardware, its load, and the versions of every real part."""
     cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace") if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor() or "?")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+        platform.processor() or "?",
+    )
     meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
     mem_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal:")), 0)
     dovecot = find_tool("dovecot")
     commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", *PACKAGE_FILES],
-                                capture_output=True, text=True, check=False).stdout.strip())
+    dirty = bool(
+        subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", *PACKAGE_FILES],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    )
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
@@ -132,12 +142,16 @@ def prerequisites() -> str:
     """The claude CLI path; exits with one line naming what is missing (run bin/test first)."""
     missing = [tool for tool in ("tmux", "dovecot", "doveadm") if find_tool(tool) is None]
     if missing:
-        raise SystemExit(f"bench/run: {', '.join(missing)} not found; run bin/test once (it installs the prerequisites)")
+        raise SystemExit(
+            f"bench/run: {', '.join(missing)} not found; run bin/test once (it installs the prerequisites)"
+        )
     for claude in claude_candidates():
         if first_line([claude, "--version"]).split()[:1] == [CLAUDE_VERSION]:
             return claude
-    raise SystemExit(f"bench/run: the claude CLI {CLAUDE_VERSION} was not found (TASKPING_TEST_CLAUDE, "
-                     ".tools/claude-code, PATH); run bin/test once, which installs it")
+    raise SystemExit(
+        f"bench/run: the claude CLI {CLAUDE_VERSION} was not found (TASKPING_TEST_CLAUDE, "
+        ".tools/claude-code, PATH); run bin/test once, which installs it"
+    )
 
 
 def install(tmp: Path) -> tuple[Path, float]:
@@ -154,8 +168,16 @@ def install(tmp: Path) -> tuple[Path, float]:
     venv = tmp / "venv"
     steps = [
         [sys.executable, "-m", "venv", str(venv)],
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-input", str(src)],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            str(src),
+        ],
         [str(venv / "bin" / "python"), "-m", "compileall", "-q", str(venv / "lib")],
     ]
     print("==> installing TaskPing non-editable into a fresh venv (pip install, compileall)", flush=True)
@@ -207,8 +229,10 @@ def table(results: dict[str, dict], quick: bool) -> tuple[list[dict], str]:  # t
         r = results.get(fig.bench, {})
         note = {
             "hook": f"bare python {r.get('bare_median_ms')} ms",
-            "backlog": (f"{r.get('replies')} replies, typed twice {r.get('typed_twice')}, "
-                        f"typed once {r.get('typed_once')}/{r.get('typed_expected')}"),
+            "backlog": (
+                f"{r.get('replies')} replies, typed twice {r.get('typed_twice')}, "
+                f"typed once {r.get('typed_once')}/{r.get('typed_expected')}"
+            ),
             "rss": f"{r.get('sessions')} sessions",
             "reply_latency": f"{r.get('replies')} replies",
             "pipeline": f"{r.get('messages')} replies",
@@ -218,22 +242,37 @@ def table(results: dict[str, dict], quick: bool) -> tuple[list[dict], str]:  # t
         shown = "-" if value is None else f"{value:g} {fig.unit}"
         target = f"{'≥' if fig.higher_is_better else '≤'} {fig.target:g} {fig.unit}"
         lines.append(f"{fig.name:<24}{shown:>14}  {target:<14}{v:<8}{note}")
-        rows.append({"figure": fig.name, "value": value, "unit": fig.unit, "target": fig.target,
-                     "higher_is_better": fig.higher_is_better, "verdict": v})
+        rows.append(
+            {
+                "figure": fig.name,
+                "value": value,
+                "unit": fig.unit,
+                "target": fig.target,
+                "higher_is_better": fig.higher_is_better,
+                "verdict": v,
+            }
+        )
     if quick:
-        lines.append("(--quick: reduced sizes; the figures show the command works, they are not comparable "
-                     "with the targets)")
+        lines.append(
+            "(--quick: reduced sizes; the figures show the command works, they are not comparable with the targets)"
+        )
     return rows, "\n".join(lines)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="reduced sizes: proves the command works (~2 min)")
-    parser.add_argument("--out", type=Path, default=BENCH / "results.json",
-                        help="where to write the results (default bench/results.json)")
-    parser.add_argument("--only", action="append", choices=[b.key for b in BENCHES],
-                        help="run only this benchmark (repeatable)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH / "results.json",
+        help="where to write the results (default bench/results.json)",
+    )
+    parser.add_argument(
+        "--only", action="append", choices=[b.key for b in BENCHES], help="run only this benchmark (repeatable)"
+    )
     args = parser.parse_args()
     claude = prerequisites()
     os.environ["TASKPING_TEST_CLAUDE"] = claude  # the reply latency harness spawns this claude
@@ -242,8 +281,9 @@ def main() -> int:
     try:
         bin_dir, install_seconds = install(tmp)
         info = machine(bin_dir / "python", claude)
-        results = {b.key: run_bench(b, bin_dir, tmp, args.quick) for b in BENCHES
-                   if not args.only or b.key in args.only}
+        results = {
+            b.key: run_bench(b, bin_dir, tmp, args.quick) for b in BENCHES if not args.only or b.key in args.only
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rows, text = table(results, args.quick)
@@ -252,16 +292,20 @@ def main() -> int:
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": info,
-        "install": {"how": "fresh venv, pip install (non-editable), python -m compileall",
-                    "seconds": round(install_seconds, 1)},
+        "install": {
+            "how": "fresh venv, pip install (non-editable), python -m compileall",
+            "seconds": round(install_seconds, 1),
+        },
         "figures": rows,
         "benchmarks": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print()
-    print(f"TaskPing benchmarks, {report['date']}, {info['cpu_count']} × {info['cpu_model']}, "
-          f"{info['memory_mb']} MB, {info['python']}, load {info['load_average_at_start']}")
+    print(
+        f"TaskPing benchmarks, {report['date']}, {info['cpu_count']} × {info['cpu_model']}, "
+        f"{info['memory_mb']} MB, {info['python']}, load {info['load_average_at_start']}"
+    )
     print(text)
     print(f"\nresults: {args.out}")
     return 1 if any("error" in r for r in results.values()) else 0

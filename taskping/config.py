@@ -97,8 +97,16 @@ def _imap_secure(raw: str) -> str:
     value = raw.strip().lower()
     if value in ("ssl", "starttls", "none"):
         return value
-    legacy = {"true": "ssl", "1": "ssl", "yes": "ssl", "on": "ssl",
-              "false": "starttls", "0": "starttls", "no": "starttls", "off": "starttls"}.get(value)
+    legacy = {
+        "true": "ssl",
+        "1": "ssl",
+        "yes": "ssl",
+        "on": "ssl",
+        "false": "starttls",
+        "0": "starttls",
+        "no": "starttls",
+        "off": "starttls",
+    }.get(value)
     if legacy is None:
         raise ValueError(f"expected one of ssl, starttls, none, got {raw.strip()!r}")
     tagged = _Deprecated(legacy)
@@ -211,9 +219,7 @@ class Settings:
 
     imap_host: str | None = field(default=None, metadata=_key("IMAP_HOST", _str))
     imap_port: int = field(default=993, metadata=_key("IMAP_PORT", _int_range(1, 65535)))
-    imap_secure: Literal["ssl", "starttls", "none"] = field(
-        default="ssl", metadata=_key("IMAP_SECURE", _imap_secure)
-    )
+    imap_secure: Literal["ssl", "starttls", "none"] = field(default="ssl", metadata=_key("IMAP_SECURE", _imap_secure))
     imap_user: str | None = field(default=None, metadata=_key("IMAP_USER", _str))
     imap_pass: str | None = field(default=None, repr=False, metadata=_key("IMAP_PASS", str, secret=True))
     imap_folder: str = field(default="INBOX", metadata=_key("IMAP_FOLDER", _str))

@@ -228,8 +228,9 @@ class TmuxServer:
         its pane's id. Started outside any tmux client of ours (``$TMUX`` is dropped, as tmux
         refuses to nest), with this process's environment and umask if it starts the server."""
         environ = {k: v for k, v in os.environ.items() if k != "TMUX"}
-        result = self.run("new-session", "-d", "-P", "-F", "#{pane_id}", "-s", name, "-c", cwd, command,
-                          environ=environ)
+        result = self.run(
+            "new-session", "-d", "-P", "-F", "#{pane_id}", "-s", name, "-c", cwd, command, environ=environ
+        )
         if not result.ok or result.stderr or not result.first.startswith("%"):
             raise TmuxError(f"tmux could not start the session: {' '.join(result.stderr) or f'exit {result.code}'}")
         return result.first

@@ -61,31 +61,60 @@ SCHEMES = ("light", "dark")
 def sample_html() -> str:
     now = time.time()
     session = Session(
-        id=1, token="k3-7fqpzt2m9xwc4hvrnj", name="taskping-api", kind="tmux", target_socket="/tmp/tmux-0/default",
-        target_pane="%3", claude_session_id=None, cwd="/home/me/src/taskping", claude_pid=None, state="idle",
-        last_event="Stop", last_event_at=now, turn=3, notified_turn=2, last_prompt_at=now - 240, thread_root=None,
-        created_at=now - 3600, updated_at=now, expires_at=now + 86400,
+        id=1,
+        token="k3-7fqpzt2m9xwc4hvrnj",
+        name="taskping-api",
+        kind="tmux",
+        target_socket="/tmp/tmux-0/default",
+        target_pane="%3",
+        claude_session_id=None,
+        cwd="/home/me/src/taskping",
+        claude_pid=None,
+        state="idle",
+        last_event="Stop",
+        last_event_at=now,
+        turn=3,
+        notified_turn=2,
+        last_prompt_at=now - 240,
+        thread_root=None,
+        created_at=now - 3600,
+        updated_at=now,
+        expires_at=now + 86400,
     )
     notice = stop_notice(SAMPLE_REPLY, summary="4 min · edited 3 files · ran 2 commands")
-    mail = compose(notice, session, email_from="taskping@example.test", email_to="me@example.test",
-                   reply_window_until=now + 86400, state="idle")
+    mail = compose(
+        notice,
+        session,
+        email_from="taskping@example.test",
+        email_to="me@example.test",
+        reply_window_until=now + 86400,
+        state="idle",
+    )
     return mail.html
 
 
 def chromium() -> str | None:
-    return next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))),
-                None)
+    return next(
+        (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
+    )
 
 
 def screenshot(browser: str, page: Path, out: Path, *, width: int, scheme: str) -> None:
     """One full-length screenshot of ``page`` at ``width`` CSS px in ``scheme``."""
     with tempfile.TemporaryDirectory(prefix="taskping-preview-") as profile:
         cmd = [
-            browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            f"--user-data-dir={profile}", f"--window-size={width},1900", "--force-device-scale-factor=2",
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},1900",
+            "--force-device-scale-factor=2",
             f"--blink-settings=preferredColorScheme={0 if scheme == 'dark' else 1}",
             *(["--force-dark-mode"] if scheme == "dark" else []),
-            f"--screenshot={out}", page.as_uri(),
+            f"--screenshot={out}",
+            page.as_uri(),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0 or not out.exists():
@@ -106,8 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     browser = chromium()
     if browser is None:
-        print("notification_preview: no chromium on PATH; install it (Debian: apt-get install chromium) "
-              "or pass --html-only", file=sys.stderr)
+        print(
+            "notification_preview: no chromium on PATH; install it (Debian: apt-get install chromium) "
+            "or pass --html-only",
+            file=sys.stderr,
+        )
         return 1
     for scheme in SCHEMES:
         shot = (args.out / f"notification-{args.width}-{scheme}.png").resolve()

@@ -41,11 +41,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "replies by typing them; Ctrl-C stops it",
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, metavar="SECONDS",
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
         help="how long any one step may wait (default: 60)",
     )
     parser.add_argument(
-        "--fail-at", choices=list(STEPS), metavar="STEP",
+        "--fail-at",
+        choices=list(STEPS),
+        metavar="STEP",
         help="make STEP fail on purpose, to see (or test) how a failure is reported",
     )
 

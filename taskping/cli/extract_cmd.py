@@ -22,8 +22,12 @@ EXIT_REFUSED = 3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("eml", "text", "html"), default="eml", help="what FILE holds (default: eml)")
-    parser.add_argument("--command", action="store_true", help="print what would be typed (fence and CMD: rules applied)")
+    parser.add_argument(
+        "--format", choices=("eml", "text", "html"), default="eml", help="what FILE holds (default: eml)"
+    )
+    parser.add_argument(
+        "--command", action="store_true", help="print what would be typed (fence and CMD: rules applied)"
+    )
     parser.add_argument(
         "--sent",
         metavar="PATH",
@@ -51,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
         result = extract_eml(data, sent_texts=sent)
     else:
         body = data.decode("utf-8", errors="replace")
-        result = extract_reply(html=body, sent_texts=sent) if args.format == "html" else extract_reply(
-            text=body, sent_texts=sent
+        result = (
+            extract_reply(html=body, sent_texts=sent)
+            if args.format == "html"
+            else extract_reply(text=body, sent_texts=sent)
         )
     if not result.ok or result.text is None:
         print(f"taskping extract: refused: {result.refusal}", file=sys.stderr)

@@ -50,8 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     secret.add_argument("--password-stdin", action="store_true", help="read the app password from stdin")
     parser.add_argument("--imap-host")
     parser.add_argument("--imap-port", type=int)
-    parser.add_argument("--imap-secure", choices=("ssl", "starttls", "none"),
-                        help="ssl: implicit TLS (993); starttls: plain upgraded with STARTTLS (143); none: no TLS")
+    parser.add_argument(
+        "--imap-secure",
+        choices=("ssl", "starttls", "none"),
+        help="ssl: implicit TLS (993); starttls: plain upgraded with STARTTLS (143); none: no TLS",
+    )
     parser.add_argument("--smtp-host")
     parser.add_argument("--smtp-port", type=int)
     parser.add_argument("--smtp-secure", choices=("ssl", "starttls", "none"))
@@ -59,10 +62,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trusted-authserv-id", metavar="ID", help="override the provider's authserv-id(s)")
     parser.add_argument("--force", action="store_true", help="replace an existing env file without asking")
     parser.add_argument("--no-check", action="store_true", help="do not try the IMAP and SMTP logins")
-    parser.add_argument("--learn-from-reply", action="store_true",
-                        help="mail your phone, wait for your reply and set TRUSTED_AUTHSERV_ID from its headers")
-    parser.add_argument("--learn-timeout", type=int, default=LEARN_TIMEOUT, metavar="SECONDS",
-                        help=f"how long to wait for that reply (default {LEARN_TIMEOUT})")
+    parser.add_argument(
+        "--learn-from-reply",
+        action="store_true",
+        help="mail your phone, wait for your reply and set TRUSTED_AUTHSERV_ID from its headers",
+    )
+    parser.add_argument(
+        "--learn-timeout",
+        type=int,
+        default=LEARN_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for that reply (default {LEARN_TIMEOUT})",
+    )
 
 
 # -- asking
@@ -131,9 +142,17 @@ def gather(args: argparse.Namespace) -> tuple[Provider, dict[str, str]]:
     smtp_host = _ask(args.smtp_host or provider.smtp_host, "SMTP host", "--smtp-host")
     sender_auth, trusted = sender_auth_choice(provider, args.sender_auth, args.trusted_authserv_id)
     answers = Answers(
-        address=address, phone=phone, user=args.user or address, password=_password(args),
-        imap_host=imap_host, smtp_host=smtp_host, sender_auth=sender_auth, trusted_authserv_id=trusted,
-        imap_port=args.imap_port, imap_secure=args.imap_secure, smtp_port=args.smtp_port,
+        address=address,
+        phone=phone,
+        user=args.user or address,
+        password=_password(args),
+        imap_host=imap_host,
+        smtp_host=smtp_host,
+        sender_auth=sender_auth,
+        trusted_authserv_id=trusted,
+        imap_port=args.imap_port,
+        imap_secure=args.imap_secure,
+        smtp_port=args.smtp_port,
         smtp_secure=args.smtp_secure,
     )
     return provider, env_values(provider, answers)
@@ -198,15 +217,17 @@ def _learn(path: Path, provider: Provider, values: dict[str, str], timeout: int)
     settings = load_settings(path)
     try:
         message_id, tag = learn.send_test_mail(settings)
-        print(f"… sent a test mail to {settings.email_to} ([{tag}]); reply to it from your phone "
-              f"(waiting up to {timeout} s)", flush=True)
+        print(
+            f"… sent a test mail to {settings.email_to} ([{tag}]); reply to it from your phone "
+            f"(waiting up to {timeout} s)",
+            flush=True,
+        )
         reply = learn.wait_for_reply(settings, message_id, tag, timeout)
     except learn.LearnError as exc:
         print(f"✗ learn from reply: {exc}")
         return EXIT_CHECK_FAILED
     if reply is None:
-        print(f"✗ learn from reply: no reply from {settings.email_to} within {timeout} s; "
-              "the settings stay as written")
+        print(f"✗ learn from reply: no reply from {settings.email_to} within {timeout} s; the settings stay as written")
         return EXIT_CHECK_FAILED
     found = learn.learn(reply, provider.trusted_authserv_id)
     if found.header is not None:
@@ -225,6 +246,7 @@ def _learn(path: Path, provider: Provider, values: dict[str, str], timeout: int)
         print(f"✗ learn from reply: {exc}")
         return EXIT_CHECK_FAILED
     setting = f"SENDER_AUTH={found.sender_auth}" + (
-        f", TRUSTED_AUTHSERV_ID={found.trusted_authserv_id}" if "TRUSTED_AUTHSERV_ID" in values else "")
+        f", TRUSTED_AUTHSERV_ID={found.trusted_authserv_id}" if "TRUSTED_AUTHSERV_ID" in values else ""
+    )
     print(f"✓ learned from your reply: {setting} ({found.reason})")
     return EXIT_OK

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     # can read) is refused here, once, instead of being baked into every hook command.
     settings = load(args.env_file)
     env_file = settings.env_file
-    missing = [key for key, value in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not value]
+    missing = [
+        key for key, value in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not value
+    ]
     if missing and not args.uninstall and not args.force:
         # Hooks installed without addresses record every turn and mail nothing: refuse up front.
         where = str(env_file) if env_file else "the environment (no env file found)"

@@ -29,8 +29,11 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load(args.env_file)
     if settings.env_file is None:
-        raise ConfigError("--env-file", "the service needs an env file; none was given or found",
-                          "install -m 600 .env.example ~/.config/taskping/env")
+        raise ConfigError(
+            "--env-file",
+            "the service needs an env file; none was given or found",
+            "install -m 600 .env.example ~/.config/taskping/env",
+        )
     text = service.unit_text(service.relay_executable(), settings.env_file)
     if args.print_only:
         print(text, end="")

@@ -11,18 +11,25 @@ DESCRIPTION = (
     "Email MESSAGE (or, with -, standard input) in the thread of a tracked session: the one this runs in "
     "(its tmux pane), or the one named with --session. A reply to it is typed into that session's pane, "
     "as a reply to Claude is. Example, at the end of a long build in a spawned session: "
-    "`make test; taskping notify --title \"make test: exit $?\" \"tests finished\"`."
+    '`make test; taskping notify --title "make test: exit $?" "tests finished"`.'
 )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--session", metavar="NAME",
-                        help="the session to notify (as `taskping sessions` shows it; the prefix may be left out); "
-                             "default: the tracked session this tmux pane belongs to")
-    parser.add_argument("--title", metavar="T", help="a title: the subject's text and the line above the message "
-                                                     "(default: the message's first line)")
-    parser.add_argument("--plain", action="store_true",
-                        help="show the message as it is, in monospace (a log), instead of as markdown")
+    parser.add_argument(
+        "--session",
+        metavar="NAME",
+        help="the session to notify (as `taskping sessions` shows it; the prefix may be left out); "
+        "default: the tracked session this tmux pane belongs to",
+    )
+    parser.add_argument(
+        "--title",
+        metavar="T",
+        help="a title: the subject's text and the line above the message (default: the message's first line)",
+    )
+    parser.add_argument(
+        "--plain", action="store_true", help="show the message as it is, in monospace (a log), instead of as markdown"
+    )
     parser.add_argument("message", metavar="MESSAGE|-", help="the message (markdown), or - to read standard input")
 
 
@@ -36,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = load(args.env_file)
     try:
-        queued = notify(settings, message=message, title=args.title, session_name=args.session, plain=args.plain,
-                        environ=os.environ)
+        queued = notify(
+            settings, message=message, title=args.title, session_name=args.session, plain=args.plain, environ=os.environ
+        )
     except NotifyError as exc:
         print(f"notify: {exc}", file=sys.stderr)
         return 1

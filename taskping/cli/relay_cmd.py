@@ -27,7 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--once", action="store_true", help="process the mailbox once, send the outbox, exit")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument(
-        "--log-format", default="auto", choices=("auto", "human", "json"),
+        "--log-format",
+        default="auto",
+        choices=("auto", "human", "json"),
         help="auto: human lines on a terminal, JSON lines otherwise (the journal)",
     )
 

@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         last_event = f"{s.last_event or '-'} {_ago(s.last_event_at)}" if s.last_event else "-"
         expires = "ended" if not s.live else time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expires_at))
         state = "gone" if s.id in gone else s.state
-        table.append((s.name, s.token, state, s.cwd or "-", target, last_event, _mail_cell(_last_mail(last.get(s.id))), expires))
+        table.append(
+            (s.name, s.token, state, s.cwd or "-", target, last_event, _mail_cell(_last_mail(last.get(s.id))), expires)
+        )
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     for r in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -129,5 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if s.not_injectable:
             print(f"{s.name}: not injectable: {s.not_injectable}")
     if gone:
-        print(f"{len(gone)} session(s) gone (pane or PTY wrapper no longer runs): `taskping sessions --prune` ends them")
+        print(
+            f"{len(gone)} session(s) gone (pane or PTY wrapper no longer runs): `taskping sessions --prune` ends them"
+        )
     return 0

@@ -91,8 +91,7 @@ class _WholeWrites:
 class _DemoIMAPServer(IMAPServer):
     """pymap's connection handler, with every response sent whole (see :class:`_WholeWrites`)."""
 
-    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       sock_info: object) -> None:
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sock_info: object) -> None:
         await super().__call__(reader, _WholeWrites(writer), sock_info)  # type: ignore[arg-type]  # a StreamWriter stand-in: it forwards every other attribute
 
 
@@ -136,4 +135,3 @@ async def start_imap() -> ImapServer:
     callback = ProxyProtocolReader(config.proxy_protocol).get_callback(handler)
     server = await asyncio.start_server(callback, host=LOOPBACK, port=0)
     return ImapServer(config, backend.login, server)
-

@@ -26,9 +26,11 @@ def prompt_of(body: dict[str, Any]) -> str:
         if not isinstance(message, dict) or message.get("role") != "user":
             continue
         content = message.get("content")
-        blocks = [content] if isinstance(content, str) else [
-            b.get("text") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"
-        ]
+        blocks = (
+            [content]
+            if isinstance(content, str)
+            else [b.get("text") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"]
+        )
         texts = [t for t in blocks if isinstance(t, str) and not t.lstrip().startswith(SYSTEM_REMINDER)]
         return texts[-1] if texts else ""
     return ""
@@ -38,7 +40,7 @@ def answer_for(prompt: str) -> str:
     """The demo model's whole intelligence: say what arrived, and from where."""
     first = " ".join(prompt.split())[:200]
     return (
-        f"Got it: \"{first}\".\n"
+        f'Got it: "{first}".\n'
         "(This answer comes from taskping demo's local model endpoint on 127.0.0.1, not from Anthropic.)"
     )
 
@@ -62,14 +64,23 @@ def stream(model: str, text: str) -> bytes:
     return b"".join(
         [
             _sse("message_start", {"type": "message_start", "message": message}),
-            _sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}}),
-            _sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                         "delta": {"type": "text_delta", "text": text}}),
+            _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+            _sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            ),
             _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            _sse("message_delta", {"type": "message_delta",
-                                   "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                   "usage": {"output_tokens": 20}}),
+            _sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 20},
+                },
+            ),
             _sse("message_stop", {"type": "message_stop"}),
         ]
     )
@@ -119,9 +130,16 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._send(200, "text/event-stream", stream(model, text))
         else:
-            message = {"id": f"msg_demo{next(_ids):06d}", "type": "message", "role": "assistant", "model": model,
-                       "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                       "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 20}}
+            message = {
+                "id": f"msg_demo{next(_ids):06d}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 20},
+            }
             self._send(200, "application/json", json.dumps(message).encode())
 
 

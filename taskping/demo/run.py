@@ -179,13 +179,22 @@ class Demo:
         self.home = make_home(self.root, self.model.base_url, version=version, path=path)
         m = self.mail
         values = {
-            "IMAP_HOST": "127.0.0.1", "IMAP_PORT": m.imap_port, "IMAP_SECURE": "none",
-            "IMAP_USER": RELAY_USER, "IMAP_PASS": m.passwords[RELAY_USER], "IMAP_POLL_SECONDS": 5,
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": m.smtp_port, "SMTP_SECURE": "none",
-            "SMTP_USER": RELAY_USER, "SMTP_PASS": m.passwords[RELAY_USER],
-            "EMAIL_FROM": m.address(RELAY_USER), "EMAIL_TO": m.address(PHONE_USER),
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": m.imap_port,
+            "IMAP_SECURE": "none",
+            "IMAP_USER": RELAY_USER,
+            "IMAP_PASS": m.passwords[RELAY_USER],
+            "IMAP_POLL_SECONDS": 5,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": m.smtp_port,
+            "SMTP_SECURE": "none",
+            "SMTP_USER": RELAY_USER,
+            "SMTP_PASS": m.passwords[RELAY_USER],
+            "EMAIL_FROM": m.address(RELAY_USER),
+            "EMAIL_TO": m.address(PHONE_USER),
             "ALLOWED_SENDERS": m.address(PHONE_USER),
-            "SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": AUTHSERV_ID,
+            "SENDER_AUTH": "authres",
+            "TRUSTED_AUTHSERV_ID": AUTHSERV_ID,
             "SESSION_MAP_PATH": self.state_dir / "taskping.db",
             "TMUX_SESSION_PREFIX": TMUX_PREFIX,
             "RATE_LIMIT_PER_MINUTE": 10,  # so replies sent by hand with --keep are not held back
@@ -203,8 +212,9 @@ class Demo:
     def _taskping(self, *args: str, step: str, env: dict[str, str] | None = None) -> str:
         command = [*_taskping_bin("taskping"), "--env-file", str(self.env_file), *args]
         try:
-            out = subprocess.run(command, env=env or self._child_env(), capture_output=True, text=True,
-                                 timeout=60, check=False)
+            out = subprocess.run(
+                command, env=env or self._child_env(), capture_output=True, text=True, timeout=60, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise StepFailed(step, f"`taskping {args[0]}` could not run: {exc}") from None
         if out.returncode != 0:
@@ -217,8 +227,9 @@ class Demo:
 
         command = [*_taskping_bin("taskping-relay"), "--env-file", str(self.env_file)]
         with open(self.relay_log, "wb") as log:
-            self.relay = subprocess.Popen(command, env=self._child_env(), stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=log, start_new_session=True)
+            self.relay = subprocess.Popen(
+                command, env=self._child_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
         db = self.state_dir / "taskping.db"
         deadline = time.monotonic() + self.options.timeout
         while time.monotonic() < deadline:
@@ -247,8 +258,19 @@ class Demo:
             raise StepFailed("session", f"--claude {claude!r} is not an executable file")
         self.stand_in = claude is None
         command = [sys.executable, "-m", "taskping.demo.standin"] if claude is None else [claude]
-        self._taskping("spawn", "--tmux-socket", str(self.tmux_socket), "--cwd", str(self.home.project),
-                       "--name", SESSION_NAME, "--", *command, step="session", env=dict(self.home.env))
+        self._taskping(
+            "spawn",
+            "--tmux-socket",
+            str(self.tmux_socket),
+            "--cwd",
+            str(self.home.project),
+            "--name",
+            SESSION_NAME,
+            "--",
+            *command,
+            step="session",
+            env=dict(self.home.env),
+        )
         self.tmux_pid = int(self._tmux("display-message", "-p", "#{pid}") or 0) or None
         self.pane = self._tmux("list-panes", "-t", self.session, "-F", "#{pane_id}") or None
         self._wait_screen("session", lambda state: state == "ready", "its prompt never became ready")
@@ -316,8 +338,11 @@ class Demo:
                 self._tmux("send-keys", "-t", self.pane, "Enter")  # the first Enter was lost
                 typed_at = time.monotonic()
             time.sleep(SCREEN_POLL)
-        raise StepFailed("prompt", f"the prompt was not submitted within {self.options.timeout:.0f} s; "
-                                   f"screen ends with: {self._screen_tail()!r}")
+        raise StepFailed(
+            "prompt",
+            f"the prompt was not submitted within {self.options.timeout:.0f} s; "
+            f"screen ends with: {self._screen_tail()!r}",
+        )
 
     def _state_of(self, lines: list[str]) -> str:
         from taskping.injectors.screen import read_screen
@@ -331,8 +356,11 @@ class Demo:
         assert self.phone is not None
         mail = self.phone.wait_for(match, self.options.timeout)
         if mail is None:
-            raise StepFailed(key, f"{why} within {self.options.timeout:.0f} s; relay says: {self._relay_said()}; "
-                                  f"screen ends with: {self._screen_tail()!r}")
+            raise StepFailed(
+                key,
+                f"{why} within {self.options.timeout:.0f} s; relay says: {self._relay_said()}; "
+                f"screen ends with: {self._screen_tail()!r}",
+            )
         return mail
 
     def _wait_typed(self, text: str, reply_id: str) -> list[str]:
@@ -352,8 +380,10 @@ class Demo:
             if refusal is not None:
                 raise StepFailed("typed", f"the relay refused the reply: {_first_line(refusal.text)}")
             time.sleep(0.2)
-        raise StepFailed("typed", f"the reply did not reach the pane within {self.options.timeout:.0f} s; "
-                                  f"relay says: {self._relay_said()}")
+        raise StepFailed(
+            "typed",
+            f"the reply did not reach the pane within {self.options.timeout:.0f} s; relay says: {self._relay_said()}",
+        )
 
     def _show_mail(self, mail: Mail) -> None:
         self.p.detail([f"Subject: {mail.subject}", *_body_lines(mail.text, 8)])
@@ -366,12 +396,16 @@ class Demo:
         m = self.mail
         self.p.say("")
         self.p.say("Still running (--keep). Ctrl-C stops everything the demo started and removes its temp dir.")
-        self.p.say(f"  watch the session:  tmux -S {shlex.quote(str(self.tmux_socket))} attach -t {self.session}"
-                   "   (detach: Ctrl-b d)")
+        self.p.say(
+            f"  watch the session:  tmux -S {shlex.quote(str(self.tmux_socket))} attach -t {self.session}"
+            "   (detach: Ctrl-b d)"
+        )
         self.p.say(f"  relay's log:        {self.state_dir / 'taskping.log'}  (stderr: {self.relay_log})")
         self.p.say(f"  the mail accounts:  IMAP 127.0.0.1:{m.imap_port}, SMTP 127.0.0.1:{m.smtp_port}, no TLS;")
-        self.p.say(f"                      {m.address(PHONE_USER)} / {m.passwords[PHONE_USER]} (the phone), "
-                   f"{m.address(RELAY_USER)} / {m.passwords[RELAY_USER]} (the relay)")
+        self.p.say(
+            f"                      {m.address(PHONE_USER)} / {m.passwords[PHONE_USER]} (the phone), "
+            f"{m.address(RELAY_USER)} / {m.passwords[RELAY_USER]} (the relay)"
+        )
         self.p.say("  send more replies:  type a line here and press Enter; the phone replies with it to the")
         self.p.say("                      latest notification (or reply from any mail client with the account above).")
         while True:
@@ -455,4 +489,3 @@ def _body_lines(text: str, limit: int) -> list[str]:
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "(empty)")
-

@@ -50,21 +50,29 @@ class StandIn:
             hooks = json.loads(self.settings.read_text()).get("hooks", {}).get(event, [])
         except (OSError, ValueError):
             return
-        payload = json.dumps({
-            "session_id": self.session_id,
-            "transcript_path": str(Path(self.cwd) / ".standin-transcript.jsonl"),
-            "cwd": self.cwd,
-            "hook_event_name": event,
-            **fields,
-        })
+        payload = json.dumps(
+            {
+                "session_id": self.session_id,
+                "transcript_path": str(Path(self.cwd) / ".standin-transcript.jsonl"),
+                "cwd": self.cwd,
+                "hook_event_name": event,
+                **fields,
+            }
+        )
         env = {**os.environ, "CLAUDE_PID": str(os.getpid()), "CLAUDE_PROJECT_DIR": self.cwd}
         for group in hooks if isinstance(hooks, list) else []:
             for hook in group.get("hooks", []) if isinstance(group, dict) else []:
                 command = hook.get("command") if isinstance(hook, dict) else None
                 if isinstance(command, str):
                     try:
-                        subprocess.run(["/bin/sh", "-c", command], input=payload.encode(), env=env,
-                                       capture_output=True, timeout=float(hook.get("timeout") or 60), check=False)
+                        subprocess.run(
+                            ["/bin/sh", "-c", command],
+                            input=payload.encode(),
+                            env=env,
+                            capture_output=True,
+                            timeout=float(hook.get("timeout") or 60),
+                            check=False,
+                        )
                     except (OSError, subprocess.TimeoutExpired):
                         pass  # like Claude Code: a failing hook never stops the session
 

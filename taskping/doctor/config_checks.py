@@ -34,7 +34,9 @@ def file_check(path: Path | None) -> Check:
     detail = f"config: {path} (mode {mode:04o}, owner {'you' if path.stat().st_uid == os.getuid() else 'someone else'})"
     if mode & 0o077:
         # load_settings refuses this when the file holds a password; without one it may be shared.
-        return Check.ok("config", detail, note=f"others can read it; chmod 600 {shlex.quote(str(path))} if that is not meant")
+        return Check.ok(
+            "config", detail, note=f"others can read it; chmod 600 {shlex.quote(str(path))} if that is not meant"
+        )
     return Check.ok("config", detail)
 
 
@@ -47,11 +49,17 @@ def keys_check(settings: Settings) -> Check:
         missing.append(exc.key)
         mode = None
     if missing:
-        return Check.fail("keys", f"keys: every value is valid, but unset: {', '.join(missing)}",
-                          "set them in the env file (see .env.example)")
+        return Check.fail(
+            "keys",
+            f"keys: every value is valid, but unset: {', '.join(missing)}",
+            "set them in the env file (see .env.example)",
+        )
     notes = [n for n in (settings.imap_secure_note, _risky(settings, mode)) if n]
-    return Check.ok("keys", f"keys: all valid (IMAP_SECURE={settings.imap_secure}, SMTP_SECURE={settings.smtp_secure}, "
-                            f"SENDER_AUTH={mode})", note="; ".join(notes) or None)
+    return Check.ok(
+        "keys",
+        f"keys: all valid (IMAP_SECURE={settings.imap_secure}, SMTP_SECURE={settings.smtp_secure}, SENDER_AUTH={mode})",
+        note="; ".join(notes) or None,
+    )
 
 
 def _env_name(settings: Settings, attr_upper: str) -> str:

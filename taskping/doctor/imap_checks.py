@@ -21,7 +21,12 @@ from taskping.relay.imap_connect import CONNECT_ERRORS
 
 RECENT = 5  # messages per sender whose Authentication-Results are read
 STAGES = ("imap-connect", "imap-login", "imap-folder", "imap-idle")
-LABELS = {"imap-connect": "IMAP connect", "imap-login": "IMAP login", "imap-folder": "IMAP folder", "imap-idle": "IMAP IDLE"}
+LABELS = {
+    "imap-connect": "IMAP connect",
+    "imap-login": "IMAP login",
+    "imap-folder": "IMAP folder",
+    "imap-idle": "IMAP IDLE",
+}
 
 
 def _fix(failure: MailFailure) -> str:
@@ -51,9 +56,13 @@ def checks(settings: Settings) -> list[Check]:
     except MailFailure as failure:
         return [Check.fail("imap-connect", f"IMAP connect: {failure.line}", _fix(failure)), *_skipped(1, "connect")]
     try:
-        out.append(Check.ok("imap-connect", f"IMAP connect: {where}, {_tls(client, s.imap_secure)}",
-                            note="IMAP_SECURE=none: the password crosses the network in clear"
-                            if s.imap_secure == "none" else None))
+        out.append(
+            Check.ok(
+                "imap-connect",
+                f"IMAP connect: {where}, {_tls(client, s.imap_secure)}",
+                note="IMAP_SECURE=none: the password crosses the network in clear" if s.imap_secure == "none" else None,
+            )
+        )
         try:
             imap_connect.log_in(client, s)
         except MailFailure as failure:
@@ -62,15 +71,25 @@ def checks(settings: Settings) -> list[Check]:
         try:
             info = imap_connect.select(client, s, readonly=True)
         except MailFailure as failure:
-            return [*out, Check.fail("imap-folder", f"IMAP folder: {failure.line}", _fix(failure)),
-                    *_skipped(3, "folder")]
+            return [
+                *out,
+                Check.fail("imap-folder", f"IMAP folder: {failure.line}", _fix(failure)),
+                *_skipped(3, "folder"),
+            ]
         count = int(info.get(b"EXISTS", 0))
-        out.append(Check.ok("imap-folder", f"IMAP folder: {s.imap_folder} ({count} message{'s' if count != 1 else ''})"))
+        out.append(
+            Check.ok("imap-folder", f"IMAP folder: {s.imap_folder} ({count} message{'s' if count != 1 else ''})")
+        )
         if client.has_capability("IDLE"):
             out.append(Check.ok("imap-idle", "IMAP IDLE: offered (replies are seen as they arrive)"))
         else:
-            out.append(Check.ok("imap-idle", f"IMAP IDLE: not offered; the relay polls every {s.imap_poll_seconds} s",
-                                note="lower IMAP_POLL_SECONDS for quicker replies"))
+            out.append(
+                Check.ok(
+                    "imap-idle",
+                    f"IMAP IDLE: not offered; the relay polls every {s.imap_poll_seconds} s",
+                    note="lower IMAP_POLL_SECONDS for quicker replies",
+                )
+            )
         out += authserv_checks(client, s)
     except CONNECT_ERRORS as exc:
         lost = imap_errors.lost_connection(exc, host=s.imap_host, port=s.imap_port)
@@ -102,8 +121,13 @@ def authserv_checks(client: imapclient.IMAPClient, settings: Settings) -> list[C
         name = f"authserv-id:{sender}"
         uids = client.search(["FROM", sender])[-RECENT:]
         if not uids:
-            out.append(Check.skip(name, f"authserv-id of mail from {sender}: no mail from them in "
-                                        f"{settings.imap_folder} yet (send a reply, then run doctor again)"))
+            out.append(
+                Check.skip(
+                    name,
+                    f"authserv-id of mail from {sender}: no mail from them in "
+                    f"{settings.imap_folder} yet (send a reply, then run doctor again)",
+                )
+            )
             continue
         seen: list[str] = []
         for data in client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (AUTHENTICATION-RESULTS)]"]).values():
@@ -118,6 +142,12 @@ def authserv_checks(client: imapclient.IMAPClient, settings: Settings) -> list[C
         elif trusted is not None and any(trusted.matches(i) for i in seen if i != "(none)"):
             out.append(Check.ok(name, detail))
         else:
-            out.append(Check.fail(name, detail, "set TRUSTED_AUTHSERV_ID to your provider's id (docs/providers.md): "
-                                                "the topmost Authentication-Results is the one your provider wrote"))
+            out.append(
+                Check.fail(
+                    name,
+                    detail,
+                    "set TRUSTED_AUTHSERV_ID to your provider's id (docs/providers.md): "
+                    "the topmost Authentication-Results is the one your provider wrote",
+                )
+            )
     return out

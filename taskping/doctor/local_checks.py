@@ -35,15 +35,25 @@ def tools() -> list[Check]:
     if tmux and version:
         out.append(Check.ok("tmux", f"tmux: {tmux} ({version})"))
     else:
-        out.append(Check.fail("tmux", "tmux: not found on PATH" if not tmux else f"tmux: {tmux} does not run",
-                              "install tmux (apt install tmux / brew install tmux)"))
+        out.append(
+            Check.fail(
+                "tmux",
+                "tmux: not found on PATH" if not tmux else f"tmux: {tmux} does not run",
+                "install tmux (apt install tmux / brew install tmux)",
+            )
+        )
     claude = shutil.which("claude")
     version = _version([claude, "--version"]) if claude else None
     if claude and version:
         out.append(Check.ok("claude", f"claude: {claude} ({version})"))
     else:
-        out.append(Check.fail("claude", "claude: not found on PATH" if not claude else f"claude: {claude} does not run",
-                              "install Claude Code (npm install -g @anthropic-ai/claude-code) or add it to PATH"))
+        out.append(
+            Check.fail(
+                "claude",
+                "claude: not found on PATH" if not claude else f"claude: {claude} does not run",
+                "install Claude Code (npm install -g @anthropic-ai/claude-code) or add it to PATH",
+            )
+        )
     return out
 
 
@@ -79,7 +89,9 @@ def hooks(settings: Settings) -> Check:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Check.fail("hooks", f"hooks: cannot read {path}: {exc.__class__.__name__}", f"repair the JSON, then {fix}")
+        return Check.fail(
+            "hooks", f"hooks: cannot read {path}: {exc.__class__.__name__}", f"repair the JSON, then {fix}"
+        )
     found = _our_hooks(data if isinstance(data, dict) else {})
     missing = [e for e in EVENTS if e not in found]
     if missing:
@@ -87,8 +99,11 @@ def hooks(settings: Settings) -> Check:
     want = str(settings.env_file) if settings.env_file else None
     elsewhere = sorted({_env_file_of(w) or "(none)" for argvs in found.values() for w in argvs} - {want or "(none)"})
     if elsewhere:
-        return Check.fail("hooks", f"hooks: installed in {path} but read {', '.join(elsewhere)}, not "
-                                   f"{want or 'the environment alone'}", fix)
+        return Check.fail(
+            "hooks",
+            f"hooks: installed in {path} but read {', '.join(elsewhere)}, not {want or 'the environment alone'}",
+            fix,
+        )
     missing_exe = sorted({w[0] for argvs in found.values() for w in argvs if not shutil.which(w[0])})
     if missing_exe:
         return Check.fail("hooks", f"hooks: the command {missing_exe[0]} no longer exists", fix)
@@ -113,8 +128,11 @@ def state(settings: Settings) -> list[Check]:
     path = settings.session_map_path
     if not path.is_file():
         return [
-            Check.fail("relay", f"relay: never ran here ({path} does not exist)",
-                       "start it: taskping install-service, then systemctl --user enable --now taskping-relay"),
+            Check.fail(
+                "relay",
+                f"relay: never ran here ({path} does not exist)",
+                "start it: taskping install-service, then systemctl --user enable --now taskping-relay",
+            ),
             Check.ok("outbox", "outbox: empty"),
             Check.ok("sessions", "sessions: none tracked"),
         ]
@@ -137,8 +155,11 @@ def relay(conn: sqlite3.Connection) -> Check:
     age = time.time() - last.beat_at
     if daemons.alive(conn, "relay"):
         return Check.ok("relay", f"relay: running (pid {last.pid} on {last.host}, heartbeat {age:.0f} s ago)")
-    return Check.fail("relay", f"relay: not running (last heartbeat {age:.0f} s ago, pid {last.pid})",
-                      fix + "; journalctl --user -u taskping-relay says why it stopped")
+    return Check.fail(
+        "relay",
+        f"relay: not running (last heartbeat {age:.0f} s ago, pid {last.pid})",
+        fix + "; journalctl --user -u taskping-relay says why it stopped",
+    )
 
 
 def outbox(conn: sqlite3.Connection) -> Check:
@@ -153,8 +174,9 @@ def outbox(conn: sqlite3.Connection) -> Check:
         return Check.ok("outbox", detail)
     lines = "; ".join(f"{r.status} {r.message_id} after {r.attempts} attempt(s): {r.last_error}" for r in troubled[:5])
     more = f" (+{len(troubled) - 5} more)" if len(troubled) > 5 else ""
-    return Check.fail("outbox", f"{detail}: {lines}{more}",
-                      "fix the SMTP problem named above, then taskping send-outbox")
+    return Check.fail(
+        "outbox", f"{detail}: {lines}{more}", "fix the SMTP problem named above, then taskping send-outbox"
+    )
 
 
 def panes(conn: sqlite3.Connection) -> Check:
@@ -163,8 +185,11 @@ def panes(conn: sqlite3.Connection) -> Check:
     live = [s for s in sessions.all_sessions(conn) if s.kind == "tmux"]
     gone = [s.name for s in live if not _pane_alive(s.target_socket, s.target_pane)]
     if gone:
-        return Check.fail("sessions", f"sessions: {len(gone)} of {len(live)} tracked have no tmux pane any more: "
-                                      f"{', '.join(gone)}", "taskping sessions --prune")
+        return Check.fail(
+            "sessions",
+            f"sessions: {len(gone)} of {len(live)} tracked have no tmux pane any more: {', '.join(gone)}",
+            "taskping sessions --prune",
+        )
     return Check.ok("sessions", f"sessions: {len(live)} tracked, every pane alive")
 
 

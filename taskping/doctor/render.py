@@ -25,5 +25,6 @@ def human(checks: list[Check]) -> str:
 def as_json(checks: list[Check]) -> str:
     return json.dumps(
         {"ok": not any(c.status == "fail" for c in checks), "checks": [c.as_dict() for c in checks]},
-        indent=2, ensure_ascii=False,
+        indent=2,
+        ensure_ascii=False,
     )

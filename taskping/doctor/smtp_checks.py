@@ -47,12 +47,18 @@ async def _checks(s: Settings, *, send_test: bool) -> list[Check]:
         try:
             await smtp.connect()
         except ERRORS as exc:
-            return [_failed("smtp-connect", exc, s), *[Check.skip(n, f"{_label(n)}: not checked (connect failed)")
-                                                        for n in STAGES[1:]]]
+            return [
+                _failed("smtp-connect", exc, s),
+                *[Check.skip(n, f"{_label(n)}: not checked (connect failed)") for n in STAGES[1:]],
+            ]
         tls = "implicit TLS" if s.smtp_secure == "ssl" else "STARTTLS" if s.smtp_secure == "starttls" else "no TLS"
-        out.append(Check.ok("smtp-connect", f"SMTP connect: {s.smtp_host}:{s.smtp_port}, {tls}",
-                            note="SMTP_SECURE=none: the password crosses the network in clear"
-                            if s.smtp_secure == "none" else None))
+        out.append(
+            Check.ok(
+                "smtp-connect",
+                f"SMTP connect: {s.smtp_host}:{s.smtp_port}, {tls}",
+                note="SMTP_SECURE=none: the password crosses the network in clear" if s.smtp_secure == "none" else None,
+            )
+        )
         if s.smtp_user:
             try:
                 await smtp.login(s.smtp_user, s.smtp_pass or "")

@@ -26,19 +26,74 @@ BLACK: C.RGBA = (0, 0, 0, 1.0)
 WHITE: RGB = (255, 255, 255)
 LINK_COLOURS: frozenset[C.RGBA] = frozenset({(0, 0, 238, 1.0), (85, 26, 139, 1.0)})  # unvisited, visited
 _MAX_CANDIDATES = 16
-_TAG_SCALE = {"small": 1 / 1.2, "sub": 1 / 1.2, "sup": 1 / 1.2, "big": 1.2, "h1": 2.0, "h2": 1.5, "h3": 1.17,
-              "h5": 0.83, "h6": 0.67}
+_TAG_SCALE = {
+    "small": 1 / 1.2,
+    "sub": 1 / 1.2,
+    "sup": 1 / 1.2,
+    "big": 1.2,
+    "h1": 2.0,
+    "h2": 1.5,
+    "h3": 1.17,
+    "h5": 0.83,
+    "h6": 0.67,
+}
 _FONT_SIZE_ATTR = {1: 10.0, 2: 13.0, 3: 16.0, 4: 18.0, 5: 24.0, 6: 32.0, 7: 48.0}
 _COLOUR_PROPS = frozenset({"color", "background", "background-color"})
 _SIZE_PROPS = frozenset({"font-size", "font"})
 _PRE = frozenset({"pre", "pre-wrap", "pre-line", "break-spaces"})
 # Inline by default: vertical padding and borders on them overlap the lines around.
-_INLINE_TAGS = frozenset({"span", "a", "font", "b", "i", "u", "s", "strong", "em", "code", "small", "big", "sub",
-                          "sup", "mark", "label", "abbr", "cite", "q", "tt", "var", "kbd", "samp", "strike", "del",
-                          "ins", "bdi", "time", "data", "dfn"})
-_BOX_EDGE_PROPS = frozenset({"padding", "padding-top", "padding-bottom", "padding-block", "padding-block-start",
-                             "padding-block-end", "border", "border-top", "border-bottom", "border-width",
-                             "border-top-width", "border-bottom-width", "border-block", "border-block-width"})
+_INLINE_TAGS = frozenset(
+    {
+        "span",
+        "a",
+        "font",
+        "b",
+        "i",
+        "u",
+        "s",
+        "strong",
+        "em",
+        "code",
+        "small",
+        "big",
+        "sub",
+        "sup",
+        "mark",
+        "label",
+        "abbr",
+        "cite",
+        "q",
+        "tt",
+        "var",
+        "kbd",
+        "samp",
+        "strike",
+        "del",
+        "ins",
+        "bdi",
+        "time",
+        "data",
+        "dfn",
+    }
+)
+_BOX_EDGE_PROPS = frozenset(
+    {
+        "padding",
+        "padding-top",
+        "padding-bottom",
+        "padding-block",
+        "padding-block-start",
+        "padding-block-end",
+        "border",
+        "border-top",
+        "border-bottom",
+        "border-width",
+        "border-top-width",
+        "border-bottom-width",
+        "border-block",
+        "border-block-width",
+    }
+)
 _FIXED_HEIGHT_OK = frozenset({"table", "tr", "td", "th", "tbody", "thead", "tfoot", "img", "hr"})
 _MAX_INLINE_EDGE_PX = 4.0
 
@@ -83,8 +138,7 @@ def _font_attr_px(value: str, parent_px: float) -> float | None:
     return _FONT_SIZE_ATTR[min(7, max(1, level))] if v else parent_px
 
 
-_STYLING_ATTRS = ("style", "bgcolor", "color", "text", "link", "vlink", "alink", "size", "background", "hidden",
-                  "face")
+_STYLING_ATTRS = ("style", "bgcolor", "color", "text", "link", "vlink", "alink", "size", "background", "hidden", "face")
 
 
 def look_of(
@@ -119,9 +173,23 @@ def _look(
 
 # Fonts whose glyphs are pictures: "J" in Wingdings is a smiley, so what is
 # typed is not what was seen. (Unicode fonts such as "Segoe UI Symbol" are fine.)
-_SYMBOL_FONTS = frozenset({"wingdings", "wingdings 2", "wingdings 3", "webdings", "symbol", "marlett",
-                           "zapf dingbats", "itc zapf dingbats", "zapfdingbats", "bookshelf symbol 7",
-                           "ms outlook", "ms reference specialty", "mt extra"})
+_SYMBOL_FONTS = frozenset(
+    {
+        "wingdings",
+        "wingdings 2",
+        "wingdings 3",
+        "webdings",
+        "symbol",
+        "marlett",
+        "zapf dingbats",
+        "itc zapf dingbats",
+        "zapfdingbats",
+        "bookshelf symbol 7",
+        "ms outlook",
+        "ms reference specialty",
+        "mt extra",
+    }
+)
 
 
 def _families(value: str) -> set[str]:
@@ -161,7 +229,7 @@ def _compute(
     if tag == "bdo":
         unknown.append("<bdo> (shows the characters in another order)")
     if "background" in attrs and tag in ("body", "table", "td", "th", "tr"):
-        unknown.append(f"background=\"{attrs['background'][:60]}\" (an image behind the text)")
+        unknown.append(f'background="{attrs["background"][:60]}" (an image behind the text)')
 
     # Font size first: lengths in em depend on it.
     font_px = parent.font_px * _TAG_SCALE.get(tag, 1.0)
@@ -249,8 +317,20 @@ def _compute(
         elif ratios and min(ratios) < V.VISIBLE_CONTRAST:
             unknown.append(f"text colour too close to its background (contrast {min(ratios):.2f})")
     first_unknown = parent.unknown or (unknown[0] if unknown else None)
-    return replace(parent, fgs=fgs, bgs=bgs, font_px=font_px, pre=pre, links=links, hidden=hidden, faint=faint,
-                   unknown=first_unknown, escape=escape, line_factor=line_factor, line_px=line_px)
+    return replace(
+        parent,
+        fgs=fgs,
+        bgs=bgs,
+        font_px=font_px,
+        pre=pre,
+        links=links,
+        hidden=hidden,
+        faint=faint,
+        unknown=first_unknown,
+        escape=escape,
+        line_factor=line_factor,
+        line_px=line_px,
+    )
 
 
 def _line_height(
@@ -343,7 +423,7 @@ def _link_colours(tag: str, attrs: Mapping[str, str], parent: Look, unknown: lis
         if name in attrs:
             colour = C.parse_color(attrs[name])
             if colour is None:
-                unknown.append(f"{name}=\"{attrs[name][:60]}\"")
+                unknown.append(f'{name}="{attrs[name][:60]}"')
             else:
                 found.add(colour)
     return frozenset(found) if found else parent.links

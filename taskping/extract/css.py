@@ -45,19 +45,52 @@ CSS_WS = " \t\n\r\f"
 # CSS named colours mail clients write (plus the system colours Outlook uses).
 # A name not listed here is "not understood", which refuses: never a guess.
 _NAMED: dict[str, tuple[int, int, int]] = {
-    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "green": (0, 128, 0),
-    "blue": (0, 0, 255), "yellow": (255, 255, 0), "gray": (128, 128, 128), "grey": (128, 128, 128),
-    "silver": (192, 192, 192), "lightgray": (211, 211, 211), "lightgrey": (211, 211, 211),
-    "darkgray": (169, 169, 169), "darkgrey": (169, 169, 169), "dimgray": (105, 105, 105),
-    "dimgrey": (105, 105, 105), "gainsboro": (220, 220, 220), "whitesmoke": (245, 245, 245),
-    "snow": (255, 250, 250), "ivory": (255, 255, 240), "linen": (250, 240, 230), "azure": (240, 255, 255),
-    "ghostwhite": (248, 248, 255), "floralwhite": (255, 250, 240), "mintcream": (245, 255, 250),
-    "aliceblue": (240, 248, 255), "seashell": (255, 245, 238), "honeydew": (240, 255, 240),
-    "navy": (0, 0, 128), "maroon": (128, 0, 0), "purple": (128, 0, 128), "teal": (0, 128, 128),
-    "olive": (128, 128, 0), "lime": (0, 255, 0), "aqua": (0, 255, 255), "cyan": (0, 255, 255),
-    "fuchsia": (255, 0, 255), "magenta": (255, 0, 255), "orange": (255, 165, 0),
-    "darkblue": (0, 0, 139), "darkred": (139, 0, 0), "darkgreen": (0, 100, 0), "brown": (165, 42, 42),
-    "windowtext": (0, 0, 0), "window": (255, 255, 255), "canvas": (255, 255, 255), "canvastext": (0, 0, 0),
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "red": (255, 0, 0),
+    "green": (0, 128, 0),
+    "blue": (0, 0, 255),
+    "yellow": (255, 255, 0),
+    "gray": (128, 128, 128),
+    "grey": (128, 128, 128),
+    "silver": (192, 192, 192),
+    "lightgray": (211, 211, 211),
+    "lightgrey": (211, 211, 211),
+    "darkgray": (169, 169, 169),
+    "darkgrey": (169, 169, 169),
+    "dimgray": (105, 105, 105),
+    "dimgrey": (105, 105, 105),
+    "gainsboro": (220, 220, 220),
+    "whitesmoke": (245, 245, 245),
+    "snow": (255, 250, 250),
+    "ivory": (255, 255, 240),
+    "linen": (250, 240, 230),
+    "azure": (240, 255, 255),
+    "ghostwhite": (248, 248, 255),
+    "floralwhite": (255, 250, 240),
+    "mintcream": (245, 255, 250),
+    "aliceblue": (240, 248, 255),
+    "seashell": (255, 245, 238),
+    "honeydew": (240, 255, 240),
+    "navy": (0, 0, 128),
+    "maroon": (128, 0, 0),
+    "purple": (128, 0, 128),
+    "teal": (0, 128, 128),
+    "olive": (128, 128, 0),
+    "lime": (0, 255, 0),
+    "aqua": (0, 255, 255),
+    "cyan": (0, 255, 255),
+    "fuchsia": (255, 0, 255),
+    "magenta": (255, 0, 255),
+    "orange": (255, 165, 0),
+    "darkblue": (0, 0, 139),
+    "darkred": (139, 0, 0),
+    "darkgreen": (0, 100, 0),
+    "brown": (165, 42, 42),
+    "windowtext": (0, 0, 0),
+    "window": (255, 255, 255),
+    "canvas": (255, 255, 255),
+    "canvastext": (0, 0, 0),
 }
 TRANSPARENT: RGBA = (0, 0, 0, 0.0)
 
@@ -242,8 +275,20 @@ class Matched:
 
 # At-rules whose body holds style rules that apply only sometimes.
 _CONDITIONAL_AT = ("@media", "@supports", "@container", "@layer", "@document", "@-moz-document", "@scope")
-_INERT_AT = ("@font-face", "@page", "@keyframes", "@-webkit-keyframes", "@-moz-keyframes", "@counter-style",
-             "@property", "@font-feature-values", "@viewport", "@-ms-viewport", "@namespace", "@charset")
+_INERT_AT = (
+    "@font-face",
+    "@page",
+    "@keyframes",
+    "@-webkit-keyframes",
+    "@-moz-keyframes",
+    "@counter-style",
+    "@property",
+    "@font-feature-values",
+    "@viewport",
+    "@-ms-viewport",
+    "@namespace",
+    "@charset",
+)
 
 
 @dataclass

@@ -46,22 +46,109 @@ from . import appearance as A
 from . import css as C
 from .lines import looks_like_attribution
 
-VOID = frozenset({
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "keygen", "basefont", "frame", "isindex",
-})
-HIDDEN_TAGS = frozenset({
-    "script", "style", "head", "template", "title", "noscript", "object", "iframe", "svg", "math",
-    "select", "option", "textarea", "input", "button", "datalist", "frameset", "frame", "noframes",
-    "applet", "audio", "video", "canvas", "map", "meta", "link", "base", "xml", "noembed", "rp", "basefont",
-    "area", "param",
-})
-BLOCK = frozenset({
-    "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
-    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-    "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "ul",
-    "body", "html", "caption", "summary", "details",
-})
+VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "keygen",
+        "basefont",
+        "frame",
+        "isindex",
+    }
+)
+HIDDEN_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "head",
+        "template",
+        "title",
+        "noscript",
+        "object",
+        "iframe",
+        "svg",
+        "math",
+        "select",
+        "option",
+        "textarea",
+        "input",
+        "button",
+        "datalist",
+        "frameset",
+        "frame",
+        "noframes",
+        "applet",
+        "audio",
+        "video",
+        "canvas",
+        "map",
+        "meta",
+        "link",
+        "base",
+        "xml",
+        "noembed",
+        "rp",
+        "basefont",
+        "area",
+        "param",
+    }
+)
+BLOCK = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "body",
+        "html",
+        "caption",
+        "summary",
+        "details",
+    }
+)
 PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol", "dl"})
 CELL = frozenset({"td", "th"})
 # Elements that need the full treatment even without attributes.
@@ -71,10 +158,20 @@ _STRUCTURAL = frozenset({"br", "hr", "img", "blockquote", "pre", "xmp", "plainte
 _STYLED_TAGS = frozenset({"small", "sub", "sup", "big", "h1", "h2", "h3", "h5", "h6", "a", "font", "body", "bdo"})
 _SELF_NESTING_CLOSES = frozenset({"p", "li", "tr", "td", "th", "dt", "dd", "option"})
 
-QUOTE_CLASSES = frozenset({
-    "gmail_quote", "gmail_quote_container", "yahoo_quoted", "protonmail_quote", "moz-cite-prefix",
-    "zmail_extra", "quote", "email_quote", "x_gmail_quote", "ms-outlook-mobile-reference-message",
-})
+QUOTE_CLASSES = frozenset(
+    {
+        "gmail_quote",
+        "gmail_quote_container",
+        "yahoo_quoted",
+        "protonmail_quote",
+        "moz-cite-prefix",
+        "zmail_extra",
+        "quote",
+        "email_quote",
+        "x_gmail_quote",
+        "ms-outlook-mobile-reference-message",
+    }
+)
 QUOTE_IDS = frozenset({"isreplycontent", "isforwardcontent", "origbody", "reply-content", "zwchr"})
 REST_IDS_SUFFIX = ("divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container", "olk_src_body_section")
 REST_CLASSES = frozenset({"outlookmessageheader", "divrplyfwdmsg"})
@@ -232,8 +329,9 @@ COND_CLOSE = "#endif"
 COND_HIDDEN = "#if-mso"  # text only Outlook renders
 # Word's own downlevel-revealed sections: the fallback list numbering and
 # line breaks it also renders natively, so both readings show the same text.
-_WORD_CONDITIONS = frozenset({"!supportlists", "!supportlinebreaknewline", "!supportannotations",
-                              "!supportfootnotes", "!supportemptyparas"})
+_WORD_CONDITIONS = frozenset(
+    {"!supportlists", "!supportlinebreaknewline", "!supportannotations", "!supportfootnotes", "!supportemptyparas"}
+)
 _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 
 
@@ -497,7 +595,11 @@ class _Renderer:
         if tag == "img":
             return None
         quote = ctx.quote
-        if (tag == "blockquote" and self._is_quote_blockquote(attrs, ctx)) or classes & QUOTE_CLASSES or ident in QUOTE_IDS:
+        if (
+            (tag == "blockquote" and self._is_quote_blockquote(attrs, ctx))
+            or classes & QUOTE_CLASSES
+            or ident in QUOTE_IDS
+        ):
             quote += 1
         if ident.endswith(REST_IDS_SUFFIX) or classes & REST_CLASSES:
             self.newline(ctx)

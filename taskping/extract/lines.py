@@ -180,7 +180,9 @@ def _attribution_span(lines: Sequence[str], i: int, fenced: Sequence[bool]) -> i
         return 1
     if P.ISO_ATTRIB_RE.match(stripped) or P.DATE_FIRST_ADDR_LAST_RE.match(stripped):
         return 1
-    if len(stripped) > 200 or (stripped.endswith((".", "?", "!", "。", "？", "！")) and not P.EMAILISH_RE.search(stripped)):
+    if len(stripped) > 200 or (
+        stripped.endswith((".", "?", "!", "。", "？", "！")) and not P.EMAILISH_RE.search(stripped)
+    ):
         return 0
     if not (P.DATEISH_RE.search(stripped) or P.EMAILISH_RE.search(stripped)):
         return 0

@@ -22,9 +22,18 @@ import email.policy
 import email.utils
 from dataclasses import dataclass
 
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
-                    "ks_c_5601-1987": "cp949", "unicode-1-1-utf-7": "utf-7", "x-unknown": "utf-8",
-                    "unknown-8bit": "utf-8", "us-ascii": "utf-8", "ascii": "utf-8"}
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": "utf-8",
+    "unknown-8bit": "utf-8",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+}
 _MAX_PARTS = 200
 
 
@@ -92,9 +101,11 @@ def _param(part: email.message.Message, name: str) -> str:
 
 def _is_attachment(part: email.message.Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).lower()
-    return disposition.startswith("attachment") or (bool(part.get_param("name")) and not disposition.startswith(
-        "inline"
-    )) or bool(part.get_filename())
+    return (
+        disposition.startswith("attachment")
+        or (bool(part.get_param("name")) and not disposition.startswith("inline"))
+        or bool(part.get_filename())
+    )
 
 
 def body_parts(raw: bytes) -> Bodies:

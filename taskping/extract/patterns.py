@@ -22,11 +22,37 @@ QUOTE_RE = re.compile(r"^[ \t]{0,8}>")
 # Attribution lines ("On <date>, <name> wrote:"). A line that *ends* with one of
 # these verbs (plus a colon) introduces a quoted message, whatever precedes it.
 WROTE_VERBS: tuple[str, ...] = (
-    "wrote", "writes",  # en
-    "写道", "寫道", "來信", "来信", "写了", "寫了",  # zh
-    "schrieb", "a écrit", "a ecrit", "escribió", "escribio", "ha scritto", "scrisse", "skrev", "schreef",
-    "geschreven", "napisał", "napisal", "napisał(a)", "escreveu", "kirjoitti", "írta", "yazdı", "написал",
-    "написала", "написал(а)", "пише", "писал", "viết",
+    "wrote",
+    "writes",  # en
+    "写道",
+    "寫道",
+    "來信",
+    "来信",
+    "写了",
+    "寫了",  # zh
+    "schrieb",
+    "a écrit",
+    "a ecrit",
+    "escribió",
+    "escribio",
+    "ha scritto",
+    "scrisse",
+    "skrev",
+    "schreef",
+    "geschreven",
+    "napisał",
+    "napisal",
+    "napisał(a)",
+    "escreveu",
+    "kirjoitti",
+    "írta",
+    "yazdı",
+    "написал",
+    "написала",
+    "написал(а)",
+    "пише",
+    "писал",
+    "viết",
 )
 _VERB = "(?:" + "|".join(re.escape(v) for v in WROTE_VERBS) + ")"
 _TRAILING = " \t\u00a0"
@@ -99,9 +125,7 @@ RULE_LINE_RE = re.compile(r"^[ \t]{0,8}(?:-{2,}|_{2,}|\*{3,}|#{3,}|~{3,}|={3,}|\
 
 # ---------------------------------------------------------------------------
 # Embedded header blocks: "From: x" / "Sent: y" / "To: z" / "Subject: w".
-_HEADER_KEYS_FROM = (
-    r"From|De|Von|Da|Van|Fra|Från|Od|От|Lähettäjä|Feladó|Kimden|发件人|發件人|寄件者|发信人|發信人"
-)
+_HEADER_KEYS_FROM = r"From|De|Von|Da|Van|Fra|Från|Od|От|Lähettäjä|Feladó|Kimden|发件人|發件人|寄件者|发信人|發信人"
 _HEADER_KEYS_OTHER = (
     r"Sent|Date|To|Cc|Bcc|Subject|Reply-To|Envoyé|Date d'envoi|À|A|Objet|Sujet|Copie à|Message du|Répondre à|Gesendet|Datum|An|Betreff|Kopie"
     r"|Enviado|Fecha|Para|Asunto|CC|Inviato|Data|Oggetto|Verzonden|Aan|Onderwerp|Sendt|Til|Emne|Skickat|Ämne"
@@ -114,13 +138,23 @@ HEADER_FROM_RE = re.compile(
     re.IGNORECASE,
 )
 HEADER_DATE_RE = re.compile(
-    r"^[ \t>]{0,8}" + _STAR + r"(?:Date|Sent|Datum|Fecha|Data|Gesendet|Envoyé|发送时间|發送時間|日期)" + _STAR
+    r"^[ \t>]{0,8}"
+    + _STAR
+    + r"(?:Date|Sent|Datum|Fecha|Data|Gesendet|Envoyé|发送时间|發送時間|日期)"
+    + _STAR
     + r"[ \t\u00a0]{0,3}[:：].{0,80}(?:\d{1,2}:\d{2}|\d{4})",
     re.IGNORECASE,
 )
 HEADER_ANY_RE = re.compile(
-    r"^[ \t>]{0,8}" + _STAR + r"(?:" + _HEADER_KEYS_FROM + "|" + _HEADER_KEYS_OTHER + r")"
-    + _STAR + r"[ \t\u00a0]{0,3}[:：]",
+    r"^[ \t>]{0,8}"
+    + _STAR
+    + r"(?:"
+    + _HEADER_KEYS_FROM
+    + "|"
+    + _HEADER_KEYS_OTHER
+    + r")"
+    + _STAR
+    + r"[ \t\u00a0]{0,3}[:：]",
     re.IGNORECASE,
 )
 
@@ -132,16 +166,29 @@ SIG_DELIM_RE = re.compile(r"^(?:-- ?|--\u00a0|—|__|ᐧ)[ \t]{0,3}$")
 _DEVICE = r"[A-Za-z0-9][\w.+&'’ -]{0,40}"
 TAGLINE_RE = re.compile(
     r"^[ \t]{0,8}(?:"
-    r"Sent (?:from|via|with) (?:my |the |(?-i:[A-Z])|Outlook|Yahoo|Mail|AOL|Samsung|Huawei|Xiaomi)" + _DEVICE
-    + r"|Get Outlook for " + _DEVICE
-    + r"|(?:Envoyé|Envoye) (?:de|depuis) (?:mon|ma) " + _DEVICE
-    + r"|Enviado (?:desde|do|de) (?:mi|meu|o meu) " + _DEVICE
-    + r"|(?:Von|Gesendet von|Gesendet mit) (?:meinem )?" + _DEVICE + r"(?: gesendet)?"
-    + r"|(?:Envoyé|Envoye) (?:à partir de|avec|via) " + _DEVICE
-    + r"|(?:Obtenir|Télécharger) Outlook pour " + _DEVICE + r"|Holen Sie sich Outlook für " + _DEVICE
-    + r"|Inviato (?:da|dal) (?:mio )?" + _DEVICE
-    + r"|(?:Verzonden|Verstuurd) (?:met|vanaf) (?:mijn )?" + _DEVICE
-    + r"|(?:Skickat|Sendt) (?:från|fra) (?:min|mitt) " + _DEVICE
+    r"Sent (?:from|via|with) (?:my |the |(?-i:[A-Z])|Outlook|Yahoo|Mail|AOL|Samsung|Huawei|Xiaomi)"
+    + _DEVICE
+    + r"|Get Outlook for "
+    + _DEVICE
+    + r"|(?:Envoyé|Envoye) (?:de|depuis) (?:mon|ma) "
+    + _DEVICE
+    + r"|Enviado (?:desde|do|de) (?:mi|meu|o meu) "
+    + _DEVICE
+    + r"|(?:Von|Gesendet von|Gesendet mit) (?:meinem )?"
+    + _DEVICE
+    + r"(?: gesendet)?"
+    + r"|(?:Envoyé|Envoye) (?:à partir de|avec|via) "
+    + _DEVICE
+    + r"|(?:Obtenir|Télécharger) Outlook pour "
+    + _DEVICE
+    + r"|Holen Sie sich Outlook für "
+    + _DEVICE
+    + r"|Inviato (?:da|dal) (?:mio )?"
+    + _DEVICE
+    + r"|(?:Verzonden|Verstuurd) (?:met|vanaf) (?:mijn )?"
+    + _DEVICE
+    + r"|(?:Skickat|Sendt) (?:från|fra) (?:min|mitt) "
+    + _DEVICE
     + r"|发自我的.{1,30}|發自我的.{1,30}|来自我的.{1,30}|來自我的.{1,30}"
     r"|从 ?.{1,30}发送|從 ?.{1,30}傳送|发自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端|手机|大师).{0,10}"
     r"|来自.{1,20}(?:邮箱|郵箱|邮件|Mail|客户端|手机|大师).{0,10}|來自.{1,20}(?:郵箱|郵件|Mail).{0,10}"
@@ -161,7 +208,9 @@ VALEDICTION_RE = re.compile(
     r")[ \t]{0,3}[,.!:，。！]?[ \t]{0,3}$",
     re.IGNORECASE,
 )
-SIGNOFF_NAME_RE = re.compile(r"^[ \t]{0,8}(?:-{1,2}|/{1,2}|~)[ \t]?\w[\w.'’-]{0,30}(?: \w[\w.'’-]{0,30}){0,3}[ \t]{0,3}$")
+SIGNOFF_NAME_RE = re.compile(
+    r"^[ \t]{0,8}(?:-{1,2}|/{1,2}|~)[ \t]?\w[\w.'’-]{0,30}(?: \w[\w.'’-]{0,30}){0,3}[ \t]{0,3}$"
+)
 
 # English closings (see signoff.py for when they are cut). WEAK ones are common
 # words too, so they count only with a comma or a name after them.

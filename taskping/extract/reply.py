@@ -43,8 +43,7 @@ NOTHING_NEW = "no new text above the quoted message"
 EMPTY_BODY = "the message body is empty"
 INLINE = "inline reply: new text is interleaved with the quoted message; reply above the quote instead"
 INLINE_TOP = (
-    "ambiguous reply: there is new text above the quote and also between quoted lines; "
-    "reply above the quote only"
+    "ambiguous reply: there is new text above the quote and also between quoted lines; reply above the quote only"
 )
 
 
@@ -64,7 +63,8 @@ def _trim(lines: Sequence[str], kinds: Sequence[Kind]) -> str | None:
     if not any(k in _CONTENT for k in kinds[start:end]):
         return None
     return "\n".join(
-        line if kind is Kind.FENCED else line.rstrip() for line, kind in zip(lines[start:end], kinds[start:end], strict=True)
+        line if kind is Kind.FENCED else line.rstrip()
+        for line, kind in zip(lines[start:end], kinds[start:end], strict=True)
     )
 
 

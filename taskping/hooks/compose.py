@@ -40,7 +40,14 @@ from taskping.session_map.sessions import Session
 
 # Re-exported: callers and tests that compose mail also build notices.
 __all__ = [
-    "Notice", "compose", "escape", "first_line", "idle_notice", "notify_notice", "permission_notice", "stop_notice",
+    "Notice",
+    "compose",
+    "escape",
+    "first_line",
+    "idle_notice",
+    "notify_notice",
+    "permission_notice",
+    "stop_notice",
 ]
 
 #: Suggested replies offered as one-tap buttons (label, the text typed into Claude).
@@ -116,8 +123,10 @@ def quick_reply_buttons(email_from: str, subject: str, message_id: str) -> list[
     tag = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:6]
     base = subject if subject.lower().startswith("re:") else f"Re: {subject}"
     reply_subject = f"{base} · n{tag}"
-    return [Button(label, mailto(email_from, subject=reply_subject, body=text, in_reply_to=message_id))
-            for label, text in QUICK_REPLIES]
+    return [
+        Button(label, mailto(email_from, subject=reply_subject, body=text, in_reply_to=message_id))
+        for label, text in QUICK_REPLIES
+    ]
 
 
 def compose(

@@ -121,8 +121,14 @@ def _pty_or_untracked(conn: sqlite3.Connection, env: HookEnv, socket: str, setti
     for candidate in (f"{base}-here", *(f"{base}-here-{i}" for i in range(2, 20))):
         try:
             return sessions.create(
-                conn, token=new_token(settings.host_id), name=candidate, kind="pty",
-                target_socket=socket, target_pane="", ttl=settings.token_ttl, state="idle",
+                conn,
+                token=new_token(settings.host_id),
+                name=candidate,
+                kind="pty",
+                target_socket=socket,
+                target_pane="",
+                ttl=settings.token_ttl,
+                state="idle",
                 not_injectable=NOT_INJECTABLE,
             )
         except NameInUse:
@@ -174,7 +180,9 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
         if notice is None:
             return HookOutcome(session=session, queued=None, skipped=why_not)
         if not settings.email_to or not settings.email_from:
-            missing = " and ".join(k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not v)
+            missing = " and ".join(
+                k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not v
+            )
             return HookOutcome(
                 session=session, queued=None, skipped=f"{missing} not set: {notice.kind} recorded, no email queued"
             )
@@ -189,7 +197,9 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
                 present = present_reason(socket, pane, settings.away_after_seconds)
             if present is not None:
                 return HookOutcome(
-                    session=session, queued=None, skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}"
+                    session=session,
+                    queued=None,
+                    skipped=f"at the terminal, Stop not mailed (NOTIFY_WHEN=away): {present}",
                 )
         if notice.kind == "stop":  # read here: a Stop that is not mailed does not read the transcript for it
             notice = notice._replace(summary=_turn_summary(hook, session))

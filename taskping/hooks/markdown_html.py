@@ -116,8 +116,13 @@ def parser() -> MarkdownIt:
 
         md = MarkdownIt("default", {"html": False, "linkify": False, "typographer": False})
         md.core.ruler.push("taskping_styles", _style_tokens)
-        for name, rule in (("fence", _code_block), ("code_block", _code_block), ("image", _image),
-                           ("table_open", _table_open), ("table_close", _table_close)):
+        for name, rule in (
+            ("fence", _code_block),
+            ("code_block", _code_block),
+            ("image", _image),
+            ("table_open", _table_open),
+            ("table_close", _table_close),
+        ):
             md.add_render_rule(name, rule)
         _parser = md
     return _parser

@@ -110,8 +110,9 @@ def _base64_body(text: str) -> str:
     gives it (its UTF-8 lines, split at CR, LF or CRLF only, joined with CRLF, plus a final
     CRLF), so both builders read back alike."""
     data = b"\r\n".join(text.encode("utf-8", "surrogatepass").splitlines()) + b"\r\n"
-    return CRLF.join(binascii.b2a_base64(data[i : i + 57], newline=False).decode("ascii")
-                     for i in range(0, len(data), 57))
+    return CRLF.join(
+        binascii.b2a_base64(data[i : i + 57], newline=False).decode("ascii") for i in range(0, len(data), 57)
+    )
 
 
 def build(

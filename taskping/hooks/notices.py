@@ -36,8 +36,12 @@ def first_line(text: str, limit: int = SUBJECT_SNIPPET) -> str:
 def stop_notice(reply_text: str | None, summary: str | None = None) -> Notice:
     text = (reply_text or "").strip()
     headline = first_line(text) or "finished its turn"
-    return Notice(kind=EmailKind.STOP, headline=headline, body=text or "(Claude finished its turn without a text reply.)",
-                  summary=summary)
+    return Notice(
+        kind=EmailKind.STOP,
+        headline=headline,
+        body=text or "(Claude finished its turn without a text reply.)",
+        summary=summary,
+    )
 
 
 def permission_notice(message: str | None) -> Notice:
@@ -54,8 +58,9 @@ def notify_notice(message: str, title: str | None = None, *, plain: bool = False
     """`taskping notify`: a message from a script or a build, in the session's thread."""
     text = message.strip("\n")
     headline = first_line(title or "") or first_line(text) or "notification"
-    return Notice(kind=EmailKind.NOTIFY, headline=headline, body=text or "(no message)", title=title or None,
-                  markdown=not plain)
+    return Notice(
+        kind=EmailKind.NOTIFY, headline=headline, body=text or "(no message)", title=title or None, markdown=not plain
+    )
 
 
 def _duration(exact: float) -> str:

@@ -52,7 +52,11 @@ class FooterCommand(NamedTuple):
 def escape(text: str) -> str:
     """HTML-escape text for an element or a quoted attribute (as ``html.escape``)."""
     return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#x27;")
     )
 
 
@@ -103,36 +107,40 @@ def page(
         "<!doctype html><html><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<meta name='color-scheme' content='light dark'><meta name='supported-color-schemes' content='light dark'>",
-        f"</head><body style=\"{PAGE_STYLE}\">",
+        f'</head><body style="{PAGE_STYLE}">',
         # The preheader shares the marker's line: a client that quotes this page with its styles
         # stripped shows "<first line> ## Reply above this line ## …" as one line, which the extractor
         # still reads as the marker (nothing of Claude's leaks above the boundary).
-        (f"<p style=\"margin:0 0 10px;font-size:12px;{MUTED}\"><span style=\"{PREHEADER_STYLE}\">"
-         f"{escape(preheader)}{PREHEADER_PAD}</span>{escape(marker)}</p>"),
+        (
+            f'<p style="margin:0 0 10px;font-size:12px;{MUTED}"><span style="{PREHEADER_STYLE}">'
+            f"{escape(preheader)}{PREHEADER_PAD}</span>{escape(marker)}</p>"
+        ),
     ]
     if title:
-        out.append(f"<p style=\"margin:0 0 6px;font-size:17px;font-weight:600\">{escape(title)}</p>")
+        out.append(f'<p style="margin:0 0 6px;font-size:17px;font-weight:600">{escape(title)}</p>')
     if summary:
-        out.append(f"<p style=\"margin:0 0 12px;font-size:13px;{MUTED}\">{escape(summary)}</p>")
+        out.append(f'<p style="margin:0 0 12px;font-size:13px;{MUTED}">{escape(summary)}</p>')
     out.append(f"<div>{body_html}</div>")
     if buttons:
-        out.append("<div style=\"margin:14px 0 6px\">")
-        out += [f"<a href=\"{escape(b.href)}\" style=\"{BUTTON_STYLE}\">{escape(b.label)}</a>" for b in buttons]
+        out.append('<div style="margin:14px 0 6px">')
+        out += [f'<a href="{escape(b.href)}" style="{BUTTON_STYLE}">{escape(b.label)}</a>' for b in buttons]
         out.append("</div>")
-    out.append(f"<div style=\"margin:18px 0 0;padding-top:10px;border-top:1px solid {SHADE};font-size:13px;{MUTED}\">")
-    out += [f"<p style=\"margin:0 0 4px\">{escape(line)}</p>" for line in how_to_reply]
+    out.append(f'<div style="margin:18px 0 0;padding-top:10px;border-top:1px solid {SHADE};font-size:13px;{MUTED}">')
+    out += [f'<p style="margin:0 0 4px">{escape(line)}</p>' for line in how_to_reply]
     if commands:
-        out.append("<p style=\"margin:8px 0 4px\">Reply commands (a line on its own):</p>")
+        out.append('<p style="margin:8px 0 4px">Reply commands (a line on its own):</p>')
         out += [
-            (f"<p style=\"margin:0 0 2px\"><code style=\"font-family:{MONO}\">{escape(c.write)}</code> "
-             f"{escape(c.does)}</p>")
+            (
+                f'<p style="margin:0 0 2px"><code style="font-family:{MONO}">{escape(c.write)}</code> '
+                f"{escape(c.does)}</p>"
+            )
             for c in commands
         ]
-    out.append("<p style=\"margin:8px 0 0\">" + "<br>".join(escape(d) for d in details) + "</p></div>")
+    out.append('<p style="margin:8px 0 0">' + "<br>".join(escape(d) for d in details) + "</p></div>")
     out.append("</body></html>")
     return "".join(out)
 
 
 def preformatted(text: str) -> str:
     """Plain text (a build log) as a monospace block that scrolls sideways."""
-    return f"<pre style=\"{PRE_STYLE}\">{escape(text)}</pre>"
+    return f'<pre style="{PRE_STYLE}">{escape(text)}</pre>'

@@ -38,8 +38,7 @@ class Queued(NamedTuple):
     sender_started: bool
 
 
-def find_session(settings: Settings, conn: sqlite3.Connection, name: str | None,
-                 environ: Mapping[str, str]) -> Session:
+def find_session(settings: Settings, conn: sqlite3.Connection, name: str | None, environ: Mapping[str, str]) -> Session:
     """The named live session, else the one tracked in this tmux pane."""
     if name:
         for candidate in (name, f"{settings.tmux_session_prefix}-{name}"):
@@ -78,8 +77,9 @@ def notify(
 ) -> Queued:
     """Queue the notification; raises NotifyError (nothing queued) with the reason."""
     if not settings.email_to or not settings.email_from:
-        missing = " and ".join(k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from))
-                               if not v)
+        missing = " and ".join(
+            k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not v
+        )
         raise NotifyError(f"{missing} not set: nowhere to send the notification (run `taskping init`)")
     if not settings.session_map_path.exists():
         raise NotifyError("no session is tracked yet (no session map): start one with `taskping spawn`")

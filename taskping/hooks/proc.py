@@ -22,8 +22,9 @@ def detach(argv: list[str], environ: Mapping[str, str] | None = None) -> bool:
         (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
     ]
     try:
-        os.posix_spawnp(argv[0], argv, dict(environ) if environ is not None else os.environ,
-                        file_actions=actions, setsid=True)
+        os.posix_spawnp(
+            argv[0], argv, dict(environ) if environ is not None else os.environ, file_actions=actions, setsid=True
+        )
     except OSError:
         return False
     return True

@@ -92,8 +92,7 @@ def spawn(
                 break
         if chosen is None:
             raise SpawnError(
-                f"a session named {name!r} already exists (in tmux or in `taskping sessions`); "
-                "choose another --name"
+                f"a session named {name!r} already exists (in tmux or in `taskping sessions`); choose another --name"
             )
         env = {k: v for k, v in environment.items() if k not in _DROP_ENV}
         env_file = write_env_file(env)
@@ -177,9 +176,7 @@ def _claude_is_up(lines: list[str]) -> bool:
     return read_screen(lines).state is not ScreenState.UNKNOWN
 
 
-def wait_started(
-    server: TmuxServer, pane: str, command: list[str], timeout: float
-) -> tuple[str, list[str]] | None:
+def wait_started(server: TmuxServer, pane: str, command: list[str], timeout: float) -> tuple[str, list[str]] | None:
     """None once ``command`` runs in ``pane`` (claude: shows its prompt); else why not and the pane's last lines."""
     is_claude = Path(command[0]).name == "claude"
     shown = shlex.join(command)

@@ -36,8 +36,7 @@ def control_path(settings: Settings, token: str) -> Path:
     path = settings.state_dir / "pty" / f"{token[:12]}.sock"
     if len(str(path).encode()) > MAX_SOCKET_PATH:
         raise SpawnError(
-            f"the PTY control socket path {str(path)!r} is longer than {MAX_SOCKET_PATH} bytes; "
-            "use a shorter STATE_DIR"
+            f"the PTY control socket path {str(path)!r} is longer than {MAX_SOCKET_PATH} bytes; use a shorter STATE_DIR"
         )
     return path
 
@@ -64,8 +63,15 @@ def spawn_pty(
         for candidate in candidates:
             try:
                 session = sessions.create(
-                    conn, token=token, name=candidate, kind="pty", target_socket=str(path), target_pane="",
-                    ttl=settings.token_ttl, cwd=str(cwd), control_secret=secret,
+                    conn,
+                    token=token,
+                    name=candidate,
+                    kind="pty",
+                    target_socket=str(path),
+                    target_pane="",
+                    ttl=settings.token_ttl,
+                    cwd=str(cwd),
+                    control_secret=secret,
                 )
                 break
             except NameInUse:

@@ -33,9 +33,7 @@ class InjectorByKind:
         injector = self._for(target)
         return injector is not None and injector.discard(target, text)
 
-    def inject(
-        self, target: Target, text: str, *, submitted: Callable[[], bool] | None = None
-    ) -> InjectionResult:
+    def inject(self, target: Target, text: str, *, submitted: Callable[[], bool] | None = None) -> InjectionResult:
         injector = self._for(target)
         if injector is None:
             return InjectionResult(InjectionOutcome.FAILED, f"no injector for {target.kind} sessions")

@@ -166,9 +166,7 @@ class GuardedTyping:
             raise Refused(InjectionResult(InjectionOutcome.TARGET_GONE, gone))
         return read_screen(term.capture())
 
-    def _wait(
-        self, term: Terminal, gone: str, timeout: float, done: Callable[[ScreenReading], bool]
-    ) -> ScreenReading:
+    def _wait(self, term: Terminal, gone: str, timeout: float, done: Callable[[ScreenReading], bool]) -> ScreenReading:
         deadline = time.monotonic() + timeout
         while True:
             reading = self.reading(term, gone)
@@ -216,9 +214,14 @@ class GuardedTyping:
             return "INSERT"
 
         def settled(r: ScreenReading) -> bool:
-            return r.vim_mode == "INSERT" or r.input_text == PROBE_KEY or r.state not in (
-                ScreenState.READY,
-                ScreenState.HAS_INPUT,
+            return (
+                r.vim_mode == "INSERT"
+                or r.input_text == PROBE_KEY
+                or r.state
+                not in (
+                    ScreenState.READY,
+                    ScreenState.HAS_INPUT,
+                )
             )
 
         term.type_bytes(PROBE_KEY.encode())
@@ -325,9 +328,7 @@ class GuardedTyping:
             fault_point("during-inject")  # crash tests: after a typed chunk, before the next one or Enter
         return f"keys ({len(chunks)} chunk{'s' if len(chunks) != 1 else ''})"
 
-    def inject(
-        self, term: Terminal, gone: str, text: str, submitted: Callable[[], bool] | None
-    ) -> InjectionResult:
+    def inject(self, term: Terminal, gone: str, text: str, submitted: Callable[[], bool] | None) -> InjectionResult:
         """Steps 2 to 6 (``gone`` is the TARGET_GONE detail). Raises :class:`Refused`."""
         text = text.replace("\t", TAB_AS_SPACES)
         self.gate(self.reading(term, gone), "before typing")

@@ -138,8 +138,13 @@ class PtyHost:
         self.screen = ScreenModel(rows, cols)
         try:
             self.child = pexpect.spawn(
-                command[0], list(command[1:]), cwd=str(cwd), env=dict(env), dimensions=(rows, cols),
-                echo=True, preexec_fn=preexec,
+                command[0],
+                list(command[1:]),
+                cwd=str(cwd),
+                env=dict(env),
+                dimensions=(rows, cols),
+                echo=True,
+                preexec_fn=preexec,
             )
         except pexpect.ExceptionPexpect as exc:
             raise PtyHostError(f"cannot start {command[0]!r}: {exc}") from None
@@ -430,4 +435,3 @@ def _write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [], 1.0)
             continue
         view = view[written:]
-

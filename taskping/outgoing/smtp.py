@@ -88,7 +88,10 @@ async def drain(
                 fault_point("during-send")  # crash tests: accepted by the server, not yet marked sent
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 reason = describe(
-                    exc, host=settings.smtp_host, port=settings.smtp_port, secure=settings.smtp_secure,
+                    exc,
+                    host=settings.smtp_host,
+                    port=settings.smtp_port,
+                    secure=settings.smtp_secure,
                     user=settings.smtp_user,
                 )
                 if is_permanent(exc):

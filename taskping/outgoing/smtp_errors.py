@@ -17,7 +17,9 @@ import aiosmtplib
 from taskping.mail_errors import MailFailure, connect_failure, host_port, no_starttls, provider_hint
 
 
-def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str, user: str | None) -> MailFailure | None:
+def smtp_failure(
+    exc: BaseException, *, host: str | None, port: int, secure: str, user: str | None
+) -> MailFailure | None:
     """The one line for an SMTP connection or login problem; None for a reply to a message
     (4xx/5xx to MAIL, RCPT or DATA), which the sender words itself.
 
@@ -26,8 +28,9 @@ def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str
     """
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         said = f"{exc.code} {exc.message}".strip()
-        return MailFailure("auth", f"cannot log in to {host_port(host, port)} as {user}: {said} "
-                                   f"({provider_hint(host or '', 'SMTP')})")
+        return MailFailure(
+            "auth", f"cannot log in to {host_port(host, port)} as {user}: {said} ({provider_hint(host or '', 'SMTP')})"
+        )
     if isinstance(exc, (aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPTimeoutError)) or (
         isinstance(exc, aiosmtplib.SMTPConnectError) and isinstance(exc.__cause__, (TimeoutError, socket.timeout))
     ):
@@ -35,15 +38,20 @@ def smtp_failure(exc: BaseException, *, host: str | None, port: int, secure: str
     if isinstance(exc, aiosmtplib.SMTPConnectError) and exc.__cause__ is not None:
         return connect_failure(exc.__cause__, prefix="SMTP", host=host, port=port, secure=secure)
     if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
-        return MailFailure("connect", f"cannot connect to {host_port(host, port)}: the server greeted with "
-                                      f"{exc.code} {exc.message}".strip())
+        return MailFailure(
+            "connect",
+            f"cannot connect to {host_port(host, port)}: the server greeted with {exc.code} {exc.message}".strip(),
+        )
     if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS extension not supported" in str(exc):
         return no_starttls(prefix="SMTP", host=host, port=port)
     if isinstance(exc, (ssl.SSLError, OSError)):
         return connect_failure(exc, prefix="SMTP", host=host, port=port, secure=secure)
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        return MailFailure("connect", f"{host_port(host, port)} closed the connection: {exc} (try again later; "
-                                      f"check SMTP_SECURE={secure} matches SMTP_PORT)")
+        return MailFailure(
+            "connect",
+            f"{host_port(host, port)} closed the connection: {exc} (try again later; "
+            f"check SMTP_SECURE={secure} matches SMTP_PORT)",
+        )
     return None
 
 

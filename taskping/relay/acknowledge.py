@@ -44,9 +44,11 @@ def queue_reply(
 ) -> None:
     assert settings.email_from
     text = "\n".join(lines) + "\n"
-    html = "<div style='font-family:sans-serif;font-size:15px'>" + "".join(
-        f"<p style='margin:0 0 8px'>{htmllib.escape(line)}</p>" for line in lines
-    ) + "</div>"
+    html = (
+        "<div style='font-family:sans-serif;font-size:15px'>"
+        + "".join(f"<p style='margin:0 0 8px'>{htmllib.escape(line)}</p>" for line in lines)
+        + "</div>"
+    )
     in_reply_to = mail.message_id
     thread_root = session.thread_root if session else None
     msg = build(

@@ -58,9 +58,7 @@ def _no(code: Code, reason: str) -> Refusal:
     return Refusal(Step.AUTHENTICATE, code, reason)
 
 
-def check_authres(
-    mail: InboundMail, trusted_authserv_id: str | Sequence[str], from_domain: str
-) -> tuple[bool, str]:
+def check_authres(mail: InboundMail, trusted_authserv_id: str | Sequence[str], from_domain: str) -> tuple[bool, str]:
     """The provider's verdict on ``from_domain`` (see :func:`taskping.relay.authres.verdict`).
 
     Read from the message's trace (Received and Authentication-Results in header

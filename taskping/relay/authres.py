@@ -142,7 +142,7 @@ class _Reader:
             ch = self.peek()
             if ch in _WSP:
                 self.pos += 1
-            elif self.text[self.pos:self.pos + 2] == "\r\n" and self.text[self.pos + 2:self.pos + 3] in (" ", "\t"):
+            elif self.text[self.pos : self.pos + 2] == "\r\n" and self.text[self.pos + 2 : self.pos + 3] in (" ", "\t"):
                 self.pos += 3  # CRLF followed by WSP: a fold
             elif ch in "\r\n":
                 raise self.fail("a line break that is not folding white space")
@@ -173,7 +173,7 @@ class _Reader:
                 self.pos += 1
 
     def _quoted_pair(self) -> str:
-        nxt = self.text[self.pos + 1:self.pos + 2]
+        nxt = self.text[self.pos + 1 : self.pos + 2]
         if not nxt or nxt in "\r\n":
             raise self.fail("a backslash with nothing to escape")
         self.pos += 2
@@ -205,7 +205,7 @@ class _Reader:
             elif ch in "\r\n":
                 start = self.pos
                 self._fws()
-                out.append(self.text[start:self.pos].replace("\r\n", ""))
+                out.append(self.text[start : self.pos].replace("\r\n", ""))
             else:
                 out.append(ch)
                 self.pos += 1
@@ -215,7 +215,7 @@ class _Reader:
         start = self.pos
         while not self.at_end() and (self.peek().isascii() and (self.peek().isalnum() or self.peek() in "-_")):
             self.pos += 1
-        word = self.text[start:self.pos]
+        word = self.text[start : self.pos]
         if not word or not word[0].isalnum():
             raise self.fail(f"expected {what}")
         return word.lower()
@@ -229,7 +229,7 @@ class _Reader:
             self.pos += 1
         if self.pos == start:
             raise self.fail(f"expected {what}")
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def value(self, what: str) -> str:
         """RFC 2045 value: a token or a quoted-string."""
@@ -241,7 +241,7 @@ class _Reader:
             if not self.peek().isascii() or not self.peek().isprintable():
                 raise self.fail("a character that is not printable ASCII")
             self.pos += 1
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def pvalue(self) -> PValue:
         """``[CFWS] (value / [[local-part] "@"] domain-name) [CFWS]``."""
@@ -347,7 +347,7 @@ def parse_header(value: str) -> AuthResHeader | Unreadable:
             reader.cfws()
             if reader.at_end():
                 break  # a trailing ';' (Yahoo)
-            if not results and reader.text[reader.pos:reader.pos + 4].lower() == "none":
+            if not results and reader.text[reader.pos : reader.pos + 4].lower() == "none":
                 save = reader.pos
                 reader.pos += 4
                 reader.cfws()
@@ -448,8 +448,11 @@ def misplaced(trace: Sequence[tuple[str, str]], ar_index: int, trusted: TrustedI
     """
     ids = trusted if isinstance(trusted, TrustedIds) else TrustedIds.of(trusted)
     entry = next(
-        (i for i, (name, value) in enumerate(trace)
-         if name == "received" and ids.provider_host(received_by(value) or "")),
+        (
+            i
+            for i, (name, value) in enumerate(trace)
+            if name == "received" and ids.provider_host(received_by(value) or "")
+        ),
         None,
     )
     if entry is None:
@@ -457,8 +460,10 @@ def misplaced(trace: Sequence[tuple[str, str]], ar_index: int, trusted: TrustedI
     below_entry = next((i for i in range(entry + 1, len(trace)) if trace[i][0] == "received"), None)
     if below_entry is not None and ar_index > below_entry:
         by = received_by(trace[below_entry][1]) or "?"
-        return (f"Authentication-Results from {ids} sits below a Received header by {by}, "
-                f"written before the message reached {ids}: the sender wrote it")
+        return (
+            f"Authentication-Results from {ids} sits below a Received header by {by}, "
+            f"written before the message reached {ids}: the sender wrote it"
+        )
     return None
 
 
@@ -474,8 +479,11 @@ class Verdict:
 def provider_block(trace: Sequence[tuple[str, str]], trusted: TrustedIds) -> tuple[int, list[str]] | None:
     """(index of the first header, raw values) of the topmost contiguous run of trusted headers."""
     start = next(
-        (i for i, (name, value) in enumerate(trace)
-         if name == "authentication-results" and trusted.matches(authserv_id(value) or "")),
+        (
+            i
+            for i, (name, value) in enumerate(trace)
+            if name == "authentication-results" and trusted.matches(authserv_id(value) or "")
+        ),
         None,
     )
     if start is None:
@@ -514,10 +522,10 @@ def _judge_dkim(results: list[MethodResult], from_domain: str) -> tuple[bool, st
         return False, "no dkim result"
     passes = [r for r in dkim if r.result == "pass" and aligned(_dkim_domain(r), from_domain)]
     if not passes:
-        return False, "dkim=" + "/".join(f"{r.result}" + (f" d={_dkim_domain(r)}" if _dkim_domain(r) else "")
-                                         for r in dkim)
-    against = [r for r in dkim if r.result != "pass"
-               and (not _dkim_domain(r) or aligned(_dkim_domain(r), from_domain))]
+        return False, "dkim=" + "/".join(
+            f"{r.result}" + (f" d={_dkim_domain(r)}" if _dkim_domain(r) else "") for r in dkim
+        )
+    against = [r for r in dkim if r.result != "pass" and (not _dkim_domain(r) or aligned(_dkim_domain(r), from_domain))]
     if against:
         return False, f"dkim=pass but also dkim={against[0].result} for {_dkim_domain(against[0]) or 'no signature'}"
     return True, f"dkim=pass header.d={_dkim_domain(passes[0])}"

@@ -43,8 +43,18 @@ from dataclasses import dataclass
 
 # RFC 5322 section 3.6: at most one of each (MIME's own singletons added: the body is read through them).
 SINGLETONS = (
-    "from", "sender", "reply-to", "to", "subject", "message-id", "in-reply-to", "references", "date",
-    "mime-version", "content-type", "content-transfer-encoding",
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "subject",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "date",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
 )
 MAX_HEADER_SECTION = 256 * 1024  # bytes; the fetch step downloads at most this much before judging
 _FTEXT_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")

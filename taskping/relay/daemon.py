@@ -80,8 +80,9 @@ class Relay:
         """Process the mailbox's backlog, send the outbox, exit."""
         conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, conn)
-        box = fetch.ImapSession(self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop,
-                            screen=pipeline.screen)
+        box = fetch.ImapSession(
+            self.settings, conn, lambda raw, pos: pipeline.process(raw, pos), self.stop, screen=pipeline.screen
+        )
         try:
             box.run_session(once=True)
         finally:
@@ -102,14 +103,22 @@ class Relay:
             loop.add_signal_handler(sig, self._request_stop, sig)
         conn = connect(self.settings.session_map_path)
         daemons.beat(conn, "relay")
-        self.log.info("relay_started", folder=self.settings.imap_folder, sender_auth=self.settings.effective_sender_auth)
+        self.log.info(
+            "relay_started", folder=self.settings.imap_folder, sender_auth=self.settings.effective_sender_auth
+        )
         worker_conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, worker_conn)
         passes = threading.Event()  # set by the worker after each successful pass over the mailbox
         worker = asyncio.create_task(
             asyncio.to_thread(
-                fetch.run_forever, self.settings, worker_conn, pipeline.process, self.stop,
-                screen=pipeline.screen, between=pipeline.resume_waiting, ready=passes.set,
+                fetch.run_forever,
+                self.settings,
+                worker_conn,
+                pipeline.process,
+                self.stop,
+                screen=pipeline.screen,
+                between=pipeline.resume_waiting,
+                ready=passes.set,
             )
         )
         notify = Notifier.from_env()
@@ -179,6 +188,7 @@ class Relay:
 
     async def _forget(self) -> None:
         """One retention run on its own connection and thread (a VACUUM may take seconds)."""
+
         def run() -> retention.Report:
             conn = connect(self.settings.session_map_path)
             try:

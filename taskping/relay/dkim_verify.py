@@ -153,9 +153,7 @@ def signs_all(raw: bytes, from_domain: str, names: list[str]) -> bool:
     return any(wanted <= set(sig.covered) for sig in aligned_signatures(raw, from_domain))
 
 
-def _candidates(
-    values: list[bytes], raw: bytes, from_domain: str
-) -> Iterator[tuple[int, str, str, str | None]]:
+def _candidates(values: list[bytes], raw: bytes, from_domain: str) -> Iterator[tuple[int, str, str, str | None]]:
     """For each of the first 8 signatures: (index, d=, label, what disqualifies it or None)."""
     import dkim
 

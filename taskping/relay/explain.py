@@ -74,8 +74,10 @@ class Explanation:
     def as_dict(self) -> dict[str, object]:
         """The ``--json`` shape: ``{"steps": [{"step", "ok", "code", "reason"}], "would_type": str|null}``."""
         return {
-            "steps": [{"step": s.step, "ok": s.ok, "code": None if s.code is None else str(s.code),
-                       "reason": s.reason} for s in self.steps],
+            "steps": [
+                {"step": s.step, "ok": s.ok, "code": None if s.code is None else str(s.code), "reason": s.reason}
+                for s in self.steps
+            ],
             "would_type": self.would_type,
         }
 
@@ -140,8 +142,12 @@ class _Run:
         try:
             self.rest(mail)
         except Exception as exc:  # noqa: BLE001 - the relay records such a message as not processed
-            self.say(self.current, False, f"could not be processed ({exc.__class__.__name__}); nothing would be typed",
-                     Code.INTERNAL_ERROR)
+            self.say(
+                self.current,
+                False,
+                f"could not be processed ({exc.__class__.__name__}); nothing would be typed",
+                Code.INTERNAL_ERROR,
+            )
             self.out.would_type = None
         return self.out
 
@@ -149,33 +155,50 @@ class _Run:
         if mail.unreadable:
             return self.say("parse", False, f"dropped: {mail.unreadable}", Code.UNREADABLE)
         if mail.size > self.settings.max_message_bytes:
-            return self.say("parse", False, f"dropped: message is {mail.size:,} bytes, over MAX_MESSAGE_BYTES "
-                                            f"({self.settings.max_message_bytes:,})", Code.TOO_LARGE)
+            return self.say(
+                "parse",
+                False,
+                f"dropped: message is {mail.size:,} bytes, over MAX_MESSAGE_BYTES "
+                f"({self.settings.max_message_bytes:,})",
+                Code.TOO_LARGE,
+            )
         return self.say("parse", True, f"one reading; From {mail.sole_sender or '?'}, {mail.size:,} bytes")
 
     def say_screen(self) -> bool:
         header = parse_header(header_section(self.raw), len(self.raw))
         if not header.unreadable and is_foreign(self.conn, header, self.settings.host_id):
-            return self.say("screen", False, "left alone: a reply to another machine's session, for its relay",
-                            Code.FOREIGN)
+            return self.say(
+                "screen", False, "left alone: a reply to another machine's session, for its relay", Code.FOREIGN
+            )
         if header.unreadable:
             return self.say("screen", False, f"dropped: {header.unreadable} (judged on the header)", Code.UNREADABLE)
         verdict = self.pipeline._header_verdict(header)
         if isinstance(verdict, Refusal):
-            return self.say("screen", False, f"dropped: {verdict.reason} (judged on the header; not downloaded)",
-                            verdict.code)
+            return self.say(
+                "screen", False, f"dropped: {verdict.reason} (judged on the header; not downloaded)", verdict.code
+            )
         return self.say("screen", True, "the header passes; the relay would download the whole message")
 
     def refused(self, refusal: Refusal, *, told: bool = True) -> None:
         """A step said no: the relay refuses (tells the sender) or, before authentication, drops."""
-        self.say(str(refusal.step), False, f"{'refused' if told else 'dropped (nothing sent back)'}: {refusal.reason}",
-                 refusal.code)
+        self.say(
+            str(refusal.step),
+            False,
+            f"{'refused' if told else 'dropped (nothing sent back)'}: {refusal.reason}",
+            refusal.code,
+        )
 
     def rest(self, mail: InboundMail) -> None:
         s = self.settings
         entry, created = ledger.claim(  # in the in-memory copy only
-            self.conn, message_key=mail.message_key, message_id=mail.message_id, content_hash=mail.content_hash,
-            folder=None, uidvalidity=None, uid=None, sender=mail.sole_sender,
+            self.conn,
+            message_key=mail.message_key,
+            message_id=mail.message_id,
+            content_hash=mail.content_hash,
+            folder=None,
+            uidvalidity=None,
+            uid=None,
+            sender=mail.sole_sender,
         )
         if not created:
             return self._seen_before(entry)
@@ -202,8 +225,9 @@ class _Run:
             return self.refused(command)
         self.say("extract", True, f"{len(command.text)} characters of new text from the {command.source} body")
 
-        replay = dedupe.record_and_check_replay(self.conn, entry.id, sender=sender, session=session, mail=mail,
-                                                text=command.text)
+        replay = dedupe.record_and_check_replay(
+            self.conn, entry.id, sender=sender, session=session, mail=mail, text=command.text
+        )
         if replay is not None:
             return self.refused(replay)
         self.say("replay", True, "not a replay of a reply already typed")
@@ -221,16 +245,22 @@ class _Run:
     def _seen_before(self, entry: ledger.LedgerEntry) -> None:
         if entry.final:
             why = f": {entry.reason}" if entry.reason else ""
-            self.say("dedupe", False, f"already handled by the relay ({entry.status}{why}); it is not read again",
-                     Code.DUPLICATE)
+            self.say(
+                "dedupe",
+                False,
+                f"already handled by the relay ({entry.status}{why}); it is not read again",
+                Code.DUPLICATE,
+            )
         elif entry.status == Status.INJECTING:
-            self.say("dedupe", False, "the relay stopped while typing this reply; it is not typed again",
-                     Code.FATE_UNKNOWN)
+            self.say(
+                "dedupe", False, "the relay stopped while typing this reply; it is not typed again", Code.FATE_UNKNOWN
+            )
         elif entry.status == Status.WAITING:
             self.say("dedupe", False, "already waiting for its session to be ready", Code.DUPLICATE)
         else:
-            self.say("dedupe", False, f"already in the ledger ({entry.status}); the relay is deciding it",
-                     Code.DUPLICATE)
+            self.say(
+                "dedupe", False, f"already in the ledger ({entry.status}); the relay is deciding it", Code.DUPLICATE
+            )
 
 
 def explain(raw: bytes, settings: Settings, conn: sqlite3.Connection) -> Explanation:

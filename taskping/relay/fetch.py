@@ -321,8 +321,12 @@ def run_forever(
             log.warning("imap_disconnected", line=lost.line, retry_in=round(delay, 2))
         except STORE_FAILURES as exc:  # the message in hand was not recorded: it is read again next session
             store_failed = True
-            log.error("session_map_failed", error=f"{exc.__class__.__name__}: {str(exc)[:300]}",
-                      path=str(settings.session_map_path), retry_in=round(delay, 2))
+            log.error(
+                "session_map_failed",
+                error=f"{exc.__class__.__name__}: {str(exc)[:300]}",
+                path=str(settings.session_map_path),
+                retry_in=round(delay, 2),
+            )
         finally:
             box.close()
         if stop.is_set():

@@ -37,7 +37,10 @@ def open_secured(s: Settings) -> imapclient.IMAPClient:
     context = s.tls_context() if s.imap_secure != "none" else None
     try:
         client = imapclient.IMAPClient(
-            s.imap_host, port=s.imap_port, ssl=s.imap_secure == "ssl", ssl_context=context,
+            s.imap_host,
+            port=s.imap_port,
+            ssl=s.imap_secure == "ssl",
+            ssl_context=context,
             timeout=imapclient.SocketTimeout(connect=CONNECT_TIMEOUT, read=IMAP_TIMEOUT),
         )
     except CONNECT_ERRORS as exc:
@@ -70,8 +73,9 @@ def select(client: imapclient.IMAPClient, s: Settings, *, readonly: bool = False
         info: dict[bytes, Any] = client.select_folder(s.imap_folder, readonly=readonly)
         return info
     except IMAPClientError as exc:
-        raise imap_errors.folder_failure(exc, folder=s.imap_folder, host=s.imap_host,
-                                         folders=folder_names(client)) from exc
+        raise imap_errors.folder_failure(
+            exc, folder=s.imap_folder, host=s.imap_host, folders=folder_names(client)
+        ) from exc
 
 
 def open_session(s: Settings, *, readonly: bool = False) -> tuple[imapclient.IMAPClient, dict[bytes, Any]]:

@@ -51,5 +51,3 @@ def lost_connection(exc: BaseException, *, host: str | None, port: int) -> MailF
     """An error after a successful login (the daemon reconnects; --once reports it)."""
     text = server_text(exc) or exc.__class__.__name__
     return MailFailure("connect", f"lost the connection to {host_port(host, port)}: {text}")
-
-

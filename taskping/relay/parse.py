@@ -235,19 +235,41 @@ def unparsed(raw: bytes, problem: str, *, size: int | None = None, header_only: 
     end = raw.find(b"\r\n\r\n")
     end = len(raw) if end < 0 else end + 4
     size = len(raw) if size is None else size
-    return _unreadable(raw, None, hashlib.sha256(raw).hexdigest(), _identity(raw, end, size), size, problem,
-                       header_only)
+    return _unreadable(
+        raw, None, hashlib.sha256(raw).hexdigest(), _identity(raw, end, size), size, problem, header_only
+    )
 
 
-def _unreadable(raw: bytes, message_id: str | None, content_hash: str, identity: str, size: int, problem: str,
-                header_only: bool) -> InboundMail:
+def _unreadable(
+    raw: bytes, message_id: str | None, content_hash: str, identity: str, size: int, problem: str, header_only: bool
+) -> InboundMail:
     """A message refused by the canonical reading: nothing in it is read but the first
     Message-ID the byte scan met, the label (and ledger key) its refusal is found under.
     Keying on it is no new risk: any mail, readable or not, can carry any Message-ID."""
     return InboundMail(
-        message_id=message_id, content_hash=content_hash, size=size, from_headers=[], from_addresses=[],
-        from_defects=[], sender_header=None, reply_to=None, to=[], subject="", in_reply_to=[], references=[],
-        authentication_results=[], trace=[], auto_submitted=None, precedence=None, x_autoreply=False,
-        x_taskping=None, text=None, html=None, defects=[problem], raw=raw, unreadable=problem,
-        identity=identity, header_only=header_only,
+        message_id=message_id,
+        content_hash=content_hash,
+        size=size,
+        from_headers=[],
+        from_addresses=[],
+        from_defects=[],
+        sender_header=None,
+        reply_to=None,
+        to=[],
+        subject="",
+        in_reply_to=[],
+        references=[],
+        authentication_results=[],
+        trace=[],
+        auto_submitted=None,
+        precedence=None,
+        x_autoreply=False,
+        x_taskping=None,
+        text=None,
+        html=None,
+        defects=[problem],
+        raw=raw,
+        unreadable=problem,
+        identity=identity,
+        header_only=header_only,
     )

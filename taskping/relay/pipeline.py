@@ -58,7 +58,14 @@ from taskping.session_map.sessions import Session
 from taskping.session_map.vocabulary import FINAL, Code, Refusal, Status, Step
 
 __all__ = [
-    "FAULT_ENV", "Command", "Outcome", "Pipeline", "Planned", "Position", "StoreUnavailable", "extract_command",
+    "FAULT_ENV",
+    "Command",
+    "Outcome",
+    "Pipeline",
+    "Planned",
+    "Position",
+    "StoreUnavailable",
+    "extract_command",
     "fault_point",
 ]
 
@@ -116,8 +123,9 @@ class Command:
 def extract_command(conn: sqlite3.Connection, mail: InboundMail, session: Session) -> Command | Refusal:
     """The extract step: the extractor's :class:`~taskping.extract.Extraction`, adapted to the
     pipeline's vocabulary (the extractor is a library with its own result type)."""
-    extraction = extract_reply(text=mail.text, html=mail.html,
-                               sent_texts=notifications.texts_for_session(conn, session.id))
+    extraction = extract_reply(
+        text=mail.text, html=mail.html, sent_texts=notifications.texts_for_session(conn, session.id)
+    )
     if not extraction.ok or extraction.text is None:
         return Refusal(Step.EXTRACT, Code.NO_NEW_TEXT, extraction.refusal or "no new text found", session.id)
     return Command(to_command(extraction.text), extraction.source)
@@ -150,8 +158,9 @@ class Pipeline:
             fault_point("parse")
             mail = parse(raw)
         except Exception as exc:  # noqa: BLE001 - parse is not meant to raise; if it does, record the message
-            return self._internal_error(unparsed(raw, f"could not be parsed ({exc.__class__.__name__})"),
-                                        position, exc, claimed=False)
+            return self._internal_error(
+                unparsed(raw, f"could not be parsed ({exc.__class__.__name__})"), position, exc, claimed=False
+            )
         try:
             return self._plan(mail, position)
         except StoreUnavailable:
@@ -218,8 +227,9 @@ class Pipeline:
             return self._refuse(mail, position, entry, command, tell=sender, session=session)
 
         self._step = Step.REPLAY
-        replay = dedupe.record_and_check_replay(self.conn, entry.id, sender=sender, session=session, mail=mail,
-                                                text=command.text)
+        replay = dedupe.record_and_check_replay(
+            self.conn, entry.id, sender=sender, session=session, mail=mail, text=command.text
+        )
         if replay is not None:
             return self._refuse(mail, position, entry, replay, tell=sender, session=session)
 
@@ -234,16 +244,31 @@ class Pipeline:
         """The first half of dedupe: the message's row existed. None: it was never decided (a crash
         before its decision, nothing typed), so it is processed again."""
         if entry.final:
-            return self._end(mail, position, None, Outcome(
-                Status.DUPLICATE, f"already handled ({entry.status})", step=Step.DEDUPE, code=Code.DUPLICATE), None)
+            return self._end(
+                mail,
+                position,
+                None,
+                Outcome(Status.DUPLICATE, f"already handled ({entry.status})", step=Step.DEDUPE, code=Code.DUPLICATE),
+                None,
+            )
         if entry.status == Status.INJECTING:
             verdict = self._authenticate(mail)
-            return self._fate_unknown(mail, position, entry, verdict.sender if isinstance(verdict, Authenticated)
-                                      else None, step=Step.DEDUPE)
+            return self._fate_unknown(
+                mail, position, entry, verdict.sender if isinstance(verdict, Authenticated) else None, step=Step.DEDUPE
+            )
         if entry.status == Status.WAITING:
-            return self._end(mail, position, None, Outcome(
-                Status.DUPLICATE, "already waiting for its session to be ready", step=Step.DEDUPE,
-                code=Code.DUPLICATE), None)
+            return self._end(
+                mail,
+                position,
+                None,
+                Outcome(
+                    Status.DUPLICATE,
+                    "already waiting for its session to be ready",
+                    step=Step.DEDUPE,
+                    code=Code.DUPLICATE,
+                ),
+                None,
+            )
         return None
 
     def _authenticate(self, mail: InboundMail) -> Authenticated | Refusal:
@@ -259,13 +284,27 @@ class Pipeline:
         )
 
     def _inject(
-        self, mail: InboundMail, position: Position, entry: LedgerEntry, session: Session, text: str, sender: str, *,
+        self,
+        mail: InboundMail,
+        position: Position,
+        entry: LedgerEntry,
+        session: Session,
+        text: str,
+        sender: str,
+        *,
         waited: float | None = None,
     ) -> Outcome:
         target = _target(session)
         typed_preview = audit.preview(text)
-        waiting.start_typing(self.conn, entry.id, session_id=session.id, sender=sender, text=text, raw=mail.raw,
-                             preview=typed_preview or "")
+        waiting.start_typing(
+            self.conn,
+            entry.id,
+            session_id=session.id,
+            sender=sender,
+            text=text,
+            raw=mail.raw,
+            preview=typed_preview or "",
+        )
         fault_point("before-inject")
         started = time.time()
 
@@ -281,46 +320,69 @@ class Pipeline:
         if result.outcome == InjectionOutcome.TARGET_GONE:
             sessions.end(self.conn, session.id, reason="pane gone")
             reason = f"the terminal of session {session.name} no longer exists; the session is ended"
-            return self._refuse(mail, position, entry, Refusal(Step.INJECT, Code.TARGET_GONE, reason),
-                                tell=sender, session=session)
+            return self._refuse(
+                mail, position, entry, Refusal(Step.INJECT, Code.TARGET_GONE, reason), tell=sender, session=session
+            )
         if result.outcome == InjectionOutcome.DIALOG_OPEN:
             reason = (
-                f"session {session.name} is waiting on a permission dialog; answer it at the terminal, "
-                "then reply again"
+                f"session {session.name} is waiting on a permission dialog; answer it at the terminal, then reply again"
             )
-            return self._refuse(mail, position, entry, Refusal(Step.INJECT, Code.DIALOG_OPEN, reason),
-                                tell=sender, session=session)
+            return self._refuse(
+                mail, position, entry, Refusal(Step.INJECT, Code.DIALOG_OPEN, reason), tell=sender, session=session
+            )
         if result.outcome == InjectionOutcome.FAILED:
             reason = f"could not type into session {session.name}: {result.detail or 'terminal error'}"
-            return self._refuse(mail, position, entry, Refusal(Step.INJECT, Code.INJECT_FAILED, reason),
-                                tell=sender, session=session)
+            return self._refuse(
+                mail, position, entry, Refusal(Step.INJECT, Code.INJECT_FAILED, reason), tell=sender, session=session
+            )
         confirmed = result.outcome == InjectionOutcome.SUBMITTED
         reason = "submitted" if confirmed else f"typed; submission not confirmed ({result.detail})"
         if waited is not None:
             reason += f" after waiting {waited:.0f} s for claude to be ready"
-        outcome = Outcome(Status.DELIVERED, reason, session.name, text, Step.INJECT,
-                          Code.SUBMITTED if confirmed else Code.UNCONFIRMED)
+        outcome = Outcome(
+            Status.DELIVERED, reason, session.name, text, Step.INJECT, Code.SUBMITTED if confirmed else Code.UNCONFIRMED
+        )
         return self._end(mail, position, entry, outcome, session, tell=sender, waited=waited, preview=typed_preview)
 
     # -- waiting for a busy session
 
     def _wait(
-        self, mail: InboundMail, position: Position, entry: LedgerEntry, session: Session, text: str, sender: str, *,
+        self,
+        mail: InboundMail,
+        position: Position,
+        entry: LedgerEntry,
+        session: Session,
+        text: str,
+        sender: str,
+        *,
         detail: str = "",
     ) -> Outcome:
         """Park the reply until the session is READY (nothing was typed)."""
         limit = self.settings.busy_wait_seconds
         if limit <= 0:
             reason = f"claude is working in session {session.name} and BUSY_WAIT_SECONDS=0; reply again when it is done"
-            return self._refuse(mail, position, entry, Refusal(Step.INJECT, Code.BUSY_TIMEOUT, reason),
-                                tell=sender, session=session)
-        waiting.enqueue(self.conn, entry.id, session_id=session.id, sender=sender, text=text, raw=mail.raw,
-                        preview=audit.preview(text) or "")
+            return self._refuse(
+                mail, position, entry, Refusal(Step.INJECT, Code.BUSY_TIMEOUT, reason), tell=sender, session=session
+            )
+        waiting.enqueue(
+            self.conn,
+            entry.id,
+            session_id=session.id,
+            sender=sender,
+            text=text,
+            raw=mail.raw,
+            preview=audit.preview(text) or "",
+        )
         why = detail or "replies before it are waiting"
         reason = f"waiting for session {session.name} to be ready ({why}); typed in order, or refused after {limit} s"
         # the ledger row became ``waiting`` with the parked text, in one transaction (waiting.enqueue)
-        return self._end(mail, position, None, Outcome(Status.WAITING, reason, session.name, step=Step.INJECT,
-                                                       code=Code.BUSY), session)
+        return self._end(
+            mail,
+            position,
+            None,
+            Outcome(Status.WAITING, reason, session.name, step=Step.INJECT, code=Code.BUSY),
+            session,
+        )
 
     def _resume(self, item: waiting.WaitingReply, now: float) -> Outcome | None:
         entry = ledger.get(self.conn, item.entry_id)
@@ -335,13 +397,27 @@ class Pipeline:
         elif session is None or not session.live:
             name = session.name if session else "?"
             reason = f"session {name} ended while the reply waited for it; nothing was typed"
-            outcome = self._refuse(mail, position, entry, Refusal(Step.INJECT, Code.SESSION_ENDED, reason),
-                                   tell=item.sender, session=session)
+            outcome = self._refuse(
+                mail,
+                position,
+                entry,
+                Refusal(Step.INJECT, Code.SESSION_ENDED, reason),
+                tell=item.sender,
+                session=session,
+            )
         elif now - item.since > self.settings.busy_wait_seconds:
-            reason = (f"claude was still working in session {session.name} after {self.settings.busy_wait_seconds} s "
-                      "(BUSY_WAIT_SECONDS); nothing was typed, reply again")
-            outcome = self._refuse(mail, position, entry, Refusal(Step.INJECT, Code.BUSY_TIMEOUT, reason),
-                                   tell=item.sender, session=session)
+            reason = (
+                f"claude was still working in session {session.name} after {self.settings.busy_wait_seconds} s "
+                "(BUSY_WAIT_SECONDS); nothing was typed, reply again"
+            )
+            outcome = self._refuse(
+                mail,
+                position,
+                entry,
+                Refusal(Step.INJECT, Code.BUSY_TIMEOUT, reason),
+                tell=item.sender,
+                session=session,
+            )
         else:
             state = self.injector.screen_state(_target(session))
             if state not in (ScreenState.READY, ScreenState.GONE):
@@ -381,8 +457,11 @@ class Pipeline:
             return self._drop(mail, position, Refusal(Step.SCREEN, Code.UNREADABLE, mail.unreadable))
         verdict = self._header_verdict(mail)
         if isinstance(verdict, Refusal):
-            return self._drop(mail, position, Refusal(
-                Step.SCREEN, verdict.code, f"{verdict.reason} (judged on the header; not downloaded)"))
+            return self._drop(
+                mail,
+                position,
+                Refusal(Step.SCREEN, verdict.code, f"{verdict.reason} (judged on the header; not downloaded)"),
+            )
         return None
 
     def _header_verdict(self, mail: InboundMail) -> Authenticated | Refusal:
@@ -390,8 +469,13 @@ class Pipeline:
         for dkim, everything but the signature's cryptography (which needs the body)."""
         s = self.settings
         mode = "none" if self.mode == "dkim" else self.mode
-        verdict = authenticate(mail, allowed_senders=s.allowed_senders, mode=mode,
-                               trusted_authserv_id=s.trusted_authserv_id, own_address=s.email_from)
+        verdict = authenticate(
+            mail,
+            allowed_senders=s.allowed_senders,
+            mode=mode,
+            trusted_authserv_id=s.trusted_authserv_id,
+            own_address=s.email_from,
+        )
         if self.mode != "dkim" or isinstance(verdict, Refusal):
             return verdict
         checked = dkim_verify.precheck(mail.raw, verdict.sender.rpartition("@")[2])
@@ -419,8 +503,9 @@ class Pipeline:
         reason = "reply to another machine's session; left for its relay"
         entry, created = self._claim(mail, position)
         record = entry if created or entry.status == Status.RECEIVED else None
-        return self._end(mail, position, record, Outcome(Status.FOREIGN, reason, step=Step.SCREEN,
-                                                         code=Code.FOREIGN), None)
+        return self._end(
+            mail, position, record, Outcome(Status.FOREIGN, reason, step=Step.SCREEN, code=Code.FOREIGN), None
+        )
 
     def _unsigned_thread(self, mail: InboundMail, routed: Routed, sender: str) -> Refusal | None:
         """A reply routed by its thread alone must have that thread signed.
@@ -433,32 +518,51 @@ class Pipeline:
         """
         if routed.via != "thread" or self.mode == "none":
             return None
-        present = [name for name, values in (("in-reply-to", mail.in_reply_to), ("references", mail.references))
-                   if values]
+        present = [
+            name for name, values in (("in-reply-to", mail.in_reply_to), ("references", mail.references)) if values
+        ]
         if dkim_verify.signs_all(mail.raw, sender.rpartition("@")[2], present):
             return None
-        return Refusal(Step.ROUTE, Code.THREAD_UNSIGNED,
-                       "the subject has no [TaskPing #…] tag and the In-Reply-To/References headers that name the "
-                       "session are not covered by your DKIM signature; reply keeping the tag in the subject",
-                       routed.session.id)
+        return Refusal(
+            Step.ROUTE,
+            Code.THREAD_UNSIGNED,
+            "the subject has no [TaskPing #…] tag and the In-Reply-To/References headers that name the "
+            "session are not covered by your DKIM signature; reply keeping the tag in the subject",
+            routed.session.id,
+        )
 
     # -- the one ending
 
     def _refuse(
-        self, mail: InboundMail, position: Position, entry: LedgerEntry, refusal: Refusal, *, tell: str | None,
+        self,
+        mail: InboundMail,
+        position: Position,
+        entry: LedgerEntry,
+        refusal: Refusal,
+        *,
+        tell: str | None,
         session: Session | None = None,
     ) -> Outcome:
         """A step said no: ``refused`` (and told) when ``tell`` is the authenticated sender, else ``dropped``."""
         if session is None and refusal.session_id is not None:
             session = sessions.get(self.conn, refusal.session_id)
         status = Status.REFUSED if tell is not None else Status.DROPPED
-        outcome = Outcome(status, refusal.reason, session.name if session else None, step=refusal.step,
-                          code=refusal.code)
+        outcome = Outcome(
+            status, refusal.reason, session.name if session else None, step=refusal.step, code=refusal.code
+        )
         return self._end(mail, position, entry, outcome, session, tell=tell)
 
     def _end(
-        self, mail: InboundMail, position: Position, entry: LedgerEntry | None, outcome: Outcome,
-        session: Session | None, *, tell: str | None = None, waited: float | None = None, preview: str | None = None,
+        self,
+        mail: InboundMail,
+        position: Position,
+        entry: LedgerEntry | None,
+        outcome: Outcome,
+        session: Session | None,
+        *,
+        tell: str | None = None,
+        waited: float | None = None,
+        preview: str | None = None,
         typed: str | None = None,
     ) -> Outcome:
         """Record ``outcome`` everywhere it belongs, in this order: the ledger row (``entry``; None
@@ -466,12 +570,27 @@ class Pipeline:
         parked text), the acknowledgement (only to ``tell``, an authenticated sender), the audit
         log and the log line. Every message's processing ends here."""
         if entry is not None and outcome.status in FINAL:
-            ledger.set_decision(self.conn, entry.id, outcome.status, outcome.reason, code=outcome.code,
-                                step=outcome.step, session_id=session.id if session else None, preview=preview)
+            ledger.set_decision(
+                self.conn,
+                entry.id,
+                outcome.status,
+                outcome.reason,
+                code=outcome.code,
+                step=outcome.step,
+                session_id=session.id if session else None,
+                preview=preview,
+            )
         if tell is not None:
             if outcome.status == Status.DELIVERED and session is not None:
-                acknowledge.delivered(self.conn, self.settings, mail, tell, session,
-                                      confirmed=outcome.code == Code.SUBMITTED, waited=waited)
+                acknowledge.delivered(
+                    self.conn,
+                    self.settings,
+                    mail,
+                    tell,
+                    session,
+                    confirmed=outcome.code == Code.SUBMITTED,
+                    waited=waited,
+                )
             elif outcome.status == Status.REFUSED:
                 acknowledge.not_delivered(self.conn, self.settings, mail, tell, session, outcome.reason)
             elif outcome.status == Status.UNKNOWN:
@@ -488,8 +607,12 @@ class Pipeline:
             typed=typed if typed is not None else outcome.typed,
         )
         get_logger(message_id=mail.message_id, uid=position.uid).info(
-            "reply_processed", decision=str(outcome.status), step=outcome.step and str(outcome.step),
-            code=outcome.code and str(outcome.code), reason=outcome.reason, session=outcome.session,
+            "reply_processed",
+            decision=str(outcome.status),
+            step=outcome.step and str(outcome.step),
+            code=outcome.code and str(outcome.code),
+            reason=outcome.reason,
+            session=outcome.session,
         )
         return outcome
 
@@ -506,8 +629,9 @@ class Pipeline:
             sender=mail.sole_sender,
         )
 
-    def _internal_error(self, mail: InboundMail, position: Position, exc: Exception, *, claimed: bool = True
-                        ) -> Outcome:
+    def _internal_error(
+        self, mail: InboundMail, position: Position, exc: Exception, *, claimed: bool = True
+    ) -> Outcome:
         """A step raised: record the message as not processed (nothing was typed; the
         injection is not part of :meth:`plan`), tell an authenticated sender, go on.
 
@@ -525,8 +649,13 @@ class Pipeline:
                 f"({store_exc.__class__.__name__}: {store_exc}); the message is left in the mailbox"
             ) from store_exc
         if entry.final and not claimed:  # parse raised before this run claimed anything: an earlier run decided
-            return self._end(mail, position, None, Outcome(
-                Status.DUPLICATE, f"already handled ({entry.status})", step=Step.DEDUPE, code=Code.DUPLICATE), None)
+            return self._end(
+                mail,
+                position,
+                None,
+                Outcome(Status.DUPLICATE, f"already handled ({entry.status})", step=Step.DEDUPE, code=Code.DUPLICATE),
+                None,
+            )
         if entry.final:  # the step that raised came after this run's decision was written
             return Outcome(entry.status, entry.reason or "", None, step=entry.step, code=entry.code)
         reason = f"could not be processed ({exc.__class__.__name__}); nothing was typed"
@@ -554,8 +683,7 @@ class Pipeline:
         if session is not None and session.live and text:
             self.injector.discard(_target(session), text)
         waiting.remove(self.conn, entry.id)
-        outcome = Outcome(Status.UNKNOWN, reason, session.name if session else None, step=step,
-                          code=Code.FATE_UNKNOWN)
+        outcome = Outcome(Status.UNKNOWN, reason, session.name if session else None, step=step, code=Code.FATE_UNKNOWN)
         return self._end(mail, position, entry, outcome, session, tell=sender, typed=entry.preview)
 
 

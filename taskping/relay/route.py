@@ -53,8 +53,9 @@ def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = No
     if token and by_subject is None and by_thread is None:
         return _no(Code.UNKNOWN_TOKEN, "unknown session token in the subject")
     if by_thread and token and (by_subject is None or by_subject.id != by_thread.id):
-        return _no(Code.TOKEN_MISMATCH, "the subject's session token does not match the thread this replies to",
-                   by_thread)
+        return _no(
+            Code.TOKEN_MISMATCH, "the subject's session token does not match the thread this replies to", by_thread
+        )
     session = by_thread or by_subject
     if session is None:
         return _no(Code.NOT_A_REPLY, "not a reply to a TaskPing notification (no known thread or token)")

@@ -52,9 +52,7 @@ def queue(
             "INSERT INTO notifications (message_id, session_id, kind, body_text, created_at) VALUES (?, ?, ?, ?, ?)",
             (message_id, session_id, kind, body_text, t),
         )
-        row_id = outbox.insert(
-            conn, message_id=message_id, session_id=session_id, kind=kind, to_addr=to_addr, raw=raw
-        )
+        row_id = outbox.insert(conn, message_id=message_id, session_id=session_id, kind=kind, to_addr=to_addr, raw=raw)
         conn.execute(
             "UPDATE sessions SET thread_root = COALESCE(thread_root, ?),"
             " expires_at = CASE WHEN ? IS NULL THEN expires_at ELSE MAX(expires_at, ? + ?) END,"
@@ -84,8 +82,7 @@ def first_known(conn: sqlite3.Connection, message_ids: list[str]) -> Notificatio
 
 def texts_for_session(conn: sqlite3.Connection, session_id: int, limit: int = SENT_TEXTS) -> list[str]:
     rows = conn.execute(
-        "SELECT body_text FROM notifications WHERE session_id = ? AND body_text != ''"
-        " ORDER BY created_at DESC LIMIT ?",
+        "SELECT body_text FROM notifications WHERE session_id = ? AND body_text != '' ORDER BY created_at DESC LIMIT ?",
         (session_id, limit),
     )
     return [r[0] for r in rows]

@@ -78,9 +78,7 @@ def claim_next(conn: sqlite3.Connection, claimer: str) -> OutboxRow | None:
     while the oldest row waits for its retry, nothing behind it is sent."""
     t = now()
     with transaction(conn):
-        row = conn.execute(
-            "SELECT * FROM outbox WHERE status IN ('queued', 'sending') ORDER BY id LIMIT 1"
-        ).fetchone()
+        row = conn.execute("SELECT * FROM outbox WHERE status IN ('queued', 'sending') ORDER BY id LIMIT 1").fetchone()
         if row is None or row["status"] == "sending" or row["next_attempt_at"] > t:
             return None
         conn.execute(
@@ -94,9 +92,7 @@ def claim_next(conn: sqlite3.Connection, claimer: str) -> OutboxRow | None:
 
 def mark_sent(conn: sqlite3.Connection, row_id: int) -> None:
     with transaction(conn):
-        conn.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?", (now(), row_id)
-        )
+        conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?", (now(), row_id))
 
 
 def mark_retry(conn: sqlite3.Connection, row_id: int, reason: str, *, cap: float = BACKOFF_CAP_SECONDS) -> float:
@@ -108,8 +104,7 @@ def mark_retry(conn: sqlite3.Connection, row_id: int, reason: str, *, cap: float
         attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (row_id,)).fetchone()[0]
         due = now() + backoff(attempts, cap)
         conn.execute(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, claimed_by = NULL"
-            " WHERE id = ?",
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?, last_error = ?, claimed_by = NULL WHERE id = ?",
             (due, reason[:500], row_id),
         )
     return due
@@ -153,9 +148,7 @@ def pending_count(conn: sqlite3.Connection) -> int:
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:
-    row = conn.execute(
-        "SELECT next_attempt_at FROM outbox WHERE status = 'queued' ORDER BY id LIMIT 1"
-    ).fetchone()
+    row = conn.execute("SELECT next_attempt_at FROM outbox WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
     return row[0] if row else None
 
 

@@ -100,11 +100,15 @@ class Report:
         """For people: what was forgotten, one line each (nothing: one line saying so)."""
         if not self.anything:
             return [f"retention: nothing older than {days} days to forget"]
-        erased = (f"retention ({days} days): erased the text of {self.outbox_erased} sent email(s), "
-                  f"{self.ledger_erased} reply preview(s), {self.notifications_erased} notification text(s)")
-        deleted = (f"retention ({days} days): deleted {self.sessions_deleted} ended session(s) with "
-                   f"{self.notifications_deleted} notification(s), {self.outbox_deleted} email(s), "
-                   f"{self.ledger_deleted} ledger row(s), {self.replay_keys_deleted} replay key(s)")
+        erased = (
+            f"retention ({days} days): erased the text of {self.outbox_erased} sent email(s), "
+            f"{self.ledger_erased} reply preview(s), {self.notifications_erased} notification text(s)"
+        )
+        deleted = (
+            f"retention ({days} days): deleted {self.sessions_deleted} ended session(s) with "
+            f"{self.notifications_deleted} notification(s), {self.outbox_deleted} email(s), "
+            f"{self.ledger_deleted} ledger row(s), {self.replay_keys_deleted} replay key(s)"
+        )
         size = f"retention: database {self.bytes_before:,} → {self.bytes_after:,} bytes"
         out = [erased, deleted, size + (" (vacuumed)" if self.vacuumed else "")]
         return out
@@ -122,8 +126,15 @@ def file_bytes(conn: sqlite3.Connection) -> int:
     return total
 
 
-def forget(conn: sqlite3.Connection, *, days: int = DEFAULT_DAYS, at: float | None = None, reclaim: bool = True,
-           batch_sessions: int = BATCH_SESSIONS, batch_rows: int = BATCH_ROWS) -> Report:
+def forget(
+    conn: sqlite3.Connection,
+    *,
+    days: int = DEFAULT_DAYS,
+    at: float | None = None,
+    reclaim: bool = True,
+    batch_sessions: int = BATCH_SESSIONS,
+    batch_rows: int = BATCH_ROWS,
+) -> Report:
     """Erase and delete what is older than ``days`` (see the module docstring).
 
     In short write transactions of at most ``batch_sessions`` sessions and ``batch_rows`` rows per
@@ -185,7 +196,12 @@ def _forget_batch(
         f"                 AND (i.status IN ({not_decided}) OR COALESCE(i.decided_at, i.received_at) >= ?))"
         " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.session_id = s.id AND n.created_at >= ?)"
         " LIMIT ?",
-        cutoff, cutoff, cutoff, cutoff, cutoff, limit=batch_sessions,
+        cutoff,
+        cutoff,
+        cutoff,
+        cutoff,
+        cutoff,
+        limit=batch_sessions,
     )
     conn.execute("INSERT INTO temp.forget_entries SELECT id FROM inbound WHERE session_id IN temp.forget_sessions")
     run(
@@ -193,21 +209,29 @@ def _forget_batch(
         f" AND status NOT IN ({not_decided}) AND status NOT IN ({typed})"
         " AND decided_at < ?"
         " AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.entry_id = inbound.id) LIMIT ?",
-        cutoff, limit=batch_rows,
+        cutoff,
+        limit=batch_rows,
     )
 
-    counts["replay_keys_deleted"] = (
-        run("DELETE FROM reply_signatures WHERE entry_id IN temp.forget_entries")
-        + run("DELETE FROM reply_keys WHERE entry_id IN temp.forget_entries")
+    counts["replay_keys_deleted"] = run("DELETE FROM reply_signatures WHERE entry_id IN temp.forget_entries") + run(
+        "DELETE FROM reply_keys WHERE entry_id IN temp.forget_entries"
     )
     counts["ledger_deleted"] = run("DELETE FROM inbound WHERE id IN temp.forget_entries")
     counts["notifications_deleted"] = run("DELETE FROM notifications WHERE session_id IN temp.forget_sessions")
     counts["outbox_deleted"] = (
         run("DELETE FROM outbox WHERE session_id IN temp.forget_sessions")
-        + run("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE session_id IS NULL AND status = 'sent'"
-              " AND sent_at < ? LIMIT ?)", cutoff, limit=batch_rows)
-        + run("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE session_id IS NULL AND status = 'failed'"
-              " AND created_at < ? LIMIT ?)", cutoff, limit=batch_rows)
+        + run(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE session_id IS NULL AND status = 'sent'"
+            " AND sent_at < ? LIMIT ?)",
+            cutoff,
+            limit=batch_rows,
+        )
+        + run(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE session_id IS NULL AND status = 'failed'"
+            " AND created_at < ? LIMIT ?)",
+            cutoff,
+            limit=batch_rows,
+        )
     )
     counts["sessions_deleted"] = run("DELETE FROM sessions WHERE id IN temp.forget_sessions")
 
@@ -216,16 +240,22 @@ def _forget_batch(
     # small, so passing it again costs little. The kept bodies are looked up from the sessions that
     # keep them: CROSS JOIN fixes that order, INDEXED BY stops SQLite building an automatic index
     # over every notification, which reads them all.)
-    counts["outbox_erased"] = (
-        run("UPDATE outbox SET raw = x'' WHERE id IN (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?"
-            " AND length(raw) > 0 LIMIT ?)", cutoff, limit=batch_rows)
-        + run("UPDATE outbox SET raw = x'' WHERE id IN (SELECT id FROM outbox WHERE status = 'failed'"
-              " AND created_at < ? AND length(raw) > 0 LIMIT ?)", cutoff, limit=batch_rows)
+    counts["outbox_erased"] = run(
+        "UPDATE outbox SET raw = x'' WHERE id IN (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?"
+        " AND length(raw) > 0 LIMIT ?)",
+        cutoff,
+        limit=batch_rows,
+    ) + run(
+        "UPDATE outbox SET raw = x'' WHERE id IN (SELECT id FROM outbox WHERE status = 'failed'"
+        " AND created_at < ? AND length(raw) > 0 LIMIT ?)",
+        cutoff,
+        limit=batch_rows,
     )
     counts["ledger_erased"] = run(
         "UPDATE inbound SET preview = NULL WHERE id IN (SELECT id FROM inbound WHERE decided_at < ?"
         f" AND preview IS NOT NULL AND status NOT IN ({not_decided}) LIMIT ?)",
-        cutoff, limit=batch_rows,
+        cutoff,
+        limit=batch_rows,
     )
     counts["notifications_erased"] = run(
         "UPDATE notifications SET body_text = '' WHERE message_id IN (SELECT message_id FROM notifications"
@@ -234,7 +264,10 @@ def _forget_batch(
         "   SELECT n.message_id, ROW_NUMBER() OVER (PARTITION BY n.session_id ORDER BY n.created_at DESC) AS nth"
         "   FROM sessions s CROSS JOIN notifications n INDEXED BY notifications_session ON n.session_id = s.id"
         "   WHERE (s.state != 'ended' OR s.expires_at > ?) AND n.body_text != '') WHERE nth <= ?) LIMIT ?)",
-        cutoff, at, SENT_TEXTS, limit=batch_rows,
+        cutoff,
+        at,
+        SENT_TEXTS,
+        limit=batch_rows,
     )
     conn.execute("DROP TABLE temp.forget_sessions")
     conn.execute("DROP TABLE temp.forget_entries")

@@ -37,8 +37,7 @@ class Status(StrEnum):
     DUPLICATE = "duplicate"
 
 
-FINAL: frozenset[Status] = frozenset({Status.DELIVERED, Status.REFUSED, Status.DROPPED, Status.UNKNOWN,
-                                      Status.FOREIGN})
+FINAL: frozenset[Status] = frozenset({Status.DELIVERED, Status.REFUSED, Status.DROPPED, Status.UNKNOWN, Status.FOREIGN})
 # A reply that was (or will be) typed: what the replay check and the rate limit count.
 TYPED: tuple[Status, ...] = (Status.WAITING, Status.INJECTING, Status.DELIVERED, Status.UNKNOWN)
 

@@ -39,21 +39,47 @@ def enqueue(
     conn: sqlite3.Connection, entry_id: int, *, session_id: int, sender: str, text: str, raw: bytes, preview: str
 ) -> None:
     """Park a reply (its ledger row becomes ``waiting``; ``since`` is kept when it was already waiting)."""
-    _hold(conn, entry_id, Status.WAITING, (Status.RECEIVED, Status.INJECTING, Status.WAITING),
-          session_id=session_id, sender=sender, text=text, raw=raw, preview=preview)
+    _hold(
+        conn,
+        entry_id,
+        Status.WAITING,
+        (Status.RECEIVED, Status.INJECTING, Status.WAITING),
+        session_id=session_id,
+        sender=sender,
+        text=text,
+        raw=raw,
+        preview=preview,
+    )
 
 
 def start_typing(
     conn: sqlite3.Connection, entry_id: int, *, session_id: int, sender: str, text: str, raw: bytes, preview: str
 ) -> None:
     """Committed before the first key: the ledger row becomes ``injecting`` and the text is kept until decided."""
-    _hold(conn, entry_id, Status.INJECTING, (Status.RECEIVED, Status.WAITING),
-          session_id=session_id, sender=sender, text=text, raw=raw, preview=preview)
+    _hold(
+        conn,
+        entry_id,
+        Status.INJECTING,
+        (Status.RECEIVED, Status.WAITING),
+        session_id=session_id,
+        sender=sender,
+        text=text,
+        raw=raw,
+        preview=preview,
+    )
 
 
 def _hold(
-    conn: sqlite3.Connection, entry_id: int, status: Status, from_statuses: tuple[Status, ...], *,
-    session_id: int, sender: str, text: str, raw: bytes, preview: str,
+    conn: sqlite3.Connection,
+    entry_id: int,
+    status: Status,
+    from_statuses: tuple[Status, ...],
+    *,
+    session_id: int,
+    sender: str,
+    text: str,
+    raw: bytes,
+    preview: str,
 ) -> None:
     """The row (kept if it exists) and the ledger status, in one transaction."""
     marks = ",".join("?" * len(from_statuses))
@@ -86,8 +112,9 @@ def heads(conn: sqlite3.Connection) -> list[WaitingReply]:
         " WHERE w.entry_id IN (SELECT MIN(entry_id) FROM waiting GROUP BY session_id) ORDER BY w.entry_id"
     ).fetchall()
     return [
-        WaitingReply(r["entry_id"], r["session_id"], r["sender"], r["text"], bytes(r["raw"]), r["since"],
-                     Status(r["status"]))
+        WaitingReply(
+            r["entry_id"], r["session_id"], r["sender"], r["text"], bytes(r["raw"]), r["since"], Status(r["status"])
+        )
         for r in rows
     ]
 

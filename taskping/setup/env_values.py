@@ -14,8 +14,18 @@ from taskping.config import Settings
 from taskping.setup.envfile import Section
 from taskping.setup.providers import Provider
 
-MAIL_KEYS = ("IMAP_HOST", "IMAP_PORT", "IMAP_SECURE", "IMAP_USER", "IMAP_PASS",
-             "SMTP_HOST", "SMTP_PORT", "SMTP_SECURE", "SMTP_USER", "SMTP_PASS")
+MAIL_KEYS = (
+    "IMAP_HOST",
+    "IMAP_PORT",
+    "IMAP_SECURE",
+    "IMAP_USER",
+    "IMAP_PASS",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_SECURE",
+    "SMTP_USER",
+    "SMTP_PASS",
+)
 
 
 class ValueProblem(Exception):
@@ -94,10 +104,16 @@ def validate(values: dict[str, str]) -> None:
 def sections(provider: Provider, values: dict[str, str]) -> list[Section]:
     """The env file's parts, each under a comment saying what it is for."""
     return [
-        Section(f"TaskPing's mailbox ({provider.label}): the relay reads replies here and sends from it",
-                {k: values[k] for k in MAIL_KEYS}),
-        Section("Your phone's address: notifications go there; only its replies are read",
-                {k: values[k] for k in ("EMAIL_FROM", "EMAIL_TO", "ALLOWED_SENDERS")}),
-        Section("Sender authentication: see docs/providers.md",
-                {k: values[k] for k in ("SENDER_AUTH", "TRUSTED_AUTHSERV_ID") if k in values}),
+        Section(
+            f"TaskPing's mailbox ({provider.label}): the relay reads replies here and sends from it",
+            {k: values[k] for k in MAIL_KEYS},
+        ),
+        Section(
+            "Your phone's address: notifications go there; only its replies are read",
+            {k: values[k] for k in ("EMAIL_FROM", "EMAIL_TO", "ALLOWED_SENDERS")},
+        ),
+        Section(
+            "Sender authentication: see docs/providers.md",
+            {k: values[k] for k in ("SENDER_AUTH", "TRUSTED_AUTHSERV_ID") if k in values},
+        ),
     ]

@@ -56,8 +56,14 @@ def send_test_mail(settings: Settings) -> tuple[str, str]:
         "Authentication-Results header your mail provider adds to the reply, to learn which "
         "provider verdicts to trust. Nothing is typed anywhere.\n"
     )
-    mail = build(email_from=settings.email_from or "", email_to=settings.email_to or "",
-                 subject=f"[{tag}] please reply to this", text=text, html=f"<p>{text}</p>", kind="setup")
+    mail = build(
+        email_from=settings.email_from or "",
+        email_to=settings.email_to or "",
+        subject=f"[{tag}] please reply to this",
+        text=text,
+        html=f"<p>{text}</p>",
+        kind="setup",
+    )
     try:
         client = smtp_connect(settings)
         try:
@@ -90,8 +96,12 @@ def wait_for_reply(settings: Settings, message_id: str, tag: str, timeout: float
                 for uid in client.search(["SUBJECT", tag]):
                     raw = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
                     mail = parse(bytes(raw)) if raw else None
-                    if mail and not mail.x_taskping and mail.sole_sender == phone and (
-                            message_id in mail.in_reply_to or message_id in mail.references or tag in mail.subject):
+                    if (
+                        mail
+                        and not mail.x_taskping
+                        and mail.sole_sender == phone
+                        and (message_id in mail.in_reply_to or message_id in mail.references or tag in mail.subject)
+                    ):
                         return mail
                 if time.monotonic() >= deadline:
                     return None
@@ -110,18 +120,35 @@ def learn(mail: InboundMail, preset_id: str | None) -> Learned:
     sender = mail.sole_sender or ""
     domain = sender.rpartition("@")[2]
     if not headers:
-        return Learned(True, "the reply carries no Authentication-Results header: the relay will verify "
-                             "DKIM itself", "dkim", None, None)
+        return Learned(
+            True,
+            "the reply carries no Authentication-Results header: the relay will verify DKIM itself",
+            "dkim",
+            None,
+            None,
+        )
     top = headers[0]
     found = authres.authserv_id(top)
     if found is None:
-        return Learned(True, "the provider's Authentication-Results has no authserv-id (as Microsoft writes): "
-                             "nothing to trust; the relay will verify DKIM itself", "dkim", None, top)
+        return Learned(
+            True,
+            "the provider's Authentication-Results has no authserv-id (as Microsoft writes): "
+            "nothing to trust; the relay will verify DKIM itself",
+            "dkim",
+            None,
+            top,
+        )
     chosen = preset_id if preset_id and authres.TrustedIds.of(preset_id).matches(found) else found
     judged = authres.verdict(trace, authres.TrustedIds.of(chosen), domain)
     if not judged.ok:
-        return Learned(False, f"with TRUSTED_AUTHSERV_ID={chosen} this reply would be refused: {judged.reason}; "
-                              "use SENDER_AUTH=dkim (or fix DKIM/DMARC for your phone's domain)", None, chosen, top)
+        return Learned(
+            False,
+            f"with TRUSTED_AUTHSERV_ID={chosen} this reply would be refused: {judged.reason}; "
+            "use SENDER_AUTH=dkim (or fix DKIM/DMARC for your phone's domain)",
+            None,
+            chosen,
+            top,
+        )
     return Learned(True, f"authserv-id {found!r}; this reply passes: {judged.reason}", "authres", chosen, top)
 
 
@@ -132,11 +159,19 @@ def mark_handled(settings: Settings, mail: InboundMail) -> None:
 
     conn = connect(settings.session_map_path)
     try:
-        entry, created = ledger.claim(conn, message_key=mail.message_key, message_id=mail.message_id,
-                                      content_hash=mail.content_hash, folder=None, uidvalidity=None, uid=None,
-                                      sender=mail.sole_sender)
+        entry, created = ledger.claim(
+            conn,
+            message_key=mail.message_key,
+            message_id=mail.message_id,
+            content_hash=mail.content_hash,
+            folder=None,
+            uidvalidity=None,
+            uid=None,
+            sender=mail.sole_sender,
+        )
         if created:
-            ledger.set_decision(conn, entry.id, Status.DROPPED,
-                                "read by `taskping init --learn-from-reply` (a setup reply)")
+            ledger.set_decision(
+                conn, entry.id, Status.DROPPED, "read by `taskping init --learn-from-reply` (a setup reply)"
+            )
     finally:
         conn.close()

@@ -44,11 +44,15 @@ def _network_problem(exc: BaseException, host: str | None, port: int, tls_key: s
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return f"no answer within {TIMEOUT:.0f} s", "check host and port; a firewall may block the port"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"the server's TLS certificate is not trusted ({exc.verify_message})",
-                "check the host name; for a private CA set SSL_CERT_FILE to its certificate")
+        return (
+            f"the server's TLS certificate is not trusted ({exc.verify_message})",
+            "check the host name; for a private CA set SSL_CERT_FILE to its certificate",
+        )
     if isinstance(exc, ssl.SSLError):
-        return (f"TLS failed ({exc.reason or exc.__class__.__name__})",
-                f"the port may expect the other TLS mode: check {tls_key} (implicit TLS on 993/465, STARTTLS on 143/587)")
+        return (
+            f"TLS failed ({exc.reason or exc.__class__.__name__})",
+            f"the port may expect the other TLS mode: check {tls_key} (implicit TLS on 993/465, STARTTLS on 143/587)",
+        )
     if isinstance(exc, OSError):
         return f"cannot connect ({exc.strerror or exc.__class__.__name__})", "check host and port"
     return f"failed ({exc.__class__.__name__})", "check the settings"
@@ -114,8 +118,12 @@ def check_smtp(settings: Settings, password_hint: str) -> Check:
     except smtplib.SMTPAuthenticationError:
         return Check("SMTP", False, f"{where}: the login was refused for {s.smtp_user}", password_hint)
     except smtplib.SMTPNotSupportedError as exc:
-        return Check("SMTP", False, f"{where}: {exc}",
-                     "the server may need STARTTLS first: check SMTP_SECURE (ssl on 465, starttls on 587)")
+        return Check(
+            "SMTP",
+            False,
+            f"{where}: {exc}",
+            "the server may need STARTTLS first: check SMTP_SECURE (ssl on 465, starttls on 587)",
+        )
     except smtplib.SMTPException as exc:
         return Check("SMTP", False, f"{where}: the server said {str(exc)[:200]!r}", "check the settings")
     except (OSError, ssl.SSLError) as exc:

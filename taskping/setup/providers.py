@@ -41,39 +41,74 @@ PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (
         Provider(
-            "gmail", "Gmail / Google Workspace",
-            "imap.gmail.com", 993, "ssl", "smtp.gmail.com", 465, "ssl",
-            "authres", "mx.google.com",
+            "gmail",
+            "Gmail / Google Workspace",
+            "imap.gmail.com",
+            993,
+            "ssl",
+            "smtp.gmail.com",
+            465,
+            "ssl",
+            "authres",
+            "mx.google.com",
             "Gmail needs 2-Step Verification first: https://myaccount.google.com/signinoptions/two-step-verification "
             "(turn it on). Then create an app password at https://myaccount.google.com/apppasswords "
             "(name it TaskPing, click Create, copy the 16 letters). Google Workspace: your admin may have "
             "turned app passwords off.",
         ),
         Provider(
-            "fastmail", "Fastmail",
-            "imap.fastmail.com", 993, "ssl", "smtp.fastmail.com", 465, "ssl",
-            "authres", "*.messagingengine.com",
+            "fastmail",
+            "Fastmail",
+            "imap.fastmail.com",
+            993,
+            "ssl",
+            "smtp.fastmail.com",
+            465,
+            "ssl",
+            "authres",
+            "*.messagingengine.com",
             "Fastmail: Settings → Privacy & Security → Manage app passwords and access → New app password; "
             "access: Mail (IMAP/POP/SMTP); copy the password it shows once.",
         ),
         Provider(
-            "icloud", "iCloud Mail",
-            "imap.mail.me.com", 993, "ssl", "smtp.mail.me.com", 587, "starttls",
-            "authres", "*.icloud.com",
+            "icloud",
+            "iCloud Mail",
+            "imap.mail.me.com",
+            993,
+            "ssl",
+            "smtp.mail.me.com",
+            587,
+            "starttls",
+            "authres",
+            "*.icloud.com",
             "iCloud needs two-factor authentication on your Apple Account. Create an app-specific password at "
             "https://account.apple.com → Sign-In and Security → App-Specific Passwords → + (name it TaskPing).",
         ),
         Provider(
-            "yahoo", "Yahoo Mail / AOL",
-            "imap.mail.yahoo.com", 993, "ssl", "smtp.mail.yahoo.com", 465, "ssl",
-            "authres", "*.yahoo.com",
+            "yahoo",
+            "Yahoo Mail / AOL",
+            "imap.mail.yahoo.com",
+            993,
+            "ssl",
+            "smtp.mail.yahoo.com",
+            465,
+            "ssl",
+            "authres",
+            "*.yahoo.com",
             "Yahoo: Account Info → Account Security → Generate app password (or 'Manage app passwords'); "
             "name it TaskPing and copy the 16 letters.",
         ),
         Provider(
-            "outlook", "Outlook.com / Hotmail / Microsoft 365",
-            "outlook.office365.com", 993, "ssl", "smtp-mail.outlook.com", 587, "starttls",
-            "dkim", None,
+            "outlook",
+            "Outlook.com / Hotmail / Microsoft 365",
+            "outlook.office365.com",
+            993,
+            "ssl",
+            "smtp-mail.outlook.com",
+            587,
+            "starttls",
+            "dkim",
+            None,
             "",
             unsupported=(
                 "Outlook.com and Microsoft 365 accept only OAuth2 (XOAUTH2) for IMAP/SMTP, which TaskPing does not "
@@ -82,13 +117,19 @@ PROVIDERS: dict[str, Provider] = {
             ),
         ),
         Provider(
-            "other", "another provider or your own server",
-            None, 993, "ssl", None, 465, "ssl",
-            "dkim", None,
+            "other",
+            "another provider or your own server",
+            None,
+            993,
+            "ssl",
+            None,
+            465,
+            "ssl",
+            "dkim",
+            None,
             "Use the password your provider gives for mail apps (an app password where it has them).",
         ),
     )
 }
 
 NAMES = tuple(PROVIDERS)
-

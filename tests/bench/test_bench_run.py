@@ -23,11 +23,23 @@ import pytest
 from tests.support.prereqs import require
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-FIGURES = {"reply median", "reply p95", "hook Stop median", "pipeline throughput", "backlog after restart",
-           "relay RSS idle"}
+FIGURES = {
+    "reply median",
+    "reply p95",
+    "hook Stop median",
+    "pipeline throughput",
+    "backlog after restart",
+    "relay RSS idle",
+}
 
-BENCH_PREFIXES = ("taskping-bench-", "taskping-backlog-bench-", "taskping-rss-bench-", "taskping-pipeline-bench-",
-                  "taskping-hook-bench-", "tp-bench-")
+BENCH_PREFIXES = (
+    "taskping-bench-",
+    "taskping-backlog-bench-",
+    "taskping-rss-bench-",
+    "taskping-pipeline-bench-",
+    "taskping-hook-bench-",
+    "tp-bench-",
+)
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -58,8 +70,14 @@ def test_bench_run_quick_writes_results(tmp_path: Path) -> None:
     env = {**os.environ, "TASKPING_TEST_CLAUDE": require("claude")}
     left_before = bench_temp_dirs()
     before = datetime_now()
-    proc = subprocess.run([str(ROOT / "bench" / "run"), "--quick", "--out", str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=840)
+    proc = subprocess.run(
+        [str(ROOT / "bench" / "run"), "--quick", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+    )
     assert proc.returncode == 0, f"bench/run failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
 
     report = json.loads(out.read_text())
@@ -73,7 +91,7 @@ def test_bench_run_quick_writes_results(tmp_path: Path) -> None:
     assert "non-editable" in report["install"]["how"]
 
     lines = proc.stdout.splitlines()
-    table = lines[max(i for i, line in enumerate(lines) if line.startswith("figure ")) + 1:]
+    table = lines[max(i for i, line in enumerate(lines) if line.startswith("figure ")) + 1 :]
     figures = {f["figure"]: f for f in report["figures"]}
     assert set(figures) == FIGURES
     for name, fig in figures.items():

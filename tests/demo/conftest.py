@@ -68,7 +68,11 @@ def demo_env(path: str | None = None) -> dict[str, str]:
 def run_demo(*args: str, path: str | None = None) -> DemoRun:
     out = subprocess.run(
         [str(BIN / "taskping"), "demo", *args],
-        env=demo_env(path), capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL,
+        env=demo_env(path),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
     )
     return DemoRun(out.returncode, out.stdout, out.stderr)
 

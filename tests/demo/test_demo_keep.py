@@ -54,8 +54,11 @@ def test_keep_takes_replies_by_hand_and_ctrl_c_stops_everything() -> None:
     prereqs.require("tmux")
     proc = subprocess.Popen(
         [str(BIN / "taskping"), "demo", "--keep"],
-        env=demo_env(path_without_claude()), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        env=demo_env(path_without_claude()),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         lines = Lines(proc)

@@ -66,7 +66,9 @@ def test_a_claude_that_cannot_run_fails_the_session_step() -> None:
     prereqs.require("tmux")
     run = run_demo("--claude", "/nonexistent/claude")
     assert run.returncode == 1, run.stdout
-    assert run.step_lines[-1] == "✗ Claude Code session started: --claude '/nonexistent/claude' is not an executable file"
+    assert (
+        run.step_lines[-1] == "✗ Claude Code session started: --claude '/nonexistent/claude' is not an executable file"
+    )
     assert "demo failed at step 'session'" in run.stdout
     assert "Traceback" not in run.stderr
     assert_nothing_left(run)
@@ -76,6 +78,13 @@ def test_help_explains_the_demo() -> None:
     run = run_demo("--help")
     assert run.returncode == 0
     text = " ".join(run.stdout.split())
-    for words in ("--keep", "--claude", "--fail-at", "TRUSTED_AUTHSERV_ID=mx.taskping-demo.test", "stand-in",
-                  "Ctrl-C", "notification, reply, typed, ack"):
+    for words in (
+        "--keep",
+        "--claude",
+        "--fail-at",
+        "TRUSTED_AUTHSERV_ID=mx.taskping-demo.test",
+        "stand-in",
+        "Ctrl-C",
+        "notification, reply, typed, ack",
+    ):
         assert words in text, words

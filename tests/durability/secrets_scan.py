@@ -90,8 +90,9 @@ class WorkerReports:
             for finding in self.findings[:50]:
                 terminalreporter.line(finding)
         else:
-            terminalreporter.line(f"secrets check: {lines} log lines in {files} files from {len(self.reports)} "
-                                  "workers, no secret in any")
+            terminalreporter.line(
+                f"secrets check: {lines} log lines in {files} files from {len(self.reports)} workers, no secret in any"
+            )
 
 
 def _norm(text: str) -> str:
@@ -211,8 +212,12 @@ def install() -> None:
         if self.dir is not None:
             try:
                 passwords = [*self.users.values(), self.submitter[1]]
-                scan(self.dir, passwords=passwords, label=f"mailstack {self.dir.name}",
-                     mail_dirs=[self.mail_dir, self.sink_dir])
+                scan(
+                    self.dir,
+                    passwords=passwords,
+                    label=f"mailstack {self.dir.name}",
+                    mail_dirs=[self.mail_dir, self.sink_dir],
+                )
             except Exception as exc:  # noqa: BLE001 - never break a teardown; report instead
                 REPORT.findings.append(f"scan of {self.dir} failed: {exc!r}")
         original_stop(self)

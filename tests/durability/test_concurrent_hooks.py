@@ -72,12 +72,16 @@ def test_fifty_hooks_at_once_with_the_daemon_never_lock_out(world: World, tmux_s
     def hook(n: int) -> None:
         pane = n % N_PANES
         event = EVENTS[n // N_PANES]
-        env = {**w.home.env, "PATH": f"{BIN}:/usr/bin:/bin",
-               "TMUX": f"{w.socket},1,0", "TMUX_PANE": panes[pane]}
+        env = {**w.home.env, "PATH": f"{BIN}:/usr/bin:/bin", "TMUX": f"{w.socket},1,0", "TMUX_PANE": panes[pane]}
         barrier.wait()
         t = time.monotonic()
-        out = subprocess.run([str(BIN / "taskping"), "--env-file", str(w.env_file), "hook", event],
-                             input=_payload(event, pane, n), env=env, capture_output=True, timeout=60)
+        out = subprocess.run(
+            [str(BIN / "taskping"), "--env-file", str(w.env_file), "hook", event],
+            input=_payload(event, pane, n),
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
         with lock:
             results.append((out.returncode, time.monotonic() - t, out.stderr.decode(errors="replace")))
 
@@ -98,7 +102,9 @@ def test_fifty_hooks_at_once_with_the_daemon_never_lock_out(world: World, tmux_s
 
     conn = connect(db)
     try:
-        rows = conn.execute("SELECT target_pane, COUNT(*) FROM sessions WHERE state != 'ended' GROUP BY target_pane").fetchall()
+        rows = conn.execute(
+            "SELECT target_pane, COUNT(*) FROM sessions WHERE state != 'ended' GROUP BY target_pane"
+        ).fetchall()
         assert sorted(r[0] for r in rows) == sorted(panes) and all(r[1] == 1 for r in rows), [tuple(r) for r in rows]
         deadline = time.monotonic() + 30
         while outbox.pending_count(conn) > 0:
@@ -109,9 +115,11 @@ def test_fifty_hooks_at_once_with_the_daemon_never_lock_out(world: World, tmux_s
         conn.close()
     assert sent >= 2 * N_PANES  # every Stop queued a notification the daemon sent
     hook_max = max(d for _, d, _ in results)
-    print(f"\nMETRIC concurrent-hooks hooks={N_HOOKS} panes={N_PANES} max_hook_s={hook_max:.2f} "
-          f"median_hook_s={sorted(d for _, d, _ in results)[N_HOOKS // 2]:.2f} "
-          f"probe_txns={len(waits)} max_lock_wait_ms={1000 * max(waits):.1f} emails_sent={sent}")
+    print(
+        f"\nMETRIC concurrent-hooks hooks={N_HOOKS} panes={N_PANES} max_hook_s={hook_max:.2f} "
+        f"median_hook_s={sorted(d for _, d, _ in results)[N_HOOKS // 2]:.2f} "
+        f"probe_txns={len(waits)} max_lock_wait_ms={1000 * max(waits):.1f} emails_sent={sent}"
+    )
     # Bounded waits: no writer waited as long as the busy timeout (after which SQLite would
     # say "database is locked"). How long 50 Python processes take to start on 2 cores is
     # reported above as a metric, not asserted.

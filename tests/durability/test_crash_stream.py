@@ -30,8 +30,14 @@ import pytest
 from taskping.session_map import connect, outbox
 from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.timeout(600),
-              pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600")]
+pytestmark = [
+    pytest.mark.mail,
+    pytest.mark.tmux,
+    pytest.mark.claude,
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600"),
+]
 
 N_REPLIES = 90
 N_SESSIONS = 3
@@ -148,14 +154,20 @@ def test_sigkill_at_every_fault_point_types_nothing_twice_and_loses_nothing(worl
         elif row.status == "unknown":
             unknown.append(i)
             assert prompts[texts[i]] <= 1
-            notices = [raw for raw in mail if mid in str(message_from_bytes(raw, policy=default_policy)["In-Reply-To"])
-                       and "may not have been delivered" in _body(raw)]
+            notices = [
+                raw
+                for raw in mail
+                if mid in str(message_from_bytes(raw, policy=default_policy)["In-Reply-To"])
+                and "may not have been delivered" in _body(raw)
+            ]
             assert len(notices) == 1, (mid, len(notices))
         else:
             raise AssertionError(f"reply {i} ended {row.status}: {row.reason}")
     assert len(unknown) <= MAX_UNKNOWN, unknown
 
-    print(f"\nMETRIC crash-stream replies={N_REPLIES} sessions={N_SESSIONS} kills={len(KILLS)} "
-          f"kill_at_s={kill_times} delivered={statuses['delivered']} unknown={len(unknown)} "
-          f"unknown_typed={sum(prompts[texts[i]] for i in unknown)} typed_twice={len(typed_twice)} "
-          f"emails={len(mail)} duplicated_emails={duplicated} setup_s={setup_seconds:.1f} stream_s={stream_seconds:.1f}")
+    print(
+        f"\nMETRIC crash-stream replies={N_REPLIES} sessions={N_SESSIONS} kills={len(KILLS)} "
+        f"kill_at_s={kill_times} delivered={statuses['delivered']} unknown={len(unknown)} "
+        f"unknown_typed={sum(prompts[texts[i]] for i in unknown)} typed_twice={len(typed_twice)} "
+        f"emails={len(mail)} duplicated_emails={duplicated} setup_s={setup_seconds:.1f} stream_s={stream_seconds:.1f}"
+    )

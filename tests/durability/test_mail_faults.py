@@ -12,8 +12,13 @@ import pytest
 from taskping.session_map import connect, outbox
 from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow,
-              pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600")]
+pytestmark = [
+    pytest.mark.mail,
+    pytest.mark.tmux,
+    pytest.mark.claude,
+    pytest.mark.slow,
+    pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600"),
+]
 
 RECONNECT_LIMIT = 5.0
 
@@ -62,8 +67,10 @@ def test_dovecot_restart_and_kick_while_idle_reconnect_within_5s(world: World) -
     for text in ("before the faults", "after the restart", "after the kick"):
         assert w.api.prompts.count(text) == 1
     assert measured["restart"] < RECONNECT_LIMIT and measured["kick"] < RECONNECT_LIMIT
-    print(f"\nMETRIC imap-reconnect restart_s={measured['restart']:.2f} (dovecot down+up {restart_took:.2f}) "
-          f"kick_s={measured['kick']:.2f}")
+    print(
+        f"\nMETRIC imap-reconnect restart_s={measured['restart']:.2f} (dovecot down+up {restart_took:.2f}) "
+        f"kick_s={measured['kick']:.2f}"
+    )
 
 
 def test_uidvalidity_change_resyncs_without_typing_again(world: World) -> None:
@@ -144,12 +151,16 @@ def test_smtp_outage_mail_waits_and_goes_out_once_in_order(world: World) -> None
     finally:
         conn.close()
     expected = [r.message_id for r in queued]
-    arrived = [str(message_from_bytes(m.raw, policy=default_policy)["Message-ID"])
-               for m in w.stack.wait_for_messages("me", 2 + len(expected), timeout=10)]
+    arrived = [
+        str(message_from_bytes(m.raw, policy=default_policy)["Message-ID"])
+        for m in w.stack.wait_for_messages("me", 2 + len(expected), timeout=10)
+    ]
     time.sleep(1.0)
     arrived = [str(message_from_bytes(m.raw, policy=default_policy)["Message-ID"]) for m in w.stack.messages("me")]
     assert len(arrived) == len(set(arrived)), "an email arrived twice"
     assert arrived[2:] == expected, (arrived, expected)  # the two start notifications came before the outage
-    assert order[-len(expected):] == expected
-    print(f"\nMETRIC smtp-outage outage_s={OUTAGE_SECONDS:.0f} queued={len(expected)} max_attempts={attempts} "
-          f"all_sent_after_return_s={drained:.2f} duplicates=0")
+    assert order[-len(expected) :] == expected
+    print(
+        f"\nMETRIC smtp-outage outage_s={OUTAGE_SECONDS:.0f} queued={len(expected)} max_attempts={attempts} "
+        f"all_sent_after_return_s={drained:.2f} duplicates=0"
+    )

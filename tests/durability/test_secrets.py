@@ -14,11 +14,19 @@ import pytest
 from tests.durability import secrets_scan
 from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow, pytest.mark.secrets_last,
-              pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600")]
+pytestmark = [
+    pytest.mark.mail,
+    pytest.mark.tmux,
+    pytest.mark.claude,
+    pytest.mark.slow,
+    pytest.mark.secrets_last,
+    pytest.mark.world_env(RATE_LIMIT_PER_MINUTE="600"),
+]
 
-LONG = ("Please refactor the session map so that every write goes through one helper, then run the whole "
-        "test suite twice and tell me which tests were slow and why they were slow, with numbers.")
+LONG = (
+    "Please refactor the session map so that every write goes through one helper, then run the whole "
+    "test suite twice and tell me which tests were slow and why they were slow, with numbers."
+)
 
 
 def test_no_secrets_in_any_log_or_audit_line(world: World) -> None:
@@ -35,10 +43,16 @@ def test_no_secrets_in_any_log_or_audit_line(world: World) -> None:
     w.reply(note, "y" * 9000)
     w.wait_ledger(4, timeout=30)
     assert w.stack.dir is not None
-    secrets_scan.scan(w.stack.dir, passwords=[*w.stack.users.values(), w.stack.submitter[1]],
-                      label="secrets world", mail_dirs=[w.stack.mail_dir, w.stack.sink_dir])
+    secrets_scan.scan(
+        w.stack.dir,
+        passwords=[*w.stack.users.values(), w.stack.submitter[1]],
+        label="secrets world",
+        mail_dirs=[w.stack.mail_dir, w.stack.sink_dir],
+    )
     report = secrets_scan.REPORT
-    print(f"\nMETRIC secrets files={report.files} lines={report.lines} sources={len(report.sources)} "
-          f"passwords={report.passwords} tokens={report.tokens} bodies={report.bodies} findings={len(report.findings)}")
+    print(
+        f"\nMETRIC secrets files={report.files} lines={report.lines} sources={len(report.sources)} "
+        f"passwords={report.passwords} tokens={report.tokens} bodies={report.bodies} findings={len(report.findings)}"
+    )
     assert report.lines > 0 and report.tokens > 0 and report.bodies > 0
     assert report.findings == [], "\n".join(report.findings[:50])

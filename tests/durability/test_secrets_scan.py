@@ -21,12 +21,17 @@ def test_scanner_flags_password_token_and_long_body(tmp_path_factory) -> None:  
     conn.execute("INSERT INTO sessions VALUES ('fuzzhost-abcdefghjkmnpqrs')")
     conn.commit()
     conn.close()
-    (tmp_path / "taskping.log").write_text("\n".join([
-        json.dumps({"event": "ok", "typed": body[:120]}),
-        json.dumps({"event": "leak", "pass": "hunter2-secret"}),
-        json.dumps({"event": "leak", "token": "fuzzhost-abcdefghjkmnpqrs"}),
-        json.dumps({"event": "leak", "text": body}),
-    ]) + "\n")
+    (tmp_path / "taskping.log").write_text(
+        "\n".join(
+            [
+                json.dumps({"event": "ok", "typed": body[:120]}),
+                json.dumps({"event": "leak", "pass": "hunter2-secret"}),
+                json.dumps({"event": "leak", "token": "fuzzhost-abcdefghjkmnpqrs"}),
+                json.dumps({"event": "leak", "text": body}),
+            ]
+        )
+        + "\n"
+    )
     before = len(secrets_scan.REPORT.findings)
     secrets_scan.scan(tmp_path, passwords=["hunter2-secret"], label="self-test", mail_dirs=[tmp_path / "mail"])
     found = secrets_scan.REPORT.findings[before:]

@@ -19,8 +19,8 @@ def test_big_gmail_reply_is_cut_at_its_quote() -> None:
 
 
 def test_big_apple_and_outlook_replies_are_cut_at_their_quote() -> None:
-    apple = f"<div>ship</div><blockquote type=\"cite\">{BIG_QUOTE}</blockquote>"
-    outlook = f"<div>merge</div><div id=\"divRplyFwdMsg\">{BIG_QUOTE}</div>"
+    apple = f'<div>ship</div><blockquote type="cite">{BIG_QUOTE}</blockquote>'
+    outlook = f'<div>merge</div><div id="divRplyFwdMsg">{BIG_QUOTE}</div>'
     assert extract_reply(html=apple).text == "ship"
     assert extract_reply(html=outlook).text == "merge"
 

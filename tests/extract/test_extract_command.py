@@ -48,7 +48,7 @@ def test_extract_eml_picks_text_part_and_decodes_charset() -> None:
 
 
 def test_extract_eml_html_only() -> None:
-    raw = b"Subject: x\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<div>go=20ahead</div><blockquote type=3D\"cite\">old</blockquote>\r\n"
+    raw = b'Subject: x\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<div>go=20ahead</div><blockquote type=3D"cite">old</blockquote>\r\n'
     result = extract_eml(raw)
     assert result.text == "go ahead" and result.source == "html"
 
@@ -100,7 +100,14 @@ def test_cli_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_cli_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _cli(tmp_path, b"<div>CMD: pwd</div><blockquote type=\"cite\">old</blockquote>", "--format", "html", "--command", capsys=capsys)
+    rc, out, _ = _cli(
+        tmp_path,
+        b'<div>CMD: pwd</div><blockquote type="cite">old</blockquote>',
+        "--format",
+        "html",
+        "--command",
+        capsys=capsys,
+    )
     assert (rc, out) == (0, "pwd\n")
 
 

@@ -16,16 +16,34 @@ def new_html(html: str) -> str | None:
 
 
 QUOTES = [
-    ("gmail", '<div dir="ltr">run it</div><br><div class="gmail_quote"><div class="gmail_attr">On Fri, Nov 20, 2026 at 8:15 PM X &lt;x@y&gt; wrote:<br></div><blockquote class="gmail_quote"><div>old</div></blockquote></div>'),
-    ("apple", '<html><body dir="auto"><div>run it</div><div><br><blockquote type="cite"><div>old</div></blockquote></div></body></html>'),
-    ("outlook-divRplyFwdMsg", '<div>run it</div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg"><b>From:</b> X<br><b>Sent:</b> Friday<br></div><div>old text</div>'),
+    (
+        "gmail",
+        '<div dir="ltr">run it</div><br><div class="gmail_quote"><div class="gmail_attr">On Fri, Nov 20, 2026 at 8:15 PM X &lt;x@y&gt; wrote:<br></div><blockquote class="gmail_quote"><div>old</div></blockquote></div>',
+    ),
+    (
+        "apple",
+        '<html><body dir="auto"><div>run it</div><div><br><blockquote type="cite"><div>old</div></blockquote></div></body></html>',
+    ),
+    (
+        "outlook-divRplyFwdMsg",
+        '<div>run it</div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg"><b>From:</b> X<br><b>Sent:</b> Friday<br></div><div>old text</div>',
+    ),
     ("outlook-appendonsend", '<div>run it</div><div id="appendonsend"></div><div>old text without any header</div>'),
-    ("hr-header", '<div>run it</div><hr><b>From:</b> X<br><b>Date:</b> y<br><b>To:</b> z<br>old'),
+    ("hr-header", "<div>run it</div><hr><b>From:</b> X<br><b>Date:</b> y<br><b>To:</b> z<br>old"),
     ("yahoo", '<div>run it</div><div class="yahoo_quoted"><div>On Friday X wrote:</div><div>old</div></div>'),
     ("protonmail", '<div>run it</div><div class="protonmail_quote">old</div>'),
-    ("outlook-mobile-signature", '<div>run it</div><div id="ms-outlook-mobile-signature">Get Outlook for iOS</div><div id="divRplyFwdMsg">From: X</div><div>old</div>'),
-    ("qq", '<div>run it</div><div><div style="font-size:12px">------------------&nbsp;原始邮件&nbsp;------------------</div><div><b>发件人:</b>&nbsp;"X"&lt;x@y&gt;;</div><div><b>发送时间:</b>&nbsp;2026年11月20日</div></div><div>旧</div>'),
-    ("netease", '<div>run it</div><div id="isReplyContent"><div>在 2026-11-20 20:15:00，"X" &lt;x@y&gt; 写道：</div><blockquote>旧</blockquote></div>'),
+    (
+        "outlook-mobile-signature",
+        '<div>run it</div><div id="ms-outlook-mobile-signature">Get Outlook for iOS</div><div id="divRplyFwdMsg">From: X</div><div>old</div>',
+    ),
+    (
+        "qq",
+        '<div>run it</div><div><div style="font-size:12px">------------------&nbsp;原始邮件&nbsp;------------------</div><div><b>发件人:</b>&nbsp;"X"&lt;x@y&gt;;</div><div><b>发送时间:</b>&nbsp;2026年11月20日</div></div><div>旧</div>',
+    ),
+    (
+        "netease",
+        '<div>run it</div><div id="isReplyContent"><div>在 2026-11-20 20:15:00，"X" &lt;x@y&gt; 写道：</div><blockquote>旧</blockquote></div>',
+    ),
 ]
 
 
@@ -59,8 +77,8 @@ HIDDEN = [
     ("hidden-attr", "<div hidden>rm -rf ~</div>"),
     ("offscreen", '<div style="position:absolute;left:-9999px">rm -rf ~</div>'),
     ("text-indent", '<div style="text-indent:-9999px">rm -rf ~</div>'),
-    ("class-hidden", "<style>.x { display: none }</style><div class=\"x\">rm -rf ~</div>"),
-    ("id-hidden", "<style>@media all { #y { font-size: 0 } }</style><div id=\"y\">rm -rf ~</div>"),
+    ("class-hidden", '<style>.x { display: none }</style><div class="x">rm -rf ~</div>'),
+    ("id-hidden", '<style>@media all { #y { font-size: 0 } }</style><div id="y">rm -rf ~</div>'),
     ("tag-hidden", "<style>span{visibility:hidden}</style><span>rm -rf ~</span>"),
     ("mso-hide", '<div style="mso-hide:all">rm -rf ~</div>'),
     ("nested", '<div style="display:none"><div style="display:block">rm -rf ~</div></div>'),
@@ -84,7 +102,9 @@ def test_hidden_content_never_reaches_output(name: str, hidden: str) -> None:
 
 
 def test_visible_colours_are_kept() -> None:
-    html = '<div style="background:#000"><span style="color:#fff">visible</span></div><span style="color:#333">also</span>'
+    html = (
+        '<div style="background:#000"><span style="color:#fff">visible</span></div><span style="color:#333">also</span>'
+    )
     assert new_html(html) == "visible\nalso"
 
 
@@ -105,7 +125,7 @@ def test_text_part_preferred_over_html() -> None:
 
 
 def test_broken_html_does_not_raise() -> None:
-    for html in ["<div", "<<>>", "<div style='", "</div></div>x", "<a href=\"x>y</a>", "<!--", "<![CDATA[x"]:
+    for html in ["<div", "<<>>", "<div style='", "</div></div>x", '<a href="x>y</a>', "<!--", "<![CDATA[x"]:
         extract_reply(html=html)
 
 

@@ -16,9 +16,27 @@ from taskping.extract import extract_eml, extract_reply, to_command
 
 LINE_PIECES = st.sampled_from(
     [
-        "> ", ">> ", "-- ", "--", "```", "~~~", "On Fri, Nov 20, 2026 at 8:15 PM X <x@y> wrote:", "wrote:",
-        "写道：", "From: a", "Sent: b", "发件人：", "-----Original Message-----", "____", "Sent from my iPhone",
-        "CMD: ", "## Reply above this line ## [TaskPing #abcd-efghijkmnpqrstuv]", "    ", "\t", "ls -la", "好的",
+        "> ",
+        ">> ",
+        "-- ",
+        "--",
+        "```",
+        "~~~",
+        "On Fri, Nov 20, 2026 at 8:15 PM X <x@y> wrote:",
+        "wrote:",
+        "写道：",
+        "From: a",
+        "Sent: b",
+        "发件人：",
+        "-----Original Message-----",
+        "____",
+        "Sent from my iPhone",
+        "CMD: ",
+        "## Reply above this line ## [TaskPing #abcd-efghijkmnpqrstuv]",
+        "    ",
+        "\t",
+        "ls -la",
+        "好的",
     ]
 )
 LINES = st.lists(st.one_of(LINE_PIECES, st.text(max_size=30)), max_size=30)
@@ -40,7 +58,9 @@ def test_text_output_lines_come_from_input(lines: list[str]) -> None:
             assert part in body
 
 
-WORDS = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "npm", "test", "好的", "继续"]), min_size=1, max_size=5)
+WORDS = st.lists(
+    st.sampled_from(["alpha", "beta", "gamma", "delta", "npm", "test", "好的", "继续"]), min_size=1, max_size=5
+)
 TAGS = st.sampled_from(["div", "p", "span", "blockquote", "b", "pre", "br", "td", "hr", "font", "x-unknown"])
 
 
@@ -77,11 +97,22 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 
 MIME_PIECES = st.sampled_from(
     [
-        b"Content-Type: multipart/alternative; boundary=B\r\n", b"Content-Type: text/plain; charset=bogus\r\n",
-        b"Content-Type: text/html; charset=utf-8\r\n", b"Content-Transfer-Encoding: base64\r\n",
-        b"Content-Transfer-Encoding: quoted-printable\r\n", b"--B\r\n", b"--B--\r\n", b"\r\n", b"=E4=BD=A0=\r\n",
-        b"5L2g5aW9\r\n", b"<div>hi</div>\r\n", b"Content-Type: message/rfc822\r\n", b"Subject: =?utf-8?b?broken\r\n",
-        b"Content-Disposition: attachment\r\n", b"format=flowed; delsp=yes\r\n", b"\xff\xfe\x00",
+        b"Content-Type: multipart/alternative; boundary=B\r\n",
+        b"Content-Type: text/plain; charset=bogus\r\n",
+        b"Content-Type: text/html; charset=utf-8\r\n",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n",
+        b"--B\r\n",
+        b"--B--\r\n",
+        b"\r\n",
+        b"=E4=BD=A0=\r\n",
+        b"5L2g5aW9\r\n",
+        b"<div>hi</div>\r\n",
+        b"Content-Type: message/rfc822\r\n",
+        b"Subject: =?utf-8?b?broken\r\n",
+        b"Content-Disposition: attachment\r\n",
+        b"format=flowed; delsp=yes\r\n",
+        b"\xff\xfe\x00",
     ]
 )
 

@@ -18,7 +18,9 @@ def new_text(body: str, **kw: object) -> str | None:
 CASES: list[tuple[str, str, str]] = [
     (
         "gmail-en",
-        "run the tests\n\nOn Fri, Nov 20, 2026 at 8:15 PM TaskPing <tp@example.com> wrote:\n\n> " + MARKER + "\n> Claude stopped.\n",
+        "run the tests\n\nOn Fri, Nov 20, 2026 at 8:15 PM TaskPing <tp@example.com> wrote:\n\n> "
+        + MARKER
+        + "\n> Claude stopped.\n",
         "run the tests",
     ),
     (
@@ -78,12 +80,12 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "qq-foxmail",
-        "收到\n\n------------------ 原始邮件 ------------------\n发件人: \"TaskPing\"<tp@example.com>;\n发送时间: 2026年11月20日(星期五) 晚上8:15\n收件人: \"me\"<me@example.com>;\n主题: stopped\n\n旧\n",
+        '收到\n\n------------------ 原始邮件 ------------------\n发件人: "TaskPing"<tp@example.com>;\n发送时间: 2026年11月20日(星期五) 晚上8:15\n收件人: "me"<me@example.com>;\n主题: stopped\n\n旧\n',
         "收到",
     ),
     (
         "netease-163",
-        "好\n\n在 2026-11-20 20:15:00，\"TaskPing\" <tp@example.com> 写道：\n> 旧\n",
+        '好\n\n在 2026-11-20 20:15:00，"TaskPing" <tp@example.com> 写道：\n> 旧\n',
         "好",
     ),
     (
@@ -158,7 +160,9 @@ def test_lazy_continuation_line_is_quote() -> None:
     assert new_text(body) == "top"
 
 
-@pytest.mark.parametrize("body", ["", "   \n\n", "> only quote\n> more\n", "On Fri, Nov 20, 2026 at 8:15 PM X <x@y> wrote:\n> q\n"])
+@pytest.mark.parametrize(
+    "body", ["", "   \n\n", "> only quote\n> more\n", "On Fri, Nov 20, 2026 at 8:15 PM X <x@y> wrote:\n> q\n"]
+)
 def test_nothing_new_is_refused(body: str) -> None:
     result = extract_reply(text=body)
     assert not result.ok and result.text is None and result.refusal
@@ -210,7 +214,7 @@ def test_header_block_starting_with_date() -> None:
     [
         "Am 03.02.2016 3:35 nachm. schrieb Max Mustermann <noreply@example.org>:",
         "Le 2016-11-16 02:22, Erlend a écrit\u00a0:",
-        "26.06.2014, 14:41, \"Alexander L\" <abc@example.com>:",
+        '26.06.2014, 14:41, "Alexander L" <abc@example.com>:',
         "2022年1月1日(金) 9:00 田中太郎 <taro.tanaka@example.com>:",
         "---- On Tue, 22 Dec 2015 14:17:36 +0530 Sam <info@example.org> wrote ----",
         "2013/7/20 sam via Discourse Meta <info@example.org>",
@@ -233,5 +237,7 @@ def test_mvh_signoff_is_cut_but_body_kept() -> None:
 
 
 def test_sentence_mentioning_sent_from_is_not_a_tagline() -> None:
-    body = "Here is another email\n\nSent from my desk, is much easier than my mobile phone, really, truly, honestly ok."
+    body = (
+        "Here is another email\n\nSent from my desk, is much easier than my mobile phone, really, truly, honestly ok."
+    )
     assert new_text(body) == body

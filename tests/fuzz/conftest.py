@@ -37,16 +37,32 @@ def fuzz_map(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzMap]:
     tokens, notes, bodies = [], [], []
     for i, (state, ttl) in enumerate([("idle", 86400), ("busy", 86400), ("idle", 86400), ("idle", 60)]):
         token = new_token(HOST)
-        s = sessions.create(conn, token=token, name=f"fuzz-{i}", kind="tmux", target_socket="/nonexistent/sock",
-                            target_pane=f"%{i}", ttl=ttl, state=state)
+        s = sessions.create(
+            conn,
+            token=token,
+            name=f"fuzz-{i}",
+            kind="tmux",
+            target_socket="/nonexistent/sock",
+            target_pane=f"%{i}",
+            ttl=ttl,
+            state=state,
+        )
         if i == 2:
             sessions.end(conn, s.id, reason="fuzz: an ended session")
         if i == 3:
             conn.execute("UPDATE sessions SET expires_at = ? WHERE id = ?", (time.time() - 1, s.id))
         body = f"Claude finished the task in session fuzz-{i}.\n\nReply to this email to continue."
         mid = f"<note-{i}@example.test>"
-        notifications.queue(conn, session_id=s.id, message_id=mid, kind="stop", body_text=body, to_addr=ME,
-                            raw=b"Subject: x\r\n\r\n" + body.encode(), ttl=86400)
+        notifications.queue(
+            conn,
+            session_id=s.id,
+            message_id=mid,
+            kind="stop",
+            body_text=body,
+            to_addr=ME,
+            raw=b"Subject: x\r\n\r\n" + body.encode(),
+            ttl=86400,
+        )
         tokens.append(token)
         notes.append(mid)
         bodies.append(body)

@@ -30,8 +30,19 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=20), children, max_size=4),
     max_leaves=12,
 )
-FIELDS = ["hook_event_name", "session_id", "transcript_path", "cwd", "prompt", "last_assistant_message",
-          "stop_hook_active", "notification_type", "message", "source", "reason"]
+FIELDS = [
+    "hook_event_name",
+    "session_id",
+    "transcript_path",
+    "cwd",
+    "prompt",
+    "last_assistant_message",
+    "stop_hook_active",
+    "notification_type",
+    "message",
+    "source",
+    "reason",
+]
 payload_objects = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=10), json_values, max_size=8)
 
 
@@ -59,8 +70,10 @@ events = st.sampled_from([*EVENTS, "", "Bogus", "stop", "Stop\u00e9", "--help", 
 def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("hookfuzz")
     env_file = root / "taskping.env"
-    env_file.write_text(f"SESSION_MAP_PATH={root}/taskping.db\nEMAIL_FROM=taskping@example.test\n"
-                        "EMAIL_TO=me@example.test\nTASKPING_HOST_ID=fuzzhost\n")
+    env_file.write_text(
+        f"SESSION_MAP_PATH={root}/taskping.db\nEMAIL_FROM=taskping@example.test\n"
+        "EMAIL_TO=me@example.test\nTASKPING_HOST_ID=fuzzhost\n"
+    )
     conn = connect(root / "taskping.db")
     daemons.beat(conn, "relay")  # "a relay runs" (this test process): hooks start no sender
     conn.close()
@@ -70,8 +83,13 @@ def hook_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def test_hook_console_script_always_exits_0_quickly(hook_env) -> None:  # type: ignore[no-untyped-def]
     cases: list[tuple[str, bytes, dict[str, str]]] = []
 
-    @settings(max_examples=SUBPROCESS_CASES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=SUBPROCESS_CASES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(events, stdin_bytes(), st.sampled_from(["none", "tmux", "bad-tmux"]))
     def collect(event: str, data: bytes, where: str) -> None:
         env = {"PATH": os.environ["PATH"], "HOME": str(hook_env["root"])}
@@ -89,8 +107,13 @@ def test_hook_console_script_always_exits_0_quickly(hook_env) -> None:  # type: 
     def run(case: tuple[str, bytes, dict[str, str]]) -> tuple[int, float, bytes, str]:
         event, data, env = case
         t = time.monotonic()
-        out = subprocess.run([str(BIN / "taskping"), "--env-file", str(hook_env["env_file"]), "hook", event],
-                             input=data, env=env, capture_output=True, timeout=30)
+        out = subprocess.run(
+            [str(BIN / "taskping"), "--env-file", str(hook_env["env_file"]), "hook", event],
+            input=data,
+            env=env,
+            capture_output=True,
+            timeout=30,
+        )
         return out.returncode, time.monotonic() - t, out.stdout, event
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -110,8 +133,9 @@ def test_hook_parse_and_handle_in_process(hook_env) -> None:  # type: ignore[no-
     conn.close()
     counts = {"cases": 0, "rejected": 0, "handled": 0}
 
-    @settings(max_examples=3000, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=3000, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(events, stdin_bytes(), st.sampled_from([None, "%1", "%2"]))
     def run(event: str, data: bytes, pane: str | None) -> None:
         counts["cases"] += 1

@@ -31,10 +31,24 @@ COUNTS: dict[str, int] = {}
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1250"))
 VARIANTS = 3  # cheap seeded byte mutations of each hypothesis example, besides the example itself
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
-INSERTS = [b"\x00", b"\r\n", b"\r\n\r\n", b":", b"=?", b"?=", b"--", b"\xff\xfe", b"<", b">", b"\x1b[",
-           b"Content-Type: multipart/mixed; boundary=x\r\n", b"Content-Transfer-Encoding: base64\r\n"]
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
+INSERTS = [
+    b"\x00",
+    b"\r\n",
+    b"\r\n\r\n",
+    b":",
+    b"=?",
+    b"?=",
+    b"--",
+    b"\xff\xfe",
+    b"<",
+    b">",
+    b"\x1b[",
+    b"Content-Type: multipart/mixed; boundary=x\r\n",
+    b"Content-Transfer-Encoding: base64\r\n",
+]
 
 
 def seeded_mutation(raw: bytes, seed: int) -> bytes:
@@ -56,28 +70,67 @@ def seeded_mutation(raw: bytes, seed: int) -> bytes:
             del out[pos:]
     return bytes(out)
 
+
 nasty_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300)
-lines = st.lists(st.one_of(
-    nasty_text,
-    st.sampled_from(["", "> quoted line", ">> deeper", "-- ", "Sent from my iPhone", "发自我的iPhone",
-                     "On Sat, Nov 21, 2026 at 9:00 AM TaskPing <taskping@example.test> wrote:",
-                     "-----Original Message-----", "From: TaskPing", "________________________________",
-                     "!rm -rf /", "/clear", "\x1b[31mred\x1b[0m", "run it;", "```", "\t\tindented",
-                     "x" * 9000, "Reply to this email to continue."]),
-), max_size=12)
+lines = st.lists(
+    st.one_of(
+        nasty_text,
+        st.sampled_from(
+            [
+                "",
+                "> quoted line",
+                ">> deeper",
+                "-- ",
+                "Sent from my iPhone",
+                "发自我的iPhone",
+                "On Sat, Nov 21, 2026 at 9:00 AM TaskPing <taskping@example.test> wrote:",
+                "-----Original Message-----",
+                "From: TaskPing",
+                "________________________________",
+                "!rm -rf /",
+                "/clear",
+                "\x1b[31mred\x1b[0m",
+                "run it;",
+                "```",
+                "\t\tindented",
+                "x" * 9000,
+                "Reply to this email to continue.",
+            ]
+        ),
+    ),
+    max_size=12,
+)
 
 
 def _addr(fm: FuzzMap):  # type: ignore[no-untyped-def]
-    return st.sampled_from([f"Me <{ME}>", ME, "evil@example.test", f'"{ME}" <evil@example.test>',
-                            f"{ME}, other@example.test", "", "<>", "Me <me@EXAMPLE.test>", "=?utf-8?b?8J+YgA==?= <me@example.test>",
-                            "me@example.test (comment)", "@@@", "Me <me@example.test"])
+    return st.sampled_from(
+        [
+            f"Me <{ME}>",
+            ME,
+            "evil@example.test",
+            f'"{ME}" <evil@example.test>',
+            f"{ME}, other@example.test",
+            "",
+            "<>",
+            "Me <me@EXAMPLE.test>",
+            "=?utf-8?b?8J+YgA==?= <me@example.test>",
+            "me@example.test (comment)",
+            "@@@",
+            "Me <me@example.test",
+        ]
+    )
 
 
 @st.composite
 def messages(draw, fm: FuzzMap) -> bytes:  # type: ignore[no-untyped-def]
     token = draw(st.sampled_from([*fm.tokens, "otherhost-abcdefghjkmnpqrs", f"{fm.tokens[0][:-1]}z", ""]))
-    subject = draw(st.one_of(st.just(f"Re: [TaskPing #{token}] done"), nasty_text.map(lambda t: t.replace("\n", " ")),
-                             st.just("=?utf-8?q?Re=3A_=5BTaskPing?=")))
+    subject = draw(
+        st.one_of(
+            st.just(f"Re: [TaskPing #{token}] done"),
+            nasty_text.map(lambda t: t.replace("\n", " ")),
+            st.just("=?utf-8?q?Re=3A_=5BTaskPing?="),
+        )
+    )
     irt = draw(st.one_of(st.sampled_from(fm.notes), st.just("<unknown@example.test>"), st.just(""), st.just("<<>>")))
     headers = [
         ("From", draw(_addr(fm))),
@@ -85,16 +138,38 @@ def messages(draw, fm: FuzzMap) -> bytes:  # type: ignore[no-untyped-def]
         ("Subject", subject),
     ]
     if draw(st.booleans()):
-        headers.append(("Message-ID", draw(st.one_of(st.uuids().map(lambda u: f"<{u}@example.test>"),
-                                                     st.just(""), st.just("<dup@example.test>")))))
+        headers.append(
+            (
+                "Message-ID",
+                draw(
+                    st.one_of(
+                        st.uuids().map(lambda u: f"<{u}@example.test>"), st.just(""), st.just("<dup@example.test>")
+                    )
+                ),
+            )
+        )
     if irt:
         headers.append(("In-Reply-To", irt))
     if draw(st.booleans()):
-        headers.append(("References", " ".join(draw(st.lists(st.sampled_from([*fm.notes, "<x@y>", "garbage"]),
-                                                                max_size=4)))))
+        headers.append(
+            ("References", " ".join(draw(st.lists(st.sampled_from([*fm.notes, "<x@y>", "garbage"]), max_size=4))))
+        )
     if draw(st.booleans()):
-        headers.append(("Authentication-Results", draw(st.sampled_from(
-            ["mx.example.test; dmarc=pass header.from=example.test", "evil; dkim=pass", "", "mx.example.test; dkim=fail"]))))
+        headers.append(
+            (
+                "Authentication-Results",
+                draw(
+                    st.sampled_from(
+                        [
+                            "mx.example.test; dmarc=pass header.from=example.test",
+                            "evil; dkim=pass",
+                            "",
+                            "mx.example.test; dkim=fail",
+                        ]
+                    )
+                ),
+            )
+        )
     text = "\n".join(draw(lines))
     if draw(st.booleans()):
         text += "\n\n" + "\n".join("> " + line for line in draw(st.sampled_from(fm.bodies)).splitlines())
@@ -112,12 +187,17 @@ def messages(draw, fm: FuzzMap) -> bytes:  # type: ignore[no-untyped-def]
         body = payload
     elif kind == "html":
         headers += [("Content-Type", "text/html; charset=utf-8")]
-        body = ("<div>" + text.replace("\n", "<br>") + "</div><blockquote>quoted</blockquote><style>p{}</style>").encode()
+        body = (
+            "<div>" + text.replace("\n", "<br>") + "</div><blockquote>quoted</blockquote><style>p{}</style>"
+        ).encode()
     elif kind == "alternative":
         b = draw(st.sampled_from(["BOUND", "", "a" * 80]))
         headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{b}"')]
-        body = (f"--{b}\r\nContent-Type: {ct}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").encode() + payload + \
-            (f"\r\n--{b}\r\nContent-Type: text/html\r\n\r\n<p>{text[:200]}</p>\r\n--{b}--\r\n").encode()
+        body = (
+            (f"--{b}\r\nContent-Type: {ct}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").encode()
+            + payload
+            + (f"\r\n--{b}\r\nContent-Type: text/html\r\n\r\n<p>{text[:200]}</p>\r\n--{b}--\r\n").encode()
+        )
     elif kind == "mixed-broken":
         headers += [("Content-Type", "multipart/mixed; boundary=")]
         body = b"--\r\n" + payload + b"\r\n--"
@@ -137,8 +217,23 @@ def mutated(draw, fm: FuzzMap) -> bytes:  # type: ignore[no-untyped-def]
         if op == "flip" and raw:
             raw[pos] = draw(st.integers(0, 255))
         elif op == "insert":
-            raw[pos:pos] = draw(st.sampled_from([b"\x00", b"\r\n", b"\r\n\r\n", b":", b"=?", b"?=", b"--", b"\xff\xfe",
-                                                 b"Content-Type: multipart/mixed; boundary=x\r\n", b"<", b">"]))
+            raw[pos:pos] = draw(
+                st.sampled_from(
+                    [
+                        b"\x00",
+                        b"\r\n",
+                        b"\r\n\r\n",
+                        b":",
+                        b"=?",
+                        b"?=",
+                        b"--",
+                        b"\xff\xfe",
+                        b"Content-Type: multipart/mixed; boundary=x\r\n",
+                        b"<",
+                        b">",
+                    ]
+                )
+            )
         elif op == "delete" and raw:
             del raw[pos : pos + draw(st.integers(1, 40))]
         elif op == "dup":

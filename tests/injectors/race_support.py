@@ -90,7 +90,13 @@ def main() -> None:
             server.kill()
         shutil.rmtree(work, ignore_errors=True)
     for attempt in tries:
-        print(attempt.seed, attempt.outcome, attempt.enter_presses, "APPROVED" if attempt.approved else "-", attempt.detail)
+        print(
+            attempt.seed,
+            attempt.outcome,
+            attempt.enter_presses,
+            "APPROVED" if attempt.approved else "-",
+            attempt.detail,
+        )
     print(f"approved by the injector's keys: {sum(t.approved for t in tries)} of {len(tries)}")
 
 

@@ -259,11 +259,18 @@ def test_wrapper_gone_is_target_gone(start) -> None:  # type: ignore[no-untyped-
 def test_spawn_pty_needs_a_terminal(state_dir: Path) -> None:
     import subprocess
 
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(state_dir),
-           "SESSION_MAP_PATH": str(state_dir / "taskping" / "sessions.db")}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(state_dir),
+        "SESSION_MAP_PATH": str(state_dir / "taskping" / "sessions.db"),
+    }
     out = subprocess.run(
         [str(Path(PY).parent / "taskping"), "spawn", "--mode", "pty", "--", "true"],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 1
     spawn_lines = [line for line in out.stderr.splitlines() if line.startswith("spawn:")]

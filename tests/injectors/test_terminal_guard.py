@@ -217,8 +217,29 @@ def test_changes_are_readable() -> None:
 # -- properties ---------------------------------------------------------------
 
 DANGEROUS = st.sampled_from(
-    ["\x1b", "\x1b[201~", "\x1b[200~", "\r", "\r\n", "\x00", "\x7f", "\x9b", "\u202e", "\u2066", "\u200b", "\ufeff",
-     "!", "/", "/compact", "/clear", "/config", " ", "\n", "\t", "\\"]
+    [
+        "\x1b",
+        "\x1b[201~",
+        "\x1b[200~",
+        "\r",
+        "\r\n",
+        "\x00",
+        "\x7f",
+        "\x9b",
+        "\u202e",
+        "\u2066",
+        "\u200b",
+        "\ufeff",
+        "!",
+        "/",
+        "/compact",
+        "/clear",
+        "/config",
+        " ",
+        "\n",
+        "\t",
+        "\\",
+    ]
 )
 TEXT = st.lists(st.one_of(st.text(max_size=8), DANGEROUS), max_size=12).map("".join)
 
@@ -254,8 +275,21 @@ def test_idempotent(text: str) -> None:
 
 
 INVISIBLES = st.sampled_from(
-    ["\u200d", "\ufe0f", "\ufe0e", "\u00ad", "\u2062", "\U000e0041", "\U000e007f", "\ue000", "\u0378",
-     "\U000e0100", "\u034f", "\u200b", "\u202e"]
+    [
+        "\u200d",
+        "\ufe0f",
+        "\ufe0e",
+        "\u00ad",
+        "\u2062",
+        "\U000e0041",
+        "\U000e007f",
+        "\ue000",
+        "\u0378",
+        "\U000e0100",
+        "\u034f",
+        "\u200b",
+        "\u202e",
+    ]
 )
 EMOJI_PARTS = st.sampled_from(["👨", "👩", "🏽", "❤", "🔥", "1", "#", "\u20e3", "🏳", "🌈", "a"])
 UNICODE_TEXT = st.lists(
@@ -287,7 +321,9 @@ def test_no_invisible_character_survives_except_inside_emoji(text: str) -> None:
 
 
 @settings(max_examples=800)
-@given(st.lists(st.one_of(INVISIBLES, EMOJI_PARTS, st.sampled_from(["x", "\x1b", "\x00", "-"])), max_size=16).map("".join))
+@given(
+    st.lists(st.one_of(INVISIBLES, EMOJI_PARTS, st.sampled_from(["x", "\x1b", "\x00", "-"])), max_size=16).map("".join)
+)
 def test_forbidden_characters_are_exactly_what_the_guard_removes(text: str) -> None:
     """No whitespace, '!', '/' or backslash here, so removal is the guard's only change."""
     out = guard_text(f"x{text}x", allow_shell_escape=False, allowed_slash_commands=()).text

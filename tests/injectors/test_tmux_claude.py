@@ -56,13 +56,17 @@ def settle(claude: ClaudePane) -> None:
     time.sleep(0.3)
 
 
-def test_single_line_reaches_the_model(claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector) -> None:
+def test_single_line_reaches_the_model(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
     started = time.monotonic()
     result = injector.inject(claude_pane.target, "please fix the build")
     assert result.outcome is InjectionOutcome.SUBMITTED, result
     assert result.enter_presses == 1
     assert fake_api.wait_for_prompt("please fix the build", timeout=10) == "please fix the build"
-    print(f"single-line inject-to-API: {time.monotonic() - started:.2f}s; claude ready in {claude_pane.started_in:.2f}s")
+    print(
+        f"single-line inject-to-API: {time.monotonic() - started:.2f}s; claude ready in {claude_pane.started_in:.2f}s"
+    )
     settle(claude_pane)
     assert fake_api.prompts == ["please fix the build"]
 
@@ -99,9 +103,7 @@ def test_long_text_and_tmux_separators_arrive_exactly(
     assert prompt == text
 
 
-def test_paste_method_delivers_wrapped_text(
-    claude_pane: ClaudePane, fake_api: FakeAnthropic, tmp_path: Path
-) -> None:
+def test_paste_method_delivers_wrapped_text(claude_pane: ClaudePane, fake_api: FakeAnthropic, tmp_path: Path) -> None:
     paster = TmuxInjector(tmp_path / "locks", method="paste")
     result = paster.inject(claude_pane.target, MULTILINE)
     assert result.outcome is InjectionOutcome.SUBMITTED, result
@@ -191,7 +193,9 @@ def test_permission_dialog_refused_without_typing(
     assert injector.screen_state(claude_pane.target) is ScreenState.PERMISSION_DIALOG
 
 
-def test_killed_pane_is_target_gone(claude_pane: ClaudePane, injector: TmuxInjector, tmux_server: libtmux.Server) -> None:
+def test_killed_pane_is_target_gone(
+    claude_pane: ClaudePane, injector: TmuxInjector, tmux_server: libtmux.Server
+) -> None:
     target = claude_pane.target
     assert injector.exists(target)
     claude_pane.pane.kill()
@@ -237,7 +241,11 @@ def test_a_draft_at_the_keyboard_is_kept(
 
 
 def test_two_panes_no_cross_talk(
-    tmux_server: libtmux.Server, tmp_path: Path, fake_api: FakeAnthropic, claude_pane: ClaudePane, injector: TmuxInjector
+    tmux_server: libtmux.Server,
+    tmp_path: Path,
+    fake_api: FakeAnthropic,
+    claude_pane: ClaudePane,
+    injector: TmuxInjector,
 ) -> None:
     with FakeAnthropic() as other_api:
         other_home = make_claude_home(tmp_path / "other", other_api.base_url)
@@ -338,14 +346,18 @@ def test_reply_during_a_tool_call_turn_waits_and_never_approves_it(
     assert fake_api.prompts == ["start the job", "carry on without it"]
 
 
-def test_copy_mode_is_left_before_typing(claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector) -> None:
+def test_copy_mode_is_left_before_typing(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
     claude_pane.server.cmd("copy-mode", "-t", claude_pane.pane.pane_id)
     result = injector.inject(claude_pane.target, "typed after copy-mode")
     assert result.outcome is InjectionOutcome.SUBMITTED, result
     assert fake_api.wait_for_prompt("typed after copy-mode", timeout=10)
 
 
-def test_synchronized_panes_are_refused(claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector) -> None:
+def test_synchronized_panes_are_refused(
+    claude_pane: ClaudePane, fake_api: FakeAnthropic, injector: TmuxInjector
+) -> None:
     claude_pane.server.cmd("set-option", "-w", "-t", claude_pane.pane.pane_id, "synchronize-panes", "on")
     result = injector.inject(claude_pane.target, "would go everywhere")
     assert result.outcome is InjectionOutcome.FAILED and "synchronize-panes" in result.detail

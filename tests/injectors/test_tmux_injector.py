@@ -49,7 +49,9 @@ def test_non_tmux_target(tmp_path: Path) -> None:
 def cat_pane(tmux_server: libtmux.Server, tmp_path: Path) -> tuple[Target, Path]:
     """A pane running a program that records every byte it receives."""
     log = tmp_path / "received"
-    recorder = f"import sys,tty; tty.setraw(0); f=open({str(log)!r},'ab',0)\nwhile True: f.write(sys.stdin.buffer.read1(1024))"
+    recorder = (
+        f"import sys,tty; tty.setraw(0); f=open({str(log)!r},'ab',0)\nwhile True: f.write(sys.stdin.buffer.read1(1024))"
+    )
     session = tmux_server.new_session("cat", window_command=shlex.join([sys.executable, "-c", recorder]))
     pane = session.active_window.active_pane
     assert pane is not None
@@ -88,5 +90,8 @@ def test_file_lock_held_elsewhere_blocks_injection(cat_pane: tuple[Target, Path]
 def test_missing_pane_and_server(tmux_server: libtmux.Server, tmp_path: Path) -> None:
     tmux_server.new_session("x")
     injector = TmuxInjector(tmp_path)
-    assert injector.inject(Target("tmux", str(tmux_server.socket_path), "%999"), "hi").outcome is InjectionOutcome.TARGET_GONE
+    assert (
+        injector.inject(Target("tmux", str(tmux_server.socket_path), "%999"), "hi").outcome
+        is InjectionOutcome.TARGET_GONE
+    )
     assert injector.screen_state(Target("tmux", str(tmp_path / "none"), "%0")) is ScreenState.GONE

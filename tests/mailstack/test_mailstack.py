@@ -138,8 +138,13 @@ def test_imap_implicit_tls_login_with_the_ca(mail_stack: MailStack) -> None:
         client.login("taskping", mail_stack.users["taskping"])
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
     with pytest.raises(ssl.SSLCertVerificationError):
-        IMAPClient(mail_stack.host, port=mail_stack.imaps_port, ssl=True,
-                   ssl_context=ssl.create_default_context(cafile=None), timeout=10)
+        IMAPClient(
+            mail_stack.host,
+            port=mail_stack.imaps_port,
+            ssl=True,
+            ssl_context=ssl.create_default_context(cafile=None),
+            timeout=10,
+        )
     with IMAPClient(mail_stack.host, port=mail_stack.imaps_port, ssl=True, ssl_context=ctx, timeout=10) as client:
         with pytest.raises(IMAPClient.Error):
             client.login("taskping", "wrong password")

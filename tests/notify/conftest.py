@@ -308,7 +308,9 @@ def hook_rig(tmp_path: Path, tmux_server: libtmux.Server) -> Iterator[HookRig]:
         "CLAUDE_PID": "424242",
         "CLAUDE_PROJECT_DIR": str(root / "project-from-env"),
     }
-    rig = HookRig(root=root, server=tmux_server, socket=socket_path, server_pid=tmux_pid(tmux_server), pane=pane.pane_id, env=env)
+    rig = HookRig(
+        root=root, server=tmux_server, socket=socket_path, server_pid=tmux_pid(tmux_server), pane=pane.pane_id, env=env
+    )
     try:
         yield rig
     finally:

@@ -29,7 +29,8 @@ class Client:
     def __init__(self, rig: HookRig, session: str) -> None:
         self.rig = rig
         self.child = pexpect.spawn(
-            "tmux", ["-S", rig.socket, "attach", "-t", session],
+            "tmux",
+            ["-S", rig.socket, "attach", "-t", session],
             env={"PATH": rig.env["PATH"], "TERM": "xterm", "HOME": rig.env["HOME"], "LANG": "C.UTF-8"},
             dimensions=(30, 100),
             encoding="utf-8",
@@ -42,8 +43,12 @@ class Client:
             time.sleep(0.05)
 
     def _clients(self) -> list[tuple[int, str]]:
-        out = subprocess.run(["tmux", "-S", self.rig.socket, "list-clients", "-F", "#{client_activity} #{client_tty}"],
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["tmux", "-S", self.rig.socket, "list-clients", "-F", "#{client_activity} #{client_tty}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         pairs = [line.split(" ", 1) for line in out.stdout.splitlines() if " " in line]
         return [(int(a), t) for a, t in pairs]
 
@@ -70,8 +75,9 @@ class Client:
             time.sleep(0.1)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-S", self.rig.socket, "detach-client", "-t", self.tty],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["tmux", "-S", self.rig.socket, "detach-client", "-t", self.tty], capture_output=True, check=False
+        )
         self.child.close(force=True)
 
 

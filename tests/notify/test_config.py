@@ -119,14 +119,14 @@ def _password_file(tmp_path: Path, mode: int, body: str = "SMTP_PASS=s3cret-valu
     return path
 
 
-@pytest.mark.parametrize(("mode", "how"), [(0o644, "readable"), (0o640, "readable"), (0o604, "readable"), (0o620, "writable")])
+@pytest.mark.parametrize(
+    ("mode", "how"), [(0o644, "readable"), (0o640, "readable"), (0o604, "readable"), (0o620, "writable")]
+)
 def test_password_file_open_to_others_is_refused(tmp_path: Path, mode: int, how: str) -> None:
     path = _password_file(tmp_path, mode)
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={})
-    assert str(info.value) == (
-        f"config error: {path}: holds a password and is {how} by others; run: chmod 600 {path}"
-    )
+    assert str(info.value) == (f"config error: {path}: holds a password and is {how} by others; run: chmod 600 {path}")
     assert "s3cret" not in str(info.value)
 
 
@@ -169,7 +169,10 @@ def test_cli_refuses_readable_password_file_in_one_line_exit_2(tmp_path: Path) -
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-m", "taskping", "--env-file", str(path), "sessions"],
-        env=env, capture_output=True, text=True, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == f"config error: {path}: holds a password and is readable by others; run: chmod 600 {path}\n"
@@ -178,11 +181,18 @@ def test_cli_refuses_readable_password_file_in_one_line_exit_2(tmp_path: Path) -
 # --- every interactive command names its config file on stderr; the hook says nothing
 
 
-def _cli(tmp_path: Path, *args: str, cwd: Path | None = None, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    tmp_path: Path, *args: str, cwd: Path | None = None, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8", **(extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "taskping", *args], env=env, capture_output=True, text=True,
-        cwd=cwd or tmp_path, timeout=60, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "taskping", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=cwd or tmp_path,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -227,8 +237,10 @@ def test_no_config_file_is_said_and_a_dot_env_is_named_as_not_read(tmp_path: Pat
     out = _cli(tmp_path, "sessions", extra={"SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")})
     assert out.returncode == 0
     assert out.stderr.splitlines() == [
-        (f"config: no env file (none given, {default} absent): environment and defaults only; "
-        "./.env is not read (pass --env-file .env to use it)")
+        (
+            f"config: no env file (none given, {default} absent): environment and defaults only; "
+            "./.env is not read (pass --env-file .env to use it)"
+        )
     ]
 
 

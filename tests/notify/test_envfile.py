@@ -16,11 +16,18 @@ from hypothesis import strategies as st
 from taskping.envfile import _plain_values, read_env_file
 
 KEYS = st.sampled_from(["EMAIL_TO", "SMTP_PASS", "export", "_X1", "a.b", "K-2", "É", "IMAP_DONE_KEYWORD"])
-VALUE_CHARS = st.sampled_from([*"ab9@.:/-_= \t#$'\"\\{}!é", "\u00a0", "\x0b", "\u2028", "${HOME}", "$x", " # note", "\\n"])
+VALUE_CHARS = st.sampled_from(
+    [*"ab9@.:/-_= \t#$'\"\\{}!é", "\u00a0", "\x0b", "\u2028", "${HOME}", "$x", " # note", "\\n"]
+)
 VALUES = st.lists(VALUE_CHARS, max_size=12).map("".join)
 LINES = st.one_of(
-    st.builds(lambda e, k, sp, v: f"{e}{k}{sp}={v}", st.sampled_from(["", "export ", "  ", "export\t"]), KEYS,
-              st.sampled_from(["", " ", "\t"]), VALUES),
+    st.builds(
+        lambda e, k, sp, v: f"{e}{k}{sp}={v}",
+        st.sampled_from(["", "export ", "  ", "export\t"]),
+        KEYS,
+        st.sampled_from(["", " ", "\t"]),
+        VALUES,
+    ),
     st.sampled_from(["", "   ", "# a comment", "  # indented", "KEY_WITHOUT_EQUALS", "#", "\t"]),
 )
 FILES = st.tuples(st.lists(LINES, max_size=8), st.sampled_from(["\n", "\r\n", "\r"]), st.booleans())

@@ -76,8 +76,10 @@ def test_state_follows_events_and_identity_is_recorded(hook_rig: HookRig) -> Non
     assert s is not None and (s.state, s.turn, s.last_event) == ("idle", 1, "Stop")
 
     rig.ok("UserPromptSubmit", _payload(rig, prompt="run the tests"))
-    rig.ok("Notification", _payload(rig, notification_type="permission_prompt",
-                                    message="Claude needs your permission to use Bash"))
+    rig.ok(
+        "Notification",
+        _payload(rig, notification_type="permission_prompt", message="Claude needs your permission to use Bash"),
+    )
     s = rig.session()
     assert s is not None and (s.state, s.turn) == ("waiting-permission", 2)
     assert s.last_event == "Notification:permission_prompt"
@@ -202,20 +204,37 @@ def _write_transcript(path: Path, session_id: str) -> None:
     """A transcript shaped like claude's: the last reply spans two lines sharing message.id."""
 
     def line(kind: str, message: dict[str, object]) -> str:
-        return json.dumps({"type": kind, "sessionId": session_id, "uuid": f"u{time.monotonic_ns()}",
-                           "message": message})
+        return json.dumps(
+            {"type": kind, "sessionId": session_id, "uuid": f"u{time.monotonic_ns()}", "message": message}
+        )
 
     rows = [
         json.dumps({"type": "summary", "summary": "Parser work"}),
         line("user", {"role": "user", "content": "first question"}),
-        line("assistant", {"id": "msg_old", "role": "assistant",
-                           "content": [{"type": "text", "text": "An OLD reply that must not be mailed."}]}),
+        line(
+            "assistant",
+            {
+                "id": "msg_old",
+                "role": "assistant",
+                "content": [{"type": "text", "text": "An OLD reply that must not be mailed."}],
+            },
+        ),
         line("user", {"role": "user", "content": [{"type": "text", "text": "second question"}]}),
-        line("assistant", {"id": "msg_new", "role": "assistant",
-                           "content": [{"type": "thinking", "thinking": "hmm"},
-                                       {"type": "text", "text": "Transcript reply, part one."}]}),
-        line("assistant", {"id": "msg_new", "role": "assistant",
-                           "content": [{"type": "text", "text": "Part two, same message."}]}),
+        line(
+            "assistant",
+            {
+                "id": "msg_new",
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm"},
+                    {"type": "text", "text": "Transcript reply, part one."},
+                ],
+            },
+        ),
+        line(
+            "assistant",
+            {"id": "msg_new", "role": "assistant", "content": [{"type": "text", "text": "Part two, same message."}]},
+        ),
         "{not json: a partially written line",
     ]
     path.write_text("\n".join(rows) + "\n")
@@ -250,8 +269,10 @@ def test_last_assistant_message_wins_over_the_transcript(hook_rig: HookRig) -> N
 def test_permission_prompt_sends_a_short_notice(hook_rig: HookRig) -> None:
     rig = hook_rig
     rig.ok("UserPromptSubmit", _payload(rig, prompt="run ls"))
-    rig.ok("Notification", _payload(rig, notification_type="permission_prompt",
-                                    message="Claude needs your permission to use Bash"))
+    rig.ok(
+        "Notification",
+        _payload(rig, notification_type="permission_prompt", message="Claude needs your permission to use Bash"),
+    )
     s = rig.session()
     assert s is not None and s.state == "waiting-permission"
     (row,) = rig.outbox()
@@ -318,8 +339,11 @@ def test_no_email_without_email_settings(hook_rig: HookRig) -> None:
     s = rig.session()
     assert s is not None and s.state == "idle" and s.last_event == "Stop"
     assert rig.outbox() == []
-    reason = rig.skipped("Notification", _payload(rig, notification_type="permission_prompt", message="Allow?"),
-                         env={"EMAIL_TO": None, "EMAIL_FROM": None})
+    reason = rig.skipped(
+        "Notification",
+        _payload(rig, notification_type="permission_prompt", message="Allow?"),
+        env={"EMAIL_TO": None, "EMAIL_FROM": None},
+    )
     assert reason == "EMAIL_TO and EMAIL_FROM not set: permission recorded, no email queued"
     assert rig.outbox() == []
 
@@ -361,8 +385,9 @@ def test_unusable_session_map_exits_0_and_reports(hook_rig: HookRig) -> None:
     rig = hook_rig
     blocker = rig.root / "not-a-dir"
     blocker.write_text("a file where the state directory should be")
-    proc = rig.run("Stop", _payload(rig, last_assistant_message="x"),
-                   env={"SESSION_MAP_PATH": str(blocker / "taskping.db")})
+    proc = rig.run(
+        "Stop", _payload(rig, last_assistant_message="x"), env={"SESSION_MAP_PATH": str(blocker / "taskping.db")}
+    )
     assert proc.returncode == 0
     # The log beside the session map cannot be written either: stderr is the last resort.
     assert b"taskping hook Stop" in proc.stderr and b"Error" in proc.stderr
@@ -407,16 +432,21 @@ def test_outside_tmux_nothing_is_recorded_and_the_reason_is_logged(
     assert logged == [1, 1, 2, 2, 2]
     lines = rig.log_lines()
     assert [(x["hook_event"], x["level"], x["event"]) for x in lines] == [
-        ("SessionStart", "info", "hook_skipped"), ("Stop", "info", "hook_skipped")
+        ("SessionStart", "info", "hook_skipped"),
+        ("Stop", "info", "hook_skipped"),
     ]
     assert all(x["reason"].startswith("Claude is not running in tmux ($TMUX/$TMUX_PANE unset)") for x in lines)
 
 
 def test_session_end_for_an_untracked_pane_registers_nothing(hook_rig: HookRig) -> None:
     rig = hook_rig
-    assert rig.skipped("SessionEnd", _payload(rig, reason="logout")) == "SessionEnd for an untracked pane: nothing to end"
+    assert (
+        rig.skipped("SessionEnd", _payload(rig, reason="logout")) == "SessionEnd for an untracked pane: nothing to end"
+    )
     rig.ok("SessionStart", _payload(rig), pane=rig.new_pane("other"))
-    assert rig.skipped("SessionEnd", _payload(rig, reason="logout")) == "SessionEnd for an untracked pane: nothing to end"
+    assert (
+        rig.skipped("SessionEnd", _payload(rig, reason="logout")) == "SessionEnd for an untracked pane: nothing to end"
+    )
     assert [s.name for s in rig.all_sessions()] == ["other:0.0"]
 
 
@@ -471,9 +501,15 @@ def test_env_file_in_every_position(hook_rig: HookRig, args: tuple[str, ...]) ->
     unset = {"EMAIL_FROM": None, "EMAIL_TO": None, "SESSION_MAP_PATH": None}
     if argv[0] == "hook":  # `taskping hook --env-file F Stop`
         rig.beat_relay()
-        proc = subprocess.run([taskping_bin(), *argv, "Stop"], input=json.dumps(_payload(rig, last_assistant_message="x")).encode(),
-                              env={**{k: v for k, v in rig.env.items() if k not in unset}, **rig.tmux_env()},
-                              cwd=rig.root / "cwd", capture_output=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [taskping_bin(), *argv, "Stop"],
+            input=json.dumps(_payload(rig, last_assistant_message="x")).encode(),
+            env={**{k: v for k, v in rig.env.items() if k not in unset}, **rig.tmux_env()},
+            cwd=rig.root / "cwd",
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
     else:
         proc = rig.run("Stop", _payload(rig, last_assistant_message="x"), env=unset, args=argv)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr

@@ -32,12 +32,18 @@ def _modules(rig: HookRig, event: str, payload: dict[str, object], env_file: Pat
         f"main(['--env-file', {str(env_file)!r}, 'hook', {event!r}])\n"
         f"open({str(out)!r}, 'w').write(json.dumps(sorted(sys.modules)))\n"
     )
-    env = {**{k: v for k, v in rig.env.items() if not k.startswith(("EMAIL_", "SMTP_", "SESSION_"))},
-           **rig.tmux_env()}
+    env = {**{k: v for k, v in rig.env.items() if not k.startswith(("EMAIL_", "SMTP_", "SESSION_"))}, **rig.tmux_env()}
     if rig.relay:
         rig.beat_relay()
-    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(payload).encode(), env=env,
-                          capture_output=True, timeout=60, check=False, cwd=rig.root)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(payload).encode(),
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        cwd=rig.root,
+    )
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
     return set(json.loads(out.read_text()))
 
@@ -49,8 +55,13 @@ def _top(modules: set[str], names: tuple[str, ...]) -> set[str]:
 def test_the_hook_imports_only_what_each_event_needs(hook_rig: HookRig) -> None:
     rig = hook_rig
     env_file = rig.root / "taskping.env"  # a plain file, like .env.example
-    env_file.write_text("".join(f"{k}={v}   # set by the test\n" for k, v in rig.env.items()
-                                if k.startswith(("EMAIL_", "SMTP_", "SESSION_"))))
+    env_file.write_text(
+        "".join(
+            f"{k}={v}   # set by the test\n"
+            for k, v in rig.env.items()
+            if k.startswith(("EMAIL_", "SMTP_", "SESSION_"))
+        )
+    )
     payload = {"session_id": "imports-1", "cwd": str(rig.root / "proj")}
     rig.ok("SessionStart", payload, args=("--env-file", str(env_file)))  # registers the pane
 

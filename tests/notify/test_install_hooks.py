@@ -100,8 +100,9 @@ def test_merge_keeps_other_hooks_and_uses_absolute_paths(tmp_path: Path, setting
 
 
 def test_a_relative_env_file_is_made_absolute(tmp_path: Path, settings_path: Path, env_file: Path) -> None:
-    proc = install(tmp_path, "--env-file", "taskping.env", "install-hooks", "--settings", str(settings_path),
-                   cwd=env_file.parent)
+    proc = install(
+        tmp_path, "--env-file", "taskping.env", "install-hooks", "--settings", str(settings_path), cwd=env_file.parent
+    )
     assert proc.returncode == 0, proc.stderr
     (hook,) = ours(json.loads(settings_path.read_text()), "Stop")
     assert shlex.split(hook["command"])[1:3] == ["--env-file", str(env_file.resolve())]
@@ -170,7 +171,10 @@ def test_missing_settings_file_is_created(tmp_path: Path) -> None:
 
 
 def test_uninstall_removes_only_ours(tmp_path: Path, settings_path: Path, env_file: Path) -> None:
-    assert install(tmp_path, "install-hooks", "--settings", str(settings_path), "--env-file", str(env_file)).returncode == 0
+    assert (
+        install(tmp_path, "install-hooks", "--settings", str(settings_path), "--env-file", str(env_file)).returncode
+        == 0
+    )
     proc = install(tmp_path, "install-hooks", "--settings", str(settings_path), "--uninstall")
     assert proc.returncode == 0, proc.stderr
     assert f"removed TaskPing hooks from {settings_path}" in proc.stdout
@@ -234,7 +238,10 @@ def test_a_password_file_others_can_read_is_not_installed(tmp_path: Path, settin
     before = settings_path.read_bytes()
     proc = install(tmp_path, "install-hooks", "--settings", str(settings_path), "--env-file", str(env_file))
     assert proc.returncode == 2
-    assert proc.stderr == f"config error: {env_file}: holds a password and is readable by others; run: chmod 600 {env_file}\n"
+    assert (
+        proc.stderr
+        == f"config error: {env_file}: holds a password and is readable by others; run: chmod 600 {env_file}\n"
+    )
     assert settings_path.read_bytes() == before and backups(settings_path) == []
     env_file.chmod(0o600)
     proc = install(tmp_path, "install-hooks", "--settings", str(settings_path), "--env-file", str(env_file))
@@ -254,7 +261,9 @@ def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path, hook_ri
     """The command written into settings.json works from a shell whose PATH lacks the venv
     (as under claude): the config comes from the carried env file."""
     env_file = tmp_path / "hook.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in hook_rig.env.items() if k.startswith(("EMAIL_", "SESSION_", "SMTP_"))))
+    env_file.write_text(
+        "".join(f"{k}={v}\n" for k, v in hook_rig.env.items() if k.startswith(("EMAIL_", "SESSION_", "SMTP_")))
+    )
     env_file.chmod(0o600)
     settings = tmp_path / "settings.json"
     assert install(tmp_path, "install-hooks", "--settings", str(settings), "--env-file", str(env_file)).returncode == 0
@@ -262,8 +271,14 @@ def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path, hook_ri
     hook_rig.beat_relay()
     proc = subprocess.run(
         ["/bin/sh", "-c", command],
-        input=json.dumps({"hook_event_name": "Stop", "session_id": "s", "cwd": "/srv/app",
-                          "last_assistant_message": "installed hook ran"}).encode(),
+        input=json.dumps(
+            {
+                "hook_event_name": "Stop",
+                "session_id": "s",
+                "cwd": "/srv/app",
+                "last_assistant_message": "installed hook ran",
+            }
+        ).encode(),
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **hook_rig.tmux_env()},
         capture_output=True,
         timeout=30,
@@ -278,8 +293,11 @@ def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path, hook_ri
 
 @pytest.mark.parametrize(
     ("content", "missing"),
-    [("", "EMAIL_TO and EMAIL_FROM"), ("EMAIL_FROM=tp@example.test\n", "EMAIL_TO"),
-     ("EMAIL_TO=me@example.test\n", "EMAIL_FROM")],
+    [
+        ("", "EMAIL_TO and EMAIL_FROM"),
+        ("EMAIL_FROM=tp@example.test\n", "EMAIL_TO"),
+        ("EMAIL_TO=me@example.test\n", "EMAIL_FROM"),
+    ],
 )
 def test_a_config_without_addresses_is_refused_unless_forced(
     tmp_path: Path, settings_path: Path, content: str, missing: str
@@ -287,21 +305,31 @@ def test_a_config_without_addresses_is_refused_unless_forced(
     conf = tmp_path / "conf.env"
     conf.write_text(content)
     original = settings_path.read_bytes()
-    proc = install(tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path),
-                   addresses=False)
+    proc = install(
+        tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path), addresses=False
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [  # which config (every command says so), then the one error
         f"config: {conf.resolve()}",
-        f"install-hooks: {missing} not set in {conf.resolve()}: the hooks would mail nothing; set it, or pass --force"
+        f"install-hooks: {missing} not set in {conf.resolve()}: the hooks would mail nothing; set it, or pass --force",
     ]
     assert settings_path.read_bytes() == original and backups(settings_path) == []
 
-    forced = install(tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path), "--force",
-                     addresses=False)
+    forced = install(
+        tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path), "--force", addresses=False
+    )
     assert forced.returncode == 0, forced.stderr
     assert len(ours(json.loads(settings_path.read_text()), "Stop")) == 1
     # Uninstalling never needs addresses.
-    removed = install(tmp_path, "--env-file", str(conf), "install-hooks", "--settings", str(settings_path),
-                      "--uninstall", addresses=False)
+    removed = install(
+        tmp_path,
+        "--env-file",
+        str(conf),
+        "install-hooks",
+        "--settings",
+        str(settings_path),
+        "--uninstall",
+        addresses=False,
+    )
     assert removed.returncode == 0 and ours(json.loads(settings_path.read_text()), "Stop") == []

@@ -12,11 +12,37 @@ from taskping.hooks.markdown_html import render
 
 #: Every tag and attribute the renderer may emit.
 ALLOWED: dict[str, set[str]] = {
-    **{tag: {"style"} for tag in ("h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "li", "blockquote", "code",
-                                  "pre", "table", "thead", "tbody", "tr", "th", "td", "hr", "div")},
+    **{
+        tag: {"style"}
+        for tag in (
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "p",
+            "ul",
+            "li",
+            "blockquote",
+            "code",
+            "pre",
+            "table",
+            "thead",
+            "tbody",
+            "tr",
+            "th",
+            "td",
+            "hr",
+            "div",
+        )
+    },
     "ol": {"style", "start"},
     "a": {"href", "style", "title"},
-    "em": set(), "strong": set(), "s": set(), "br": set(),
+    "em": set(),
+    "strong": set(),
+    "s": set(),
+    "br": set(),
 }
 BAD_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
 
@@ -65,13 +91,15 @@ def test_markdown_is_rendered() -> None:
     assert "&lt;not a tag&gt;" in html  # code is escaped, monospace, scrolls sideways
     (pre,) = [attrs for tag, attrs in elements(html).found if tag == "pre"]
     assert "overflow-x:auto" in str(pre["style"]) and "white-space:pre" in str(pre["style"])
-    assert 'text-align:right' in html  # table alignment kept
+    assert "text-align:right" in html  # table alignment kept
     assert_safe(html)
 
 
 def test_raw_html_from_the_model_is_text() -> None:
-    html = render('<script>alert(1)</script>\n\n<img src="https://t.example/p.gif"> <b onclick="x()">b</b>\n\n'
-                  '<div style="display:none">hidden</div>')
+    html = render(
+        '<script>alert(1)</script>\n\n<img src="https://t.example/p.gif"> <b onclick="x()">b</b>\n\n'
+        '<div style="display:none">hidden</div>'
+    )
     assert "<script" not in html and "<img" not in html and "<b " not in html and "<div" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, not dropped
     assert_safe(html)
@@ -85,19 +113,56 @@ def test_images_become_links_never_loaded() -> None:
 
 
 def test_dangerous_links_are_not_links() -> None:
-    html = render("[a](javascript:alert(1)) [b](vbscript:x) [c](file:///etc/passwd) [d](JAVASCRIPT:alert(1))"
-                  " <javascript:alert(1)> [ok](mailto:me@example.test)")
-    assert "href=\"javascript" not in html.lower() and "vbscript:" not in html.split("[b]")[0]
+    html = render(
+        "[a](javascript:alert(1)) [b](vbscript:x) [c](file:///etc/passwd) [d](JAVASCRIPT:alert(1))"
+        " <javascript:alert(1)> [ok](mailto:me@example.test)"
+    )
+    assert 'href="javascript' not in html.lower() and "vbscript:" not in html.split("[b]")[0]
     hrefs = [attrs["href"] for tag, attrs in elements(html).found if tag == "a"]
     assert hrefs == ["mailto:me@example.test"]
     assert_safe(html)
 
 
-PIECES = st.sampled_from([
-    "<script>", "</script>", "<img src=x onerror=alert(1)>", "<a href='javascript:x'>", "javascript:", "data:",
-    "[", "]", "(", ")", "![", "<", ">", "&", '"', "'", "`", "```", "\n", "\n\n", "*", "_", "#", "|", "-", ":",
-    "http://x.test/", "<http://x.test>", "<style>", "<iframe>", "onload=", " ", "text", "\t", "    ", "\\",
-])
+PIECES = st.sampled_from(
+    [
+        "<script>",
+        "</script>",
+        "<img src=x onerror=alert(1)>",
+        "<a href='javascript:x'>",
+        "javascript:",
+        "data:",
+        "[",
+        "]",
+        "(",
+        ")",
+        "![",
+        "<",
+        ">",
+        "&",
+        '"',
+        "'",
+        "`",
+        "```",
+        "\n",
+        "\n\n",
+        "*",
+        "_",
+        "#",
+        "|",
+        "-",
+        ":",
+        "http://x.test/",
+        "<http://x.test>",
+        "<style>",
+        "<iframe>",
+        "onload=",
+        " ",
+        "text",
+        "\t",
+        "    ",
+        "\\",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -34,8 +34,9 @@ def _header_block(raw: bytes) -> str:
 
 
 def _build(subject: str, text: str = "body", html_: str = "<p>body</p>", root: str | None = None) -> bytes:
-    return mime.build(email_from=FROM, email_to=TO, subject=subject, text=text, html=html_, kind="stop",
-                      thread_root=root)[1]
+    return mime.build(
+        email_from=FROM, email_to=TO, subject=subject, text=text, html=html_, kind="stop", thread_root=root
+    )[1]
 
 
 @settings(max_examples=300, deadline=None)
@@ -66,10 +67,28 @@ def test_both_parts_read_back_exactly(text: str, markup: str) -> None:
 def test_same_headers_as_the_email_package_build() -> None:
     subject = "[TaskPing #abcd-efghijkmnpqrstuv] myproject: Done — all 42 tests pass…"
     ours = _parse(_build(subject, "héllo\nworld", "<p>héllo</p>", root="<tp.1.aa@notify.example.test>"))
-    theirs = _parse(outgoing_build(email_from=FROM, email_to=TO, subject=subject, text="héllo\nworld",
-                                   html="<p>héllo</p>", kind="stop", thread_root="<tp.1.aa@notify.example.test>").raw)
-    same = ("From", "To", "Subject", "In-Reply-To", "References", "Auto-Submitted", "X-Auto-Response-Suppress",
-            "X-TaskPing", "MIME-Version")
+    theirs = _parse(
+        outgoing_build(
+            email_from=FROM,
+            email_to=TO,
+            subject=subject,
+            text="héllo\nworld",
+            html="<p>héllo</p>",
+            kind="stop",
+            thread_root="<tp.1.aa@notify.example.test>",
+        ).raw
+    )
+    same = (
+        "From",
+        "To",
+        "Subject",
+        "In-Reply-To",
+        "References",
+        "Auto-Submitted",
+        "X-Auto-Response-Suppress",
+        "X-TaskPing",
+        "MIME-Version",
+    )
     assert {h: str(ours[h]) for h in same} == {h: str(theirs[h]) for h in same}
     assert set(ours.keys()) == set(theirs.keys())
     assert ours["Date"].datetime is not None and ours["Message-ID"].endswith("@notify.example.test>")

@@ -40,14 +40,35 @@ def _notification(first_line: str) -> tuple[str, str]:
     """(text, html) of a Stop notification whose reply starts with ``first_line``."""
     now = time.time()
     session = Session(
-        id=1, token="k3-7fqpzt2m9xwc4hvrnj", name="taskping-api", kind="tmux", target_socket="/s", target_pane="%3",
-        claude_session_id=None, cwd="/home/me/src/api", claude_pid=None, state="idle", last_event="Stop",
-        last_event_at=now, turn=1, notified_turn=0, last_prompt_at=now - 60, thread_root=None, created_at=now,
-        updated_at=now, expires_at=now + 3600,
+        id=1,
+        token="k3-7fqpzt2m9xwc4hvrnj",
+        name="taskping-api",
+        kind="tmux",
+        target_socket="/s",
+        target_pane="%3",
+        claude_session_id=None,
+        cwd="/home/me/src/api",
+        claude_pid=None,
+        state="idle",
+        last_event="Stop",
+        last_event_at=now,
+        turn=1,
+        notified_turn=0,
+        last_prompt_at=now - 60,
+        thread_root=None,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + 3600,
     )
     reply = f"{first_line}\n\n## What changed\n\n- **one**\n- `two`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
-    mail = compose(stop_notice(reply, summary="1 min · ran 1 command"), session, email_from="t@example.test",
-                   email_to="me@example.test", reply_window_until=now + 3600, state="idle")
+    mail = compose(
+        stop_notice(reply, summary="1 min · ran 1 command"),
+        session,
+        email_from="t@example.test",
+        email_to="me@example.test",
+        reply_window_until=now + 3600,
+        state="idle",
+    )
     return mail.text, re.search(r"<body[^>]*>(.*)</body>", mail.html, re.DOTALL).group(1)  # type: ignore[union-attr]
 
 

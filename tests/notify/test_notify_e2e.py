@@ -68,7 +68,9 @@ class E2E:
     def db_path(self) -> Path:
         return Path(self.config["SESSION_MAP_PATH"])
 
-    def taskping(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def taskping(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return run_taskping(*args, env=env or self.claude_env, env_file=self.env_file, cwd=self.tmp, timeout=timeout)
 
     def sessions(self) -> list[Session]:
@@ -137,8 +139,15 @@ def e2e(
 
 def _spawn(rig: E2E, name: str, *command: str) -> subprocess.CompletedProcess[str]:
     return rig.taskping(
-        "spawn", "--tmux-socket", str(rig.server.socket_path), "--cwd", str(rig.home.project_dir),
-        "--name", name, "--", *command,
+        "spawn",
+        "--tmux-socket",
+        str(rig.server.socket_path),
+        "--cwd",
+        str(rig.home.project_dir),
+        "--name",
+        name,
+        "--",
+        *command,
     )
 
 
@@ -217,8 +226,10 @@ def test_hand_started_claude_is_tracked_and_notifies(e2e: E2E) -> None:
     rig.home.update_settings({"permissions": permissions})
     claude = rig.start_by_hand("hand")
     pane = str(claude.pane.pane_id)
-    tracked = wait_until("the SessionStart hook to register the pane",
-                         lambda: (s := rig.session_named("hand:0.0")) and s.claude_session_id and s)
+    tracked = wait_until(
+        "the SessionStart hook to register the pane",
+        lambda: (s := rig.session_named("hand:0.0")) and s.claude_session_id and s,
+    )
     assert tracked.kind == "tmux" and tracked.target_pane == pane and tracked.state == "idle"
     assert tracked.target_socket == str(rig.server.socket_path)
     assert tracked.last_event == "SessionStart" and tracked.cwd == str(rig.home.project_dir)
@@ -293,10 +304,13 @@ def broken_rig(tmp_path: Path, tmux_server: libtmux.Server, broken_smtp: BrokenS
 
 
 def _stop(env: dict[str, str], text: str) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    payload = json.dumps({"hook_event_name": "Stop", "session_id": "s", "cwd": "/srv/app", "last_assistant_message": text})
+    payload = json.dumps(
+        {"hook_event_name": "Stop", "session_id": "s", "cwd": "/srv/app", "last_assistant_message": text}
+    )
     started = time.monotonic()
-    proc = subprocess.run([taskping_bin(), "hook", "Stop"], input=payload.encode(), env=env,
-                          capture_output=True, timeout=30, check=False)
+    proc = subprocess.run(
+        [taskping_bin(), "hook", "Stop"], input=payload.encode(), env=env, capture_output=True, timeout=30, check=False
+    )
     return proc, time.monotonic() - started
 
 
@@ -341,7 +355,9 @@ def test_permanent_smtp_failure_marks_the_row_failed_and_never_resends(broken_ri
     # A later hook starts another sender: it sends the new row's attempt, never the failed one again.
     proc, _ = _stop(env, "second reply")
     assert proc.returncode == 0
-    rows = wait_until("the second row to fail", lambda: (r := _rows(db)) and len(r) == 2 and r[1].status == "failed" and r)
+    rows = wait_until(
+        "the second row to fail", lambda: (r := _rows(db)) and len(r) == 2 and r[1].status == "failed" and r
+    )
     assert [r.attempts for r in rows] == [1, 1]
     assert sum(1 for c in smtp.commands if c.upper().startswith("RCPT")) == 2
 
@@ -354,8 +370,17 @@ def test_spawn_gives_the_command_the_callers_environment(e2e: E2E) -> None:
     out = rig.tmp / "seen.txt"
     env = dict(rig.claude_env, TASKPING_E2E_MARK="from-the-caller")
     proc = rig.taskping(
-        "spawn", "--tmux-socket", str(rig.server.socket_path), "--cwd", str(rig.home.project_dir), "--name", "envcheck",
-        "--", "sh", "-c", f'printf "%s|%s|%s" "$TASKPING_E2E_MARK" "$PWD" "${{TMUX_PANE:-none}}" > {out}; sleep 60',
+        "spawn",
+        "--tmux-socket",
+        str(rig.server.socket_path),
+        "--cwd",
+        str(rig.home.project_dir),
+        "--name",
+        "envcheck",
+        "--",
+        "sh",
+        "-c",
+        f'printf "%s|%s|%s" "$TASKPING_E2E_MARK" "$PWD" "${{TMUX_PANE:-none}}" > {out}; sleep 60',
         env=env,
     )
     assert proc.returncode == 0, proc.stderr

@@ -137,8 +137,10 @@ def _use_stack(rig: HookRig, stack: MailStack) -> dict[str, str]:
     return dict(rig.env)
 
 
-HOOK_RUN = (("SessionStart", {"session_id": "s1", "cwd": "/srv/app", "source": "startup"}),
-            ("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "done"}))
+HOOK_RUN = (
+    ("SessionStart", {"session_id": "s1", "cwd": "/srv/app", "source": "startup"}),
+    ("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "done"}),
+)
 
 
 @pytest.mark.mail
@@ -149,8 +151,9 @@ def test_state_dir_is_private_after_hook_and_relay_once(mail_stack: MailStack, h
     in it 0600."""
     state = hook_rig.state_dir
     env = _use_stack(hook_rig, mail_stack)
-    first = subprocess.run([taskping_bin(), "send-outbox", "--max-seconds", "0"], env=env,
-                           capture_output=True, timeout=60, check=False)
+    first = subprocess.run(
+        [taskping_bin(), "send-outbox", "--max-seconds", "0"], env=env, capture_output=True, timeout=60, check=False
+    )
     assert first.returncode == 0, first.stderr
     for event, payload in HOOK_RUN:
         proc = hook_rig.run(event, payload)
@@ -175,11 +178,14 @@ def test_sqlite_side_files_are_private_while_the_relay_daemon_runs(mail_stack: M
     reply were handled meanwhile."""
     state = hook_rig.state_dir
     env = _use_stack(hook_rig, mail_stack)
-    daemon = subprocess.Popen([str(RELAY)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    daemon = subprocess.Popen(
+        [str(RELAY)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
-        _wait_for(lambda: (state / "taskping.db-wal").exists() and (state / "taskping.db-shm").exists(),
-                  "the relay daemon's WAL files")
+        _wait_for(
+            lambda: (state / "taskping.db-wal").exists() and (state / "taskping.db-shm").exists(),
+            "the relay daemon's WAL files",
+        )
         for event, payload in HOOK_RUN:
             proc = hook_rig.run(event, payload)
             assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
@@ -200,12 +206,32 @@ def test_spawned_command_keeps_the_users_umask(tmp_path: Path, tmux_server: libt
     in the project would turn 0600. The pane's command reports its umask."""
     tmux_server.new_session(session_name="keepalive", window_command="sleep 3600", attach=False)
     out = tmp_path / "umask.out"
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
-           "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db"),
+    }
     proc = subprocess.run(
-        [taskping_bin(), "spawn", "--tmux-socket", str(tmux_server.socket_path), "--cwd", str(tmp_path),
-         "--name", "umask", "--", "sh", "-c", f"umask > {out}.tmp && mv {out}.tmp {out}; sleep 60"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            taskping_bin(),
+            "spawn",
+            "--tmux-socket",
+            str(tmux_server.socket_path),
+            "--cwd",
+            str(tmp_path),
+            "--name",
+            "umask",
+            "--",
+            "sh",
+            "-c",
+            f"umask > {out}.tmp && mv {out}.tmp {out}; sleep 60",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     _wait_for(out.exists, "the pane's command")
@@ -219,12 +245,31 @@ def test_spawn_starting_the_tmux_server_gives_it_the_users_umask(tmp_path: Path,
     later window the person opens in it would be."""
     assert not tmux_server.is_alive()
     out = tmp_path / "umask.out"
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
-           "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db"),
+    }
     proc = subprocess.run(
-        [taskping_bin(), "spawn", "--tmux-socket", str(tmux_server.socket_path), "--cwd", str(tmp_path),
-         "--name", "first", "--", "sleep", "60"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            taskping_bin(),
+            "spawn",
+            "--tmux-socket",
+            str(tmux_server.socket_path),
+            "--cwd",
+            str(tmp_path),
+            "--name",
+            "first",
+            "--",
+            "sleep",
+            "60",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     tmux_server.cmd("new-window", "-d", f"sh -c 'umask > {out}.tmp && mv {out}.tmp {out}; sleep 60'")
@@ -242,7 +287,9 @@ def test_hook_ignores_a_dot_env_in_claudes_directory(hook_rig: HookRig) -> None:
     (hook_rig.root / "cwd" / ".env").write_text("EMAIL_TO=attacker@evil.example\n")
     del hook_rig.env["EMAIL_TO"]
     hook_rig.ok("SessionStart", {"session_id": "s1", "cwd": "/srv/app", "source": "startup"})
-    reason = hook_rig.skipped("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "secret results"})
+    reason = hook_rig.skipped(
+        "Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "secret results"}
+    )
     assert reason == "EMAIL_TO not set: stop recorded, no email queued"  # and says so in the log
     session = hook_rig.session()
     assert session is not None and session.state == "idle"  # the hook ran and recorded the turn
@@ -252,11 +299,17 @@ def test_hook_ignores_a_dot_env_in_claudes_directory(hook_rig: HookRig) -> None:
 @pytest.mark.tmux
 def test_hook_with_a_password_file_others_can_read_exits_0_and_sends_nothing(hook_rig: HookRig) -> None:
     env_file = hook_rig.root / "taskping.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in hook_rig.env.items() if k not in ("PATH", "HOME", "LANG"))
-                        + "SMTP_PASS=s3cret-value\n")
+    env_file.write_text(
+        "".join(f"{k}={v}\n" for k, v in hook_rig.env.items() if k not in ("PATH", "HOME", "LANG"))
+        + "SMTP_PASS=s3cret-value\n"
+    )
     env_file.chmod(0o644)
-    proc = hook_rig.run("Stop", {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "done"},
-                        args=("--env-file", str(env_file)), env={"EMAIL_TO": None, "SESSION_MAP_PATH": None})
+    proc = hook_rig.run(
+        "Stop",
+        {"session_id": "s1", "cwd": "/srv/app", "last_assistant_message": "done"},
+        args=("--env-file", str(env_file)),
+        env={"EMAIL_TO": None, "SESSION_MAP_PATH": None},
+    )
     assert proc.returncode == 0 and proc.stdout == b""
     assert b"s3cret" not in proc.stderr
     (line,) = proc.stderr.decode().splitlines()  # no settings, so no log file: the reason goes to stderr

@@ -61,28 +61,58 @@ class Store:
 
     def session(self, name: str, ttl: float = 400 * DAY, kind: Literal["tmux", "pty"] = "tmux") -> sessions.Session:
         c = self.conn
-        return sessions.create(c, token=new_token("h"), name=name, kind=kind,
-                               target_socket="/sock", target_pane=f"%{self._next()}", ttl=int(ttl))
+        return sessions.create(
+            c,
+            token=new_token("h"),
+            name=name,
+            kind=kind,
+            target_socket="/sock",
+            target_pane=f"%{self._next()}",
+            ttl=int(ttl),
+        )
 
     def notify(self, session_id: int, body: str, *, sent: bool = True) -> str:
         mid = f"<n{self._next()}@taskping>"
-        row = notifications.queue(self.conn, session_id=session_id, message_id=mid, kind="stop",
-                                  body_text=body, to_addr="me@example.com", raw=f"raw {body}".encode(), ttl=None)
+        row = notifications.queue(
+            self.conn,
+            session_id=session_id,
+            message_id=mid,
+            kind="stop",
+            body_text=body,
+            to_addr="me@example.com",
+            raw=f"raw {body}".encode(),
+            ttl=None,
+        )
         if sent:
             outbox.mark_sent(self.conn, row)
         self.clock.t += 1  # one second apart: "newest" is well defined
         return mid
 
-    def reply(self, session_id: int | None, *, status: ledger.Status = "delivered", preview: str | None = "typed text",
-              key: str | None = None, signatures: tuple[str, ...] = ()) -> int:
-        entry, _ = ledger.claim(self.conn, message_key=f"<r{self._next()}@phone>", message_id=None,
-                                content_hash="h", folder="INBOX", uidvalidity=1, uid=self.n, sender="me@example.com")
+    def reply(
+        self,
+        session_id: int | None,
+        *,
+        status: ledger.Status = "delivered",
+        preview: str | None = "typed text",
+        key: str | None = None,
+        signatures: tuple[str, ...] = (),
+    ) -> int:
+        entry, _ = ledger.claim(
+            self.conn,
+            message_key=f"<r{self._next()}@phone>",
+            message_id=None,
+            content_hash="h",
+            folder="INBOX",
+            uidvalidity=1,
+            uid=self.n,
+            sender="me@example.com",
+        )
         if key is not None:
-            reply_keys.record_and_find(self.conn, entry.id, content_key=key,
-                                       signature_keys=list(signatures))
+            reply_keys.record_and_find(self.conn, entry.id, content_key=key, signature_keys=list(signatures))
         if status != "received":
-            ledger.set_decision(self.conn, entry.id, status, f"{status} for a reason",
-                          session_id=session_id, preview=preview)
+            ledger.set_decision(
+                self.conn, entry.id, status, f"{status} for a reason", session_id=session_id, preview=preview
+            )
         return entry.id
 
     def later(self, days: float) -> None:
@@ -107,8 +137,7 @@ def _outbox(store: Store, message_id: str) -> outbox.OutboxRow:
 
 
 def _bodies(store: Store, session_id: int) -> dict[str, str]:
-    rows = store.conn.execute(
-        "SELECT message_id, body_text FROM notifications WHERE session_id = ?", (session_id,))
+    rows = store.conn.execute("SELECT message_id, body_text FROM notifications WHERE session_id = ?", (session_id,))
     return {r[0]: r[1] for r in rows}
 
 
@@ -117,12 +146,31 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
     old_mids = [store.notify(live.id, f"notification {i}") for i in range(22)]
     reply = store.reply(live.id, preview="run the tests", key="k-live", signatures=("sig-live",))
     waiting_reply = store.reply(None, status="received")
-    waiting.enqueue(store.conn, waiting_reply, session_id=live.id, sender="me@example.com",
-                    text="wait for me", raw=b"raw waiting", preview="wait for me")
-    queued = outbox.enqueue(store.conn, message_id="<q@taskping>", session_id=live.id, kind="ack",
-                            to_addr="me@example.com", raw=b"still queued")
-    refusal = outbox.enqueue(store.conn, message_id="<refusal@taskping>", session_id=None, kind="refusal",
-                             to_addr="me@example.com", raw=b"unknown session")
+    waiting.enqueue(
+        store.conn,
+        waiting_reply,
+        session_id=live.id,
+        sender="me@example.com",
+        text="wait for me",
+        raw=b"raw waiting",
+        preview="wait for me",
+    )
+    queued = outbox.enqueue(
+        store.conn,
+        message_id="<q@taskping>",
+        session_id=live.id,
+        kind="ack",
+        to_addr="me@example.com",
+        raw=b"still queued",
+    )
+    refusal = outbox.enqueue(
+        store.conn,
+        message_id="<refusal@taskping>",
+        session_id=None,
+        kind="refusal",
+        to_addr="me@example.com",
+        raw=b"unknown session",
+    )
     outbox.mark_sent(store.conn, refusal)
     stray = store.reply(None, status="dropped", preview=None)
 
@@ -136,15 +184,24 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
 
     # Sent mail loses its bytes, keeps its story; queued mail is untouched.
     first = _outbox(store, old_mids[0])
-    assert (first.raw, first.status, first.kind, first.to_addr, first.sent_at) == (b"", "sent", "stop",
-                                                                                    "me@example.com", START)
+    assert (first.raw, first.status, first.kind, first.to_addr, first.sent_at) == (
+        b"",
+        "sent",
+        "stop",
+        "me@example.com",
+        START,
+    )
     assert _outbox(store, recent).raw == b"raw recent notification"
     assert _outbox(store, "<q@taskping>").raw == b"still queued" and queued
     # The ledger keeps the decision, loses the text.
     entry = ledger.get(store.conn, reply)
     assert entry is not None
-    assert (entry.status, entry.reason, entry.session_id, entry.preview) == ("delivered", "delivered for a reason",
-                                                                             live.id, None)
+    assert (entry.status, entry.reason, entry.session_id, entry.preview) == (
+        "delivered",
+        "delivered for a reason",
+        live.id,
+        None,
+    )
     # A live session keeps its 20 newest notification bodies (the extractor's), the rest is erased.
     bodies = _bodies(store, live.id)
     assert [m for m in old_mids if bodies[m] == ""] == old_mids[:3]
@@ -157,9 +214,17 @@ def test_old_text_is_erased_and_the_decisions_kept(store: Store) -> None:
     assert ledger.get(store.conn, stray) is None
 
     assert report.counts() | {"bytes_before": 0, "bytes_after": 0} == {
-        "outbox_erased": 22, "ledger_erased": 1, "notifications_erased": 3, "sessions_deleted": 0,
-        "notifications_deleted": 0, "outbox_deleted": 1, "ledger_deleted": 1, "replay_keys_deleted": 0,
-        "bytes_before": 0, "bytes_after": 0, "vacuumed": False,
+        "outbox_erased": 22,
+        "ledger_erased": 1,
+        "notifications_erased": 3,
+        "sessions_deleted": 0,
+        "notifications_deleted": 0,
+        "outbox_deleted": 1,
+        "ledger_deleted": 1,
+        "replay_keys_deleted": 0,
+        "bytes_before": 0,
+        "bytes_after": 0,
+        "vacuumed": False,
     }
 
     # The live session's replay keys survive: the same reply again is still a replay, both ways.
@@ -186,8 +251,15 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
 
     parked = store.session("parked", ttl=DAY)
     parked_reply = store.reply(None, status="received")
-    waiting.enqueue(store.conn, parked_reply, session_id=parked.id, sender="me@example.com",
-                    text="parked text", raw=b"raw", preview="parked text")
+    waiting.enqueue(
+        store.conn,
+        parked_reply,
+        session_id=parked.id,
+        sender="me@example.com",
+        text="parked text",
+        raw=b"raw",
+        preview="parked text",
+    )
     sessions.end(store.conn, parked.id, reason="SessionEnd")
 
     live = store.session("live")
@@ -210,14 +282,17 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     assert sessions.get(store.conn, gone.id) is None
     assert ledger.get(store.conn, gone_reply) is None
     for table in ("notifications", "outbox", "inbound"):
-        assert store.conn.execute(
-            f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (gone.id,)).fetchone()[0] == 0
-    assert store.conn.execute(
-        "SELECT COUNT(*) FROM reply_keys WHERE replay_key LIKE 'k-gone%'").fetchone()[0] == 0
+        assert store.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (gone.id,)).fetchone()[0] == 0
+    assert store.conn.execute("SELECT COUNT(*) FROM reply_keys WHERE replay_key LIKE 'k-gone%'").fetchone()[0] == 0
     assert store.count("reply_signatures") == 0
     # The others stay: mail still queued, a reply still waiting, reply window open, ended too recently, live.
     assert {s.name for s in sessions.all_sessions(store.conn, include_ended=True)} == {
-        "queued", "parked", "windowed", "recent", "live"}
+        "queued",
+        "parked",
+        "windowed",
+        "recent",
+        "live",
+    }
     assert list(_bodies(store, windowed.id).values()) == ["window open"]
     assert (found := ledger.get(store.conn, windowed_reply)) is not None and found.preview is None
     assert store.conn.execute("SELECT COUNT(*) FROM reply_keys WHERE replay_key = 'k-windowed'").fetchone()[0] == 1
@@ -227,8 +302,13 @@ def test_an_ended_session_goes_only_when_quiet_and_nothing_is_pending(store: Sto
     assert list(_bodies(store, recent.id).values()) == ["ended recently"]
     assert (kept := ledger.get(store.conn, live_reply)) is not None and kept.status == "delivered"
 
-    assert (report.sessions_deleted, report.notifications_deleted, report.outbox_deleted, report.ledger_deleted,
-            report.replay_keys_deleted) == (1, 1, 1, 2, 4)  # keys: 2 content + 2 signatures
+    assert (
+        report.sessions_deleted,
+        report.notifications_deleted,
+        report.outbox_deleted,
+        report.ledger_deleted,
+        report.replay_keys_deleted,
+    ) == (1, 1, 1, 2, 4)  # keys: 2 content + 2 signatures
     # The queued session's notification body is past the cutoff and the session ended: erased.
     assert set(_bodies(store, queued.id).values()) == {""}
     assert report.notifications_erased == 1
@@ -288,10 +368,22 @@ def test_retention_days_is_parsed_once_with_a_one_line_error() -> None:
 
 
 def _prune(tmp_path: Path, *, days: str = "30") -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8",
-           "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db"), "RETENTION_DAYS": days}
-    return subprocess.run([taskping_bin(), "sessions", "--prune"], env=env, capture_output=True, text=True,
-                          timeout=60, check=False, cwd=tmp_path)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "LANG": "C.UTF-8",
+        "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db"),
+        "RETENTION_DAYS": days,
+    }
+    return subprocess.run(
+        [taskping_bin(), "sessions", "--prune"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
 
 
 def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -317,8 +409,10 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
     assert lines[:3] == [
         "no gone sessions to prune",
         "retention (30 days): erased the text of 1 sent email(s), 1 reply preview(s), 0 notification text(s)",
-        ("retention (30 days): deleted 1 ended session(s) with 1 notification(s), 1 email(s), "
-         "1 ledger row(s), 1 replay key(s)"),
+        (
+            "retention (30 days): deleted 1 ended session(s) with 1 notification(s), 1 email(s), "
+            "1 ledger row(s), 1 replay key(s)"
+        ),
     ]
     assert lines[3].startswith("retention: database ") and len(lines) == 4
     conn = connect(tmp_path / "state" / "taskping.db")
@@ -334,4 +428,5 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
     bad = _prune(tmp_path, days="-1")
     assert bad.returncode == 2 and bad.stdout == ""
     assert [x for x in bad.stderr.splitlines() if not x.startswith("config: ")] == [
-        "config error: RETENTION_DAYS: must be between 1 and 3650, got -1"]
+        "config error: RETENTION_DAYS: must be between 1 and 3650, got -1"
+    ]

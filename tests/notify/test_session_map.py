@@ -62,10 +62,20 @@ def test_new_session_on_a_pane_ends_the_stale_one_and_spawn_adopts(tmp_path: Pat
 def test_notification_extends_window_and_sets_thread_root(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db")
     s = _session(conn, ttl=10)
-    notifications.queue(conn, session_id=s.id, message_id="<a@x>", kind="stop", body_text="t", to_addr="m@x.y",
-                        raw=b"r", ttl=1000, turn=3)
-    notifications.queue(conn, session_id=s.id, message_id="<b@x>", kind="idle", body_text="t", to_addr="m@x.y",
-                        raw=b"r", ttl=1000)
+    notifications.queue(
+        conn,
+        session_id=s.id,
+        message_id="<a@x>",
+        kind="stop",
+        body_text="t",
+        to_addr="m@x.y",
+        raw=b"r",
+        ttl=1000,
+        turn=3,
+    )
+    notifications.queue(
+        conn, session_id=s.id, message_id="<b@x>", kind="idle", body_text="t", to_addr="m@x.y", raw=b"r", ttl=1000
+    )
     s2 = sessions.get(conn, s.id)
     assert s2 is not None
     assert s2.thread_root == "<a@x>" and s2.notified_turn == 3
@@ -77,8 +87,9 @@ def test_outbox_claims_in_order_and_backs_off(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db")
     s = _session(conn)
     for i in range(3):
-        notifications.queue(conn, session_id=s.id, message_id=f"<{i}@x>", kind="stop", body_text="", to_addr="m@x.y",
-                            raw=b"r", ttl=None)
+        notifications.queue(
+            conn, session_id=s.id, message_id=f"<{i}@x>", kind="stop", body_text="", to_addr="m@x.y", raw=b"r", ttl=None
+        )
     row = outbox.claim_next(conn, "me")
     assert row is not None and row.message_id == "<0@x>"
     assert outbox.claim_next(conn, "other") is None  # the head is being sent: order is kept
@@ -98,8 +109,9 @@ def test_outbox_releases_a_claim_held_too_long_and_names_kinds(tmp_path: Path) -
     """A sender that still runs but has held its row past the limit is stuck: the row goes back."""
     conn = connect(tmp_path / "db")
     s = _session(conn)
-    notifications.queue(conn, session_id=s.id, message_id="<k@x>", kind="stop", body_text="", to_addr="m@x.y",
-                        raw=b"r", ttl=None)
+    notifications.queue(
+        conn, session_id=s.id, message_id="<k@x>", kind="stop", body_text="", to_addr="m@x.y", raw=b"r", ttl=None
+    )
     assert outbox.kind_of(conn, "<k@x>") == "stop" and outbox.kind_of(conn, "<none@x>") is None
     row = outbox.claim_next(conn, "me")
     assert row is not None
@@ -112,8 +124,15 @@ def test_outbox_releases_a_claim_held_too_long_and_names_kinds(tmp_path: Path) -
 
 def test_ledger_key_is_unique(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db")
-    kw = {"message_key": "<m@x>", "message_id": "<m@x>", "content_hash": "h", "folder": "INBOX", "uidvalidity": 1,
-          "uid": 4, "sender": "me@x.y"}
+    kw = {
+        "message_key": "<m@x>",
+        "message_id": "<m@x>",
+        "content_hash": "h",
+        "folder": "INBOX",
+        "uidvalidity": 1,
+        "uid": 4,
+        "sender": "me@x.y",
+    }
     entry, created = ledger.claim(conn, **kw)  # type: ignore[arg-type]
     assert created and entry.status == "received"
     again, created2 = ledger.claim(conn, **kw)  # type: ignore[arg-type]
@@ -132,12 +151,21 @@ def test_uidvalidity_change_resets_last_uid(tmp_path: Path) -> None:
 
 def _writer(path: str, n: int) -> int:
     conn = connect(path)
-    s = sessions.create(conn, token=new_token(), name=f"w{n}", kind="tmux", target_socket="/s", target_pane=f"%{n}",
-                        ttl=100)
+    s = sessions.create(
+        conn, token=new_token(), name=f"w{n}", kind="tmux", target_socket="/s", target_pane=f"%{n}", ttl=100
+    )
     for i in range(20):
         sessions.record_event(conn, s.id, event="UserPromptSubmit", state="busy", new_turn=True)
-        notifications.queue(conn, session_id=s.id, message_id=f"<{n}.{i}@x>", kind="stop", body_text="",
-                            to_addr="m@x.y", raw=b"r", ttl=100)
+        notifications.queue(
+            conn,
+            session_id=s.id,
+            message_id=f"<{n}.{i}@x>",
+            kind="stop",
+            body_text="",
+            to_addr="m@x.y",
+            raw=b"r",
+            ttl=100,
+        )
     return n
 
 

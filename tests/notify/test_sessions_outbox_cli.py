@@ -16,8 +16,9 @@ pytestmark = pytest.mark.tmux
 
 
 def _cli(rig: HookRig, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([taskping_bin(), *args], env=rig.env, capture_output=True, text=True, timeout=60,
-                          check=False, cwd=rig.root)
+    return subprocess.run(
+        [taskping_bin(), *args], env=rig.env, capture_output=True, text=True, timeout=60, check=False, cwd=rig.root
+    )
 
 
 def _listed(rig: HookRig, *extra: str) -> dict[str, dict[str, Any]]:
@@ -79,8 +80,10 @@ def test_a_killed_pane_is_gone_and_prune_ends_it(hook_rig: HookRig) -> None:
 
     proc = _cli(rig, "sessions", "--prune")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [f"ended doomed:0.0: its tmux pane {doomed} is gone",
-                                        "retention: nothing older than 30 days to forget"]
+    assert proc.stdout.splitlines() == [
+        f"ended doomed:0.0: its tmux pane {doomed} is gone",
+        "retention: nothing older than 30 days to forget",
+    ]
     assert set(_listed(rig)) == {"work:0.0"}
     assert _listed(rig, "--all")["doomed:0.0"]["state"] == "ended"
     assert _cli(rig, "sessions", "--prune").stdout.splitlines()[0] == "no gone sessions to prune"
@@ -111,8 +114,14 @@ def test_a_retry_that_goes_through_is_a_success(hook_rig: HookRig) -> None:
     rig = hook_rig
     rig.ok("SessionStart", _payload(rig))
     rig.ok("Stop", _payload(rig, last_assistant_message="hello"))
-    sender = subprocess.Popen([taskping_bin(), "send-outbox", "--max-seconds", "60"], env=rig.env, cwd=rig.root,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sender = subprocess.Popen(
+        [taskping_bin(), "send-outbox", "--max-seconds", "60"],
+        env=rig.env,
+        cwd=rig.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     handler = _Accept()
     controller = Controller(handler, hostname="127.0.0.1", port=int(rig.env["SMTP_PORT"]))
     started = False

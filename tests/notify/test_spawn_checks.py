@@ -23,13 +23,19 @@ from tests.support.claude_fixtures import ClaudeHome, FakeAnthropic, claude_bina
 pytestmark = pytest.mark.tmux
 
 
-def _spawn(tmp_path: Path, server: libtmux.Server, *args: str, env: dict[str, str] | None = None,
-           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _spawn(
+    tmp_path: Path, server: libtmux.Server, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     run_env = {**base, **(env or {}), "SESSION_MAP_PATH": str(tmp_path / "state" / "taskping.db")}
     return subprocess.run(
         [taskping_bin(), "spawn", "--tmux-socket", str(server.socket_path), "--cwd", str(cwd or tmp_path), *args],
-        env=run_env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
     )
 
 
@@ -63,7 +69,9 @@ def test_claude_not_on_path_is_one_line_and_no_row(tmp_path: Path, tmux_server: 
 
 
 def test_a_command_that_dies_at_once_shows_its_last_lines(tmp_path: Path, tmux_server: libtmux.Server) -> None:
-    proc = _spawn(tmp_path, tmux_server, "--name", "dies", "--", "sh", "-c", "echo 'Error: no credentials found'; exit 3")
+    proc = _spawn(
+        tmp_path, tmux_server, "--name", "dies", "--", "sh", "-c", "echo 'Error: no credentials found'; exit 3"
+    )
     assert proc.returncode == 1, proc.stdout
     assert proc.stdout == ""
     errors = _errors(proc)
@@ -96,8 +104,15 @@ def test_a_claude_that_never_shows_its_prompt_times_out(tmp_path: Path, tmux_ser
     hung = fake_bin / "claude"
     hung.write_text("#!/bin/sh\necho 'Checking for updates...'\nexec sleep 600\n")
     hung.chmod(0o755)
-    proc = _spawn(tmp_path, tmux_server, "--name", "hung", "--wait", "2",
-                  env={"PATH": f"{fake_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+    proc = _spawn(
+        tmp_path,
+        tmux_server,
+        "--name",
+        "hung",
+        "--wait",
+        "2",
+        env={"PATH": f"{fake_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
+    )
     assert proc.returncode == 1
     errors = _errors(proc)
     assert errors[0] == "spawn: claude did not show its prompt within 2 s; its last lines:"
@@ -109,8 +124,9 @@ def test_spawned_claude_shows_its_prompt_when_spawn_returns(
     tmp_path: Path, tmux_server: libtmux.Server, claude_home: ClaudeHome, fake_api: FakeAnthropic
 ) -> None:
     binary = claude_binary_or_skip()
-    proc = _spawn(tmp_path, tmux_server, "--name", "real", "--", binary,
-                  env=dict(claude_home.env), cwd=claude_home.project_dir)
+    proc = _spawn(
+        tmp_path, tmux_server, "--name", "real", "--", binary, env=dict(claude_home.env), cwd=claude_home.project_dir
+    )
     assert proc.returncode == 0, proc.stderr
     (row,) = _rows(tmp_path)
     screen = tmux_server.cmd("capture-pane", "-p", "-t", row.target_pane).stdout

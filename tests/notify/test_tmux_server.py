@@ -81,7 +81,9 @@ def test_a_tmux_that_cannot_run_is_a_result_not_an_exception() -> None:
 
 
 @pytest.mark.tmux
-def test_session_lifecycle_on_a_private_server(server: TmuxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_session_lifecycle_on_a_private_server(
+    server: TmuxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Inside someone's tmux ($TMUX set) a new session must still start (tmux refuses to nest).
     monkeypatch.setenv("TMUX", "/nonexistent/outer,1,0")
     pane = server.new_session("work", cwd=str(tmp_path), command="printf 'hello\\n'; exec sleep 60")

@@ -29,7 +29,9 @@ def test_activity_of_the_last_turn_from_a_real_transcript(fake_api: FakeAnthropi
     fake_api.queue(Reply(text="first turn"))
     fake_api.queue(
         Reply(text="Writing.", tool_use=ToolUse("Write", {"file_path": str(project / "b.txt"), "content": "b\n"})),
-        Reply(tool_use=ToolUse("Edit", {"file_path": str(project / "a.txt"), "old_string": "hello", "new_string": "hi"})),
+        Reply(
+            tool_use=ToolUse("Edit", {"file_path": str(project / "a.txt"), "old_string": "hello", "new_string": "hi"})
+        ),
         Reply(tool_use=ToolUse("Edit", {"file_path": str(project / "a.txt"), "old_string": "hi", "new_string": "yo"})),
         # An edit that fails (nothing to replace) changed no file.
         Reply(tool_use=ToolUse("Edit", {"file_path": str(project / "c.txt"), "old_string": "x", "new_string": "y"})),
@@ -38,11 +40,18 @@ def test_activity_of_the_last_turn_from_a_real_transcript(fake_api: FakeAnthropi
         Reply(tool_use=ToolUse("Bash", {"command": "rm a.txt", "description": "denied: did not run"})),
         Reply(text="## Done\n\nAll **good**."),
     )
-    base = [claude_binary_or_skip(), "--permission-mode", "default", "--allowedTools", "Write,Edit,Bash(ls),Bash(false)"]
+    base = [
+        claude_binary_or_skip(),
+        "--permission-mode",
+        "default",
+        "--allowedTools",
+        "Write,Edit,Bash(ls),Bash(false)",
+    ]
 
     def claude(*args: str) -> None:
-        proc = subprocess.run([*base, *args], cwd=project, env=claude_home.env, capture_output=True, text=True,
-                              timeout=120, check=False)
+        proc = subprocess.run(
+            [*base, *args], cwd=project, env=claude_home.env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert proc.returncode == 0, proc.stderr
 
     claude("-p", "say hi")
@@ -67,8 +76,13 @@ def test_a_turn_longer_than_the_tail_has_no_start(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     prompt = {"type": "user", "timestamp": "2026-11-30T14:54:16.988Z", "message": {"role": "user", "content": "go"}}
     filler = {"type": "system", "content": "x" * 1000}
-    bash = {"type": "assistant", "message": {"id": "m1", "content": [
-        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]}}
+    bash = {
+        "type": "assistant",
+        "message": {
+            "id": "m1",
+            "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}],
+        },
+    }
     result = {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t1", "content": "a"}]}}
     lines = [prompt] + [filler] * 600 + [bash, result]
     path.write_text("".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines))

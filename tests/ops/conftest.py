@@ -114,17 +114,26 @@ class Ops:
 
     def base_environ(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The test's environment without any TaskPing key (the env file decides)."""
-        keep = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "NOTIFY_SOCKET", "WATCHDOG_USEC",
-                                                               "TASKPING_ENV_FILE")}
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("SSL_CERT_FILE", "NOTIFY_SOCKET", "WATCHDOG_USEC", "TASKPING_ENV_FILE")
+        }
         return {**keep, "HOME": str(self.tmp / "home"), **(extra or {})}
 
-    def run(self, *args: str, env: dict[str, str], timeout: float = 90,
-            extra_environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str], timeout: float = 90, extra_environ: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         (self.tmp / "home").mkdir(exist_ok=True)
         return run_taskping(*args, env=self.base_environ(extra_environ), env_file=self.env_file(env), timeout=timeout)
 
-    def relay(self, env: dict[str, str], *args: str, extra_environ: dict[str, str] | None = None,
-              stderr_path: Path | None = None) -> subprocess.Popen[bytes]:
+    def relay(
+        self,
+        env: dict[str, str],
+        *args: str,
+        extra_environ: dict[str, str] | None = None,
+        stderr_path: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         (self.tmp / "home").mkdir(exist_ok=True)
         err = open(stderr_path or self.tmp / "relay.stderr", "wb")  # noqa: SIM115 - closed by the caller's wait
         try:

@@ -77,18 +77,21 @@ def auth_failures(stack: MailStack) -> int:
     return stack.log_file.read_text(errors="replace").count("auth failed")
 
 
-def test_three_rejected_logins_end_the_daemon_with_78(ops: Ops, mail_stack: MailStack,
-                                                      notify_socket: NotifyListener) -> None:
+def test_three_rejected_logins_end_the_daemon_with_78(
+    ops: Ops, mail_stack: MailStack, notify_socket: NotifyListener
+) -> None:
     before = auth_failures(mail_stack)
-    proc = ops.relay(relay_env(mail_stack, IMAP_PASS="wrong-password"),
-                     extra_environ={"NOTIFY_SOCKET": str(notify_socket.path)})
+    proc = ops.relay(
+        relay_env(mail_stack, IMAP_PASS="wrong-password"), extra_environ={"NOTIFY_SOCKET": str(notify_socket.path)}
+    )
     code = wait_exit(proc)
     assert code == 78
     events = json_lines((ops.tmp / "relay.stderr").read_text())
     failed = [e for e in events if e["event"] == "relay_failed"]
     assert len(failed) == 1 and failed[0]["exit"] == 78
-    assert str(failed[0]["line"]).endswith("AUTHENTICATIONFAILED (check IMAP_USER and IMAP_PASS); "
-                                            "gave up after 3 rejections in a row")
+    assert str(failed[0]["line"]).endswith(
+        "AUTHENTICATIONFAILED (check IMAP_USER and IMAP_PASS); gave up after 3 rejections in a row"
+    )
     assert sum(1 for e in events if e["event"] == "imap_failed") == 2
     # Dovecot saw exactly three attempts: no blind retries after that.
     deadline = time.monotonic() + 5
@@ -138,8 +141,11 @@ def test_notify_protocol(ops: Ops, mail_stack: MailStack, notify_socket: NotifyL
         notify_socket.until("WATCHDOG")
         notify_socket.until("WATCHDOG")  # again: it keeps pinging
         # A message arrives (a stranger's, refused): STATUS= says what happened to it.
-        mail_stack.deliver(b"From: stranger@example.test\r\nTo: taskping@example.test\r\nSubject: hi\r\n"
-                           b"Message-ID: <s1@example.test>\r\n\r\nls\r\n", "taskping")
+        mail_stack.deliver(
+            b"From: stranger@example.test\r\nTo: taskping@example.test\r\nSubject: hi\r\n"
+            b"Message-ID: <s1@example.test>\r\n\r\nls\r\n",
+            "taskping",
+        )
         deadline = time.monotonic() + 30
         while "last message" not in (status := notify_socket.until("STATUS")["STATUS"]):
             assert time.monotonic() < deadline, notify_socket.messages
@@ -158,8 +164,11 @@ def test_watchdog_for_another_pid_is_ignored(ops: Ops, mail_stack: MailStack, no
     """WATCHDOG_PID names the process the watchdog is for; the relay pings only when that is itself."""
     proc = ops.relay(
         relay_env(mail_stack),
-        extra_environ={"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "200000",
-                       "WATCHDOG_PID": str(os.getpid())},
+        extra_environ={
+            "NOTIFY_SOCKET": str(notify_socket.path),
+            "WATCHDOG_USEC": "200000",
+            "WATCHDOG_PID": str(os.getpid()),
+        },
     )
     try:
         notify_socket.until("READY")

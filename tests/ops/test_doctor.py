@@ -43,11 +43,23 @@ def reply_from_me(stack: MailStack, authserv: str = AUTHSERV) -> None:
 def test_good_config(ops: Ops, mail_stack: MailStack) -> None:
     reply_from_me(mail_stack)
     code, checks = doctor(ops, doctor_env(mail_stack), "--send-test")
-    for name in ("config", "keys", "imap-connect", "imap-login", "imap-folder", "imap-idle",
-                 "smtp-connect", "smtp-login", "smtp-send", "authserv-id:me@example.test", "tmux"):
+    for name in (
+        "config",
+        "keys",
+        "imap-connect",
+        "imap-login",
+        "imap-folder",
+        "imap-idle",
+        "smtp-connect",
+        "smtp-login",
+        "smtp-send",
+        "authserv-id:me@example.test",
+        "tmux",
+    ):
         assert checks[name]["status"] == "ok", checks[name]
-    assert checks["imap-connect"]["detail"].startswith(f"IMAP connect: {mail_stack.host}:{mail_stack.imaps_port}, "
-                                                       "implicit TLS (TLSv1.")
+    assert checks["imap-connect"]["detail"].startswith(
+        f"IMAP connect: {mail_stack.host}:{mail_stack.imaps_port}, implicit TLS (TLSv1."
+    )
     assert checks["imap-folder"]["detail"] == "IMAP folder: INBOX (1 message)"
     assert checks["authserv-id:me@example.test"]["detail"] == (
         f"authserv-id of mail from me@example.test: {AUTHSERV}; TRUSTED_AUTHSERV_ID={AUTHSERV}"
@@ -109,13 +121,16 @@ def test_wrong_password(ops: Ops, mail_stack: MailStack) -> None:
     assert code == 1
     login = checks["imap-login"]
     assert login["status"] == "fail"
-    assert login["detail"] == (f"IMAP login: cannot log in to {mail_stack.host}:{mail_stack.imaps_port} as taskping: "
-                               "AUTHENTICATIONFAILED (check IMAP_USER and IMAP_PASS)")
+    assert login["detail"] == (
+        f"IMAP login: cannot log in to {mail_stack.host}:{mail_stack.imaps_port} as taskping: "
+        "AUTHENTICATIONFAILED (check IMAP_USER and IMAP_PASS)"
+    )
     assert login["fix"] == "check IMAP_USER and IMAP_PASS"
     assert checks["imap-folder"]["status"] == "skip" and checks["imap-connect"]["status"] == "ok"
     smtp = checks["smtp-login"]
     assert smtp["status"] == "fail" and smtp["detail"].startswith(
-        f"SMTP login: cannot log in to {mail_stack.host}:{mail_stack.smtp_port} as taskping: 535")
+        f"SMTP login: cannot log in to {mail_stack.host}:{mail_stack.smtp_port} as taskping: 535"
+    )
     assert smtp["fix"] == "check SMTP_USER and SMTP_PASS"
 
 
@@ -124,8 +139,10 @@ def test_missing_folder(ops: Ops, mail_stack: MailStack) -> None:
     assert code == 1
     folder = checks["imap-folder"]
     assert folder["status"] == "fail"
-    assert folder["detail"] == (f"IMAP folder: cannot open folder 'Replies' on {mail_stack.host}: no such folder "
-                                "(check IMAP_FOLDER; the server has: INBOX)")
+    assert folder["detail"] == (
+        f"IMAP folder: cannot open folder 'Replies' on {mail_stack.host}: no such folder "
+        "(check IMAP_FOLDER; the server has: INBOX)"
+    )
     assert checks["imap-idle"]["status"] == "skip" and checks["imap-login"]["status"] == "ok"
 
 
@@ -135,8 +152,10 @@ def test_smtp_down(ops: Ops, mail_stack: MailStack) -> None:
     assert code == 1
     smtp = checks["smtp-connect"]
     assert smtp["status"] == "fail"
-    assert smtp["detail"] == (f"SMTP connect: cannot connect to {mail_stack.host}:{mail_stack.smtp_port}: "
-                              "connection refused (check SMTP_PORT and SMTP_HOST)")
+    assert smtp["detail"] == (
+        f"SMTP connect: cannot connect to {mail_stack.host}:{mail_stack.smtp_port}: "
+        "connection refused (check SMTP_PORT and SMTP_HOST)"
+    )
     assert checks["smtp-login"]["status"] == "skip"
     assert checks["imap-login"]["status"] == "ok"  # the IMAP side is still checked
 
@@ -146,8 +165,9 @@ def test_untrusted_authserv_id(ops: Ops, mail_stack: MailStack) -> None:
     code, checks = doctor(ops, doctor_env(mail_stack))
     check = checks["authserv-id:me@example.test"]
     assert check["status"] == "fail" and code == 1
-    assert check["detail"] == ("authserv-id of mail from me@example.test: mx.elsewhere.test; "
-                               f"TRUSTED_AUTHSERV_ID={AUTHSERV}")
+    assert check["detail"] == (
+        f"authserv-id of mail from me@example.test: mx.elsewhere.test; TRUSTED_AUTHSERV_ID={AUTHSERV}"
+    )
 
 
 def test_outbox_failures_and_gone_panes(ops: Ops, mail_stack: MailStack, tmp_path: Path) -> None:
@@ -159,14 +179,31 @@ def test_outbox_failures_and_gone_panes(ops: Ops, mail_stack: MailStack, tmp_pat
         subprocess.run(["tmux", "-S", socket, "new-session", "-d", "-s", "gone"], check=True)
         panes = {}
         for name in ("keep", "gone"):
-            out = subprocess.run(["tmux", "-S", socket, "display-message", "-p", "-t", name, "#{pane_id}"],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                ["tmux", "-S", socket, "display-message", "-p", "-t", name, "#{pane_id}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             panes[name] = out.stdout.strip()
-            sessions.create(conn, token=f"tok-{name}", name=name, kind="tmux", target_socket=socket,
-                            target_pane=panes[name], ttl=3600)
+            sessions.create(
+                conn,
+                token=f"tok-{name}",
+                name=name,
+                kind="tmux",
+                target_socket=socket,
+                target_pane=panes[name],
+                ttl=3600,
+            )
         subprocess.run(["tmux", "-S", socket, "kill-session", "-t", "gone"], check=True)
-        row_id = outbox.enqueue(conn, message_id="<m1@example.test>", session_id=None, kind=EmailKind.STOP,
-                                to_addr="me@example.test", raw=b"x")
+        row_id = outbox.enqueue(
+            conn,
+            message_id="<m1@example.test>",
+            session_id=None,
+            kind=EmailKind.STOP,
+            to_addr="me@example.test",
+            raw=b"x",
+        )
         outbox.mark_failed(conn, row_id, "recipients refused: 550 5.1.1 no such user")
         code, checks = doctor(ops, env)
     finally:
@@ -177,8 +214,10 @@ def test_outbox_failures_and_gone_panes(ops: Ops, mail_stack: MailStack, tmp_pat
     assert checks["sessions"]["detail"] == "sessions: 1 of 2 tracked have no tmux pane any more: gone"
     assert checks["sessions"]["fix"] == "taskping sessions --prune"
     assert checks["outbox"]["status"] == "fail"
-    assert checks["outbox"]["detail"] == ("outbox: 0 queued, 1 failed: failed <m1@example.test> after 0 attempt(s): "
-                                          "recipients refused: 550 5.1.1 no such user")
+    assert checks["outbox"]["detail"] == (
+        "outbox: 0 queued, 1 failed: failed <m1@example.test> after 0 attempt(s): "
+        "recipients refused: 550 5.1.1 no such user"
+    )
 
 
 def test_bad_config_is_one_failure(ops: Ops, mail_stack: MailStack) -> None:

@@ -25,7 +25,9 @@ def test_wrong_host(ops: Ops, mail_stack: MailStack) -> None:
     code, lines = human(ops, relay_env(mail_stack, IMAP_HOST="no-such-host.invalid"))
     port = mail_stack.imaps_port
     assert code == 3
-    assert failure_line(lines) == f"relay: cannot connect to no-such-host.invalid:{port}: host not found (check IMAP_HOST)"
+    assert (
+        failure_line(lines) == f"relay: cannot connect to no-such-host.invalid:{port}: host not found (check IMAP_HOST)"
+    )
 
 
 def test_refused_port(ops: Ops, mail_stack: MailStack, closed_port: int) -> None:
@@ -64,7 +66,9 @@ def test_missing_folder(ops: Ops, mail_stack: MailStack) -> None:
     code, lines = human(ops, relay_env(mail_stack, IMAP_FOLDER="Replies"))
     assert code == 2
     line = failure_line(lines)
-    assert line.startswith(f"relay: cannot open folder 'Replies' on {mail_stack.host}: no such folder (check IMAP_FOLDER"), line
+    assert line.startswith(
+        f"relay: cannot open folder 'Replies' on {mail_stack.host}: no such folder (check IMAP_FOLDER"
+    ), line
     assert "INBOX" in line  # the folders the server does have
 
 
@@ -96,7 +100,9 @@ def test_secure_none_warns_and_works(ops: Ops, mail_stack: MailStack, plain_imap
     assert "in clear" in warnings[0]
 
 
-@pytest.mark.parametrize(("old", "new", "port_attr"), [("true", "ssl", "imaps_port"), ("false", "starttls", "imap_port")])
+@pytest.mark.parametrize(
+    ("old", "new", "port_attr"), [("true", "ssl", "imaps_port"), ("false", "starttls", "imap_port")]
+)
 def test_old_imap_secure_values(ops: Ops, mail_stack: MailStack, old: str, new: str, port_attr: str) -> None:
     env = relay_env(mail_stack, IMAP_SECURE=old, IMAP_PORT=getattr(mail_stack, port_attr))
     code, lines = human(ops, env)
@@ -140,12 +146,15 @@ def test_help_documents_exit_codes(ops: Ops) -> None:
         assert fragment in text, out.stdout
 
 
-@pytest.mark.parametrize(("host", "hint"), [
-    ("imap.gmail.com", "Gmail needs an app password"),
-    ("imap.mail.me.com", "iCloud needs an app-specific password"),
-    ("imap.fastmail.com", "Fastmail needs an app password"),
-    ("mail.example.org", "check IMAP_USER and IMAP_PASS"),
-])
+@pytest.mark.parametrize(
+    ("host", "hint"),
+    [
+        ("imap.gmail.com", "Gmail needs an app password"),
+        ("imap.mail.me.com", "iCloud needs an app-specific password"),
+        ("imap.fastmail.com", "Fastmail needs an app password"),
+        ("mail.example.org", "check IMAP_USER and IMAP_PASS"),
+    ],
+)
 def test_provider_hints(host: str, hint: str) -> None:
     from taskping.mail_errors import provider_hint
 

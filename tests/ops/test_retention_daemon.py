@@ -31,26 +31,54 @@ def test_the_relay_forgets_at_start(ops: Ops, closed_port: int, monkeypatch: pyt
     monkeypatch.setattr(db, "time", PastClock())
     conn = connect(path)
     try:
-        old = sessions.create(conn, token=new_token("h"), name="old", kind="pty", target_socket="/old",
-                              target_pane="", ttl=3600)
-        row = notifications.queue(conn, session_id=old.id, message_id="<old@taskping>", kind="stop",
-                                  body_text="an old answer", to_addr="me@example.com", raw=b"old raw", ttl=3600)
+        old = sessions.create(
+            conn, token=new_token("h"), name="old", kind="pty", target_socket="/old", target_pane="", ttl=3600
+        )
+        row = notifications.queue(
+            conn,
+            session_id=old.id,
+            message_id="<old@taskping>",
+            kind="stop",
+            body_text="an old answer",
+            to_addr="me@example.com",
+            raw=b"old raw",
+            ttl=3600,
+        )
         outbox.mark_sent(conn, row)
-        entry, _ = ledger.claim(conn, message_key="<r@phone>", message_id="<r@phone>", content_hash="h",
-                                folder="INBOX", uidvalidity=1, uid=1, sender="me@example.com")
+        entry, _ = ledger.claim(
+            conn,
+            message_key="<r@phone>",
+            message_id="<r@phone>",
+            content_hash="h",
+            folder="INBOX",
+            uidvalidity=1,
+            uid=1,
+            sender="me@example.com",
+        )
         ledger.set_decision(conn, entry.id, "delivered", "typed", session_id=old.id, preview="old words")
         sessions.end(conn, old.id, reason="SessionEnd")
-        live = sessions.create(conn, token=new_token("h"), name="live", kind="pty", target_socket="/live",
-                               target_pane="", ttl=3600)
+        live = sessions.create(
+            conn, token=new_token("h"), name="live", kind="pty", target_socket="/live", target_pane="", ttl=3600
+        )
     finally:
         conn.close()
     monkeypatch.undo()
 
     env = {
-        "IMAP_HOST": "127.0.0.1", "IMAP_PORT": str(closed_port), "IMAP_SECURE": "none", "IMAP_USER": "u",
-        "IMAP_PASS": "p", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port), "SMTP_SECURE": "none",
-        "EMAIL_FROM": "taskping@example.com", "EMAIL_TO": "me@example.com", "ALLOWED_SENDERS": "me@example.com",
-        "TRUSTED_AUTHSERV_ID": "localhost", "SESSION_MAP_PATH": str(path), "RETENTION_DAYS": "30",
+        "IMAP_HOST": "127.0.0.1",
+        "IMAP_PORT": str(closed_port),
+        "IMAP_SECURE": "none",
+        "IMAP_USER": "u",
+        "IMAP_PASS": "p",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(closed_port),
+        "SMTP_SECURE": "none",
+        "EMAIL_FROM": "taskping@example.com",
+        "EMAIL_TO": "me@example.com",
+        "ALLOWED_SENDERS": "me@example.com",
+        "TRUSTED_AUTHSERV_ID": "localhost",
+        "SESSION_MAP_PATH": str(path),
+        "RETENTION_DAYS": "30",
     }
     proc = ops.relay(env)
     stderr: Path = ops.tmp / "relay.stderr"
@@ -64,8 +92,13 @@ def test_the_relay_forgets_at_start(ops: Ops, closed_port: int, monkeypatch: pyt
         code = stop(proc)
     assert code == 0
     (event,) = [e for e in json_lines(stderr.read_text()) if e["event"] == "retention"]
-    assert (event["days"], event["sessions_deleted"], event["notifications_deleted"], event["outbox_deleted"],
-            event["ledger_deleted"]) == (30, 1, 1, 1, 1)
+    assert (
+        event["days"],
+        event["sessions_deleted"],
+        event["notifications_deleted"],
+        event["outbox_deleted"],
+        event["ledger_deleted"],
+    ) == (30, 1, 1, 1, 1)
     conn = connect(path)
     try:
         assert [s.id for s in sessions.all_sessions(conn, include_ended=True)] == [live.id]

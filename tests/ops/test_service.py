@@ -26,9 +26,11 @@ REQUIRED = (
 
 def install(ops: Ops, env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(Path(sys.executable).parent / "taskping"), "--env-file", str(env_file),
-         "install-service", *args],
-        env=ops.base_environ({"XDG_CONFIG_HOME": str(ops.tmp / "xdg")}), capture_output=True, text=True, timeout=30,
+        [str(Path(sys.executable).parent / "taskping"), "--env-file", str(env_file), "install-service", *args],
+        env=ops.base_environ({"XDG_CONFIG_HOME": str(ops.tmp / "xdg")}),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -74,7 +76,10 @@ def test_needs_an_env_file(ops: Ops) -> None:
     (ops.tmp / "home").mkdir(exist_ok=True)
     out = subprocess.run(
         [str(Path(sys.executable).parent / "taskping"), "install-service"],
-        env=ops.base_environ({"XDG_CONFIG_HOME": str(ops.tmp / "xdg")}), capture_output=True, text=True, timeout=30,
+        env=ops.base_environ({"XDG_CONFIG_HOME": str(ops.tmp / "xdg")}),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("config error: --env-file: the service needs an env file")
@@ -91,7 +96,9 @@ def test_systemd_analyze_verify(ops: Ops, env_file: Path) -> None:
     out = subprocess.run(
         [analyze, "verify", "--user", str(unit_file(ops))],
         env=ops.base_environ({"XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(ops.tmp / "xdg")}),
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == "", out.stderr  # not even a warning (an unknown directive is only a warning)

@@ -11,8 +11,14 @@ from tests.support.mailstack import MailStack
 def queue_one(env: dict[str, str]) -> None:
     conn = connect(env["SESSION_MAP_PATH"])
     try:
-        outbox.enqueue(conn, message_id="<n1@example.test>", session_id=None, kind=EmailKind.STOP,
-                       to_addr="me@example.test", raw=b"Subject: hi\r\n\r\nhello\r\n")
+        outbox.enqueue(
+            conn,
+            message_id="<n1@example.test>",
+            session_id=None,
+            kind=EmailKind.STOP,
+            to_addr="me@example.test",
+            raw=b"Subject: hi\r\n\r\nhello\r\n",
+        )
     finally:
         conn.close()
 
@@ -32,8 +38,10 @@ def test_smtp_down(ops: Ops, mail_stack: MailStack) -> None:
     queue_one(env)
     mail_stack.stop_smtp()
     ops.run("send-outbox", "--max-seconds", "0", env=env)
-    assert last_error(env) == (f"cannot connect to {mail_stack.host}:{mail_stack.smtp_port}: connection refused "
-                               "(check SMTP_PORT and SMTP_HOST)")
+    assert last_error(env) == (
+        f"cannot connect to {mail_stack.host}:{mail_stack.smtp_port}: connection refused "
+        "(check SMTP_PORT and SMTP_HOST)"
+    )
 
 
 def test_smtp_wrong_password(ops: Ops, mail_stack: MailStack) -> None:
@@ -53,5 +61,3 @@ def test_smtp_tls_mismatch(ops: Ops, mail_stack: MailStack) -> None:
     error = last_error(env)
     assert error.startswith(f"cannot connect to {mail_stack.host}:{mail_stack.smtp_port}: "), error
     assert "SMTP_SECURE" in error and "\n" not in error, error
-
-

@@ -20,8 +20,9 @@ def mail(from_: str = f"Me <{ME}>", *headers: str, extra_from: str | None = None
 
 
 def verdict(raw: bytes, mode: str = "none", trusted: str | None = None):  # type: ignore[no-untyped-def]
-    return authenticate(parse(raw), allowed_senders=(ME,), mode=mode, trusted_authserv_id=trusted,
-                        own_address="tp@example.test")
+    return authenticate(
+        parse(raw), allowed_senders=(ME,), mode=mode, trusted_authserv_id=trusted, own_address="tp@example.test"
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,8 +51,13 @@ def test_two_from_headers_are_refused() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["Auto-Submitted: auto-replied", "Precedence: bulk", "X-Autoreply: yes", "X-TaskPing: stop",
-     "Subject-Is-Ignored: x"],
+    [
+        "Auto-Submitted: auto-replied",
+        "Precedence: bulk",
+        "X-Autoreply: yes",
+        "X-TaskPing: stop",
+        "Subject-Is-Ignored: x",
+    ],
 )
 def test_automatic_mail_is_dropped(header: str) -> None:
     v = verdict(mail(f"Me <{ME}>", header))
@@ -78,8 +84,7 @@ def test_auto_submitted_no_is_a_person() -> None:
         (["Authentication-Results: evil.example; dmarc=pass"], False),
         ([], False),
         # the receiving server's header is the topmost with its id; a forged one below it does not count
-        (["Authentication-Results: mx.trusted; dmarc=fail",
-          "Authentication-Results: mx.trusted; dmarc=pass"], False),
+        (["Authentication-Results: mx.trusted; dmarc=fail", "Authentication-Results: mx.trusted; dmarc=pass"], False),
         (["Authentication-Results: MX.Trusted (comment; dmarc=pass) ; dmarc=pass header.from=example.test"], True),
         # a dmarc=pass says nothing about our From unless its header.from names it
         (["Authentication-Results: mx.trusted; dmarc=pass"], False),

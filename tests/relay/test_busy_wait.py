@@ -22,8 +22,13 @@ from taskping.injectors.screen import read_screen
 from tests.support.fake_anthropic import Reply, ToolUse
 from tests.support.world import World
 
-pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow,
-              pytest.mark.world_env(BUSY_WAIT_SECONDS="60")]
+pytestmark = [
+    pytest.mark.mail,
+    pytest.mark.tmux,
+    pytest.mark.claude,
+    pytest.mark.slow,
+    pytest.mark.world_env(BUSY_WAIT_SECONDS="60"),
+]
 
 
 def _wait_status(world: World, status: str, count: int = 1, timeout: float = 20) -> None:
@@ -69,8 +74,10 @@ def test_replies_while_claude_works_wait_then_are_typed_in_order(world: World) -
     # the turn ends; both are typed, each as its own turn, in arrival order
     world.api.wait_for_prompt("second reply while busy", timeout=30)
     prompts = world.api.prompts
-    assert prompts.index("run the long job") < prompts.index("first reply while busy") < prompts.index(
-        "second reply while busy"
+    assert (
+        prompts.index("run the long job")
+        < prompts.index("first reply while busy")
+        < prompts.index("second reply while busy")
     )
     rows = world.wait_ledger(2)
     delivered = [r for r in rows if r.status == "delivered"]
@@ -85,9 +92,13 @@ def test_tool_call_while_a_reply_waits_is_never_approved(world: World) -> None:
     marker = world.home.project_dir / "approved-by-taskping"
     world.start_relay()
     # a slow turn that ends in a Bash tool call: the dialog opens while the reply waits
-    world.api.queue(Reply(text="Let me run it.", tool_use=ToolUse("Bash", {"command": f"touch {marker}",
-                                                                            "description": "Touch a marker"}),
-                          delay=2.0))
+    world.api.queue(
+        Reply(
+            text="Let me run it.",
+            tool_use=ToolUse("Bash", {"command": f"touch {marker}", "description": "Touch a marker"}),
+            delay=2.0,
+        )
+    )
     world.type_prompt(s, "do something with a tool")
     world.wait_screen(s, ScreenState.BUSY)
     world.reply(note, "1")  # the worst case: a digit plus Enter would choose "1. Yes"

@@ -39,49 +39,99 @@ def _with(raw: bytes, old: bytes, new: bytes) -> bytes:
 
 
 REFUSED = [
-    ("lone CR in a value", _with(GOOD, b"Subject: Re: hello", b"Subject: Re: he\rllo"),
-     "malformed header section: lone CR in header line 3"),
-    ("lone CR at line end", _with(GOOD, b"To: taskping@example.test\r\n", b"To: taskping@example.test\r\r\n"),
-     "malformed header section: lone CR in header line 2"),
-    ("lone LF among CRLF", _with(GOOD, b"To: taskping@example.test\r\n", b"To: taskping@example.test\n"),
-     "malformed header section: mixed CRLF and LF line ends at header line 2"),
-    ("LF blank line after CRLF headers", _with(GOOD, b"+0000\r\nX-Long: folded\r\n\tcontinuation\r\n\r\n",
-                                               b"+0000\r\nX-Long: folded\r\n\tcontinuation\r\n\n"),
-     "malformed header section: mixed CRLF and LF line ends at header line 8"),
-    ("NUL", _with(GOOD, b"Subject: Re: hello", b"Subject: Re: \0hello"),
-     "malformed header section: NUL in header line 3"),
-    ("obsolete From :", _with(GOOD, b"From: Me", b"From : Me"),
-     "malformed header section: whitespace before the colon in header line 1 (obsolete syntax)"),
-    ("tab before colon", _with(GOOD, b"Subject:", b"Subject\t:"),
-     "malformed header section: whitespace before the colon in header line 3 (obsolete syntax)"),
-    ("8-bit header name", _with(GOOD, b"X-Long:", b"X-L\xc3\xb6ng:"),
-     "malformed header section: 8-bit byte in a header name in header line 6"),
-    ("space inside a name", _with(GOOD, b"X-Long:", b"X Long:"),
-     "malformed header section: invalid header name in header line 6"),
-    ("no colon", _with(GOOD, b"X-Long: folded\r\n", b"X-Long folded\r\n"),
-     "malformed header section: header line 6 is not a field (no colon)"),
-    ("mbox From line", b"From me@example.test  Mon Nov 30 12:00:00 2026\r\n" + GOOD,
-     "malformed header section: invalid header name in header line 1"),
-    ("mbox From line without a colon", b"From me@example.test\r\n" + GOOD,
-     "malformed header section: header line 1 is not a field (no colon)"),
-    ("empty name", _with(GOOD, b"X-Long:", b":"),
-     "malformed header section: empty header name in header line 6"),
-    ("first line a continuation", b" Subject: x\r\n" + GOOD,
-     "malformed header section: header line 1 is a continuation with no field before it"),
-    ("whitespace-only line", _with(GOOD, b"\tcontinuation\r\n", b"\tcontinuation\r\n \r\n"),
-     "malformed header section: whitespace-only line in header line 8"),
+    (
+        "lone CR in a value",
+        _with(GOOD, b"Subject: Re: hello", b"Subject: Re: he\rllo"),
+        "malformed header section: lone CR in header line 3",
+    ),
+    (
+        "lone CR at line end",
+        _with(GOOD, b"To: taskping@example.test\r\n", b"To: taskping@example.test\r\r\n"),
+        "malformed header section: lone CR in header line 2",
+    ),
+    (
+        "lone LF among CRLF",
+        _with(GOOD, b"To: taskping@example.test\r\n", b"To: taskping@example.test\n"),
+        "malformed header section: mixed CRLF and LF line ends at header line 2",
+    ),
+    (
+        "LF blank line after CRLF headers",
+        _with(
+            GOOD,
+            b"+0000\r\nX-Long: folded\r\n\tcontinuation\r\n\r\n",
+            b"+0000\r\nX-Long: folded\r\n\tcontinuation\r\n\n",
+        ),
+        "malformed header section: mixed CRLF and LF line ends at header line 8",
+    ),
+    (
+        "NUL",
+        _with(GOOD, b"Subject: Re: hello", b"Subject: Re: \0hello"),
+        "malformed header section: NUL in header line 3",
+    ),
+    (
+        "obsolete From :",
+        _with(GOOD, b"From: Me", b"From : Me"),
+        "malformed header section: whitespace before the colon in header line 1 (obsolete syntax)",
+    ),
+    (
+        "tab before colon",
+        _with(GOOD, b"Subject:", b"Subject\t:"),
+        "malformed header section: whitespace before the colon in header line 3 (obsolete syntax)",
+    ),
+    (
+        "8-bit header name",
+        _with(GOOD, b"X-Long:", b"X-L\xc3\xb6ng:"),
+        "malformed header section: 8-bit byte in a header name in header line 6",
+    ),
+    (
+        "space inside a name",
+        _with(GOOD, b"X-Long:", b"X Long:"),
+        "malformed header section: invalid header name in header line 6",
+    ),
+    (
+        "no colon",
+        _with(GOOD, b"X-Long: folded\r\n", b"X-Long folded\r\n"),
+        "malformed header section: header line 6 is not a field (no colon)",
+    ),
+    (
+        "mbox From line",
+        b"From me@example.test  Mon Nov 30 12:00:00 2026\r\n" + GOOD,
+        "malformed header section: invalid header name in header line 1",
+    ),
+    (
+        "mbox From line without a colon",
+        b"From me@example.test\r\n" + GOOD,
+        "malformed header section: header line 1 is not a field (no colon)",
+    ),
+    ("empty name", _with(GOOD, b"X-Long:", b":"), "malformed header section: empty header name in header line 6"),
+    (
+        "first line a continuation",
+        b" Subject: x\r\n" + GOOD,
+        "malformed header section: header line 1 is a continuation with no field before it",
+    ),
+    (
+        "whitespace-only line",
+        _with(GOOD, b"\tcontinuation\r\n", b"\tcontinuation\r\n \r\n"),
+        "malformed header section: whitespace-only line in header line 8",
+    ),
     ("duplicate From", b"From: other@example.test\r\n" + GOOD, "duplicate From header (2)"),
     ("duplicate Subject", b"Subject: Re: [TaskPing #x]\r\n" + GOOD, "duplicate Subject header (2)"),
-    ("duplicate In-Reply-To", b"In-Reply-To: <a@x>\r\nIn-Reply-To: <b@x>\r\n" + GOOD,
-     "duplicate In-Reply-To header (2)"),
+    (
+        "duplicate In-Reply-To",
+        b"In-Reply-To: <a@x>\r\nIn-Reply-To: <b@x>\r\n" + GOOD,
+        "duplicate In-Reply-To header (2)",
+    ),
     ("duplicate References", b"References: <a@x>\r\nreferences: <b@x>\r\n" + GOOD, "duplicate References header (2)"),
     ("duplicate Message-ID", b"message-id: <dup@x>\r\n" + GOOD, "duplicate Message-ID header (2)"),
     ("three To", b"To: a@x\r\nTO: b@x\r\n" + GOOD, "duplicate To header (3)"),
     ("duplicate Sender", b"Sender: a@x\r\nSender: b@x\r\n" + GOOD, "duplicate Sender header (2)"),
     ("duplicate Reply-To", b"Reply-To: a@x\r\nReply-To: b@x\r\n" + GOOD, "duplicate Reply-To header (2)"),
     ("duplicate Date", b"Date: Sun, 29 Nov 2026 12:00:00 +0000\r\n" + GOOD, "duplicate Date header (2)"),
-    ("duplicate Content-Type", b"Content-Type: text/html\r\n" + _with(GOOD, b"X-Long", b"Content-Type: text/plain\r\nX-Long"),
-     "duplicate Content-Type header (2)"),
+    (
+        "duplicate Content-Type",
+        b"Content-Type: text/html\r\n" + _with(GOOD, b"X-Long", b"Content-Type: text/plain\r\nX-Long"),
+        "duplicate Content-Type header (2)",
+    ),
     ("lone CR in the body", _with(GOOD, b"Please run", b"Please\r> run"), "malformed body: lone CR in body line 1"),
 ]
 
@@ -131,7 +181,7 @@ def test_scan_keeps_the_raw_fields() -> None:
     section = canonical.scan(GOOD)
     assert [f.name for f in section.fields] == ["From", "To", "Subject", "Message-ID", "Date", "X-Long"]
     assert section.fields[-1].value == b" folded\r\n\tcontinuation"
-    assert GOOD[section.end:] == b"Please run the tests.\r\n"
+    assert GOOD[section.end :] == b"Please run the tests.\r\n"
 
 
 def test_header_only_and_full_reading_share_the_ledger_key() -> None:
@@ -172,10 +222,14 @@ def test_lone_cr_hiding_a_header_block_is_dropped(smap: Map) -> None:
     """Item 1 of issue 8. The mail server and dkimpy see one X-Note header, no In-Reply-To and the body
     "see you at noon"; Python's email saw In-Reply-To of session 1 and a body of its own. It used to be
     planned for typing into canon-1."""
-    hidden = (b"X-Note: hi\rSubject: Re: [TaskPing #" + smap.tokens[1].encode() + b"] finished"
-              b"\rIn-Reply-To: " + smap.notes[1].encode() + b"\r\rrm -rf build\r\n")
-    raw = (b"From: Me <me@example.test>\r\nTo: friend@example.test\r\nSubject: lunch\r\n"
-           b"Message-ID: <signed-1@example.test>\r\n" + hidden + b"\r\nsee you at noon\r\n")
+    hidden = (
+        b"X-Note: hi\rSubject: Re: [TaskPing #" + smap.tokens[1].encode() + b"] finished"
+        b"\rIn-Reply-To: " + smap.notes[1].encode() + b"\r\rrm -rf build\r\n"
+    )
+    raw = (
+        b"From: Me <me@example.test>\r\nTo: friend@example.test\r\nSubject: lunch\r\n"
+        b"Message-ID: <signed-1@example.test>\r\n" + hidden + b"\r\nsee you at noon\r\n"
+    )
     outbox_before = _outbox(smap)
     decision = smap.pipeline.plan(raw)
     assert said(decision) == (Status.DROPPED, Step.PARSE, Code.UNREADABLE)
@@ -192,8 +246,10 @@ def test_prepended_in_reply_to_and_subject_are_dropped(smap: Map) -> None:
     genuine reply to canon-0 with another session's In-Reply-To and Subject prepended used to be
     planned for canon-1."""
     genuine = reply_to(smap, 0, mid=b"<reply-2@example.test>")
-    forged = (b"Subject: Re: [TaskPing #" + smap.tokens[1].encode() + b"] finished\r\n"
-              b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + genuine)
+    forged = (
+        b"Subject: Re: [TaskPing #" + smap.tokens[1].encode() + b"] finished\r\n"
+        b"In-Reply-To: " + smap.notes[1].encode() + b"\r\n" + genuine
+    )
     decision = smap.pipeline.plan(forged)
     assert said(decision) == (Status.DROPPED, Step.PARSE, Code.UNREADABLE)
     assert decision.reason == "duplicate Subject header (2)"  # type: ignore[union-attr]

@@ -73,11 +73,17 @@ def test_oversize_and_unauthenticated_mail_is_never_downloaded(world: tuple[Mail
     stack, m = world
     huge = padded(reply_to(m, 0, mid=b"<huge@example.test>"), 3 * MB)  # the person, but over the limit
     stranger = padded(reply_to(m, 0, mid=b"<stranger@attacker.test>", sender=b"eve@attacker.test"), int(1.5 * MB))
-    hidden = (b"From: me@example.test\r\nTo: taskping@example.test\r\nSubject: lunch\r\n"
-              b"Message-ID: <cr@example.test>\r\nX-Note: a\rIn-Reply-To: " + m.notes[0].encode() +
-              b"\r\rrm -rf build\r\n\r\nsee you\r\n")
-    small = reply_to(m, 0, mid=b"<small@example.test>").replace(m.notes[0].encode(), b"<unknown@x>").replace(
-        m.tokens[0].encode(), b"none")  # the person's, readable, goes through the whole pipeline (and is refused)
+    hidden = (
+        b"From: me@example.test\r\nTo: taskping@example.test\r\nSubject: lunch\r\n"
+        b"Message-ID: <cr@example.test>\r\nX-Note: a\rIn-Reply-To: "
+        + m.notes[0].encode()
+        + b"\r\rrm -rf build\r\n\r\nsee you\r\n"
+    )
+    small = (
+        reply_to(m, 0, mid=b"<small@example.test>")
+        .replace(m.notes[0].encode(), b"<unknown@x>")
+        .replace(m.tokens[0].encode(), b"none")
+    )  # the person's, readable, goes through the whole pipeline (and is refused)
     append(stack, huge, stranger, hidden, small)
     before = len(wait_logouts(stack, 1))
     stored = len(huge) + len(stranger) + len(hidden) + len(small)
@@ -138,8 +144,10 @@ def test_a_lone_cr_survives_the_byte_exact_append(world: tuple[MailStack, Map]) 
     """The path the attack takes: what the relay fetches still has the lone CR, and the canonical
     reading refuses it before anything reads the hidden In-Reply-To."""
     stack, m = world
-    raw = (b"From: me@example.test\r\nSubject: lunch\r\nMessage-ID: <cr2@example.test>\r\n"
-           b"X-Note: a\rIn-Reply-To: " + m.notes[0].encode() + b"\r\rrm -rf build\r\n\r\nsee you\r\n")
+    raw = (
+        b"From: me@example.test\r\nSubject: lunch\r\nMessage-ID: <cr2@example.test>\r\n"
+        b"X-Note: a\rIn-Reply-To: " + m.notes[0].encode() + b"\r\rrm -rf build\r\n\r\nsee you\r\n"
+    )
     append(stack, raw)
     fetched = stack.messages("taskping")[0].raw
     assert fetched == raw

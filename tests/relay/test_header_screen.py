@@ -94,8 +94,11 @@ def test_a_header_drop_and_the_full_message_are_one_ledger_row(smap: Map) -> Non
 
 def test_another_machines_reply_is_left_untouched_and_recorded(smap: Map) -> None:
     """Left in the mailbox for its relay, but in our ledger and audit log like every message."""
-    raw = reply_to(smap, 0, sender=b"eve@attacker.test").replace(
-        smap.tokens[0].encode(), new_token("otherhost").encode()).replace(smap.notes[0].encode(), b"<x@y>")
+    raw = (
+        reply_to(smap, 0, sender=b"eve@attacker.test")
+        .replace(smap.tokens[0].encode(), new_token("otherhost").encode())
+        .replace(smap.notes[0].encode(), b"<x@y>")
+    )
     outcome = smap.pipeline.screen(head(raw), LIMIT * 5, AT)
     assert said(outcome) == (Status.FOREIGN, Step.SCREEN, Code.FOREIGN)
     assert outcome is not None and outcome.leave_untouched
@@ -111,8 +114,9 @@ def test_authres_is_judged_on_the_header(tmp_path: Path) -> None:
         raw = reply_to(m, 0)
         dropped = m.pipeline.screen(head(raw), len(raw), AT)
         assert said(dropped) == (Status.DROPPED, Step.SCREEN, Code.NOT_AUTHENTICATED)
-        passed = b"Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n" + \
-            reply_to(m, 0, mid=b"<ok@example.test>")
+        passed = b"Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n" + reply_to(
+            m, 0, mid=b"<ok@example.test>"
+        )
         assert m.pipeline.screen(head(passed), len(passed), AT) is None
 
 
@@ -120,19 +124,25 @@ def test_dkim_mode_needs_a_usable_signature_in_the_header(tmp_path: Path, key: K
     with in_process_map(tmp_path, SENDER_AUTH="dkim") as m:
         unsigned = reply_to(m, 0)
         assert said(m.pipeline.screen(head(unsigned), len(unsigned), AT)) == (
-            Status.DROPPED, Step.SCREEN, Code.NOT_AUTHENTICATED)
+            Status.DROPPED,
+            Step.SCREEN,
+            Code.NOT_AUTHENTICATED,
+        )
         signed = sign(reply_to(m, 0, mid=b"<signed@example.test>"), key)
         assert m.pipeline.screen(head(signed), len(signed), AT) is None  # crypto comes after the download
 
 
 def test_dkim_precheck_refuses_what_verify_would_refuse(key: Key) -> None:
-    raw = (b"From: me@example.test\r\nTo: t@example.test\r\nSubject: Re: x\r\nMessage-ID: <p@example.test>\r\n"
-           b"\r\nbody\r\n")
+    raw = (
+        b"From: me@example.test\r\nTo: t@example.test\r\nSubject: Re: x\r\nMessage-ID: <p@example.test>\r\n\r\nbody\r\n"
+    )
     ok = precheck(head(sign(raw, key)), "example.test")
     assert ok.ok and ok.reason == "DKIM signature d=example.test present (verified after download)"
     assert precheck(head(sign(raw, key, length=True)), "example.test").reason.endswith(
-        "l= limits the signed body (unsigned text may follow)")
+        "l= limits the signed body (unsigned text may follow)"
+    )
     assert precheck(head(sign(raw, key, headers=(b"from", b"to"))), "example.test").reason.endswith(
-        "does not sign every subject header")
+        "does not sign every subject header"
+    )
     assert "not aligned" in precheck(head(sign(raw, key)), "other.test").reason
     assert precheck(head(raw), "example.test").reason == "no DKIM-Signature header"

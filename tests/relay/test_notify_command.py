@@ -22,16 +22,25 @@ pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mar
 
 def pane_env(world: World, pane: str) -> dict[str, str]:
     """What a process in the pane sees: tmux's TMUX (socket,server pid,session) and TMUX_PANE."""
-    pid = subprocess.run(["tmux", "-S", world.socket, "display-message", "-p", "#{pid}"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    pid = subprocess.run(
+        ["tmux", "-S", world.socket, "display-message", "-p", "#{pid}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     return {"TMUX": f"{world.socket},{pid},0", "TMUX_PANE": pane}
 
 
-def run_notify(world: World, *args: str, stdin: str | None = None,
-               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_notify(
+    world: World, *args: str, stdin: str | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**world.home.env, "PATH": f"{BIN}:{os.environ['PATH']}", **(extra_env or {})}
-    return subprocess.run([str(BIN / "taskping"), "--env-file", str(world.env_file), "notify", *args],
-                          input=stdin, env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(BIN / "taskping"), "--env-file", str(world.env_file), "notify", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _note(raw: bytes, token: str) -> Notification:
@@ -50,10 +59,23 @@ def test_notify_from_the_pane_and_a_reply_typed_there(world: World) -> None:
     # The README's recipe: a spawned session runs the build (a sleep stands for it), tells the phone
     # from inside its pane ($TMUX_PANE as tmux set it), then waits in claude for the answer.
     claude = claude_binary_or_skip()
-    build = (f"sleep 1; taskping --env-file {shlex.quote(str(world.env_file))} notify --title \"make test: exit $?\" - "
-             f"<<'EOF'\nAll **214** tests passed.\n\n```\n$ make test\nok\n```\nEOF\nexec {shlex.quote(claude)}")
-    world.taskping("spawn", "--tmux-socket", world.socket, "--cwd", str(world.home.project_dir), "--name", "build",
-                   "--", "sh", "-c", build)
+    build = (
+        f'sleep 1; taskping --env-file {shlex.quote(str(world.env_file))} notify --title "make test: exit $?" - '
+        f"<<'EOF'\nAll **214** tests passed.\n\n```\n$ make test\nok\n```\nEOF\nexec {shlex.quote(claude)}"
+    )
+    world.taskping(
+        "spawn",
+        "--tmux-socket",
+        world.socket,
+        "--cwd",
+        str(world.home.project_dir),
+        "--name",
+        "build",
+        "--",
+        "sh",
+        "-c",
+        build,
+    )
     s = world.session("taskping-build")
     (raw,) = world.new_mail(1)
     note = _note(raw, s.token)

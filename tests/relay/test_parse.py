@@ -8,8 +8,10 @@ from taskping.relay.parse import parse, scrub
 
 
 def test_undecodable_bodies_and_headers_become_valid_text() -> None:
-    raw = (b"From: =?utf-7?q?+AGEAYgBj-?= <me@example.test>\r\nSubject: =?utf-8?b?/w==?=\r\n"
-           b"Content-Type: text/plain; charset=utf-7\r\n\r\n+2D3+-bad\xed\xa0\x80 text\r\n")
+    raw = (
+        b"From: =?utf-7?q?+AGEAYgBj-?= <me@example.test>\r\nSubject: =?utf-8?b?/w==?=\r\n"
+        b"Content-Type: text/plain; charset=utf-7\r\n\r\n+2D3+-bad\xed\xa0\x80 text\r\n"
+    )
     mail = parse(raw)
     for value in (mail.text or "", mail.subject, *mail.from_headers):
         value.encode("utf-8")  # no lone surrogates left
@@ -28,7 +30,11 @@ from taskping.relay.authenticate import authenticate  # noqa: E402 - imported wh
 
 
 def _from(value: bytes) -> bytes:
-    return b"From: " + value + b"\r\nTo: taskping@example.test\r\nSubject: Re: x\r\nMessage-ID: <a@example.test>\r\n\r\nhi\r\n"
+    return (
+        b"From: "
+        + value
+        + b"\r\nTo: taskping@example.test\r\nSubject: Re: x\r\nMessage-ID: <a@example.test>\r\n\r\nhi\r\n"
+    )
 
 
 # (From value, the address the standard library reads, the defect we record)

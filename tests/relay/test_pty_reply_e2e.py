@@ -38,8 +38,14 @@ def pty_world(world: World) -> Iterator[tuple[World, list[PtySession]]]:
 def spawn_pty(world: World, started: list[PtySession], name: str) -> PtySession:
     binary = claude_binary_or_skip()
     env = {**world.home.env, "PATH": f"{BIN}:{Path(binary).parent}:{os.environ['PATH']}"}
-    pty = PtySession([binary], env=env, session_map=Path(world.env["SESSION_MAP_PATH"]), name=name,
-                     cwd=world.home.project_dir, env_file=world.env_file)
+    pty = PtySession(
+        [binary],
+        env=env,
+        session_map=Path(world.env["SESSION_MAP_PATH"]),
+        name=name,
+        cwd=world.home.project_dir,
+        env_file=world.env_file,
+    )
     started.append(pty)
     pty.wait_for(ScreenState.READY, timeout=30)
     return pty

@@ -26,16 +26,24 @@ def key(tmp_path_factory):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def store(tmp_path: Path):  # type: ignore[no-untyped-def]
     conn = connect(tmp_path / "taskping.db")
-    a = sessions.create(conn, token="HOST-AAAA", name="taskping-a", kind="tmux", target_socket="/s", target_pane="%1",
-                        ttl=60)
-    b = sessions.create(conn, token="HOST-BBBB", name="taskping-b", kind="tmux", target_socket="/s", target_pane="%2",
-                        ttl=60)
+    a = sessions.create(
+        conn, token="HOST-AAAA", name="taskping-a", kind="tmux", target_socket="/s", target_pane="%1", ttl=60
+    )
+    b = sessions.create(
+        conn, token="HOST-BBBB", name="taskping-b", kind="tmux", target_socket="/s", target_pane="%2", ttl=60
+    )
     yield conn, a, b
     conn.close()
 
 
-def _reply(text: str, *, message_id: str, in_reply_to: str = "<note-a@x>", subject: str = "Re: [TaskPing #HOST-AAAA]",
-           extra: str = "") -> bytes:
+def _reply(
+    text: str,
+    *,
+    message_id: str,
+    in_reply_to: str = "<note-a@x>",
+    subject: str = "Re: [TaskPing #HOST-AAAA]",
+    extra: str = "",
+) -> bytes:
     return (
         f"From: Me <{SENDER}>\r\nTo: taskping@example.test\r\nSubject: {subject}\r\n"
         f"Message-ID: {message_id}\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n{extra}"
@@ -46,14 +54,27 @@ def _reply(text: str, *, message_id: str, in_reply_to: str = "<note-a@x>", subje
 
 def _check(conn, raw: bytes, session, text: str, *, status: Status = Status.DELIVERED) -> Refusal | None:  # type: ignore[no-untyped-def]
     mail = parse(raw)
-    entry, _ = ledger.claim(conn, message_key=mail.message_key, message_id=mail.message_id,
-                            content_hash=hashlib.sha256(raw).hexdigest(), folder=None, uidvalidity=None, uid=None,
-                            sender=SENDER)
+    entry, _ = ledger.claim(
+        conn,
+        message_key=mail.message_key,
+        message_id=mail.message_id,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        folder=None,
+        uidvalidity=None,
+        uid=None,
+        sender=SENDER,
+    )
     refusal = dedupe.record_and_check_replay(conn, entry.id, sender=SENDER, session=session, mail=mail, text=text)
     if refusal is not None:
         assert (refusal.step, refusal.code, refusal.session_id) == (Step.REPLAY, Code.REPLAY, session.id)
-    ledger.set_decision(conn, entry.id, Status.REFUSED if refusal else status, refusal and refusal.reason,
-                        code=refusal and refusal.code, session_id=session.id)
+    ledger.set_decision(
+        conn,
+        entry.id,
+        Status.REFUSED if refusal else status,
+        refusal and refusal.reason,
+        code=refusal and refusal.code,
+        session_id=session.id,
+    )
     return refusal
 
 

@@ -24,7 +24,10 @@ def test_reply_is_typed_submitted_and_acknowledged(world: World) -> None:
     s = world.spawn("one")
     note = world.notification_for(s, "first task")
     relay = world.start_relay()
-    world.reply(note, f"Now run the unit tests please\n\nSent from my iPhone\n\nOn Sat, Nov 21, 2026 at 9:00 AM TaskPing <{world.stack.address('taskping')}> wrote:\n{quoted(note)}\n")
+    world.reply(
+        note,
+        f"Now run the unit tests please\n\nSent from my iPhone\n\nOn Sat, Nov 21, 2026 at 9:00 AM TaskPing <{world.stack.address('taskping')}> wrote:\n{quoted(note)}\n",
+    )
     assert world.api.wait_for_prompt("Now run the unit tests please", timeout=15) == "Now run the unit tests please"
     rows = world.wait_ledger(1)
     assert (rows[0].status, rows[0].code) == ("delivered", "submitted")
@@ -112,12 +115,14 @@ def test_reply_while_permission_dialog_open_types_nothing(world: World) -> None:
     world.api.queue_tool_use(f"touch {world.home.project_dir}/needs-permission")
     world.type_prompt(s, "please use a tool")
     from taskping.injectors import ScreenState
+
     world.wait_screen(s, ScreenState.PERMISSION_DIALOG)
     world.start_relay()
     world.reply(note, "typed into a dialog would approve it")
     rows = world.wait_ledger(1)
     assert (rows[0].status, rows[0].code) == ("refused", "dialog-open")
     from taskping.injectors.screen import read_screen
+
     assert read_screen(world.screen(s)).state == ScreenState.PERMISSION_DIALOG
     assert "typed into a dialog would approve it" not in world.api.prompts
 
@@ -130,6 +135,7 @@ def test_expired_token_and_oversize_are_refused_with_notice(world: World) -> Non
     rows = world.wait_ledger(1)
     assert (rows[0].status, rows[0].code) == ("refused", "command-too-large")
     from taskping.session_map import connect
+
     conn = connect(world.env["SESSION_MAP_PATH"])
     conn.execute("UPDATE sessions SET expires_at = 0 WHERE id = ?", (s.id,))
     conn.close()
@@ -160,15 +166,27 @@ def test_authentication_results_must_pass(world: World) -> None:
     s = world.spawn("authres")
     note = world.notification_for(s, "start")
     world.start_relay(extra_env={"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": "mx.example.test"})
-    world.reply(note, "forged pass from the sender",
-                headers={"Authentication-Results": "evil.example; dmarc=pass header.from=example.test"})
-    world.reply(note, "dkim failed",
-                headers={"Authentication-Results": "mx.example.test; dkim=fail header.d=example.test; dmarc=fail"})
-    world.reply(note, "genuine and aligned",
-                headers={"Authentication-Results": "mx.example.test; dkim=pass header.d=example.test; dmarc=pass"})
+    world.reply(
+        note,
+        "forged pass from the sender",
+        headers={"Authentication-Results": "evil.example; dmarc=pass header.from=example.test"},
+    )
+    world.reply(
+        note,
+        "dkim failed",
+        headers={"Authentication-Results": "mx.example.test; dkim=fail header.d=example.test; dmarc=fail"},
+    )
+    world.reply(
+        note,
+        "genuine and aligned",
+        headers={"Authentication-Results": "mx.example.test; dkim=pass header.d=example.test; dmarc=pass"},
+    )
     rows = world.wait_ledger(3)
     assert [(r.status, r.code) for r in rows] == [
-        ("dropped", "not-authenticated"), ("dropped", "not-authenticated"), ("delivered", "submitted")], rows
+        ("dropped", "not-authenticated"),
+        ("dropped", "not-authenticated"),
+        ("delivered", "submitted"),
+    ], rows
     assert "no Authentication-Results header from mx.example.test" in (rows[0].reason or "")
     assert "does not pass" in (rows[1].reason or "")
     assert world.api.wait_for_prompt("genuine and aligned")

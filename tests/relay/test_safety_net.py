@@ -134,7 +134,8 @@ def test_the_fetch_worker_outlives_a_locked_session_map(mail_stack: MailStack, t
                 time.sleep(0.05)
             rows = ledger.entries(m.conn)
             assert [(r.status, r.code, r.message_id) for r in rows] == [
-                (Status.DROPPED, Code.SENDER_NOT_ALLOWED, "<locked@example.test>")], (rows, died)
+                (Status.DROPPED, Code.SENDER_NOT_ALLOWED, "<locked@example.test>")
+            ], (rows, died)
             assert isinstance(raised[0], StoreUnavailable | sqlite3.OperationalError), raised
         finally:
             stop.set()
@@ -154,8 +155,9 @@ def test_a_newer_schema_is_one_line_and_exit_2(tmp_path: Path) -> None:
     env_file = tmp_path / "env"
     env_file.write_text(f"SESSION_MAP_PATH={db}\n")
     env_file.chmod(0o600)
-    out = subprocess.run([str(BIN / "taskping"), "--env-file", str(env_file), "sessions"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [str(BIN / "taskping"), "--env-file", str(env_file), "sessions"], capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr, out.stderr
     last = out.stderr.splitlines()[-1]  # (after the "config: FILE" line every command prints)
@@ -170,9 +172,10 @@ def test_a_newer_schema_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_authentication_results_without_their_trace_never_pass(smap: Map) -> None:
     """The position rule needs the Received headers around the Authentication-Results; a message whose trace
     could not be read used to fall back to the Authentication-Results alone, silently without that rule."""
-    raw = (b"Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n"
-           b"Received: from phone.example.test by mx.example.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n"
-           + reply_to(smap, 0))
+    raw = (
+        b"Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n"
+        b"Received: from phone.example.test by mx.example.test; Mon, 30 Nov 2026 10:00:00 +0000\r\n" + reply_to(smap, 0)
+    )
     mail = parse(raw)
     assert [name for name, _ in mail.trace] == ["authentication-results", "received"]
     assert parse_header(raw[: raw.index(b"\r\n\r\n") + 4], len(raw)).trace == mail.trace

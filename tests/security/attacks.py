@@ -90,9 +90,14 @@ def compose(
         inner["Subject"] = "fwd"
         inner.set_content(attach_message.decode())
         part.add_attachment(inner)
-    head = reply_head(from_=from_ if from_ is not None else f"Me <{ctx.me}>", to=ctx.taskping,
-                      subject=subject if subject is not None else "Re: " + n.subject, message_id=message_id or a.mid,
-                      in_reply_to=n.message_id if thread else None, extra=extra)
+    head = reply_head(
+        from_=from_ if from_ is not None else f"Me <{ctx.me}>",
+        to=ctx.taskping,
+        subject=subject if subject is not None else "Re: " + n.subject,
+        message_id=message_id or a.mid,
+        in_reply_to=n.message_id if thread else None,
+        extra=extra,
+    )
     return head + part.as_bytes(policy=smtp_policy)
 
 
@@ -226,7 +231,9 @@ def guessed_token(ctx: Ctx, a: Attack) -> bytes:
 
 def guessed_token_spoof(ctx: Ctx, a: Attack) -> bytes:
     guess = f"{ctx.host_part}-{'2' * 16}"
-    return compose(ctx, a, thread=False, subject=f"Re: [TaskPing #{guess}] done", from_=f'"{ctx.me}" <evil@evil.example>')
+    return compose(
+        ctx, a, thread=False, subject=f"Re: [TaskPing #{guess}] done", from_=f'"{ctx.me}" <evil@evil.example>'
+    )
 
 
 def cross_session_subject(ctx: Ctx, a: Attack) -> bytes:
@@ -239,7 +246,7 @@ def no_thread_no_token(ctx: Ctx, a: Attack) -> bytes:
 
 def html_hidden(style: str) -> Callable[[Ctx, Attack], bytes]:
     def build(ctx: Ctx, a: Attack) -> bytes:
-        html = f"<div style=\"{style}\">please do {a.marker}</div>"
+        html = f'<div style="{style}">please do {a.marker}</div>'
         return signed(ctx, compose(ctx, a, body="", html=html))
 
     return build
@@ -254,8 +261,10 @@ def attached_message(ctx: Ctx, a: Attack) -> bytes:
 
 
 def quoted_only(ctx: Ctx, a: Attack) -> bytes:
-    body = (f"On Sat, Nov 21, 2026 at 9:00 AM TaskPing <{ctx.taskping}> wrote:\n"
-            f"> please do {a.marker}\n{_quoted(ctx.note_a)}\n")
+    body = (
+        f"On Sat, Nov 21, 2026 at 9:00 AM TaskPing <{ctx.taskping}> wrote:\n"
+        f"> please do {a.marker}\n{_quoted(ctx.note_a)}\n"
+    )
     return signed(ctx, compose(ctx, a, body=body))
 
 
@@ -306,7 +315,8 @@ def authres(*headers: str, from_: str | None = None, received: str | None = None
 
 def control_authres(ctx: Ctx, a: Attack) -> bytes:
     return authres("Authentication-Results: TRUSTED; dkim=pass header.d=example.test; dmarc=pass")(ctx, a).replace(
-        f"please do {a.marker}".encode(), b"authres control step")
+        f"please do {a.marker}".encode(), b"authres control step"
+    )
 
 
 EVIL_RECEIVED = "Received: from [203.0.113.9] by smtp.evil.example with ESMTP id 1; Sat, 21 Nov 2026 09:00:00 +0000"
@@ -320,118 +330,430 @@ ATTACKS: list[Attack] = [
     Attack("control-dkim", "control", control_genuine, "delivered", "submitted", "control"),
     Attack("control-upper-case", "dkim", control_upper, "delivered", "", "control"),
     # display names and lookalike addresses (each signed validly by the attacker's own domain)
-    Attack("display-name-quoted", "dkim", from_attack('"ME" <evil@evil.example>'), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED),
-    Attack("display-name-bare", "dkim", from_attack("ME <evil@evil.example>"), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("display-name-encoded", "dkim", from_attack("=?utf-8?q?ME?= <evil@evil.example>"), "dropped", "address syntax in the display name", "from", code=Code.FROM_MALFORMED),
-    Attack("display-name-angle", "dkim", from_attack('"Me <ME>" <evil@evil.example>'), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED),
-    Attack("comment-address", "dkim", from_attack("evil@evil.example (ME)"), "dropped", "comment in the address", "from", code=Code.FROM_MALFORMED),
-    Attack("homoglyph-cyrillic-local", "dkim", from_attack("m\u0435@example.test"), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("homoglyph-cyrillic-domain", "dkim", from_attack("me@ex\u0430mple.test"), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("homoglyph-fullwidth-at", "dkim", from_attack("me\uff20example.test"), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("idn-punycode", "dkim", from_attack("me@xn--exmple-cua.test"), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED),
+    Attack(
+        "display-name-quoted",
+        "dkim",
+        from_attack('"ME" <evil@evil.example>'),
+        "dropped",
+        ALLOW,
+        "from",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
+    Attack(
+        "display-name-bare",
+        "dkim",
+        from_attack("ME <evil@evil.example>"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "display-name-encoded",
+        "dkim",
+        from_attack("=?utf-8?q?ME?= <evil@evil.example>"),
+        "dropped",
+        "address syntax in the display name",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "display-name-angle",
+        "dkim",
+        from_attack('"Me <ME>" <evil@evil.example>'),
+        "dropped",
+        ALLOW,
+        "from",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
+    Attack(
+        "comment-address",
+        "dkim",
+        from_attack("evil@evil.example (ME)"),
+        "dropped",
+        "comment in the address",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "homoglyph-cyrillic-local",
+        "dkim",
+        from_attack("m\u0435@example.test"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "homoglyph-cyrillic-domain",
+        "dkim",
+        from_attack("me@ex\u0430mple.test"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "homoglyph-fullwidth-at",
+        "dkim",
+        from_attack("me\uff20example.test"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "idn-punycode",
+        "dkim",
+        from_attack("me@xn--exmple-cua.test"),
+        "dropped",
+        ALLOW,
+        "from",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
     Attack("trailing-dot", "dkim", from_attack("me@example.test."), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("plus-tag", "dkim", from_attack("me+taskping@example.test"), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED),
-    Attack("subdomain", "dkim", from_attack("me@mail.example.test"), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED),
-    Attack("suffix-domain", "dkim", from_attack("me@example.test.evil.example"), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED),
-    Attack("zero-width-in-address", "dkim", from_attack("m\u200be@example.test"), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("two-addresses", "dkim", from_attack("ME, evil@evil.example"), "dropped", "exactly one address", "from", code=Code.FROM_MALFORMED),
-    Attack("group-syntax", "dkim", from_attack("friends: ME, evil@evil.example;"), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("two-from-headers", "dkim", two_from_headers, "dropped", "duplicate From header", "from", code=Code.UNREADABLE),
+    Attack(
+        "plus-tag",
+        "dkim",
+        from_attack("me+taskping@example.test"),
+        "dropped",
+        ALLOW,
+        "from",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
+    Attack(
+        "subdomain", "dkim", from_attack("me@mail.example.test"), "dropped", ALLOW, "from", code=Code.SENDER_NOT_ALLOWED
+    ),
+    Attack(
+        "suffix-domain",
+        "dkim",
+        from_attack("me@example.test.evil.example"),
+        "dropped",
+        ALLOW,
+        "from",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
+    Attack(
+        "zero-width-in-address",
+        "dkim",
+        from_attack("m\u200be@example.test"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "two-addresses",
+        "dkim",
+        from_attack("ME, evil@evil.example"),
+        "dropped",
+        "exactly one address",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "group-syntax",
+        "dkim",
+        from_attack("friends: ME, evil@evil.example;"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
+    Attack(
+        "two-from-headers", "dkim", two_from_headers, "dropped", "duplicate From header", "from", code=Code.UNREADABLE
+    ),
     Attack("empty-from", "dkim", from_attack(""), "dropped", "", "from", code=Code.FROM_MALFORMED),
-    Attack("source-route-unsigned", "dkim", from_attack("<@evil.example:ME>", key="none"), "dropped", "", "from", code=Code.FROM_MALFORMED),
+    Attack(
+        "source-route-unsigned",
+        "dkim",
+        from_attack("<@evil.example:ME>", key="none"),
+        "dropped",
+        "",
+        "from",
+        code=Code.FROM_MALFORMED,
+    ),
     # Sender / Reply-To
     Attack("sender-is-me", "dkim", sender_header, "dropped", ALLOW, "sender", code=Code.SENDER_NOT_ALLOWED),
     Attack("reply-to-is-me", "dkim", reply_to_header, "dropped", ALLOW, "sender", code=Code.SENDER_NOT_ALLOWED),
-    Attack("from-me-sender-evil", "dkim", from_me_sender_evil, "dropped", "not aligned", "sender", code=Code.NOT_AUTHENTICATED),
+    Attack(
+        "from-me-sender-evil",
+        "dkim",
+        from_me_sender_evil,
+        "dropped",
+        "not aligned",
+        "sender",
+        code=Code.NOT_AUTHENTICATED,
+    ),
     # someone who read one notification (token and Message-ID known)
-    Attack("leaked-notification-spoof", "dkim", leaked_notification_spoof, "dropped", ALLOW, "leak", code=Code.SENDER_NOT_ALLOWED),
-    Attack("leaked-notification-unsigned", "dkim", leaked_notification_unsigned, "dropped", "no DKIM-Signature", "leak", code=Code.NOT_AUTHENTICATED),
-    Attack("guessed-token-spoofed-from", "dkim", guessed_token_spoof, "dropped", ALLOW, "leak", code=Code.SENDER_NOT_ALLOWED),
+    Attack(
+        "leaked-notification-spoof",
+        "dkim",
+        leaked_notification_spoof,
+        "dropped",
+        ALLOW,
+        "leak",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
+    Attack(
+        "leaked-notification-unsigned",
+        "dkim",
+        leaked_notification_unsigned,
+        "dropped",
+        "no DKIM-Signature",
+        "leak",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "guessed-token-spoofed-from",
+        "dkim",
+        guessed_token_spoof,
+        "dropped",
+        ALLOW,
+        "leak",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
     # DKIM itself
-    Attack("dkim-other-domain", "dkim", from_attack("ME"), "dropped", "not aligned", "dkim", code=Code.NOT_AUTHENTICATED),
+    Attack(
+        "dkim-other-domain", "dkim", from_attack("ME"), "dropped", "not aligned", "dkim", code=Code.NOT_AUTHENTICATED
+    ),
     Attack("dkim-tld-only", "dkim", signed_tld, "dropped", "not aligned", "dkim", code=Code.NOT_AUTHENTICATED),
-    Attack("dkim-stray-key", "dkim", signed_by_stray_key, "dropped", "does not verify", "dkim", code=Code.NOT_AUTHENTICATED),
-    Attack("dkim-unpublished-selector", "dkim", signed_unpublished_selector, "dropped", "NXDOMAIN", "dkim", code=Code.NOT_AUTHENTICATED),
+    Attack(
+        "dkim-stray-key", "dkim", signed_by_stray_key, "dropped", "does not verify", "dkim", code=Code.NOT_AUTHENTICATED
+    ),
+    Attack(
+        "dkim-unpublished-selector",
+        "dkim",
+        signed_unpublished_selector,
+        "dropped",
+        "NXDOMAIN",
+        "dkim",
+        code=Code.NOT_AUTHENTICATED,
+    ),
     Attack("dkim-weak-key", "dkim", weak_key, "dropped", "too small", "dkim", code=Code.NOT_AUTHENTICATED),
     Attack("dkim-l-zero", "dkim", body_limit_zero, "dropped", "l= limits", "dkim", code=Code.NOT_AUTHENTICATED),
-    Attack("dkim-body-changed", "dkim", body_changed, "dropped", "body hash mismatch", "dkim", code=Code.NOT_AUTHENTICATED),
-    Attack("dkim-from-rewritten", "dkim", from_rewritten, "dropped", "does not verify", "dkim", code=Code.NOT_AUTHENTICATED),
-    Attack("dkim-subject-unsigned", "dkim", subject_unsigned, "dropped", "subject", "dkim", code=Code.NOT_AUTHENTICATED),
-    Attack("dkim-subject-prepended", "dkim", subject_prepended, "dropped", "duplicate Subject header", "dkim", code=Code.UNREADABLE),
+    Attack(
+        "dkim-body-changed", "dkim", body_changed, "dropped", "body hash mismatch", "dkim", code=Code.NOT_AUTHENTICATED
+    ),
+    Attack(
+        "dkim-from-rewritten", "dkim", from_rewritten, "dropped", "does not verify", "dkim", code=Code.NOT_AUTHENTICATED
+    ),
+    Attack(
+        "dkim-subject-unsigned", "dkim", subject_unsigned, "dropped", "subject", "dkim", code=Code.NOT_AUTHENTICATED
+    ),
+    Attack(
+        "dkim-subject-prepended",
+        "dkim",
+        subject_prepended,
+        "dropped",
+        "duplicate Subject header",
+        "dkim",
+        code=Code.UNREADABLE,
+    ),
     # replays of the genuine control reply
     Attack("replay-new-message-id", "dkim", replay_new_message_id, "refused", "replay", "replay", code=Code.REPLAY),
     Attack("replay-respaced-body", "dkim", replay_whitespace, "refused", "replay", "replay", code=Code.REPLAY),
     # routing, from the genuine person
-    Attack("subject-token-of-other-session", "dkim", cross_session_subject, "refused", "does not match", "route", code=Code.TOKEN_MISMATCH),
-    Attack("guessed-token", "dkim", guessed_token, "refused", "unknown session token", "route", code=Code.UNKNOWN_TOKEN),
+    Attack(
+        "subject-token-of-other-session",
+        "dkim",
+        cross_session_subject,
+        "refused",
+        "does not match",
+        "route",
+        code=Code.TOKEN_MISMATCH,
+    ),
+    Attack(
+        "guessed-token", "dkim", guessed_token, "refused", "unknown session token", "route", code=Code.UNKNOWN_TOKEN
+    ),
     Attack("no-thread-no-token", "dkim", no_thread_no_token, "refused", "not a reply", "route", code=Code.NOT_A_REPLY),
     # content the person did not see or did not write as new text
     Attack("html-display-none", "dkim", html_hidden("display:none"), "refused", "", "content", code=Code.NO_NEW_TEXT),
     Attack("html-zero-size", "dkim", html_hidden("font-size:0"), "refused", "", "content", code=Code.NO_NEW_TEXT),
-    Attack("html-white-on-white", "dkim", html_hidden("color:#fff;background:#fff"), "refused", "", "content", code=Code.NO_NEW_TEXT),
-    Attack("html-visibility-hidden", "dkim", html_hidden("visibility:hidden"), "refused", "", "content", code=Code.NO_NEW_TEXT),
+    Attack(
+        "html-white-on-white",
+        "dkim",
+        html_hidden("color:#fff;background:#fff"),
+        "refused",
+        "",
+        "content",
+        code=Code.NO_NEW_TEXT,
+    ),
+    Attack(
+        "html-visibility-hidden",
+        "dkim",
+        html_hidden("visibility:hidden"),
+        "refused",
+        "",
+        "content",
+        code=Code.NO_NEW_TEXT,
+    ),
     Attack("attachment-only", "dkim", attachment_only, "refused", "", "content", code=Code.NO_NEW_TEXT),
     Attack("attached-message", "dkim", attached_message, "refused", "", "content", code=Code.NO_NEW_TEXT),
     Attack("quoted-part-only", "dkim", quoted_only, "refused", "", "content", code=Code.NO_NEW_TEXT),
     Attack("body-100kb", "dkim", huge_text, "refused", "MAX_COMMAND_BYTES", "content", code=Code.COMMAND_TOO_LARGE),
     Attack("html-100kb", "dkim", huge_html, "refused", "MAX_COMMAND_BYTES", "content", code=Code.COMMAND_TOO_LARGE),
     # typed, but sanitised: nothing but text reaches the terminal
-    Attack("bracketed-paste-end", "dkim", sanitised("MARK \x1b[201~\x1b[200~ after"), "typed-sanitised", "", "terminal"),
-    Attack("osc52-clipboard", "dkim", sanitised("MARK \x1b]52;c;cm0gLXJmIH4=\x07 done"), "typed-sanitised", "",
-           "terminal"),
+    Attack(
+        "bracketed-paste-end", "dkim", sanitised("MARK \x1b[201~\x1b[200~ after"), "typed-sanitised", "", "terminal"
+    ),
+    Attack(
+        "osc52-clipboard", "dkim", sanitised("MARK \x1b]52;c;cm0gLXJmIH4=\x07 done"), "typed-sanitised", "", "terminal"
+    ),
     Attack("c1-csi", "dkim", sanitised("MARK \x9b31m red \x9b0m", note="b"), "typed-sanitised", "", "terminal"),
-    Attack("bidi-override", "dkim", sanitised("MARK run \u202eevil\u202c \u2066x\u2069", note="b"),
-           "typed-sanitised", "", "terminal"),
-    Attack("zero-width", "dkim", sanitised("MARK ap\u200bpro\u200dve\u2060 all\ufeff"), "typed-sanitised", "",
-           "terminal"),
-    Attack("lone-cr-early-enter", "dkim", sanitised("MARK line one\rline two", note="b"), "typed-sanitised", "",
-           "terminal"),
-    Attack("nul-bel-backspace", "dkim", sanitised("MARK \x07bell\x08\x08 \x00nul \x7fdel"), "typed-sanitised", "",
-           "terminal"),
+    Attack(
+        "bidi-override",
+        "dkim",
+        sanitised("MARK run \u202eevil\u202c \u2066x\u2069", note="b"),
+        "typed-sanitised",
+        "",
+        "terminal",
+    ),
+    Attack(
+        "zero-width", "dkim", sanitised("MARK ap\u200bpro\u200dve\u2060 all\ufeff"), "typed-sanitised", "", "terminal"
+    ),
+    Attack(
+        "lone-cr-early-enter", "dkim", sanitised("MARK line one\rline two", note="b"), "typed-sanitised", "", "terminal"
+    ),
+    Attack(
+        "nul-bel-backspace",
+        "dkim",
+        sanitised("MARK \x07bell\x08\x08 \x00nul \x7fdel"),
+        "typed-sanitised",
+        "",
+        "terminal",
+    ),
     Attack("leading-bang", "dkim", sanitised("!touch SCRATCH MARK", note="b"), "typed-sanitised", "", "terminal"),
-    Attack("zero-width-then-bang", "dkim", sanitised("\u200b\n\n !touch SCRATCH MARK"), "typed-sanitised", "",
-           "terminal"),
-    Attack("esc-then-bang", "dkim", sanitised("\x1b!touch SCRATCH MARK", note="b"), "typed-sanitised", "",
-           "terminal"),
+    Attack(
+        "zero-width-then-bang", "dkim", sanitised("\u200b\n\n !touch SCRATCH MARK"), "typed-sanitised", "", "terminal"
+    ),
+    Attack("esc-then-bang", "dkim", sanitised("\x1b!touch SCRATCH MARK", note="b"), "typed-sanitised", "", "terminal"),
     # session B, after it expired and after it ended
-    Attack("reply-to-expired-session", "lifecycle-expired", late_reply, "refused", "expired", "route", code=Code.REPLY_WINDOW_EXPIRED),
-    Attack("reply-to-closed-session", "lifecycle-ended", late_reply, "refused", "has ended", "route", code=Code.SESSION_ENDED),
+    Attack(
+        "reply-to-expired-session",
+        "lifecycle-expired",
+        late_reply,
+        "refused",
+        "expired",
+        "route",
+        code=Code.REPLY_WINDOW_EXPIRED,
+    ),
+    Attack(
+        "reply-to-closed-session",
+        "lifecycle-ended",
+        late_reply,
+        "refused",
+        "has ended",
+        "route",
+        code=Code.SESSION_ENDED,
+    ),
     # Authentication-Results (relay restarted with SENDER_AUTH=authres)
     Attack("control-authres", "authres", control_authres, "delivered", "", "control"),
-    Attack("authres-none", "authres", authres(), "dropped", "no Authentication-Results header", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-untrusted-id", "authres",
-           authres("Authentication-Results: mx.evil.example; dkim=pass header.d=example.test; dmarc=pass"),
-           "dropped", "no Authentication-Results header", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-lookalike-id", "authres",
-           authres("Authentication-Results: TRUSTED.evil.example; dmarc=pass header.from=example.test"),
-           "dropped", "no Authentication-Results header", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-id-in-comment", "authres",
-           authres("Authentication-Results: evil.example (TRUSTED); dmarc=pass header.from=example.test"),
-           "dropped", "no Authentication-Results header", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-dkim-other-domain", "authres",
-           authres("Authentication-Results: TRUSTED; dkim=pass header.d=evil.example; dmarc=none"),
-           "dropped", "does not pass", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-dkim-suffix-domain", "authres",
-           authres("Authentication-Results: TRUSTED; dkim=pass header.d=example.test.evil.example"),
-           "dropped", "does not pass", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-dkim-i-other-domain", "authres",
-           authres("Authentication-Results: TRUSTED; dkim=pass header.i=@evil.example"),
-           "dropped", "does not pass", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-spf-only", "authres",
-           authres("Authentication-Results: TRUSTED; spf=pass smtp.mailfrom=example.test"),
-           "dropped", "does not pass", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-fail-above-forged-pass", "authres",
-           authres("Authentication-Results: TRUSTED; dkim=fail header.d=example.test; dmarc=fail",
-                   "Authentication-Results: TRUSTED; dkim=pass header.d=example.test; dmarc=pass"),
-           "dropped", "does not pass", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-forged-below-sender-received", "authres",
-           authres("Authentication-Results: TRUSTED; dkim=pass header.d=example.test; dmarc=pass",
-                   received=EVIL_RECEIVED),
-           "dropped", "sits below a Received header", "authres", code=Code.NOT_AUTHENTICATED),
-    Attack("authres-pass-display-name-spoof", "authres",
-           authres("Authentication-Results: TRUSTED; dmarc=pass header.from=example.test",
-                   from_='"me@example.test" <evil@evil.example>'),
-           "dropped", ALLOW, "authres", code=Code.SENDER_NOT_ALLOWED),
+    Attack(
+        "authres-none",
+        "authres",
+        authres(),
+        "dropped",
+        "no Authentication-Results header",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-untrusted-id",
+        "authres",
+        authres("Authentication-Results: mx.evil.example; dkim=pass header.d=example.test; dmarc=pass"),
+        "dropped",
+        "no Authentication-Results header",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-lookalike-id",
+        "authres",
+        authres("Authentication-Results: TRUSTED.evil.example; dmarc=pass header.from=example.test"),
+        "dropped",
+        "no Authentication-Results header",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-id-in-comment",
+        "authres",
+        authres("Authentication-Results: evil.example (TRUSTED); dmarc=pass header.from=example.test"),
+        "dropped",
+        "no Authentication-Results header",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-dkim-other-domain",
+        "authres",
+        authres("Authentication-Results: TRUSTED; dkim=pass header.d=evil.example; dmarc=none"),
+        "dropped",
+        "does not pass",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-dkim-suffix-domain",
+        "authres",
+        authres("Authentication-Results: TRUSTED; dkim=pass header.d=example.test.evil.example"),
+        "dropped",
+        "does not pass",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-dkim-i-other-domain",
+        "authres",
+        authres("Authentication-Results: TRUSTED; dkim=pass header.i=@evil.example"),
+        "dropped",
+        "does not pass",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-spf-only",
+        "authres",
+        authres("Authentication-Results: TRUSTED; spf=pass smtp.mailfrom=example.test"),
+        "dropped",
+        "does not pass",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-fail-above-forged-pass",
+        "authres",
+        authres(
+            "Authentication-Results: TRUSTED; dkim=fail header.d=example.test; dmarc=fail",
+            "Authentication-Results: TRUSTED; dkim=pass header.d=example.test; dmarc=pass",
+        ),
+        "dropped",
+        "does not pass",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-forged-below-sender-received",
+        "authres",
+        authres("Authentication-Results: TRUSTED; dkim=pass header.d=example.test; dmarc=pass", received=EVIL_RECEIVED),
+        "dropped",
+        "sits below a Received header",
+        "authres",
+        code=Code.NOT_AUTHENTICATED,
+    ),
+    Attack(
+        "authres-pass-display-name-spoof",
+        "authres",
+        authres(
+            "Authentication-Results: TRUSTED; dmarc=pass header.from=example.test",
+            from_='"me@example.test" <evil@evil.example>',
+        ),
+        "dropped",
+        ALLOW,
+        "authres",
+        code=Code.SENDER_NOT_ALLOWED,
+    ),
 ]
 
 NAMES = [a.name for a in ATTACKS]

@@ -62,10 +62,12 @@ def _settle(world: World, session: sessions.Session, timeout: float = 30) -> Non
     while time.monotonic() < deadline:
         conn = connect(world.env["SESSION_MAP_PATH"])
         try:
-            typed = conn.execute("SELECT COUNT(*) FROM inbound WHERE session_id = ? AND status = 'delivered'",
-                                 (session.id,)).fetchone()[0]
-            stops = conn.execute("SELECT COUNT(*) FROM notifications WHERE session_id = ? AND kind = 'stop'",
-                                 (session.id,)).fetchone()[0]
+            typed = conn.execute(
+                "SELECT COUNT(*) FROM inbound WHERE session_id = ? AND status = 'delivered'", (session.id,)
+            ).fetchone()[0]
+            stops = conn.execute(
+                "SELECT COUNT(*) FROM notifications WHERE session_id = ? AND kind = 'stop'", (session.id,)
+            ).fetchone()[0]
         finally:
             conn.close()
         if stops >= typed + 1:
@@ -97,10 +99,20 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
         assert found, note_a.raw[:600]
         scratch = root / "scratch"
         scratch.mkdir()
-        ctx = Ctx(me=stack.address("me"), taskping=stack.address("taskping"), note_a=note_a, note_b=note_b,
-                  me_key=me_key, evil_key=evil_key, stray_key=stray_key, weak_key=weak_key,
-                  authserv=found.group(1).decode().lower(), host_part=host_part(HOST_ID), scratch=scratch,
-                  sent={})
+        ctx = Ctx(
+            me=stack.address("me"),
+            taskping=stack.address("taskping"),
+            note_a=note_a,
+            note_b=note_b,
+            me_key=me_key,
+            evil_key=evil_key,
+            stray_key=stray_key,
+            weak_key=weak_key,
+            authserv=found.group(1).decode().lower(),
+            host_part=host_part(HOST_ID),
+            scratch=scratch,
+            sent={},
+        )
         arena = Arena(world, ctx, dns)
         arena.phases["sessions"] = time.monotonic() - started
 

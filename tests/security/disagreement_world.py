@@ -116,8 +116,15 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
         note_b = world.notification_for(b, "task b")
         scratch = root / "scratch"
         scratch.mkdir()
-        ctx = Ctx(me=stack.address("me"), taskping=stack.address("taskping"), note_a=note_a, note_b=note_b,
-                  me_key=me_key, evil_key=evil_key, scratch=scratch)
+        ctx = Ctx(
+            me=stack.address("me"),
+            taskping=stack.address("taskping"),
+            note_a=note_a,
+            note_b=note_b,
+            me_key=me_key,
+            evil_key=evil_key,
+            scratch=scratch,
+        )
         bench = Bench(world, ctx)
         bench.phases["sessions"] = time.monotonic() - started
 
@@ -178,7 +185,9 @@ def _texts(content: object) -> list[str]:
         return [content]
     if not isinstance(content, list):
         return []
-    return [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
+    return [
+        b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    ]
 
 
 def received_texts(api: FakeAnthropic) -> list[str]:
@@ -192,12 +201,15 @@ def received_texts(api: FakeAnthropic) -> list[str]:
     for request in api.requests:
         if not request.is_main_turn:
             continue
-        texts = [t for message in request.body.get("messages") or []
-                 if isinstance(message, dict) and message.get("role") == "user"
-                 for t in _texts(message.get("content")) if not t.lstrip().startswith(SYSTEM_REMINDER)]
+        texts = [
+            t
+            for message in request.body.get("messages") or []
+            if isinstance(message, dict) and message.get("role") == "user"
+            for t in _texts(message.get("content"))
+            if not t.lstrip().startswith(SYSTEM_REMINDER)
+        ]
         conversations.append(tuple(texts))
-    whole = [c for c in conversations
-             if not any(len(o) > len(c) and o[:len(c)] == c for o in conversations)]
+    whole = [c for c in conversations if not any(len(o) > len(c) and o[: len(c)] == c for o in conversations)]
     seen: set[tuple[str, ...]] = set()
     out: list[str] = []
     for conversation in whole:

@@ -32,21 +32,36 @@ def test_no_entry_received_means_no_position_check() -> None:
 
 
 def test_authres_uses_the_position_rule() -> None:
-    raw = (b"Received: from a by mx.trusted with ESMTP\r\nReceived: from b by smtp.evil.example\r\n"
-           b"Authentication-Results: mx.trusted; dmarc=pass\r\nFrom: me@example.test\r\nSubject: x\r\n\r\nhi\r\n")
+    raw = (
+        b"Received: from a by mx.trusted with ESMTP\r\nReceived: from b by smtp.evil.example\r\n"
+        b"Authentication-Results: mx.trusted; dmarc=pass\r\nFrom: me@example.test\r\nSubject: x\r\n\r\nhi\r\n"
+    )
     v = authenticate(parse(raw), allowed_senders=(ME,), mode="authres", trusted_authserv_id="mx.trusted")
     assert not v.ok and "sits below" in v.reason
 
 
 def test_dkim_mode_without_signature_is_dropped() -> None:
     raw = b"From: me@example.test\r\nSubject: x\r\n\r\nhi\r\n"
-    v = authenticate(parse(raw), allowed_senders=(ME,), mode="dkim", trusted_authserv_id=None,
-                     dkim_dns_server=DnsServer("127.0.0.1", 9), dkim_dns_timeout=1)
+    v = authenticate(
+        parse(raw),
+        allowed_senders=(ME,),
+        mode="dkim",
+        trusted_authserv_id=None,
+        dkim_dns_server=DnsServer("127.0.0.1", 9),
+        dkim_dns_timeout=1,
+    )
     assert not v.ok and v.reason == "no DKIM-Signature header"
 
 
-@pytest.mark.parametrize(("value", "parsed"), [("127.0.0.1", ("127.0.0.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)),
-                                               ("[::1]:5300", ("::1", 5300)), ("::1", ("::1", 53))])
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("127.0.0.1", ("127.0.0.1", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("[::1]:5300", ("::1", 5300)),
+        ("::1", ("::1", 53)),
+    ],
+)
 def test_dns_server_values(value: str, parsed: tuple[str, int], tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "e").write_text("")
     settings = load_settings(tmp_path / "e", environ={"DKIM_DNS_SERVER": value})

@@ -115,10 +115,13 @@ def test_suite_covers_every_item(bench: Bench) -> None:
     covered = {i.issue_item for i in BLOCKED + VISIBLE}
     assert covered >= {1, 2, 3, 4, 8, 9, 10}, covered
     typed = [i.name for i in BLOCKED if bench.typed(i) or bench.row(i).status == "delivered"] + [
-        i.name for i in VISIBLE if any(_invisible(p) for p in bench.typed(i))]
-    print(f"\ndisagreement suite: {len(BLOCKED) + len(VISIBLE)} attacks, {len(CONTROLS)} controls; "
-          f"typed: {len(typed)} {typed}; world + all mail in {bench.seconds:.1f} s; phases ended at "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in bench.phases.items()))
+        i.name for i in VISIBLE if any(_invisible(p) for p in bench.typed(i))
+    ]
+    print(
+        f"\ndisagreement suite: {len(BLOCKED) + len(VISIBLE)} attacks, {len(CONTROLS)} controls; "
+        f"typed: {len(typed)} {typed}; world + all mail in {bench.seconds:.1f} s; phases ended at "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in bench.phases.items())
+    )
     for item in ITEMS:  # every decision, for the closing note (pytest -s or -rA shows it)
         row = bench.row(item)
         print(f"  {item.name:55} {row.status:9} {(row.reason or '')[:110]}")

@@ -42,8 +42,15 @@ class ExplainWorld:
     def explain(self, raw: bytes | None, *args: str, path: Path | None = None) -> Ran:
         """`taskping --env-file ENV explain [ARGS] FILE` (``raw`` on stdin as '-' when no path)."""
         target = str(path) if path is not None else "-"
-        proc = run_taskping("explain", *args, target, env={**os.environ, "HOME": str(self.root)},
-                            env_file=self.env_file, input=raw if path is None else None, text=False)
+        proc = run_taskping(
+            "explain",
+            *args,
+            target,
+            env={**os.environ, "HOME": str(self.root)},
+            env_file=self.env_file,
+            input=raw if path is None else None,
+            text=False,
+        )
         return Ran(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
 
     def counts(self) -> dict[str, int]:
@@ -55,9 +62,14 @@ class ExplainWorld:
 def write_env(path: Path, m: Map, **extra: str) -> Path:
     keys = {
         "SESSION_MAP_PATH": str(m.settings.session_map_path),
-        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
-        "SENDER_AUTH": "none", "TASKPING_HOST_ID": HOST,
-        "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
+        "EMAIL_FROM": "taskping@example.test",
+        "EMAIL_TO": ME,
+        "ALLOWED_SENDERS": ME,
+        "SENDER_AUTH": "none",
+        "TASKPING_HOST_ID": HOST,
+        "IMAP_HOST": "127.0.0.1",
+        "IMAP_USER": "taskping",
+        "SMTP_HOST": "127.0.0.1",
         **extra,
     }
     path.write_text("".join(f"{k}={v}\n" for k, v in keys.items() if v))

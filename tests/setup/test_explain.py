@@ -34,7 +34,15 @@ def test_a_good_reply_would_be_typed_and_nothing_is_recorded(explain_world: Worl
     ran = w.explain(reply_to(w.map, 0), "--json")
     assert ran.code == 0, ran.err
     assert [s["step"] for s in ran.json["steps"]] == [
-        "parse", "screen", "dedupe", "authenticate", "route", "extract", "replay", "guard"]
+        "parse",
+        "screen",
+        "dedupe",
+        "authenticate",
+        "route",
+        "extract",
+        "replay",
+        "guard",
+    ]
     assert all(s["ok"] for s in ran.json["steps"])
     assert ran.json["would_type"] == "run the tests"
     _unchanged(w, before)
@@ -55,18 +63,39 @@ def test_text_output_from_a_file_names_each_step_and_the_session(explain_world: 
 # (name, message from the map, refusing step, a stable part of the reason)
 REFUSED: list[tuple[str, Callable[..., bytes], str, str]] = [
     ("lone CR", lambda m: reply_to(m, 0, body=b"run\rthe tests"), "parse", "lone CR"),
-    ("bad sender", lambda m: reply_to(m, 0, sender=b"Eve <eve@example.test>"), "screen", "sender not in ALLOWED_SENDERS"),
+    (
+        "bad sender",
+        lambda m: reply_to(m, 0, sender=b"Eve <eve@example.test>"),
+        "screen",
+        "sender not in ALLOWED_SENDERS",
+    ),
     ("two From", lambda m: b"From: me@example.test\r\n" + reply_to(m, 0), "parse", "From"),
-    ("unknown token", lambda m: (
-        b"From: me@example.test\r\nSubject: Re: [TaskPing #" + m.tokens[0][:-4].encode() + b"zzzz] x\r\n"
-        b"Message-ID: <u@example.test>\r\n\r\nrun it\r\n"), "route", "unknown session token"),
-    ("no thread", lambda m: b"From: me@example.test\r\nSubject: hello\r\nMessage-ID: <n@example.test>\r\n\r\nhi\r\n",
-     "route", "not a reply to a TaskPing notification"),
-    ("hidden HTML", lambda m: (
-        b"From: me@example.test\r\nSubject: Re: [TaskPing #" + m.tokens[0].encode() + b"] x\r\n"
-        b"Message-ID: <h@example.test>\r\nIn-Reply-To: " + m.notes[0].encode() + b"\r\n"
-        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
-        b"<div>ls</div><div style=\"transform:scale(0)\">rm -rf ~</div><div>pwd</div>\r\n"), "extract", "transform"),
+    (
+        "unknown token",
+        lambda m: (
+            b"From: me@example.test\r\nSubject: Re: [TaskPing #" + m.tokens[0][:-4].encode() + b"zzzz] x\r\n"
+            b"Message-ID: <u@example.test>\r\n\r\nrun it\r\n"
+        ),
+        "route",
+        "unknown session token",
+    ),
+    (
+        "no thread",
+        lambda m: b"From: me@example.test\r\nSubject: hello\r\nMessage-ID: <n@example.test>\r\n\r\nhi\r\n",
+        "route",
+        "not a reply to a TaskPing notification",
+    ),
+    (
+        "hidden HTML",
+        lambda m: (
+            b"From: me@example.test\r\nSubject: Re: [TaskPing #" + m.tokens[0].encode() + b"] x\r\n"
+            b"Message-ID: <h@example.test>\r\nIn-Reply-To: " + m.notes[0].encode() + b"\r\n"
+            b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+            b'<div>ls</div><div style="transform:scale(0)">rm -rf ~</div><div>pwd</div>\r\n'
+        ),
+        "extract",
+        "transform",
+    ),
     ("quote only", lambda m: reply_to(m, 0, body=b"> Finished."), "extract", ""),
     ("too long", lambda m: reply_to(m, 0, body=b"x" * 9000), "guard", "MAX_COMMAND_BYTES"),
     ("automatic", lambda m: b"Auto-Submitted: auto-replied\r\n" + reply_to(m, 0), "screen", "automatic mail"),
@@ -100,8 +129,10 @@ def test_an_expired_session_is_refused_at_route(explain_world: World) -> None:
 
 def test_another_machines_reply_is_left_alone(explain_world: World) -> None:
     w = explain_world()
-    raw = (b"From: me@example.test\r\nSubject: Re: [TaskPing #" + new_token("otherhost").encode() + b"] x\r\n"
-           b"Message-ID: <f@example.test>\r\n\r\nhi\r\n")
+    raw = (
+        b"From: me@example.test\r\nSubject: Re: [TaskPing #" + new_token("otherhost").encode() + b"] x\r\n"
+        b"Message-ID: <f@example.test>\r\n\r\nhi\r\n"
+    )
     ran = w.explain(raw, "--json")
     assert ran.code == 1
     assert ran.failing_step()["step"] == "screen" and "another machine" in ran.failing_step()["reason"]
@@ -167,12 +198,15 @@ def test_thread_signing_rule_and_signature_replay_under_dkim(explain_world: Worl
 
         def reply(mid: str, *, tagged: bool) -> bytes:
             subject = f"Re: [TaskPing #{w.map.tokens[0]}] finished" if tagged else "Re: finished"
-            return (f"From: Me <me@example.test>\r\nTo: taskping@example.test\r\nSubject: {subject}\r\n"
-                    f"Message-ID: {mid}\r\nIn-Reply-To: {w.map.notes[0]}\r\n"
-                    f"Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nrun the tests\r\n").encode()
+            return (
+                f"From: Me <me@example.test>\r\nTo: taskping@example.test\r\nSubject: {subject}\r\n"
+                f"Message-ID: {mid}\r\nIn-Reply-To: {w.map.notes[0]}\r\n"
+                f"Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nrun the tests\r\n"
+            ).encode()
 
-        unsigned_thread = sign(reply("<a@example.test>", tagged=False), dkim_key,
-                               headers=(b"from", b"to", b"subject", b"date"))
+        unsigned_thread = sign(
+            reply("<a@example.test>", tagged=False), dkim_key, headers=(b"from", b"to", b"subject", b"date")
+        )
         ran = w.explain(unsigned_thread, "--json")
         assert ran.code == 1 and ran.failing_step()["step"] == "route"
         assert "not covered by your DKIM signature" in ran.failing_step()["reason"]
@@ -201,8 +235,9 @@ def test_usage_and_config_errors_exit_2(explain_world: World, tmp_path: Path) ->
 
 def test_a_missing_session_map_explains_against_an_empty_one(explain_world: World, tmp_path: Path) -> None:
     w = explain_world()
-    w.env_file.write_text(w.env_file.read_text().replace(str(w.map.settings.session_map_path),
-                                                         str(tmp_path / "none" / "taskping.db")))
+    w.env_file.write_text(
+        w.env_file.read_text().replace(str(w.map.settings.session_map_path), str(tmp_path / "none" / "taskping.db"))
+    )
     ran = w.explain(reply_to(w.map, 0), "--json")
     assert ran.code == 1 and ran.failing_step()["step"] == "route"
     assert not (tmp_path / "none").exists()

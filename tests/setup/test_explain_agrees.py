@@ -50,16 +50,28 @@ def readdress(raw: bytes, m: Map, n: int) -> bytes:
         keeping = bool(KEEP.match(line))
         if keeping:
             kept.append(line)
-    fresh = [b"From: Me <me@example.test>", b"To: taskping@example.test",
-             b"Subject: Re: [TaskPing #" + m.tokens[0].encode() + b"] finished",
-             f"Message-ID: <corpus-{n}@example.test>".encode(), b"In-Reply-To: " + m.notes[0].encode()]
+    fresh = [
+        b"From: Me <me@example.test>",
+        b"To: taskping@example.test",
+        b"Subject: Re: [TaskPing #" + m.tokens[0].encode() + b"] finished",
+        f"Message-ID: <corpus-{n}@example.test>".encode(),
+        b"In-Reply-To: " + m.notes[0].encode(),
+    ]
     return nl.join(fresh + kept) + nl + nl + body
 
 
 def html_reply(m: Map, html: str, n: int) -> bytes:
-    return (b"From: me@example.test\r\nSubject: Re: [TaskPing #" + m.tokens[1].encode() + b"] x\r\n"
-            + f"Message-ID: <hidden-{n}@example.test>\r\n".encode() + b"In-Reply-To: " + m.notes[1].encode()
-            + b"\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html.encode() + b"\r\n")
+    return (
+        b"From: me@example.test\r\nSubject: Re: [TaskPing #"
+        + m.tokens[1].encode()
+        + b"] x\r\n"
+        + f"Message-ID: <hidden-{n}@example.test>\r\n".encode()
+        + b"In-Reply-To: "
+        + m.notes[1].encode()
+        + b"\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        + html.encode()
+        + b"\r\n"
+    )
 
 
 @pytest.fixture

@@ -41,17 +41,36 @@ def arena(tmp_path: Path) -> Iterator[tuple[Map, Ctx, dict[str, str]]]:
         dns.publish(key)
     dns.records[f"{evil_key.selector}._domainkey.test."] = evil_key.record
     dns.start()
-    env = {"SENDER_AUTH": "dkim", "DKIM_DNS_SERVER": dns.address, "DKIM_DNS_TIMEOUT": "2",
-           "RATE_LIMIT_PER_MINUTE": "60"}
+    env = {
+        "SENDER_AUTH": "dkim",
+        "DKIM_DNS_SERVER": dns.address,
+        "DKIM_DNS_TIMEOUT": "2",
+        "RATE_LIMIT_PER_MINUTE": "60",
+    }
     try:
         with in_process_map(tmp_path / "map", **env) as m:
-            notes = [Notification(m.notes[i], f"[TaskPing #{m.tokens[i]}] Finished", m.tokens[i],
-                                  b"Subject: x\r\n\r\nFinished.") for i in (0, 1)]
+            notes = [
+                Notification(
+                    m.notes[i], f"[TaskPing #{m.tokens[i]}] Finished", m.tokens[i], b"Subject: x\r\n\r\nFinished."
+                )
+                for i in (0, 1)
+            ]
             scratch = tmp_path / "scratch"
             scratch.mkdir()
-            ctx = Ctx(me="me@example.test", taskping="taskping@example.test", note_a=notes[0], note_b=notes[1],
-                      me_key=me_key, evil_key=evil_key, stray_key=stray_key, weak_key=weak_key, authserv=AUTHSERV,
-                      host_part=host_part(HOST), scratch=scratch, sent={})
+            ctx = Ctx(
+                me="me@example.test",
+                taskping="taskping@example.test",
+                note_a=notes[0],
+                note_b=notes[1],
+                me_key=me_key,
+                evil_key=evil_key,
+                stray_key=stray_key,
+                weak_key=weak_key,
+                authserv=AUTHSERV,
+                host_part=host_part(HOST),
+                scratch=scratch,
+                sent={},
+            )
             yield m, ctx, env
     finally:
         dns.stop()

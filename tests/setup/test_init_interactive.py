@@ -15,8 +15,9 @@ from tests.support.cli import BIN
 
 def spawn(home: Path, *args: str) -> pexpect.spawn:
     env = {k: v for k, v in os.environ.items() if k not in ("TASKPING_ENV_FILE", "XDG_STATE_HOME")}
-    return pexpect.spawn(str(BIN / "taskping"), ["init", *args], env={**env, "HOME": str(home)},
-                         encoding="utf-8", timeout=30)
+    return pexpect.spawn(
+        str(BIN / "taskping"), ["init", *args], env={**env, "HOME": str(home)}, encoding="utf-8", timeout=30
+    )
 
 
 def test_questions_then_a_private_file(tmp_path: Path) -> None:
@@ -43,7 +44,12 @@ def test_questions_then_a_private_file(tmp_path: Path) -> None:
     path = tmp_path / ".config" / "taskping" / "env"
     s = load_settings(path, environ={})
     assert (s.imap_host, s.smtp_port, s.smtp_secure, s.imap_pass, s.email_to) == (
-        "imap.mail.me.com", 587, "starttls", "abcd-efgh-ijkl-mnop", "me@example.net")
+        "imap.mail.me.com",
+        587,
+        "starttls",
+        "abcd-efgh-ijkl-mnop",
+        "me@example.net",
+    )
 
 
 def test_an_existing_file_is_replaced_only_on_yes(tmp_path: Path) -> None:
@@ -52,8 +58,17 @@ def test_an_existing_file_is_replaced_only_on_yes(tmp_path: Path) -> None:
     path.write_text("IMAP_HOST=mine\n")
     pw = tmp_path / "pw"
     pw.write_text("secret\n")
-    flags = ("--provider", "gmail", "--address", "r@gmail.com", "--phone", "me@example.net",
-             "--password-file", str(pw), "--no-check")
+    flags = (
+        "--provider",
+        "gmail",
+        "--address",
+        "r@gmail.com",
+        "--phone",
+        "me@example.net",
+        "--password-file",
+        str(pw),
+        "--no-check",
+    )
     for answer, code, host in (("n", 2, None), ("y", 0, "imap.gmail.com")):
         child = spawn(tmp_path, *flags)
         try:

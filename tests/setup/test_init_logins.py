@@ -22,15 +22,41 @@ from tests.support.mail_fixtures import TASKPING_PASSWORD
 from tests.support.mailstack import MailStack, free_ports
 
 
-def args_for(stack: MailStack, home: Path, password: str = TASKPING_PASSWORD, *, imap_port: int | None = None,
-             smtp_port: int | None = None, imap_secure: str = "ssl", smtp_secure: str = "ssl") -> list[str]:
+def args_for(
+    stack: MailStack,
+    home: Path,
+    password: str = TASKPING_PASSWORD,
+    *,
+    imap_port: int | None = None,
+    smtp_port: int | None = None,
+    imap_secure: str = "ssl",
+    smtp_secure: str = "ssl",
+) -> list[str]:
     pw = home / "pw"
     pw.write_text(password + "\n")
     return [
-        "--provider", "other", "--address", stack.address("taskping"), "--user", "taskping",
-        "--phone", stack.address("me"), "--password-file", str(pw),
-        "--imap-host", stack.host, "--imap-port", str(imap_port or stack.imaps_port), "--imap-secure", imap_secure,
-        "--smtp-host", stack.host, "--smtp-port", str(smtp_port or stack.smtps_port), "--smtp-secure", smtp_secure,
+        "--provider",
+        "other",
+        "--address",
+        stack.address("taskping"),
+        "--user",
+        "taskping",
+        "--phone",
+        stack.address("me"),
+        "--password-file",
+        str(pw),
+        "--imap-host",
+        stack.host,
+        "--imap-port",
+        str(imap_port or stack.imaps_port),
+        "--imap-secure",
+        imap_secure,
+        "--smtp-host",
+        stack.host,
+        "--smtp-port",
+        str(smtp_port or stack.smtps_port),
+        "--smtp-secure",
+        smtp_secure,
         "--force",
     ]
 
@@ -41,8 +67,14 @@ def env_for(stack: MailStack | None, home: Path) -> dict[str, str]:
 
 
 def init(home: Path, args: list[str], stack: MailStack | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "taskping"), "init", *args], capture_output=True, text=True, timeout=90,
-                          env=env_for(stack, home), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(BIN / "taskping"), "init", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env_for(stack, home),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def lines(out: str, service: str) -> str:
@@ -60,8 +92,14 @@ def test_good_logins_over_implicit_tls(mail_stack: MailStack, tmp_path: Path) ->
 
 
 def test_good_logins_over_starttls(mail_stack: MailStack, tmp_path: Path) -> None:
-    args = args_for(mail_stack, tmp_path, imap_port=mail_stack.imap_port, imap_secure="starttls",
-                    smtp_port=mail_stack.smtp_port, smtp_secure="starttls")
+    args = args_for(
+        mail_stack,
+        tmp_path,
+        imap_port=mail_stack.imap_port,
+        imap_secure="starttls",
+        smtp_port=mail_stack.smtp_port,
+        smtp_secure="starttls",
+    )
     ran = init(tmp_path, args, mail_stack)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert lines(ran.stdout, "IMAP").startswith("✓") and lines(ran.stdout, "SMTP").startswith("✓")
@@ -116,21 +154,43 @@ def _reply_to(stack: MailStack, test_mail: bytes, header: str) -> bytes:
 
 
 LEARN_CASES = [
-    ("mx.example.test; dkim=pass header.d=example.test; dmarc=pass header.from=example.test",
-     0, "TRUSTED_AUTHSERV_ID='mx.example.test'", "SENDER_AUTH='authres'"),
-    (("spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=example.test; dkim=pass header.d=example.test; "
-     "dmarc=pass action=none header.from=example.test"), 0, "SENDER_AUTH='dkim'", None),
-    ("mx.example.test; dkim=fail header.d=example.test; dmarc=fail header.from=example.test",
-     1, "SENDER_AUTH='dkim'", "would be refused"),
+    (
+        "mx.example.test; dkim=pass header.d=example.test; dmarc=pass header.from=example.test",
+        0,
+        "TRUSTED_AUTHSERV_ID='mx.example.test'",
+        "SENDER_AUTH='authres'",
+    ),
+    (
+        (
+            "spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=example.test; dkim=pass header.d=example.test; "
+            "dmarc=pass action=none header.from=example.test"
+        ),
+        0,
+        "SENDER_AUTH='dkim'",
+        None,
+    ),
+    (
+        "mx.example.test; dkim=fail header.d=example.test; dmarc=fail header.from=example.test",
+        1,
+        "SENDER_AUTH='dkim'",
+        "would be refused",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("header", "code", "in_file", "said"), LEARN_CASES, ids=["provider-id", "microsoft", "fails"])
-def test_learn_from_reply_reads_the_real_header(mail_stack: MailStack, tmp_path: Path, header: str, code: int,
-                                                in_file: str, said: str | None) -> None:
+def test_learn_from_reply_reads_the_real_header(
+    mail_stack: MailStack, tmp_path: Path, header: str, code: int, in_file: str, said: str | None
+) -> None:
     args = [*args_for(mail_stack, tmp_path), "--learn-from-reply", "--learn-timeout", "60"]
-    proc = subprocess.Popen([str(BIN / "taskping"), "init", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, env=env_for(mail_stack, tmp_path))
+    proc = subprocess.Popen(
+        [str(BIN / "taskping"), "init", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env_for(mail_stack, tmp_path),
+    )
     try:
         test_mail = mail_stack.wait_for_messages("me", 1, timeout=30)[0].raw
         mail_stack.deliver(_reply_to(mail_stack, test_mail, header), "taskping", from_=mail_stack.address("me"))

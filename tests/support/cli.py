@@ -56,11 +56,19 @@ def run_taskping(
 ) -> subprocess.CompletedProcess[Any]:
     """``taskping [--env-file ENV_FILE] ARGS`` with exactly ``env`` as its environment."""
     argv = [taskping_bin(), *(["--env-file", str(env_file)] if env_file is not None else []), *args]
-    return subprocess.run(argv, env=dict(env), cwd=cwd, input=input, capture_output=True, text=text,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        argv, env=dict(env), cwd=cwd, input=input, capture_output=True, text=text, timeout=timeout, check=False
+    )
 
 
-def start_relay_process(env_file: Path, env: Mapping[str, str], stderr: IO[bytes], *args: str) -> subprocess.Popen[bytes]:
+def start_relay_process(
+    env_file: Path, env: Mapping[str, str], stderr: IO[bytes], *args: str
+) -> subprocess.Popen[bytes]:
     """``taskping-relay --env-file ENV_FILE ARGS`` in its own session (so a test can signal it alone)."""
-    return subprocess.Popen([script("taskping-relay"), "--env-file", str(env_file), *args], env=dict(env),
-                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    return subprocess.Popen(
+        [script("taskping-relay"), "--env-file", str(env_file), *args],
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )

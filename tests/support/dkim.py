@@ -41,20 +41,29 @@ def make_key(directory: Path, selector: str, domain: str, bits: int = 2048) -> K
     directory.mkdir(parents=True, exist_ok=True)
     private = directory / f"{selector}.{domain}.pem"
     subprocess.run(["openssl", "genrsa", "-out", str(private), str(bits)], check=True, capture_output=True)
-    der = subprocess.run(["openssl", "rsa", "-in", str(private), "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True).stdout
+    der = subprocess.run(
+        ["openssl", "rsa", "-in", str(private), "-pubout", "-outform", "DER"], check=True, capture_output=True
+    ).stdout
     return Key(selector, domain, private.read_bytes(), base64.b64encode(der).decode())
 
 
 SIGNED = (b"from", b"to", b"subject", b"date", b"in-reply-to", b"references", b"mime-version", b"content-type")
 
 
-def sign(raw: bytes, key: Key, *, headers: tuple[bytes, ...] = SIGNED, length: bool = False,
-         domain: str | None = None) -> bytes:
+def sign(
+    raw: bytes, key: Key, *, headers: tuple[bytes, ...] = SIGNED, length: bool = False, domain: str | None = None
+) -> bytes:
     """``raw`` with a DKIM-Signature by ``key`` prepended (relaxed/relaxed; Message-ID not signed,
     as several providers do: it is what a replay changes)."""
-    signature = dkim.sign(raw, key.selector.encode(), (domain or key.domain).encode(), key.private_pem,
-                          include_headers=list(headers), canonicalize=(b"relaxed", b"relaxed"), length=length)
+    signature = dkim.sign(
+        raw,
+        key.selector.encode(),
+        (domain or key.domain).encode(),
+        key.private_pem,
+        include_headers=list(headers),
+        canonicalize=(b"relaxed", b"relaxed"),
+        length=length,
+    )
     return signature + raw
 
 
@@ -116,8 +125,9 @@ class DnsServer:
             if question is None or text is None:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif question.rdtype == dns.rdatatype.TXT:
-                chunks = [text[i:i + 255] for i in range(0, len(text), 255)]
+                chunks = [text[i : i + 255] for i in range(0, len(text), 255)]
                 value = " ".join('"' + c + '"' for c in chunks)
-                response.answer.append(dns.rrset.from_text(question.name, 60, dns.rdataclass.IN,
-                                                           dns.rdatatype.TXT, value))
+                response.answer.append(
+                    dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, value)
+                )
             self.sock.sendto(response.to_wire(), peer)

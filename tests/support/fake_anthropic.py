@@ -137,7 +137,12 @@ def _message_envelope(model: str, content: list[dict[str, Any]], stop_reason: st
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        "usage": {
+            "input_tokens": 12,
+            "output_tokens": 1,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
     }
 
 
@@ -166,7 +171,11 @@ def stream_events(model: str, reply: Reply) -> tuple[bytes, bytes]:
             if block["text"]:
                 rest += _sse(
                     "content_block_delta",
-                    {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": block["text"]}},
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "text_delta", "text": block["text"]},
+                    },
                 )
         else:
             start = dict(block, input={})
@@ -410,4 +419,6 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # claude gave up on the stream (e.g. interrupted); nothing to do
 
     def _not_found(self) -> None:
-        self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"fake: no {self.path}"}})
+        self._send_json(
+            404, {"type": "error", "error": {"type": "not_found_error", "message": f"fake: no {self.path}"}}
+        )

@@ -43,13 +43,20 @@ class Map:
 
 def map_settings(root: Path, host: str = HOST, **env: str) -> Settings:
     """TaskPing's settings for a session map at ``root``/taskping.db (SENDER_AUTH=none unless ``env`` says)."""
-    return load_settings(environ={
-        "SESSION_MAP_PATH": str(root / "taskping.db"),
-        "EMAIL_FROM": "taskping@example.test", "EMAIL_TO": ME, "ALLOWED_SENDERS": ME,
-        "SENDER_AUTH": "none", "TASKPING_HOST_ID": host,
-        "IMAP_HOST": "127.0.0.1", "IMAP_USER": "taskping", "SMTP_HOST": "127.0.0.1",
-        **env,
-    })
+    return load_settings(
+        environ={
+            "SESSION_MAP_PATH": str(root / "taskping.db"),
+            "EMAIL_FROM": "taskping@example.test",
+            "EMAIL_TO": ME,
+            "ALLOWED_SENDERS": ME,
+            "SENDER_AUTH": "none",
+            "TASKPING_HOST_ID": host,
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_USER": "taskping",
+            "SMTP_HOST": "127.0.0.1",
+            **env,
+        }
+    )
 
 
 @contextmanager
@@ -61,11 +68,27 @@ def in_process_map(root: Path, **env: str) -> Iterator[Map]:
     try:
         for i in range(2):
             token = new_token(HOST)
-            s = sessions.create(conn, token=token, name=f"canon-{i}", kind="tmux", target_socket="/nonexistent/sock",
-                                target_pane=f"%{i}", ttl=86400, state="idle")
+            s = sessions.create(
+                conn,
+                token=token,
+                name=f"canon-{i}",
+                kind="tmux",
+                target_socket="/nonexistent/sock",
+                target_pane=f"%{i}",
+                ttl=86400,
+                state="idle",
+            )
             mid = f"<note-{i}@example.test>"
-            notifications.queue(conn, session_id=s.id, message_id=mid, kind="stop", body_text="Finished.",
-                                to_addr=ME, raw=b"Subject: x\r\n\r\nFinished.", ttl=86400)
+            notifications.queue(
+                conn,
+                session_id=s.id,
+                message_id=mid,
+                kind="stop",
+                body_text="Finished.",
+                to_addr=ME,
+                raw=b"Subject: x\r\n\r\nFinished.",
+                ttl=86400,
+            )
             tokens.append(token)
             notes.append(mid)
         yield Map(settings, Pipeline(settings, conn, NoTerminal()), conn, tokens, notes)  # type: ignore[arg-type]
@@ -73,8 +96,13 @@ def in_process_map(root: Path, **env: str) -> Iterator[Map]:
         conn.close()
 
 
-def reply_to(m: Map, session: int, body: bytes = b"run the tests", mid: bytes = b"<reply-1@example.test>",
-             sender: bytes = b"Me <me@example.test>") -> bytes:
+def reply_to(
+    m: Map,
+    session: int,
+    body: bytes = b"run the tests",
+    mid: bytes = b"<reply-1@example.test>",
+    sender: bytes = b"Me <me@example.test>",
+) -> bytes:
     """A well-formed reply (CRLF, one of each header) to session ``session``'s notification."""
     return (
         b"From: " + sender + b"\r\nTo: taskping@example.test\r\n"

@@ -64,24 +64,27 @@ class _Refusing:
     def __init__(self, owner: BrokenSMTP) -> None:
         self.owner = owner
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
         if session.ssl is not None and "STARTTLS" not in self.owner.commands:
             self.owner.commands.append("STARTTLS")  # aiosmtpd has no STARTTLS hook: the EHLO after it shows it
         self.owner.commands.append(f"EHLO {hostname}")
         session.host_name = hostname
         return responses
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         self.owner.commands.append(f"MAIL FROM:<{address}>")
         if self.owner.mode == "451-mail":
             return "451 4.3.0 Mail server temporarily rejected message"
         envelope.mail_from = address
         return "250 2.1.0 OK"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         self.owner.commands.append(f"RCPT TO:<{address}>")
         if self.owner.mode == "550-rcpt":
             return "550 5.1.1 No such user here"
@@ -92,8 +95,9 @@ class _Refusing:
         self.owner.commands.append("DATA")
         return "451 4.3.0 Temporary failure after data" if self.owner.mode == "451-data" else "250 2.0.0 OK"
 
-    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                     auth_data: object) -> AuthResult:
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
         self.owner.commands.append(f"AUTH {mechanism}")
         # handled=False: aiosmtpd itself answers a failure with 535 5.7.8
         return AuthResult(success=self.owner.mode != "535-auth", handled=False)
@@ -168,9 +172,16 @@ class BrokenSMTP:
         if self.mode in ("421-connect", "drop", "silent"):
             protocol = _NoSMTP(self.mode)
         else:
-            protocol = SMTP(self._handler, hostname="broken.example.test", ident="test server",
-                            tls_context=self.tls.server_context() if self.tls else None, require_starttls=False,
-                            auth_required=False, auth_require_tls=False, authenticator=self._handler.authenticate)
+            protocol = SMTP(
+                self._handler,
+                hostname="broken.example.test",
+                ident="test server",
+                tls_context=self.tls.server_context() if self.tls else None,
+                require_starttls=False,
+                auth_required=False,
+                auth_require_tls=False,
+                authenticator=self._handler.authenticate,
+            )
         self._protocols.append(protocol)
         return protocol
 
@@ -180,7 +191,9 @@ class BrokenSMTP:
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="broken-smtp", daemon=True)
         self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(loop.create_server(self._protocol, self.host, 0), loop).result(10)
+        self._server = asyncio.run_coroutine_threadsafe(loop.create_server(self._protocol, self.host, 0), loop).result(
+            10
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -193,8 +206,9 @@ class BrokenSMTP:
         # a generator: the transports are read on the loop's thread, when cut_and_close runs
         transports = (t for p in self._protocols if (t := getattr(p, "transport", None)) is not None)
         try:
-            asyncio.run_coroutine_threadsafe(cut_and_close([self._server] if self._server else [], transports),
-                                             loop).result(10)
+            asyncio.run_coroutine_threadsafe(
+                cut_and_close([self._server] if self._server else [], transports), loop
+            ).result(10)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)

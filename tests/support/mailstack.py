@@ -139,9 +139,7 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
 def _run(argv: Sequence[str], *, timeout: float = 30.0, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
-        raise MailStackError(
-            f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}"
-        )
+        raise MailStackError(f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
     return proc
 
 
@@ -176,9 +174,7 @@ def make_tls(directory: Path, hosts: Iterable[str] = ("localhost", LOOPBACK, "::
     ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
     key, csr, crt = directory / "server.key", directory / "server.csr", directory / "server.crt"
     ext = directory / "server.ext"
-    sans = ",".join(
-        (f"IP:{h}" if _is_ip(h) else f"DNS:{h}") for h in hosts
-    )
+    sans = ",".join((f"IP:{h}" if _is_ip(h) else f"DNS:{h}") for h in hosts)
     ext.write_text(
         "basicConstraints=critical,CA:FALSE\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
@@ -188,13 +184,47 @@ def make_tls(directory: Path, hosts: Iterable[str] = ("localhost", LOOPBACK, "::
         "authorityKeyIdentifier=keyid\n"
     )
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _run([openssl, "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca_crt), "-days", "3",
-          "-subj", "/CN=TaskPing Test CA",
-          "-addext", "basicConstraints=critical,CA:TRUE",
-          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    _run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca_crt),
+            "-days",
+            "3",
+            "-subj",
+            "/CN=TaskPing Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]
+    )
     _run([openssl, "req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost"])
-    _run([openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
-          "-CAcreateserial", "-out", str(crt), "-days", "3", "-extfile", str(ext)])
+    _run(
+        [
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_crt),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(crt),
+            "-days",
+            "3",
+            "-extfile",
+            str(ext),
+        ]
+    )
     for path in (ca_crt, crt):
         path.chmod(0o644)
     key.chmod(0o600)
@@ -275,7 +305,7 @@ def _pgrp_members(pgid: int) -> list[int]:
         except OSError:
             continue
         # pid (comm) state ppid pgrp ... ; comm may contain spaces/parens
-        rest = stat[stat.rfind(")") + 2:].split()
+        rest = stat[stat.rfind(")") + 2 :].split()
         if len(rest) >= 3 and int(rest[2]) == pgid and rest[0] != "Z":
             members.append(int(entry.name))
     return members
@@ -299,8 +329,14 @@ class _Router:
         login = session.auth_data if session.authenticated else None
         tls = bool(getattr(session, "ssl", None)) or self.port == self.stack.smtps_port
         self.stack.submissions.append(
-            Submission(self.port, login if isinstance(login, str) else None,
-                       envelope.mail_from, list(envelope.rcpt_tos), raw, tls)
+            Submission(
+                self.port,
+                login if isinstance(login, str) else None,
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                raw,
+                tls,
+            )
         )
         try:
             await loop.run_in_executor(None, self.stack._route, envelope.mail_from, list(envelope.rcpt_tos), raw)
@@ -681,7 +717,8 @@ class MailStack:
                 f"first_valid_uid = {os.geteuid()}\nfirst_valid_gid = {os.getegid()}\n"
             )
             chroots = "".join(
-                f"service {svc} {{\n  chroot =\n}}\n" for svc in ("anvil", "imap-login", "pop3-login", "submission-login")
+                f"service {svc} {{\n  chroot =\n}}\n"
+                for svc in ("anvil", "imap-login", "pop3-login", "submission-login")
             )
         dh = ""  # no ssl_dh: checking a 4096-bit DH file costs imap-login seconds of CPU
         config = f"""# written by tests/support/mailstack.py
@@ -937,7 +974,9 @@ service lmtp {{
     def imap(self, user: str, *, tls: bool = True, timeout: float = 10.0) -> IMAPClient:
         """A logged-in IMAPClient for ``user`` (implicit TLS; ``tls=False``: plain + STARTTLS)."""
         if tls:
-            client = IMAPClient(self.host, self.imaps_port, ssl=True, ssl_context=self.client_context(), timeout=timeout)
+            client = IMAPClient(
+                self.host, self.imaps_port, ssl=True, ssl_context=self.client_context(), timeout=timeout
+            )
         else:
             client = IMAPClient(self.host, self.imap_port, ssl=False, timeout=timeout)
             client.starttls(self.client_context())
@@ -1009,7 +1048,9 @@ service lmtp {{
         if proc.returncode == 68 and "no users kicked" in (proc.stdout + proc.stderr):
             return False
         if proc.returncode != 0:
-            raise MailStackError(f"doveadm kick {user} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
+            raise MailStackError(
+                f"doveadm kick {user} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}"
+            )
         return True
 
     def set_uidvalidity(self, user: str, folder: str, n: int) -> None:

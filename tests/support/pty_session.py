@@ -156,7 +156,9 @@ class PtySession:
         reading = self.reading()
         while reading.state not in states:
             if time.monotonic() > deadline:
-                raise AssertionError(f"screen never reached {states}; last {reading.state}:\n" + "\n".join(self.lines()))
+                raise AssertionError(
+                    f"screen never reached {states}; last {reading.state}:\n" + "\n".join(self.lines())
+                )
             time.sleep(0.05)
             reading = self.reading()
         return reading

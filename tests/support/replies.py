@@ -14,8 +14,9 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 
-def reply_part(text: str, *, html: str | None = None, cte: str | None = None,
-               into: EmailMessage | None = None) -> EmailMessage:
+def reply_part(
+    text: str, *, html: str | None = None, cte: str | None = None, into: EmailMessage | None = None
+) -> EmailMessage:
     """The MIME body of a reply (its Content-* headers included), set on ``into`` (whose headers
     stay first) or on a new message."""
     part = into if into is not None else EmailMessage()
@@ -28,11 +29,17 @@ def reply_part(text: str, *, html: str | None = None, cte: str | None = None,
     return part
 
 
-def reply_head(*, from_: str, to: str, subject: str, message_id: str, in_reply_to: str | None = None,
-               extra: Iterable[str] = ()) -> bytes:
+def reply_head(
+    *, from_: str, to: str, subject: str, message_id: str, in_reply_to: str | None = None, extra: Iterable[str] = ()
+) -> bytes:
     """From, To, Subject, Date, Message-ID, threading (when ``in_reply_to``) and ``extra`` lines, CRLF-ended."""
-    lines = [f"From: {from_}", f"To: {to}", f"Subject: {subject}", f"Date: {formatdate(time.time())}",
-             f"Message-ID: {message_id}"]
+    lines = [
+        f"From: {from_}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        f"Date: {formatdate(time.time())}",
+        f"Message-ID: {message_id}",
+    ]
     if in_reply_to is not None:
         lines += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
     lines += list(extra)

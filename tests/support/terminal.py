@@ -68,8 +68,9 @@ def screen(socket: str, pane: str) -> list[str]:
 
 def scrollback(socket: str, pane: str) -> str:
     """The whole history of ``pane``, wrapped lines joined."""
-    out = subprocess.run(["tmux", "-S", socket, "capture-pane", "-p", "-J", "-S", "-", "-t", pane],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["tmux", "-S", socket, "capture-pane", "-p", "-J", "-S", "-", "-t", pane], capture_output=True, text=True
+    )
     return out.stdout
 
 

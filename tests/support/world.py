@@ -84,8 +84,17 @@ class World:
         return str(Path(claude_binary_or_skip()).parent)
 
     def spawn(self, name: str) -> sessions.Session:
-        self.taskping("spawn", "--tmux-socket", self.socket, "--cwd", str(self.home.project_dir), "--name", name,
-                      "--", claude_binary_or_skip())
+        self.taskping(
+            "spawn",
+            "--tmux-socket",
+            self.socket,
+            "--cwd",
+            str(self.home.project_dir),
+            "--name",
+            name,
+            "--",
+            claude_binary_or_skip(),
+        )
         session = self.session(f"taskping-{name}")
         self.wait_screen(session, ScreenState.READY)
         return session
@@ -152,7 +161,7 @@ class World:
             msgs = self.stack.wait_for_messages("me", self.seen_mail + n, timeout=timeout)
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\n{self.diagnostics()}") from None
-        fresh = [m.raw for m in msgs[self.seen_mail:self.seen_mail + n]]
+        fresh = [m.raw for m in msgs[self.seen_mail : self.seen_mail + n]]
         self.seen_mail += n
         return fresh
 
@@ -214,9 +223,11 @@ class World:
             manual = self.taskping("send-outbox", "--max-seconds", "2", check=False)
         except Exception as exc:  # noqa: BLE001 - a diagnostic for a failure already under way
             manual = repr(exc)
-        return (f"manual send-outbox: {manual}\nenv file: {self.env_file.read_text()}\n"
-                f"outbox: {[tuple(r) for r in rows]}\nsessions: {[tuple(r) for r in sess]}\n"
-                f"taskping.log: {log.read_text()[-3000:] if log.exists() else '-'}\nrelay: {self.relay_log()}")
+        return (
+            f"manual send-outbox: {manual}\nenv file: {self.env_file.read_text()}\n"
+            f"outbox: {[tuple(r) for r in rows]}\nsessions: {[tuple(r) for r in sess]}\n"
+            f"taskping.log: {log.read_text()[-3000:] if log.exists() else '-'}\nrelay: {self.relay_log()}"
+        )
 
     def stop(self) -> None:
         """Kill what this world started (its relays and a detached send-outbox), nothing else."""
@@ -258,8 +269,9 @@ def quoted(note: Notification) -> str:
     return "\n".join("> " + line for line in text.splitlines())
 
 
-def open_world(stack: MailStack, api: FakeAnthropic, home: ClaudeHome, server: libtmux.Server, root: Path,
-               **env_overrides: str) -> World:
+def open_world(
+    stack: MailStack, api: FakeAnthropic, home: ClaudeHome, server: libtmux.Server, root: Path, **env_overrides: str
+) -> World:
     """A world on a started stack, API, HOME and tmux server: env file written under ``root``,
     the tmux server started, hooks installed. The caller stops it (:meth:`World.stop`)."""
     claude_binary_or_skip()
@@ -273,15 +285,20 @@ def open_world(stack: MailStack, api: FakeAnthropic, home: ClaudeHome, server: l
 
 
 @contextmanager
-def shared_world(root: Path, *, reply_for: Callable[[str], Reply] = fixed_reply, **env_overrides: str) -> Iterator[World]:
+def shared_world(
+    root: Path, *, reply_for: Callable[[str], Reply] = fixed_reply, **env_overrides: str
+) -> Iterator[World]:
     """A world of its own for a module-scoped fixture (suites that send everything once, then
     read): its own mail stack, fake API, HOME under ``root`` and tmux server, all stopped on exit."""
     claude_binary_or_skip()
     terminal.tmux_or_skip()
     prereqs.require("dovecot")
     prereqs.require("openssl")
-    with (MailStack(default_users()) as stack, FakeAnthropic(reply_for=reply_for) as api,
-          terminal.private_tmux_server() as server):
+    with (
+        MailStack(default_users()) as stack,
+        FakeAnthropic(reply_for=reply_for) as api,
+        terminal.private_tmux_server() as server,
+    ):
         home = make_claude_home(root / "claude", api.base_url)
         world = open_world(stack, api, home, server, root, **env_overrides)
         try:
@@ -295,8 +312,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def world(request: pytest.FixtureRequest, mail_stack: MailStack, fake_api: FakeAnthropic, claude_home: ClaudeHome,
-          tmux_server: libtmux.Server, tmp_path: Path) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest,
+    mail_stack: MailStack,
+    fake_api: FakeAnthropic,
+    claude_home: ClaudeHome,
+    tmux_server: libtmux.Server,
+    tmp_path: Path,
+) -> Iterator[World]:
     """The whole world for one test; ``@pytest.mark.world_env(KEY="value")`` overrides TaskPing keys."""
     overrides: dict[str, str] = {}
     for mark in reversed(list(request.node.iter_markers("world_env"))):  # the closest mark wins
