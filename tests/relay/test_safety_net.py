@@ -163,7 +163,7 @@ def test_a_newer_schema_is_one_line_and_exit_2(tmp_path: Path) -> None:
     last = out.stderr.splitlines()[-1]  # (after the "config: FILE" line every command prints)
     assert last.startswith("sessions: the session map") and str(db) in last and "v99" in last, out.stderr
     assert "upgrade TaskPing" in last
-    from taskping.cli.relay_cmd import explain
+    from taskping.relay.exit_status import explain
 
     line, code = explain(caught.value, None, debug=False)
     assert code == 2 and str(db) in line

@@ -16,6 +16,7 @@ import pytest
 from taskping.session_map import connect, ledger, sessions
 from taskping.tokens import host_part
 from tests.security.attacks import ATTACKS, Ctx
+from tests.security.disagreement_world import bench  # noqa: F401 - test_disagreement's module-scoped fixture
 from tests.support.dkim import DnsServer, make_key
 from tests.support.world import HOST_ID, World, shared_world
 
