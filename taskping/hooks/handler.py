@@ -203,36 +203,46 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
                 )
         if notice.kind == "stop":  # read here: a Stop that is not mailed does not read the transcript for it
             notice = notice._replace(summary=_turn_summary(hook, session))
-        # Only for mail: UserPromptSubmit (in front of every prompt) and the other events import
-        # none of this (notifications/outbox rows, the relay heartbeat's socket, the MIME writer).
-        from taskping.hooks import compose
-        from taskping.session_map import daemons, notifications
-
-        mail = compose.compose(
-            notice,
-            session,
-            email_from=settings.email_from,
-            email_to=settings.email_to,
-            reply_window_until=max(session.expires_at, time.time() + settings.token_ttl),
-            state=session.state,
-        )
-        notifications.queue(
-            conn,
-            session_id=session.id,
-            message_id=mail.message_id,
-            kind=notice.kind,
-            body_text=mail.text,
-            to_addr=mail.to_addr,
-            raw=mail.raw,
-            ttl=settings.token_ttl,
-            turn=session.turn,
-        )
-        started = False
-        if not daemons.alive(conn, "relay"):
-            started = start_detached_sender(settings)
+        _message_id, started = mail_notice(conn, settings, session, notice, turn=session.turn)
         return HookOutcome(session=sessions.get(conn, session.id), queued=notice.kind, sender_started=started)
     finally:
         conn.close()
+
+
+def mail_notice(
+    conn: sqlite3.Connection, settings: Settings, session: Session, notice: notices.Notice, *, turn: int | None = None
+) -> tuple[str, bool]:
+    """Compose ``notice`` for ``session``, queue it in the session's thread, and start a sender
+    when no relay runs. Returns (its Message-ID, whether a sender was started). The callers
+    have checked EMAIL_TO and EMAIL_FROM (each says so its own way)."""
+    if not settings.email_to or not settings.email_from:
+        raise ValueError("EMAIL_TO and EMAIL_FROM must be set to mail a notice")
+    # Only for mail: UserPromptSubmit (in front of every prompt) and the other events import
+    # none of this (notifications/outbox rows, the relay heartbeat's socket, the MIME writer).
+    from taskping.hooks import compose
+    from taskping.session_map import daemons, notifications
+
+    mail = compose.compose(
+        notice,
+        session,
+        email_from=settings.email_from,
+        email_to=settings.email_to,
+        reply_window_until=max(session.expires_at, time.time() + settings.token_ttl),
+        state=session.state,
+    )
+    notifications.queue(
+        conn,
+        session_id=session.id,
+        message_id=mail.message_id,
+        kind=notice.kind,
+        body_text=mail.text,
+        to_addr=mail.to_addr,
+        raw=mail.raw,
+        ttl=settings.token_ttl,
+        turn=turn,
+    )
+    started = False if daemons.alive(conn, "relay") else start_detached_sender(settings)
+    return mail.message_id, started
 
 
 def _notice_for(hook: HookInput, session: Session) -> tuple[notices.Notice | None, str | None]:

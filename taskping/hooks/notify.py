@@ -13,15 +13,14 @@ extract, guard) and is typed into the session's pane like a reply to Claude.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from taskping.config import Settings
 from taskping.hooks import compose
-from taskping.hooks.handler import start_detached_sender
+from taskping.hooks.handler import mail_notice
 from taskping.hooks.payload import HookEnv
-from taskping.session_map import connect, daemons, notifications, sessions
+from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import Session
 
 #: The most a notification body carries (a piped log is cut to its last lines before this).
@@ -87,25 +86,7 @@ def notify(
     try:
         session = find_session(settings, conn, session_name, environ)
         notice = compose.notify_notice(clip(message), title, plain=plain)
-        mail = compose.compose(
-            notice,
-            session,
-            email_from=settings.email_from,
-            email_to=settings.email_to,
-            reply_window_until=max(session.expires_at, time.time() + settings.token_ttl),
-            state=session.state,
-        )
-        notifications.queue(
-            conn,
-            session_id=session.id,
-            message_id=mail.message_id,
-            kind=notice.kind,
-            body_text=mail.text,
-            to_addr=mail.to_addr,
-            raw=mail.raw,
-            ttl=settings.token_ttl,
-        )
-        started = False if daemons.alive(conn, "relay") else start_detached_sender(settings)
-        return Queued(session=session, message_id=mail.message_id, sender_started=started)
+        message_id, started = mail_notice(conn, settings, session, notice)
+        return Queued(session=session, message_id=message_id, sender_started=started)
     finally:
         conn.close()
