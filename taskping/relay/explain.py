@@ -91,6 +91,12 @@ class _NoTerminal:
     def discard(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never types")
 
+    def press_escape(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never types")
+
+    def read_lines(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never reads a terminal")
+
     def screen_state(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
 
