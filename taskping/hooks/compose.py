@@ -60,6 +60,7 @@ REPLY_COMMANDS: tuple[FooterCommand, ...] = (
     FooterCommand("#status", "every session on this machine"),
     FooterCommand("#screen [N]", "the last N lines of this terminal"),
     FooterCommand("#esc", "press Escape (stops the turn)"),
+    FooterCommand("#close", "end this session"),
     FooterCommand("#help", "the commands"),
 )
 #: The preview's length; with its padding the marker line stays within the extractor's 400 characters.

@@ -1,5 +1,5 @@
 """Commands in a reply: a reply whose new text is exactly one line ``#help``, ``#status``,
-``#screen [N]`` or ``#esc`` (case-insensitive, surrounding whitespace ignored).
+``#screen [N]``, ``#esc`` or ``#close`` (case-insensitive, surrounding whitespace ignored).
 
 The ``#`` keeps a command from ever being taken for a prompt or one of Claude's
 ``/`` slash commands: any other text (a second line, an unknown ``#word``, a
@@ -22,6 +22,7 @@ class Name(StrEnum):
     STATUS = "status"
     SCREEN = "screen"
     ESC = "esc"
+    CLOSE = "close"
 
 
 SCREEN_DEFAULT = 40
@@ -33,9 +34,10 @@ HELP: tuple[tuple[str, str], ...] = (
     ("#status", "every session on this machine: name, project, state, last event, age"),
     ("#screen [N]", f"the last N lines of this session's terminal (default {SCREEN_DEFAULT}, max {SCREEN_MAX})"),
     ("#esc", "press Escape in this session (stops the current turn)"),
+    ("#close", "end this session (types /exit; Claude must be idle)"),
 )
 
-_COMMAND = re.compile(r"#(help|status|esc|screen)(?:[ \t]+(\d{1,6}))?", re.IGNORECASE)
+_COMMAND = re.compile(r"#(help|status|esc|close|screen)(?:[ \t]+(\d{1,6}))?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,26 @@ class Pipeline:
                 )
             pre = plain_lines(rows, reply_command.lines)
             lines = [f"The last {len(pre)} line(s) of session {session.name}'s terminal:"]
+        elif name == Name.CLOSE:
+            result = self.injector.inject(_target(session), "/exit")
+            if result.outcome == InjectionOutcome.TARGET_GONE:  # claude exited on Enter and took its pane along
+                sessions.end(self.conn, session.id, reason="closed by #close")
+            elif not result.delivered:
+                why = (
+                    "Claude is working (send #esc first)" if result.outcome == InjectionOutcome.BUSY else result.detail
+                )
+                reason = f"could not close session {session.name}: {why or result.outcome.value}"
+                return self._refuse(
+                    mail,
+                    position,
+                    entry,
+                    Refusal(Step.COMMAND, Code.COMMAND_FAILED, reason),
+                    tell=sender,
+                    session=session,
+                )
+            lines = [f"Typed /exit into session {session.name}: Claude Code exits and the session ends."]
+            if result.outcome == InjectionOutcome.TARGET_GONE:
+                lines = [f"Closed session {session.name}: its terminal is gone."]
         else:
             if not self.injector.press_escape(_target(session)):
                 reason = f"could not press Escape in session {session.name}: its terminal is gone or not answering"

@@ -97,6 +97,7 @@ class Code(StrEnum):
     COMMAND_STATUS = "command-status"
     COMMAND_SCREEN = "command-screen"
     COMMAND_ESC = "command-esc"
+    COMMAND_CLOSE = "command-close"
     COMMAND_FAILED = "command-failed"  # the session's terminal could not be read or sent the key
     # guard
     COMMAND_TOO_LARGE = "command-too-large"

@@ -4,6 +4,7 @@ thread and recorded as ``answered``, and are never typed into claude."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -13,6 +14,7 @@ import pytest
 
 from taskping.injectors import ScreenState
 from taskping.relay.commands import plain_lines
+from taskping.session_map import connect, sessions
 from tests.support.world import World
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
@@ -29,6 +31,13 @@ def answer_to(world: World, reply_id: str, timeout: float = 20) -> EmailMessage:
                 return msg
         time.sleep(0.1)
     raise AssertionError(f"no answer to {reply_id}; ledger {world.ledger()}\n{world.diagnostics()}")
+
+
+def panes(world: World) -> list[str]:
+    out = subprocess.run(
+        ["tmux", "-S", world.socket, "list-panes", "-a", "-F", "#{pane_id}"], capture_output=True, text=True
+    )
+    return out.stdout.split()
 
 
 def parts(msg: EmailMessage) -> tuple[str, str]:
@@ -80,3 +89,26 @@ def test_status_screen_and_esc_are_answered_in_the_thread_and_never_typed(world:
         ("answered", "command-esc", s.id),
     ]
     assert not [p for p in world.api.prompts if "#" in p]
+
+
+def test_close_ends_the_session(world: World) -> None:
+    s = world.spawn("closing")
+    note = world.notification_for(s, "first task")
+    world.start_relay()
+    mid = world.reply(note, "#close")
+    text, _ = parts(answer_to(world, mid))
+    assert "Typed /exit" in text or "Closed session" in text
+    deadline = time.monotonic() + 20
+    while s.target_pane in panes(world):  # claude exited, and its tmux session with it
+        assert time.monotonic() < deadline, f"pane still there: {world.screen(s)}"
+        time.sleep(0.1)
+    (row,) = [r for r in world.wait_ledger(1) if r.final]
+    assert (row.status, row.code) == ("answered", "command-close")
+    conn = connect(world.env["SESSION_MAP_PATH"])
+    try:
+        while (ended := sessions.get(conn, s.id)) is not None and ended.live:
+            assert time.monotonic() < deadline, f"session {s.name} not ended"
+            time.sleep(0.1)
+    finally:
+        conn.close()
+    assert "/exit" not in world.api.prompts
