@@ -3,6 +3,8 @@ anything else is a prompt; and the text the answers are built from."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from taskping.hooks.compose import REPLY_COMMANDS
@@ -17,6 +19,10 @@ from taskping.relay.commands import (
     parse_command,
     plain_lines,
 )
+from taskping.relay.explain import explain, snapshot
+from taskping.session_map import ledger, notifications
+from taskping.session_map.vocabulary import Code, Status, Step
+from tests.support.inprocess import in_process_map, reply_to, said
 
 
 @pytest.mark.parametrize(
@@ -78,3 +84,26 @@ def test_help_names_every_command_and_the_footer_lists_them_all() -> None:
 @pytest.mark.parametrize(("seconds", "shown"), [(5, "5 s"), (125, "2 min"), (7300, "2 h"), (3 * 86400 + 5, "3 d")])
 def test_age(seconds: float, shown: str) -> None:
     assert age(seconds) == shown
+
+
+def test_status_through_the_pipeline_and_explain(tmp_path: Path) -> None:
+    """The real pipeline on a real session map (no terminal: #status reads none): answered, in the
+    ledger and the session's thread, counted for replay; ``explain`` says the same."""
+    with in_process_map(tmp_path) as m:
+        raw = reply_to(m, 0, body=b"#status", mid=b"<status-1@example.test>")
+        copy = snapshot(m.settings.session_map_path)
+        try:
+            told = explain(raw, m.settings, copy)
+        finally:
+            copy.close()
+        assert told.would_type is None and (told.steps[-1].step, told.steps[-1].code) == ("command", "command-status")
+
+        assert said(m.pipeline.plan(raw)) == (Status.ANSWERED, Step.COMMAND, Code.COMMAND_STATUS)
+        (row,) = ledger.entries(m.conn)
+        assert (row.status, row.code) == ("answered", "command-status")
+        answer = notifications.texts_for_session(m.conn, row.session_id or 0)[0]  # newest first
+        assert "canon-0" in answer and "canon-1" in answer and "idle" in answer
+
+        # the same command re-sent under a fresh Message-ID is a replay, refused
+        again = reply_to(m, 0, body=b"#status", mid=b"<status-2@example.test>")
+        assert said(m.pipeline.plan(again)) == (Status.REFUSED, Step.REPLAY, Code.REPLAY)
