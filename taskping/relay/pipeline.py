@@ -259,65 +259,38 @@ class Pipeline:
         reply_command: ReplyCommand,
         sender: str,
     ) -> Outcome:
-        """The command step: run a reply command and answer it (see :mod:`taskping.relay.commands`)."""
-        pre: list[str] | None = None
-        name = reply_command.name
+        """The command step: run a reply command and answer it (see :mod:`taskping.relay.commands`);
+        a terminal that cannot be read or sent the key is a refusal (``command-failed``)."""
+        target, name, pre = _target(session), reply_command.name, None
+        failed: str | None = None
         if name == Name.HELP:
             lines = help_lines()
         elif name == Name.STATUS:
             lines = status_lines(sessions.all_sessions(self.conn), time.time())
         elif name == Name.SCREEN:
-            rows = self.injector.read_lines(_target(session), reply_command.lines)
-            if rows is None:
-                reason = f"could not read the terminal of session {session.name}"
-                return self._refuse(
-                    mail,
-                    position,
-                    entry,
-                    Refusal(Step.COMMAND, Code.COMMAND_FAILED, reason),
-                    tell=sender,
-                    session=session,
-                )
-            pre = plain_lines(rows, reply_command.lines)
+            rows = self.injector.read_lines(target, reply_command.lines)
+            pre = plain_lines(rows or [], reply_command.lines)
             lines = [f"The last {len(pre)} line(s) of session {session.name}'s terminal:"]
+            failed = None if rows is not None else f"could not read the terminal of session {session.name}"
         elif name == Name.CLOSE:
-            result = self.injector.inject(_target(session), "/exit")
+            result = self.injector.inject(target, "/exit")  # guarded like any reply: only into an idle claude
+            lines = [f"Typed /exit into session {session.name}: Claude Code exits and the session ends."]
             if result.outcome == InjectionOutcome.TARGET_GONE:  # claude exited on Enter and took its pane along
                 sessions.end(self.conn, session.id, reason="closed by #close")
+            elif result.outcome == InjectionOutcome.BUSY:
+                failed = f"could not close session {session.name}: Claude is working (send #esc first)"
             elif not result.delivered:
-                why = (
-                    "Claude is working (send #esc first)" if result.outcome == InjectionOutcome.BUSY else result.detail
-                )
-                reason = f"could not close session {session.name}: {why or result.outcome.value}"
-                return self._refuse(
-                    mail,
-                    position,
-                    entry,
-                    Refusal(Step.COMMAND, Code.COMMAND_FAILED, reason),
-                    tell=sender,
-                    session=session,
-                )
-            lines = [f"Typed /exit into session {session.name}: Claude Code exits and the session ends."]
-            if result.outcome == InjectionOutcome.TARGET_GONE:
-                lines = [f"Closed session {session.name}: its terminal is gone."]
+                failed = f"could not close session {session.name}: {result.detail or result.outcome.value}"
         else:
-            if not self.injector.press_escape(_target(session)):
-                reason = f"could not press Escape in session {session.name}: its terminal is gone or not answering"
-                return self._refuse(
-                    mail,
-                    position,
-                    entry,
-                    Refusal(Step.COMMAND, Code.COMMAND_FAILED, reason),
-                    tell=sender,
-                    session=session,
-                )
             lines = [f"Pressed Escape in session {session.name}: Claude stops its current turn, if it had one."]
+            if not self.injector.press_escape(target):
+                failed = f"could not press Escape in session {session.name}: its terminal is gone or not answering"
+        if failed is not None:
+            refusal = Refusal(Step.COMMAND, Code.COMMAND_FAILED, failed)
+            return self._refuse(mail, position, entry, refusal, tell=sender, session=session)
+        code = Code(f"command-{name}")
         outcome = Outcome(
-            Status.ANSWERED,
-            f"answered {reply_command.describe()}",
-            session.name,
-            step=Step.COMMAND,
-            code=Code(f"command-{name}"),
+            Status.ANSWERED, f"answered {reply_command.describe()}", session.name, None, Step.COMMAND, code
         )
         return self._end(mail, position, entry, outcome, session, tell=sender, answer=(lines, pre))
 
