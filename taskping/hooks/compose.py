@@ -54,8 +54,15 @@ __all__ = [
 QUICK_REPLIES: tuple[tuple[str, str], ...] = (("Continue", "continue"), ("Stop", "stop"))
 #: Kinds that invite a typed reply (a permission dialog is answered at the terminal).
 REPLYABLE = ("stop", "idle", "notify")
-#: Reply commands listed in the footer (none yet: issue 12's commands add theirs here).
-REPLY_COMMANDS: tuple[FooterCommand, ...] = ()
+#: Reply commands listed in the footer: a reply that is exactly one of these lines is run by the
+#: relay and answered in the thread, never typed (the relay's list: taskping.relay.commands.HELP).
+REPLY_COMMANDS: tuple[FooterCommand, ...] = (
+    FooterCommand("#status", "every session on this machine"),
+    FooterCommand("#screen [N]", "the last N lines of this terminal"),
+    FooterCommand("#esc", "press Escape (stops the turn)"),
+    FooterCommand("#close", "end this session"),
+    FooterCommand("#help", "the commands"),
+)
 #: The preview's length; with its padding the marker line stays within the extractor's 400 characters.
 PREHEADER_CHARS = 100
 

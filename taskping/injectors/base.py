@@ -70,6 +70,16 @@ class Injector(Protocol):
         holds nothing but a piece of ``text`` and no dialog is open. True when something was erased."""
         ...
 
+    def press_escape(self, target: Target) -> bool:
+        """Press Escape once (claude stops its current turn). False when the target is gone or the
+        key could not be sent. Never raises for terminal trouble."""
+        ...
+
+    def read_lines(self, target: Target, n: int) -> list[str] | None:
+        """The terminal's rows as plain text: the screen, plus up to ``n`` rows of scrollback
+        where the terminal keeps one. None when the target is gone or cannot be read."""
+        ...
+
     def inject(
         self,
         target: Target,

@@ -33,6 +33,14 @@ class InjectorByKind:
         injector = self._for(target)
         return injector is not None and injector.discard(target, text)
 
+    def press_escape(self, target: Target) -> bool:
+        injector = self._for(target)
+        return injector is not None and injector.press_escape(target)
+
+    def read_lines(self, target: Target, n: int) -> list[str] | None:
+        injector = self._for(target)
+        return None if injector is None else injector.read_lines(target, n)
+
     def inject(self, target: Target, text: str, *, submitted: Callable[[], bool] | None = None) -> InjectionResult:
         injector = self._for(target)
         if injector is None:

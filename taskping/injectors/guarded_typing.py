@@ -36,8 +36,14 @@ PROBE_TIMEOUT = 3.0  # only reached when the probe shows nothing; generous for a
 SHOW_TIMEOUT = 5.0  # typed text must be drawn in the box within this long (only waited out on failure)
 
 #: The only keys the rules press by name (tmux key names; a PTY sends their bytes).
-Key = Literal["Enter", "BSpace", "C-u", "C-k"]
-KEY_BYTES: dict[str, bytes] = {"Enter": b"\r", "BSpace": b"\x7f", "C-u": b"\x15", "C-k": b"\x0b"}
+Key = Literal["Enter", "BSpace", "C-u", "C-k", "Escape"]
+KEY_BYTES: dict[str, bytes] = {
+    "Enter": b"\r",
+    "BSpace": b"\x7f",
+    "C-u": b"\x15",
+    "C-k": b"\x0b",
+    "Escape": b"\x1b",  # only the ``#esc`` reply command presses it (stops claude's turn)
+}
 
 
 class Terminal(Protocol):

@@ -158,6 +158,28 @@ class PtyInjector:
         except Exception:  # noqa: BLE001 - terminal trouble (or Refused): nothing erased
             return False
 
+    def press_escape(self, target: Target) -> bool:
+        """Press Escape in the PTY (the ``#esc`` reply command), under the session's lock."""
+        remote = self._remote(target)
+        if remote is None:
+            return False
+        try:
+            with self._locked(target):
+                remote.press("Escape")
+            return True
+        except Exception:  # noqa: BLE001 - terminal trouble (or Refused): no key sent
+            return False
+
+    def read_lines(self, target: Target, n: int) -> list[str] | None:
+        """The PTY's screen (its host keeps no scrollback, so ``n`` beyond the screen gives the screen)."""
+        remote = self._remote(target)
+        if remote is None:
+            return None
+        try:
+            return remote.capture()
+        except ControlError:
+            return None
+
     # -- internals --------------------------------------------------------
     def _remote(self, target: Target, *, strict: bool = False) -> _Remote | None:
         if target.kind != "pty" or not target.socket:

@@ -111,8 +111,8 @@ class _Tmux:
             return None
         return fields[2] == "1", fields[3] == "1"
 
-    def capture(self, pane: str) -> list[str]:
-        return self.server.capture(pane)
+    def capture(self, pane: str, history: int = 0) -> list[str]:
+        return self.server.capture(pane, history=history)
 
     def paste(self, pane: str, text: str) -> None:
         name = f"taskping-{uuid.uuid4().hex}"
@@ -241,6 +241,28 @@ class TmuxInjector:
             return False
         except Exception:  # noqa: BLE001 - terminal trouble: nothing erased
             return False
+
+    def press_escape(self, target: Target) -> bool:
+        """Press Escape in the pane (the ``#esc`` reply command), under the pane's lock."""
+        if target.kind != "tmux" or not target.pane:
+            return False
+        try:
+            with self._locked(target):
+                tmux = self._tmux(target)
+                self._prepare_pane(tmux, target.pane)
+                _Pane(tmux, target.pane).press("Escape")
+            return True
+        except Exception:  # noqa: BLE001 - terminal trouble (or Refused): no key sent
+            return False
+
+    def read_lines(self, target: Target, n: int) -> list[str] | None:
+        """The pane's screen with up to ``n`` rows of its history above it (no escapes: ``capture-pane -p``)."""
+        if not self.exists(target):
+            return None
+        try:
+            return self._tmux(target).capture(target.pane, history=max(0, n))
+        except Exception:  # noqa: BLE001 - a capture that fails reads as "cannot be read"
+            return None
 
     # -- internals --------------------------------------------------------
     def _tmux(self, target: Target) -> _Tmux:

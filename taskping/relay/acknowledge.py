@@ -41,7 +41,10 @@ def queue_reply(
     *,
     kind: EmailKind,
     lines: list[str],
+    pre: list[str] | None = None,
 ) -> None:
+    """Queue an email in the session's thread: ``lines`` as paragraphs, then ``pre`` (terminal
+    rows) verbatim, in a monospace block in the HTML part."""
     assert settings.email_from
     text = "\n".join(lines) + "\n"
     html = (
@@ -49,6 +52,14 @@ def queue_reply(
         + "".join(f"<p style='margin:0 0 8px'>{htmllib.escape(line)}</p>" for line in lines)
         + "</div>"
     )
+    if pre is not None:
+        text += "\n" + "\n".join(pre) + "\n"
+        html += (
+            "<pre style='font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;"
+            "background:#f4f4f4;color:#111;padding:8px;overflow-x:auto;white-space:pre'>"
+            + htmllib.escape("\n".join(pre))
+            + "</pre>"
+        )
     in_reply_to = mail.message_id
     thread_root = session.thread_root if session else None
     msg = build(
@@ -128,3 +139,16 @@ def fate_unknown(
             "It will not be typed again. Check the session, and reply again if it is missing.",
         ],
     )
+
+
+def answered(
+    conn: sqlite3.Connection,
+    settings: Settings,
+    mail: InboundMail,
+    to_addr: str,
+    session: Session,
+    lines: list[str],
+    pre: list[str] | None = None,
+) -> None:
+    """The answer to a reply command (``#status``, ``#screen``...), in the session's thread."""
+    queue_reply(conn, settings, mail, to_addr, session, kind=EmailKind.ANSWER, lines=lines, pre=pre)

@@ -34,6 +34,7 @@ from typing import NoReturn
 from taskping.config import Settings
 from taskping.relay import dedupe
 from taskping.relay.canonical import MAX_HEADER_SECTION, scan
+from taskping.relay.commands import parse_command
 from taskping.relay.guard import guard
 from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.pipeline import Pipeline, extract_command
@@ -42,7 +43,7 @@ from taskping.session_map import ledger, waiting
 from taskping.session_map.db import SchemaTooNew, memory_copy
 from taskping.session_map.vocabulary import Code, Refusal, Status
 
-STEPS = ("parse", "screen", "dedupe", "authenticate", "route", "extract", "replay", "guard")
+STEPS = ("parse", "screen", "dedupe", "authenticate", "route", "extract", "replay", "command", "guard")
 
 
 class SnapshotError(Exception):
@@ -90,6 +91,12 @@ class _NoTerminal:
 
     def discard(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never types")
+
+    def press_escape(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never types")
+
+    def read_lines(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never reads a terminal")
 
     def screen_state(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
@@ -231,6 +238,16 @@ class _Run:
         if replay is not None:
             return self.refused(replay)
         self.say("replay", True, "not a replay of a reply already typed")
+
+        reply_command = parse_command(command.text)
+        if reply_command is not None:
+            self.say(
+                "command",
+                True,
+                f"{reply_command.describe()} is a reply command: run and answered in the thread, never typed",
+                Code(f"command-{reply_command.name}"),
+            )
+            return None
 
         guarded = guard(command.text, session, self.conn, s)
         if isinstance(guarded, Refusal):

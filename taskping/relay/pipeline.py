@@ -1,7 +1,7 @@
 """The reply pipeline, one message at a time, top to bottom:
 
 fetch → **parse → screen → dedupe → authenticate → route → extract → replay →
-guard → inject → acknowledge** (fetch and the IMAP flagging live in
+[command] → guard → inject → acknowledge** (fetch and the IMAP flagging live in
 :mod:`taskping.relay.fetch`; the header screen also runs there, before a body
 is downloaded, and again here on the whole message).
 
@@ -11,6 +11,10 @@ message is claimed, before authenticate: the same message delivered twice is
 handled once. **replay** (:mod:`taskping.relay.dedupe`) runs after extract,
 because its keys need the authenticated sender, the session and the text: a
 genuine reply re-sent under a fresh Message-ID is refused there.
+
+A reply whose new text is exactly one ``#command`` line (:mod:`taskping.relay.commands`)
+stops at the **command** step: it is run (read the terminal, press Escape...) and
+answered in the thread, recorded as ``answered``; it is never typed.
 
 Each step returns what it passes on, or a
 :class:`~taskping.session_map.vocabulary.Refusal` (step, stable code, reason).
@@ -49,6 +53,7 @@ from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
 from taskping.relay import acknowledge, audit, dedupe, dkim_verify
 from taskping.relay.authenticate import Authenticated, authenticate
+from taskping.relay.commands import Name, ReplyCommand, help_lines, parse_command, plain_lines, status_lines
 from taskping.relay.guard import guard
 from taskping.relay.parse import InboundMail, parse, parse_header, unparsed
 from taskping.relay.route import Routed, is_foreign, route
@@ -233,12 +238,61 @@ class Pipeline:
         if replay is not None:
             return self._refuse(mail, position, entry, replay, tell=sender, session=session)
 
+        self._step = Step.COMMAND
+        reply_command = parse_command(command.text)
+        if reply_command is not None:  # answered in the thread; never typed
+            return self._command(mail, position, entry, session, reply_command, sender)
+
         self._step = Step.GUARD
         guarded = guard(command.text, session, self.conn, s)
         if isinstance(guarded, Refusal):
             return self._refuse(mail, position, entry, guarded, tell=sender, session=session)
 
         return Planned(mail, entry, session, guarded, sender)
+
+    def _command(
+        self,
+        mail: InboundMail,
+        position: Position,
+        entry: LedgerEntry,
+        session: Session,
+        reply_command: ReplyCommand,
+        sender: str,
+    ) -> Outcome:
+        """The command step: run a reply command and answer it (see :mod:`taskping.relay.commands`);
+        a terminal that cannot be read or sent the key is a refusal (``command-failed``)."""
+        target, name, pre = _target(session), reply_command.name, None
+        failed: str | None = None
+        if name == Name.HELP:
+            lines = help_lines()
+        elif name == Name.STATUS:
+            lines = status_lines(sessions.all_sessions(self.conn), time.time())
+        elif name == Name.SCREEN:
+            rows = self.injector.read_lines(target, reply_command.lines)
+            pre = plain_lines(rows or [], reply_command.lines)
+            lines = [f"The last {len(pre)} line(s) of session {session.name}'s terminal:"]
+            failed = None if rows is not None else f"could not read the terminal of session {session.name}"
+        elif name == Name.CLOSE:
+            result = self.injector.inject(target, "/exit")  # guarded like any reply: only into an idle claude
+            lines = [f"Typed /exit into session {session.name}: Claude Code exits and the session ends."]
+            if result.outcome == InjectionOutcome.TARGET_GONE:  # claude exited on Enter and took its pane along
+                sessions.end(self.conn, session.id, reason="closed by #close")
+            elif result.outcome == InjectionOutcome.BUSY:
+                failed = f"could not close session {session.name}: Claude is working (send #esc first)"
+            elif not result.delivered:
+                failed = f"could not close session {session.name}: {result.detail or result.outcome.value}"
+        else:
+            lines = [f"Pressed Escape in session {session.name}: Claude stops its current turn, if it had one."]
+            if not self.injector.press_escape(target):
+                failed = f"could not press Escape in session {session.name}: its terminal is gone or not answering"
+        if failed is not None:
+            refusal = Refusal(Step.COMMAND, Code.COMMAND_FAILED, failed)
+            return self._refuse(mail, position, entry, refusal, tell=sender, session=session)
+        code = Code(f"command-{name}")
+        outcome = Outcome(
+            Status.ANSWERED, f"answered {reply_command.describe()}", session.name, None, Step.COMMAND, code
+        )
+        return self._end(mail, position, entry, outcome, session, tell=sender, answer=(lines, pre))
 
     def _seen_before(self, mail: InboundMail, position: Position, entry: LedgerEntry) -> Outcome | None:
         """The first half of dedupe: the message's row existed. None: it was never decided (a crash
@@ -564,6 +618,7 @@ class Pipeline:
         waited: float | None = None,
         preview: str | None = None,
         typed: str | None = None,
+        answer: tuple[list[str], list[str] | None] | None = None,
     ) -> Outcome:
         """Record ``outcome`` everywhere it belongs, in this order: the ledger row (``entry``; None
         when another write owns it: a duplicate keeps its first row, ``waiting`` is written with the
@@ -595,6 +650,8 @@ class Pipeline:
                 acknowledge.not_delivered(self.conn, self.settings, mail, tell, session, outcome.reason)
             elif outcome.status == Status.UNKNOWN:
                 acknowledge.fate_unknown(self.conn, self.settings, mail, tell, session)
+            elif outcome.status == Status.ANSWERED and session is not None and answer is not None:
+                acknowledge.answered(self.conn, self.settings, mail, tell, session, *answer)
         audit.write(
             self.settings.audit_path,
             message_id=mail.message_id,

@@ -23,6 +23,7 @@ class Status(StrEnum):
     ``received ─▶ injecting ─▶ delivered`` (or ``unknown`` after a crash mid-typing),
     ``received ─▶ waiting`` (typed later), ``refused`` (told why), ``dropped``
     (nothing sent back), ``foreign`` (another machine's reply, left untouched).
+    ``received ─▶ answered`` (a reply command, see :mod:`taskping.relay.commands`).
     ``duplicate`` is an outcome only: a message seen again keeps its first row.
     """
 
@@ -35,11 +36,15 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
     FOREIGN = "foreign"
     DUPLICATE = "duplicate"
+    ANSWERED = "answered"  # a reply command (``#status``...): run and answered in the thread, nothing typed
 
 
-FINAL: frozenset[Status] = frozenset({Status.DELIVERED, Status.REFUSED, Status.DROPPED, Status.UNKNOWN, Status.FOREIGN})
-# A reply that was (or will be) typed: what the replay check and the rate limit count.
-TYPED: tuple[Status, ...] = (Status.WAITING, Status.INJECTING, Status.DELIVERED, Status.UNKNOWN)
+FINAL: frozenset[Status] = frozenset(
+    {Status.DELIVERED, Status.REFUSED, Status.DROPPED, Status.UNKNOWN, Status.FOREIGN, Status.ANSWERED}
+)
+# A reply that was (or will be) typed, or a command that was run: what the replay check and the
+# rate limit count (a replayed ``#esc`` must not press Escape again).
+TYPED: tuple[Status, ...] = (Status.WAITING, Status.INJECTING, Status.DELIVERED, Status.UNKNOWN, Status.ANSWERED)
 
 
 class Step(StrEnum):
@@ -52,6 +57,7 @@ class Step(StrEnum):
     ROUTE = "route"
     EXTRACT = "extract"
     REPLAY = "replay"
+    COMMAND = "command"  # a reply command is run instead of guard and inject
     GUARD = "guard"
     INJECT = "inject"
 
@@ -86,6 +92,13 @@ class Code(StrEnum):
     NO_NEW_TEXT = "no-new-text"
     # replay (the second half of dedupe)
     REPLAY = "replay"
+    # command (a reply that is exactly one ``#command`` line: answered, nothing typed)
+    COMMAND_HELP = "command-help"
+    COMMAND_STATUS = "command-status"
+    COMMAND_SCREEN = "command-screen"
+    COMMAND_ESC = "command-esc"
+    COMMAND_CLOSE = "command-close"
+    COMMAND_FAILED = "command-failed"  # the session's terminal could not be read or sent the key
     # guard
     COMMAND_TOO_LARGE = "command-too-large"
     RATE_LIMITED = "rate-limited"
@@ -128,7 +141,8 @@ class EmailKind(StrEnum):
     REFUSAL = "refusal"  # a reply was not typed, and why
     UNKNOWN = "unknown"  # the relay stopped while typing a reply
     SETUP = "setup"  # `taskping init --learn-from-reply`
-    NOTIFY = "notify"  # `taskping notify`: a message from a script or a build, in a session's thread
+    NOTIFY = "notify"
+    ANSWER = "answer"  # the answer to a reply command (``#status``, ``#screen``...)  # `taskping notify`: a message from a script or a build, in a session's thread
 
 
 class OutboxStatus(StrEnum):

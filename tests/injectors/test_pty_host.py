@@ -276,3 +276,17 @@ def test_spawn_pty_needs_a_terminal(state_dir: Path) -> None:
     spawn_lines = [line for line in out.stderr.splitlines() if line.startswith("spawn:")]
     assert len(spawn_lines) == 1 and "stdin is not a terminal" in spawn_lines[0], out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_reply_commands_press_escape_and_read_the_screen(start) -> None:  # type: ignore[no-untyped-def]
+    pty = start(PY, "-c", RAW_ECHO)
+    at = pty.wait_output(b"raw ready")
+    injector = PtyInjector(Path(pty.session.target_socket).parent / "locks", pty.secret_for())
+    assert injector.press_escape(pty.target)  # the #esc reply command
+    pty.wait_output(b"bytes=1b", after=at)
+    rows = injector.read_lines(pty.target, 5)  # #screen: the host's screen model
+    assert rows is not None and "raw ready" in rows
+    os.kill(pty.wrapper_pid(), signal.SIGKILL)
+    pty.wait_exit()
+    assert not injector.press_escape(pty.target)
+    assert injector.read_lines(pty.target, 5) is None
