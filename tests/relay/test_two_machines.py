@@ -1,10 +1,12 @@
 """Two machines on one mailbox: two relays (own state dirs, env files, host ids, tmux
 servers and claude homes) reading the same Dovecot INBOX. Each types only replies to its
 own sessions, leaves the other's untouched (no $TaskPingDone, no refusal mail), and a
-relay that was down finds its replies waiting when it comes back."""
+relay that was down finds its replies waiting when it comes back. A machine started with
+another's host id is refused at start."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -13,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from taskping.config import CONFIG_ERROR_EXIT
 from taskping.session_map import sessions
 from taskping.tokens import host_part, message_id_host
 from tests.support import terminal
 from tests.support.claude_fixtures import make_claude_home
+from tests.support.cli import start_relay_process, write_env_file
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.mailstack import MailStack
 from tests.support.world import Notification, World, open_world
@@ -120,3 +124,15 @@ def test_two_relays_share_one_mailbox(machines: tuple[World, World]) -> None:
     refusals = [m for m in a.stack.messages("me") if b"refus" in m.raw.lower() or b"not delivered" in m.raw.lower()]
     assert refusals == []
     assert a.stop_relay(relay_a) == 0 and b.stop_relay(relay_b) == 0
+
+    # a's machine restarts with b's host id: the mailbox holds b's newer notifications' ids,
+    # which a's session map does not know, so a's relay refuses to start, in one line.
+    twin_env = {**a.env, "TASKPING_HOST_ID": "machine-b"}
+    write_env_file(a.env_file, twin_env)
+    stderr_path = a.state_dir / "twin.stderr"
+    with open(stderr_path, "wb") as stderr:
+        twin = start_relay_process(a.env_file, {**os.environ, **twin_env}, stderr)
+    a.procs.append(twin)
+    assert twin.wait(timeout=30) == CONFIG_ERROR_EXIT
+    lines = [line for line in stderr_path.read_text().splitlines() if "another machine uses" in line]
+    assert len(lines) == 1 and "TASKPING_HOST_ID" in lines[0] and "Traceback" not in stderr_path.read_text()
