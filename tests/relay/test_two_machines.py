@@ -78,7 +78,7 @@ def _flags(world: World, message_id: str) -> tuple[bytes, ...]:
 
 
 def _final(world: World) -> dict[str, tuple[str, int | None]]:
-    return {r.message_id: (r.status, r.session_id) for r in world.ledger() if r.final}
+    return {r.message_id: (r.status, r.session_id) for r in world.ledger() if r.final and r.message_id}
 
 
 def _wait_final(world: World, message_ids: list[str], timeout: float = 20) -> dict[str, tuple[str, int | None]]:
