@@ -4,7 +4,7 @@ and the host part a notification's Message-ID carries. On a real (temporary) ses
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,19 +33,21 @@ def _reply(subject: str, parent: str | None) -> bytes:
     ).encode()
 
 
-@pytest.mark.parametrize(
-    ("subject", "parent", "foreign"),
-    [
-        ("Re: done", new_message_id("taskping@example.test", host_part(THEIRS)), True),  # thread names b
-        ("Re: done", new_message_id("taskping@example.test", host_part(OURS)), False),  # ours (unknown: refused)
-        ("Re: done", new_message_id("taskping@example.test"), False),  # an older id names no machine
-        ("Re: done", "<CAF+x@mail.gmail.com>", False),  # not TaskPing's at all
-        ("Re: done", None, False),
-        (f"Re: {subject_tag(new_token(THEIRS))} done", None, True),
-        (f"Re: {subject_tag(new_token(OURS))} done", None, False),
-    ],
-)
-def test_foreign_by_token_or_thread(conn: sqlite3.Connection, subject: str, parent: str | None, foreign: bool) -> None:
+FROM = "taskping@example.test"
+CASES: dict[str, Callable[[], tuple[str, str | None, bool]]] = {  # name: (subject, parent Message-ID, foreign?)
+    "thread names another machine": (lambda: ("Re: done", new_message_id(FROM, host_part(THEIRS)), True)),
+    "thread names us (unknown: refused later)": (lambda: ("Re: done", new_message_id(FROM, host_part(OURS)), False)),
+    "older id names no machine": (lambda: ("Re: done", new_message_id(FROM), False)),
+    "not TaskPing's thread": (lambda: ("Re: done", "<CAF+x@mail.gmail.com>", False)),
+    "no thread, no token": (lambda: ("Re: done", None, False)),
+    "another machine's token": (lambda: (f"Re: {subject_tag(new_token(THEIRS))} done", None, True)),
+    "our token": (lambda: (f"Re: {subject_tag(new_token(OURS))} done", None, False)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_foreign_by_token_or_thread(conn: sqlite3.Connection, case: str) -> None:
+    subject, parent, foreign = CASES[case]()
     assert is_foreign(conn, parse(_reply(subject, parent)), OURS) is foreign
 
 
