@@ -24,6 +24,7 @@ import imapclient
 
 from taskping.config import ConfigError, Settings
 from taskping.log import get_logger
+from taskping.mail_errors import MailFailure
 from taskping.relay import imap_connect
 from taskping.tokens import host_part
 
@@ -58,7 +59,11 @@ def check_unique_host(settings: Settings, conn: sqlite3.Connection) -> None:
     since = max(oldest, time.time() - LOOKBACK_SECONDS)
     host = host_part(settings.host_id)
     needle = f"<tp.{host}."
-    client, _ = imap_connect.open_session(settings, readonly=True)
+    try:
+        client, _ = imap_connect.open_session(settings, readonly=True)
+    except MailFailure as exc:  # the relay's own connection retries and reports; this check is not worth a stop
+        get_logger(component="relay").warning("host_id_check_skipped", error=exc.line)
+        return
     try:
         criteria: list[object] = [
             "OR",
