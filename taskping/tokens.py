@@ -28,10 +28,38 @@ TOKEN_RE = re.compile(TOKEN_PATTERN)
 SUBJECT_TAG_RE = re.compile(r"\[TaskPing #(" + TOKEN_PATTERN + r")\]", re.IGNORECASE)
 
 
+MACHINE_ID_FILE = "/etc/machine-id"
+#: A notification's Message-ID names the machine that sent it: ``<tp.HOST.SECONDS.RANDOM@domain>``
+#: (older ones, ``<tp.SECONDS.RANDOM@domain>``, name none: SECONDS is 10 digits, never 4 characters).
+MESSAGE_ID_HOST_RE = re.compile(r"<tp\.([" + ALPHABET + r"]{" + str(HOST_LEN) + r"})\.\d+\.[0-9a-f]+@", re.IGNORECASE)
+
+
+def default_host_id() -> str:
+    """This machine's stable identity: ``/etc/machine-id`` (kept across reboots and renames),
+    else the hostname."""
+    try:
+        with open(MACHINE_ID_FILE, encoding="ascii") as f:
+            machine_id = f.read().strip()
+    except (OSError, ValueError):
+        machine_id = ""
+    return machine_id or socket.gethostname()
+
+
 def host_part(host_id: str | None = None) -> str:
-    """Four alphabet characters derived from ``host_id`` (default: the hostname)."""
-    digest = hashlib.sha256((host_id or socket.gethostname()).encode()).digest()
+    """Four alphabet characters derived from ``host_id`` (default: :func:`default_host_id`)."""
+    digest = hashlib.sha256((host_id or default_host_id()).encode()).digest()
     return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:HOST_LEN])
+
+
+def token_host(token: str) -> str:
+    """The host part of a token."""
+    return token.split("-", 1)[0].lower()
+
+
+def message_id_host(message_id: str) -> str | None:
+    """The host part a TaskPing Message-ID carries, or None (not ours, or from before hosts)."""
+    m = MESSAGE_ID_HOST_RE.match(message_id.strip())
+    return m.group(1).lower() if m else None
 
 
 def new_token(host_id: str | None = None) -> str:

@@ -147,7 +147,7 @@ def compose(
 ) -> ComposedMail:
     project = project_name(session)
     subject = f"{subject_tag(session.token)} {project}: {notice.headline}"
-    message_id = new_message_id(email_from)
+    message_id = new_message_id(email_from, host=session.token.split("-", 1)[0])  # the token's host part
     marker = marker_line(session.token)
     replying = how_to_reply(notice)
     details = [

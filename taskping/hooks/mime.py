@@ -39,10 +39,12 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def new_message_id(email_from: str, at: float | None = None) -> str:
-    """``<tp.SECONDS.RANDOM@domain>`` on EMAIL_FROM's domain (as :func:`taskping.outgoing.new_message_id`)."""
+def new_message_id(email_from: str, at: float | None = None, host: str | None = None) -> str:
+    """``<tp.HOST.SECONDS.RANDOM@domain>`` on EMAIL_FROM's domain, ``<tp.SECONDS.RANDOM@domain>``
+    without a host (as :func:`taskping.outgoing.new_message_id`)."""
     domain = email_from.rpartition("@")[2] or "taskping.invalid"
-    return f"<tp.{int(time.time() if at is None else at)}.{os.urandom(10).hex()}@{domain}>"
+    prefix = f"tp.{host}." if host else "tp."
+    return f"<{prefix}{int(time.time() if at is None else at)}.{os.urandom(10).hex()}@{domain}>"
 
 
 def rfc5322_date(at: float | None = None) -> str:
@@ -125,9 +127,10 @@ def build(
     kind: str,
     thread_root: str | None = None,
     message_id: str | None = None,
+    host: str | None = None,
 ) -> tuple[str, bytes]:
     """``(message id, raw bytes)`` of one notification; replies thread under ``thread_root``."""
-    message_id = message_id or new_message_id(email_from)
+    message_id = message_id or new_message_id(email_from, host=host)
     boundary = f"===============tp{os.urandom(12).hex()}=="
     headers = [
         f"From: TaskPing <{email_from}>",

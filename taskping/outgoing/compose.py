@@ -30,9 +30,12 @@ class OutgoingMail:
     raw: bytes
 
 
-def new_message_id(email_from: str) -> str:
+def new_message_id(email_from: str, host: str | None = None) -> str:
+    """``<tp.HOST.SECONDS.RANDOM@domain>`` (``host``: a token's host part, naming the machine
+    that sends it), ``<tp.SECONDS.RANDOM@domain>`` without one."""
     domain = email_from.rpartition("@")[2] or "taskping.invalid"
-    return f"<tp.{int(time.time())}.{secrets.token_hex(10)}@{domain}>"
+    prefix = f"tp.{host}." if host else "tp."
+    return f"<{prefix}{int(time.time())}.{secrets.token_hex(10)}@{domain}>"
 
 
 def build(
@@ -46,10 +49,11 @@ def build(
     thread_root: str | None = None,
     in_reply_to: str | None = None,
     message_id: str | None = None,
+    host: str | None = None,
 ) -> OutgoingMail:
     """Compose one message. ``in_reply_to`` defaults to ``thread_root``;
     References always starts with the thread root."""
-    message_id = message_id or new_message_id(email_from)
+    message_id = message_id or new_message_id(email_from, host)
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr(("TaskPing", email_from))
     msg["To"] = email_to

@@ -20,7 +20,7 @@ from taskping.relay.parse import InboundMail
 from taskping.session_map import notifications, outbox
 from taskping.session_map.sessions import Session
 from taskping.session_map.vocabulary import EmailKind
-from taskping.tokens import subject_tag
+from taskping.tokens import subject_tag, token_host
 
 
 def _subject(mail: InboundMail, session: Session | None) -> str:
@@ -71,6 +71,7 @@ def queue_reply(
         kind=kind,
         thread_root=thread_root,
         in_reply_to=in_reply_to,
+        host=token_host(session.token) if session else None,
     )
     if session is not None:
         notifications.queue(

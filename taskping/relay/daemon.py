@@ -33,6 +33,7 @@ from taskping.outgoing import smtp
 from taskping.relay import fetch
 from taskping.relay.pipeline import Pipeline
 from taskping.relay.status_line import status_line
+from taskping.relay.twin import check_unique_host
 from taskping.sd_notify import Notifier
 from taskping.session_map import connect, daemons, retention, sessions
 
@@ -78,6 +79,7 @@ class Relay:
 
     def run_once(self) -> int:
         """Process the mailbox's backlog, send the outbox, exit."""
+        self._check_unique_host()
         conn = connect(self.settings.session_map_path)
         pipeline = make_pipeline(self.settings, conn)
         box = fetch.ImapSession(
@@ -95,7 +97,16 @@ class Relay:
 
     def run(self) -> int:
         """Run until SIGTERM (exit 0). Raises fetch.AuthRejected after repeated login rejections."""
+        self._check_unique_host()
         return asyncio.run(self._main())
+
+    def _check_unique_host(self) -> None:
+        """Refuse to start when another machine's relay uses our host id (ConfigError)."""
+        conn = connect(self.settings.session_map_path)
+        try:
+            check_unique_host(self.settings, conn)
+        finally:
+            conn.close()
 
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()

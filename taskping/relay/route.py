@@ -17,7 +17,7 @@ from taskping.relay.parse import InboundMail
 from taskping.session_map import notifications, sessions
 from taskping.session_map.sessions import Session
 from taskping.session_map.vocabulary import Code, Refusal, Step
-from taskping.tokens import find_subject_token, host_part
+from taskping.tokens import find_subject_token, host_part, message_id_host, token_host
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,20 @@ def thread_session(conn: sqlite3.Connection, mail: InboundMail) -> Session | Non
 
 
 def is_foreign(conn: sqlite3.Connection, mail: InboundMail, host_id: str | None) -> bool:
-    """A reply to another machine's notification: its token's host part is not ours and
-    nothing in its thread is ours. Such mail is left untouched for that machine's relay."""
+    """A reply to another machine's notification: its token's host part is not ours (or,
+    without a token, its thread names another machine in a TaskPing Message-ID) and nothing
+    in its thread is ours. Such mail is left untouched for that machine's relay; mail that
+    names no machine at all is not foreign (it is refused as today)."""
+    ours = host_part(host_id)
     token = find_subject_token(mail.subject)
-    if token is None or token.split("-", 1)[0] == host_part(host_id):
-        return False
-    return thread_session(conn, mail) is None and sessions.by_token(conn, token) is None
+    if token is not None:
+        if token_host(token) == ours:
+            return False
+    else:
+        hosts = {message_id_host(m) for m in [*mail.in_reply_to, *mail.references]} - {None}
+        if not hosts or ours in hosts:
+            return False
+    return thread_session(conn, mail) is None and (token is None or sessions.by_token(conn, token) is None)
 
 
 def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = None) -> Routed | Refusal:

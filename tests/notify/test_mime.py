@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from taskping.hooks import compose, mime
 from taskping.outgoing import build as outgoing_build
-from taskping.tokens import subject_tag
+from taskping.outgoing import new_message_id as outgoing_message_id
+from taskping.tokens import ALPHABET, HOST_LEN, message_id_host, subject_tag
 
 FROM, TO = "taskping@notify.example.test", "me@phone.example.test"
 
@@ -94,6 +95,27 @@ def test_same_headers_as_the_email_package_build() -> None:
     assert ours["Date"].datetime is not None and ours["Message-ID"].endswith("@notify.example.test>")
     assert _bodies(ours) == _bodies(theirs)
     assert ours.defects == [] and all(p.defects == [] for p in ours.walk())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.none(), st.text(alphabet=ALPHABET, min_size=HOST_LEN, max_size=HOST_LEN)))
+def test_message_ids_name_the_same_host(host: str | None) -> None:
+    """Both writers put a token's host part in the Message-ID the same way, and the relay reads it
+    back (``None``: no host, the older form, names no machine)."""
+    hook_id = _parse(
+        mime.build(email_from=FROM, email_to=TO, subject="s", text="t", html="h", kind="stop", host=host)[1]
+    )
+    package_id = _parse(
+        outgoing_build(email_from=FROM, email_to=TO, subject="s", text="t", html="h", kind="stop", host=host).raw
+    )
+    for mid in (
+        str(hook_id["Message-ID"]),
+        str(package_id["Message-ID"]),
+        mime.new_message_id(FROM, host=host),
+        outgoing_message_id(FROM, host),
+    ):
+        assert message_id_host(mid) == host, mid
+        assert re.fullmatch(r"<tp\.(?:[a-z2-9]{4}\.)?\d+\.[0-9a-f]{20}@notify\.example\.test>", mid), mid
 
 
 def test_readable_words_stay_readable() -> None:
