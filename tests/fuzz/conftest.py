@@ -11,9 +11,8 @@ import pytest
 
 from taskping.config import Settings
 from taskping.relay.pipeline import Pipeline
-from taskping.session_map import connect, notifications, sessions
-from taskping.tokens import new_token
-from tests.support.inprocess import ME, NoTerminal, map_settings  # the fuzz stops at guard
+from taskping.session_map import connect, sessions
+from tests.support.inprocess import NoTerminal, map_settings, tracked_session  # the fuzz stops at guard
 
 HOST = "fuzzhost"
 
@@ -36,33 +35,12 @@ def fuzz_map(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzMap]:
     conn.execute("PRAGMA synchronous = OFF")  # thousands of ledger writes; durability is not what is fuzzed here
     tokens, notes, bodies = [], [], []
     for i, (state, ttl) in enumerate([("idle", 86400), ("busy", 86400), ("idle", 86400), ("idle", 60)]):
-        token = new_token(HOST)
-        s = sessions.create(
-            conn,
-            token=token,
-            name=f"fuzz-{i}",
-            kind="tmux",
-            target_socket="/nonexistent/sock",
-            target_pane=f"%{i}",
-            ttl=ttl,
-            state=state,
-        )
+        body = f"Claude finished the task in session fuzz-{i}.\n\nReply to this email to continue."
+        s, token, mid = tracked_session(conn, i, name=f"fuzz-{i}", body=body, ttl=ttl, state=state, host=HOST)
         if i == 2:
             sessions.end(conn, s.id, reason="fuzz: an ended session")
         if i == 3:
             conn.execute("UPDATE sessions SET expires_at = ? WHERE id = ?", (time.time() - 1, s.id))
-        body = f"Claude finished the task in session fuzz-{i}.\n\nReply to this email to continue."
-        mid = f"<note-{i}@example.test>"
-        notifications.queue(
-            conn,
-            session_id=s.id,
-            message_id=mid,
-            kind="stop",
-            body_text=body,
-            to_addr=ME,
-            raw=b"Subject: x\r\n\r\n" + body.encode(),
-            ttl=86400,
-        )
         tokens.append(token)
         notes.append(mid)
         bodies.append(body)

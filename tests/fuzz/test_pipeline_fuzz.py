@@ -23,7 +23,8 @@ from taskping.relay.parse import parse
 from taskping.relay.pipeline import Outcome, Planned, Position
 from taskping.session_map import ledger
 from taskping.session_map.vocabulary import Code
-from tests.fuzz.conftest import ME, FuzzMap
+from tests.fuzz.conftest import FuzzMap
+from tests.support.inprocess import ME
 
 pytestmark = pytest.mark.slow
 

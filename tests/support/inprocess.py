@@ -59,6 +59,43 @@ def map_settings(root: Path, host: str = HOST, **env: str) -> Settings:
     )
 
 
+def tracked_session(
+    conn: sqlite3.Connection,
+    i: int,
+    *,
+    name: str,
+    body: str = "Finished.",
+    ttl: float = 86400,
+    state: str = "idle",
+    host: str = HOST,
+) -> tuple[sessions.Session, str, str]:
+    """A tmux session in pane ``%i`` (of no real server) with one Stop notification ``<note-i@example.test>``
+    queued: (the session, its token, the notification's Message-ID)."""
+    token = new_token(host)
+    s = sessions.create(
+        conn,
+        token=token,
+        name=name,
+        kind="tmux",
+        target_socket="/nonexistent/sock",
+        target_pane=f"%{i}",
+        ttl=ttl,
+        state=state,
+    )
+    mid = f"<note-{i}@example.test>"
+    notifications.queue(
+        conn,
+        session_id=s.id,
+        message_id=mid,
+        kind="stop",
+        body_text=body,
+        to_addr=ME,
+        raw=b"Subject: x\r\n\r\n" + body.encode(),
+        ttl=86400,
+    )
+    return s, token, mid
+
+
 @contextmanager
 def in_process_map(root: Path, **env: str) -> Iterator[Map]:
     """The map and pipeline under ``root``; ``env`` overrides TaskPing keys (SENDER_AUTH=none by default)."""
@@ -67,28 +104,7 @@ def in_process_map(root: Path, **env: str) -> Iterator[Map]:
     tokens, notes = [], []
     try:
         for i in range(2):
-            token = new_token(HOST)
-            s = sessions.create(
-                conn,
-                token=token,
-                name=f"canon-{i}",
-                kind="tmux",
-                target_socket="/nonexistent/sock",
-                target_pane=f"%{i}",
-                ttl=86400,
-                state="idle",
-            )
-            mid = f"<note-{i}@example.test>"
-            notifications.queue(
-                conn,
-                session_id=s.id,
-                message_id=mid,
-                kind="stop",
-                body_text="Finished.",
-                to_addr=ME,
-                raw=b"Subject: x\r\n\r\nFinished.",
-                ttl=86400,
-            )
+            _session, token, mid = tracked_session(conn, i, name=f"canon-{i}")
             tokens.append(token)
             notes.append(mid)
         yield Map(settings, Pipeline(settings, conn, NoTerminal()), conn, tokens, notes)  # type: ignore[arg-type]
