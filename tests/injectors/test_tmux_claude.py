@@ -62,7 +62,9 @@ def test_single_line_reaches_the_model(
     started = time.monotonic()
     result = injector.inject(claude_pane.target, "please fix the build")
     assert result.outcome is InjectionOutcome.SUBMITTED, result
-    assert result.enter_presses == 1
+    # One Enter normally; a second one when claude had not redrawn the emptied box within the
+    # first 0.8 s (seen once on a loaded machine). Either way the model gets the text exactly once.
+    assert result.enter_presses in (1, 2)
     assert fake_api.wait_for_prompt("please fix the build", timeout=10) == "please fix the build"
     print(
         f"single-line inject-to-API: {time.monotonic() - started:.2f}s; claude ready in {claude_pane.started_in:.2f}s"
