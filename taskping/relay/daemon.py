@@ -21,8 +21,10 @@ import asyncio
 import signal
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
+from taskping import log_retention
 from taskping.config import Settings
 from taskping.injectors.base import Target
 from taskping.injectors.by_kind import InjectorByKind
@@ -200,20 +202,26 @@ class Relay:
     async def _forget(self) -> None:
         """One retention run on its own connection and thread (a VACUUM may take seconds)."""
 
-        def run() -> retention.Report:
+        days = self.settings.retention_days
+        logs = [self.settings.audit_path, self.settings.log_path]
+
+        def run() -> tuple[retention.Report, dict[str, int]]:
             conn = connect(self.settings.session_map_path)
             try:
-                return retention.forget(conn, days=self.settings.retention_days)
+                report = retention.forget(conn, days=days)
             finally:
                 conn.close()
+            return report, log_retention.trim_all(logs, days=days, now=time.time())
 
         try:
-            report = await asyncio.to_thread(run)
+            report, dropped = await asyncio.to_thread(run)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a failed clean-up; the next hour retries
             self.log.error("retention_error", error=f"{exc.__class__.__name__}: {exc}")
             return
         if report.anything:
-            self.log.info("retention", days=self.settings.retention_days, **report.counts())
+            self.log.info("retention", days=days, **report.counts())
+        if any(dropped.values()):
+            self.log.info("log_retention", days=days, dropped=dropped)
 
     def _request_stop(self, sig: int) -> None:
         self.log.info("stop_requested", signal=signal.Signals(sig).name)
