@@ -155,7 +155,8 @@ def is_question_dialog(lines: Sequence[str]) -> bool:
     """True when an ``AskUserQuestion`` dialog (any of its tabs) is on screen."""
     if any(_QUESTION_FOOTER.match(line) for line in lines):
         return True
-    return any(line.rstrip() == _QUESTION_REVIEW for line in lines) and any(_QUESTION_OPTION.match(line) for line in lines)
+    reviewing = any(line.rstrip() == _QUESTION_REVIEW for line in lines)
+    return reviewing and any(_QUESTION_OPTION.match(line) for line in lines)
 
 
 def is_permission_dialog(lines: Sequence[str]) -> bool:
