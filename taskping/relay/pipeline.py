@@ -408,7 +408,8 @@ class Pipeline:
             )
         if result.outcome == InjectionOutcome.DIALOG_OPEN:
             reason = (
-                f"session {session.name} is waiting on a permission dialog; answer it at the terminal, then reply again"
+                f"session {session.name} is waiting on a dialog (a permission or one of Claude's questions); "
+                "answer it at the terminal, then reply again"
             )
             if approvals.has_pending(self.conn, session.id):
                 reason = (
