@@ -6,7 +6,10 @@ answer it there). The hook records a pending approval
 (:mod:`taskping.session_map.approvals`), mails it in the session's thread
 (:mod:`taskping.hooks.approval_mail`), and polls the session map until the relay
 records an answer, then prints Claude's decision JSON: ``allow`` runs the tool,
-``deny`` (with the person's text as the message) refuses it. Printing nothing
+``deny`` (with the person's text as the message) refuses it. Claude's
+multiple-choice questions (``AskUserQuestion``, which also asks through this hook)
+are mailed as numbered options, and a reply picking them is answered with
+``allow`` + the chosen labels (:mod:`taskping.hooks.ask_question`). Printing nothing
 leaves Claude's own dialog.
 
 Nothing is printed, and the dialog stays, when: APPROVALS is off, the session is
@@ -32,7 +35,7 @@ from types import FrameType
 from typing import NamedTuple
 
 from taskping.config import Settings
-from taskping.hooks import approval_mail
+from taskping.hooks import approval_mail, ask_question
 from taskping.hooks.handler import _pty_target, mail_notice
 from taskping.hooks.payload import HookEnv, HookInput
 from taskping.session_map import approvals, connect, sessions
@@ -102,7 +105,21 @@ def _ask_and_wait(
     conn: sqlite3.Connection, hook: HookInput, env: HookEnv, settings: Settings, session: Session
 ) -> ApprovalOutcome:
     tool = hook.tool_name or "a tool"
-    summary = approval_mail.summarize(tool, hook.tool_input)
+    asked = None
+    if tool == ask_question.TOOL_NAME:
+        try:
+            asked = ask_question.parse_questions(hook.tool_input)
+        except ask_question.NotAQuestion as why:
+            return ApprovalOutcome(None, f"a question TaskPing cannot number ({why}): it waits at the terminal")
+        notice = approval_mail.question_notice(asked, settings.approval_timeout)
+        replying = approval_mail.how_to_answer_question(settings.approval_timeout)
+        replies = approval_mail.question_buttons(asked)
+        summary = notice.body
+    else:
+        summary = approval_mail.summarize(tool, hook.tool_input)
+        notice = approval_mail.approval_notice(tool, summary, settings.approval_timeout)
+        replying = approval_mail.how_to_answer(settings.approval_timeout)
+        replies = (("Allow", "yes"), ("Deny", "no"))
     session = sessions.record_event(
         conn,
         session.id,
@@ -125,24 +142,17 @@ def _ask_and_wait(
                 summary=summary,
                 deadline=deadline,
                 hook_pid=os.getpid(),
+                tool_input=json.dumps(hook.tool_input) if asked is not None else None,
             )
         )
 
     previous = {sig: signal.signal(sig, _raise_cancelled) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        mail_notice(
-            conn,
-            settings,
-            session,
-            approval_mail.approval_notice(tool, summary, settings.approval_timeout),
-            replying=approval_mail.how_to_answer(settings.approval_timeout),
-            replies=(("Allow", "yes"), ("Deny", "no")),
-            before_queue=record,
-        )
+        mail_notice(conn, settings, session, notice, replying=replying, replies=replies, before_queue=record)
         approval = created[0]
         sent_at = time.time()
         try:
-            return _wait(conn, session, approval, sent_at, str(settings.state_dir / "locks"))
+            return _wait(conn, session, approval, sent_at, str(settings.state_dir / "locks"), asked)
         except Cancelled as why:
             approvals.close(conn, approval.id, f"{ANSWERED_AT_TERMINAL} (the hook got {why})")
             return ApprovalOutcome(None, f"{ANSWERED_AT_TERMINAL}: the hook got {why}", approval.id)
@@ -152,14 +162,19 @@ def _ask_and_wait(
 
 
 def _wait(
-    conn: sqlite3.Connection, session: Session, approval: approvals.Approval, sent_at: float, lock_dir: str
+    conn: sqlite3.Connection,
+    session: Session,
+    approval: approvals.Approval,
+    sent_at: float,
+    lock_dir: str,
+    asked: ask_question.AskedQuestions | None,
 ) -> ApprovalOutcome:
     dialog = DialogWatch(session, lock_dir)
     next_look = time.monotonic() + SCREEN_EVERY
     while True:
         status = approvals.status_of(conn, approval.id)
         if status != ApprovalStatus.PENDING:
-            return _finished(conn, approval.id, sent_at)
+            return _finished(conn, approval.id, sent_at, asked)
         if time.time() >= approval.deadline:
             if approvals.expire(conn, approval.id):
                 return ApprovalOutcome(None, "APPROVAL_TIMEOUT passed: the dialog waits at the terminal", approval.id)
@@ -172,10 +187,20 @@ def _wait(
         time.sleep(POLL_SECONDS)
 
 
-def _finished(conn: sqlite3.Connection, approval_id: int, sent_at: float) -> ApprovalOutcome:
+def _finished(
+    conn: sqlite3.Connection, approval_id: int, sent_at: float, asked: ask_question.AskedQuestions | None
+) -> ApprovalOutcome:
     done = approvals.get(conn, approval_id)
     assert done is not None
     waited = time.time() - sent_at
+    if done.status == ApprovalStatus.ALLOWED and asked is not None:
+        # Claude's question: the numbers the relay accepted, read again here against the questions the
+        # hook got from Claude, so only the labels the model offered go back
+        try:
+            output = json.dumps(ask_question.answer_reply(asked, done.answers or ""))
+        except ask_question.UnclearAnswer as why:
+            return ApprovalOutcome(None, f"answered without a clear choice ({why}): it waits at the terminal", done.id)
+        return ApprovalOutcome(output, "question answered by email", done.id, waited)
     if done.status == ApprovalStatus.ALLOWED:
         return ApprovalOutcome(decision_json("allow"), "allowed by email", done.id, waited)
     if done.status == ApprovalStatus.DENIED:

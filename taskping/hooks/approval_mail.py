@@ -4,7 +4,9 @@ Pure (no I/O): :func:`summarize` turns a ``PermissionRequest``'s ``tool_name`` a
 ``tool_input`` into a few lines a person can judge on a phone: the Bash command
 (and its description); the file and a short unified diff for Edit/MultiEdit; the
 file and its first lines for Write; the URL or query for fetches and searches;
-compact JSON for anything else. Everything is cut to a size that fits a phone
+compact JSON for anything else; Claude's multiple-choice questions
+(``AskUserQuestion``) as numbered options (:mod:`taskping.hooks.ask_question`).
+Everything is cut to a size that fits a phone
 screen, and all of it is the model's text: untrusted, shown as plain text (the
 HTML part escapes it).
 """
@@ -15,6 +17,7 @@ import difflib
 import json
 from collections.abc import Mapping
 
+from taskping.hooks.ask_question import AskedQuestions, render
 from taskping.hooks.notices import Notice, first_line
 from taskping.session_map.vocabulary import EmailKind
 
@@ -101,3 +104,36 @@ def how_to_answer(timeout: int) -> tuple[str, ...]:
             "terminal. Whoever is at the terminal can answer the dialog there instead."
         ),
     )
+
+
+def question_notice(asked: AskedQuestions, timeout: int) -> Notice:
+    """Claude's multiple-choice question (AskUserQuestion): the numbered options, as plain text."""
+    first = asked.questions[0].text
+    return Notice(
+        kind=EmailKind.APPROVAL,
+        headline="asks: " + first_line(first, 50),
+        body=render(asked),
+        summary=f"Answer within {minutes(timeout)}; after that the question waits at the terminal.",
+        title="Claude asks you a question",
+        markdown=False,
+    )
+
+
+def how_to_answer_question(timeout: int) -> tuple[str, ...]:
+    return (
+        (
+            "Reply with the number of your choice (numbers for several questions or choices, as shown above); "
+            "Claude reads the option's label. Reply no (or deny), with any text after it, to decline the question."
+        ),
+        (
+            f"Only a reply to this email answers it, once, within {minutes(timeout)}; nothing is typed into the "
+            "terminal. Whoever is at the terminal can answer the question there instead."
+        ),
+    )
+
+
+def question_buttons(asked: AskedQuestions) -> tuple[tuple[str, str], ...] | None:
+    """One-tap answers for a single one-choice question: one button per option (its number as the reply)."""
+    if len(asked.questions) != 1 or asked.questions[0].multi_select:
+        return None
+    return tuple((first_line(o.label, 30), str(o.number)) for o in asked.questions[0].options)

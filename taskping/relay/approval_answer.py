@@ -12,14 +12,18 @@ or ``1`` allows this one call; a reply whose first word is ``no``, ``n``,
 ``deny`` or ``2`` denies it, and the rest of its text becomes the message
 Claude reads; anything else is unclear (the person is asked again). Case and
 trailing punctuation do not matter. Never "always allow", never a mode switch.
+Claude's multiple-choice questions (``AskUserQuestion``) are answered by option
+numbers instead, read by the pure :mod:`taskping.hooks.ask_question`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from typing import Literal, NamedTuple
 
+from taskping.hooks import ask_question
 from taskping.relay.parse import InboundMail
 from taskping.session_map import approvals
 from taskping.session_map.approvals import Approval
@@ -107,6 +111,8 @@ def settle(
         approval = approvals.get(conn, approval.id) or approval
     if not approval.pending:
         return _closed_refusal(approval, session)
+    if approval.tool_name == ask_question.TOOL_NAME:
+        return _settle_question(conn, approval, session, text, entry_id, now=now)
     answer = parse_answer(text)
     if answer.decision is None:
         return Settled(
@@ -134,4 +140,42 @@ def settle(
         Code.APPROVAL_DENIED,
         f"denied the {approval.tool_name} request",
         [f"Denied: session {session.name} does not run this {approval.tool_name} call.{told}"],
+    )
+
+
+def _settle_question(
+    conn: sqlite3.Connection, approval: Approval, session: Session, text: str, entry_id: int, *, now: float
+) -> Settled | Refusal:
+    """Claude's multiple-choice question: option numbers answer it (the hook turns them into the
+    model's own labels); ``no``/``deny`` (+ a reason) declines it; anything else is asked again."""
+    try:
+        asked = ask_question.parse_questions(json.loads(approval.tool_input or "null"))
+    except (ValueError, ask_question.NotAQuestion):
+        return Refusal(
+            Step.APPROVAL, Code.APPROVAL_CLOSED, "the question cannot be read back; answer it at the terminal"
+        )
+    first = _FIRST_WORD.match(text.strip())
+    if first is not None and first.group(1).lower() in ("no", "deny"):
+        message = text.strip()[first.end() :].strip().lstrip("-–—:,. ").strip() or None
+        if not approvals.decide(
+            conn, approval.id, ApprovalStatus.DENIED, entry_id=entry_id, deny_message=message, at=now
+        ):
+            return _closed_refusal(approvals.get(conn, approval.id) or approval, session)
+        return Settled(
+            Code.APPROVAL_DENIED, "declined Claude's question", [f"Declined the question of session {session.name}."]
+        )
+    try:
+        chosen = ask_question.answers_from_reply(asked, text)
+    except ask_question.UnclearAnswer as why:
+        return Settled(
+            Code.APPROVAL_UNCLEAR,
+            "not an answer to the question: asked again",
+            [f"Session {session.name} still waits for your answer: {why}.", "Nothing was typed."],
+        )
+    numbers = text.strip()
+    if not approvals.decide(conn, approval.id, ApprovalStatus.ALLOWED, entry_id=entry_id, answers=numbers, at=now):
+        return _closed_refusal(approvals.get(conn, approval.id) or approval, session)
+    said = "; ".join(f"{q} → {label}" for q, label in chosen.items())
+    return Settled(
+        Code.APPROVAL_ALLOWED, "answered Claude's question", [f"Answered for session {session.name}: {said}."]
     )

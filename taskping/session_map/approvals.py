@@ -39,6 +39,8 @@ class Approval:
     decided_at: float | None
     decided_by: int | None  # the inbound (ledger) entry that decided it
     hook_pid: int | None
+    tool_input: str | None  # JSON; kept for Claude's questions (AskUserQuestion), whose answer needs them
+    answers: str | None  # a question answered by email: the option numbers chosen ("2", "1,3")
 
     @property
     def pending(self) -> bool:
@@ -68,6 +70,7 @@ def create(
     summary: str,
     deadline: float,
     hook_pid: int | None,
+    tool_input: str | None = None,
 ) -> Approval:
     """Record a pending approval. A session has one dialog open at a time, so its older pending
     approvals are closed in the same transaction (their dialog is gone)."""
@@ -79,9 +82,9 @@ def create(
             (t, session_id),
         )
         cur = conn.execute(
-            "INSERT INTO approvals (session_id, message_id, marker, tool_name, summary, created_at, deadline, hook_pid)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, message_id, marker_for(message_id), tool_name, summary, t, deadline, hook_pid),
+            "INSERT INTO approvals (session_id, message_id, marker, tool_name, summary, created_at, deadline, hook_pid,"
+            " tool_input) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, message_id, marker_for(message_id), tool_name, summary, t, deadline, hook_pid, tool_input),
         )
         row_id = cur.lastrowid
     found = get(conn, int(row_id or 0))
@@ -132,17 +135,19 @@ def decide(
     *,
     entry_id: int | None,
     deny_message: str | None = None,
+    answers: str | None = None,
     at: float | None = None,
 ) -> bool:
-    """Allow or deny a pending approval whose deadline has not passed. True when this call decided it."""
+    """Allow or deny a pending approval whose deadline has not passed (``answers``: the option
+    numbers that answer Claude's question, with ALLOWED). True when this call decided it."""
     if status not in (ApprovalStatus.ALLOWED, ApprovalStatus.DENIED):
         raise ValueError(f"an answer allows or denies, not {status}")
     t = now() if at is None else at
     with transaction(conn):
         cur = conn.execute(
-            "UPDATE approvals SET status = ?, deny_message = ?, decided_at = ?, decided_by = ?"
+            "UPDATE approvals SET status = ?, deny_message = ?, answers = ?, decided_at = ?, decided_by = ?"
             " WHERE id = ? AND status = 'pending' AND deadline > ?",
-            (str(status), deny_message, t, entry_id, approval_id, t),
+            (str(status), deny_message, answers, t, entry_id, approval_id, t),
         )
     return cur.rowcount == 1
 

@@ -181,7 +181,9 @@ MIGRATIONS: list[str] = [
         deadline      REAL NOT NULL,
         decided_at    REAL,
         decided_by    INTEGER REFERENCES inbound(id),
-        hook_pid      INTEGER
+        hook_pid      INTEGER,
+        tool_input    TEXT,
+        answers       TEXT
     );
     CREATE INDEX approvals_session ON approvals(session_id, status)
     """,

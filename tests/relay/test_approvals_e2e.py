@@ -20,10 +20,24 @@ import pytest
 from taskping.injectors import ScreenState
 from taskping.session_map import approvals, connect
 from taskping.session_map.ledger import LedgerEntry
+from tests.support.fake_anthropic import Reply, ToolUse
 from tests.support.world import Notification, World
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
 
+QUESTION: dict[str, Any] = {
+    "questions": [
+        {
+            "question": "Which database should the service use?",
+            "header": "Database",
+            "multiSelect": False,
+            "options": [
+                {"label": "Postgres", "description": "Relational"},
+                {"label": "SQLite", "description": "One file"},
+            ],
+        }
+    ]
+}
 AUTHRES = {"SENDER_AUTH": "authres", "TRUSTED_AUTHSERV_ID": "mx.example.test"}
 PASS = {"Authentication-Results": "mx.example.test; dkim=pass header.d=example.test; dmarc=pass"}
 FAIL = {"Authentication-Results": "mx.example.test; dkim=fail header.d=example.test; dmarc=fail"}
@@ -130,7 +144,26 @@ def test_allow_deny_forged_and_replayed(world: World) -> None:
     rows = final_rows(world, 5)
     assert (rows[4].status, rows[4].code) == ("refused", "approval-decided")
     assert [a.status for a in approval_rows(world)] == ["allowed", "denied"]
-    assert not [p for p in world.api.prompts if p.lower().startswith(("yes", "no"))]  # nothing was typed
+
+    # Claude's multiple-choice question: mailed numbered, answered by number, the model reads the label
+    world.wait_screen(s, ScreenState.READY)
+    world.api.queue(Reply(text="Let me ask.", tool_use=ToolUse("AskUserQuestion", QUESTION)))
+    world.api.queue_text("SQLite it is.")
+    world.type_prompt(s, "pick a database")
+    note = approval_mail(world, 3)
+    plain = message_from_bytes(note.raw, policy=default_policy).get_body(("plain",))
+    assert isinstance(plain, EmailMessage) and "  2. SQLite - One file" in plain.get_content()
+    world.reply(note, "7", headers=PASS)  # not an option: asked again, still pending
+    world.reply(note, "2", headers=PASS)
+    wait_for("the model never got the answer", lambda: any("SQLite" in str(b) for b in tool_results(world)))
+    (answer,) = [b for b in tool_results(world) if "SQLite" in str(b)]
+    assert not answer.get("is_error") and "Postgres" not in str(answer)
+    rows = final_rows(world, 7)
+    assert [(r.status, r.code) for r in rows[5:]] == [
+        ("answered", "approval-unclear"),
+        ("answered", "approval-allowed"),
+    ]
+    assert not [p for p in world.api.prompts if p.lower().startswith(("yes", "no", "2", "7"))]  # nothing typed
 
 
 @pytest.mark.world_env(APPROVALS="email", APPROVAL_TIMEOUT="5")
