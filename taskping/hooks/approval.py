@@ -150,12 +150,15 @@ def _ask_and_wait(
     try:
         mail_notice(conn, settings, session, notice, replying=replying, replies=replies, before_queue=record)
         approval = created[0]
-        sent_at = time.time()
-        try:
-            return _wait(conn, session, approval, sent_at, str(settings.state_dir / "locks"), asked)
-        except Cancelled as why:
-            approvals.close(conn, approval.id, f"{ANSWERED_AT_TERMINAL} (the hook got {why})")
-            return ApprovalOutcome(None, f"{ANSWERED_AT_TERMINAL}: the hook got {why}", approval.id)
+        return _wait(conn, session, approval, time.time(), str(settings.state_dir / "locks"), asked)
+    except Cancelled as why:
+        if created:
+            approvals.close(conn, created[0].id, f"{ANSWERED_AT_TERMINAL} (the hook got {why})")
+        return ApprovalOutcome(None, f"{ANSWERED_AT_TERMINAL}: the hook got {why}", created[0].id if created else None)
+    except Exception:
+        if created:  # nobody waits for it any more: an answer by email must not look accepted
+            approvals.close(conn, created[0].id, "the approval hook failed; the dialog waits at the terminal")
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -19,6 +19,7 @@ numbers instead, read by the pure :mod:`taskping.hooks.ask_question`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from typing import Literal, NamedTuple
@@ -102,12 +103,27 @@ def _closed_refusal(approval: Approval, session: Session) -> Refusal:
     )
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (the hook runs on this machine, as its session does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def settle(
     conn: sqlite3.Connection, approval: Approval, session: Session, text: str, entry_id: int, *, now: float
 ) -> Settled | Refusal:
     """Decide ``approval`` with the reply's ``text`` (once: a decision is one conditional UPDATE)."""
     if approval.pending and now >= approval.deadline:
         approvals.expire(conn, approval.id, at=now)
+        approval = approvals.get(conn, approval.id) or approval
+    if approval.pending and approval.hook_pid is not None and not _alive(approval.hook_pid):
+        # the hook that waits for the answer is gone (Claude ended it): nobody would hear this answer
+        approvals.close(conn, approval.id, "answered at the terminal (the waiting hook is gone)")
         approval = approvals.get(conn, approval.id) or approval
     if not approval.pending:
         return _closed_refusal(approval, session)

@@ -4,6 +4,7 @@ registration and its "do nothing" paths, the config keys."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -222,6 +223,13 @@ def test_late_and_closed_approvals_are_refused(tmp_path: Path) -> None:
         closed = _approval(m, mid="<appr-closed@example.test>")
         approvals.close(m.conn, closed.id, "answered at the terminal")
         out = m.pipeline.process(_reply(m, "yes", mid="<closed@x>", in_reply_to=closed.message_id))
+        assert said(out) == (Status.REFUSED, Step.APPROVAL, Code.APPROVAL_CLOSED)
+        # the hook that waited is gone (Claude ended it): closed, not allowed into the void
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        orphan = _approval(m, mid="<appr-orphan@example.test>")
+        m.conn.execute("UPDATE approvals SET hook_pid = ? WHERE id = ?", (dead.pid, orphan.id))
+        out = m.pipeline.process(_reply(m, "yes", mid="<orphan@x>", in_reply_to=orphan.message_id))
         assert said(out) == (Status.REFUSED, Step.APPROVAL, Code.APPROVAL_CLOSED)
 
 
