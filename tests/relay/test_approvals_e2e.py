@@ -203,3 +203,14 @@ def test_timeout_leaves_the_dialog_and_the_keyboard_closes_it(world: World) -> N
     world.reply(note, "yes")
     rows = final_rows(world, 2)
     assert (rows[1].status, rows[1].code) == ("refused", "approval-closed")
+
+    # Esc at the keyboard: Claude ends the waiting hook (SIGTERM), which closes the approval at once
+    esc = world.home.project_dir / "escaped.txt"
+    world.wait_screen(s, ScreenState.READY)
+    world.api.queue_tool_use(f"touch {esc}")
+    world.type_prompt(s, "create the escaped file")
+    approval_mail(world, 3)
+    world.wait_screen(s, ScreenState.PERMISSION_DIALOG)
+    press(world, s.target_pane, "Escape")
+    wait_for("approval never closed", lambda: approval_rows(world)[2].status == "closed", timeout=5)
+    assert "SIGTERM" in (approval_rows(world)[2].note or "") and not esc.exists()
