@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from taskping.config import Settings
 from taskping.hooks import approval_mail, ask_question
-from taskping.hooks.handler import _pty_target, mail_notice
+from taskping.hooks.handler import mail_notice, pty_target
 from taskping.hooks.payload import HookEnv, HookInput
 from taskping.session_map import approvals, connect, sessions
 from taskping.session_map.sessions import Session
@@ -73,7 +73,7 @@ def decision_json(behavior: str, message: str | None = None) -> str:
 def _session(conn: sqlite3.Connection, hook: HookInput, env: HookEnv, settings: Settings) -> Session | None:
     if env.tmux_socket and env.tmux_pane:
         return sessions.by_target(conn, env.tmux_socket, env.tmux_pane)
-    pty = _pty_target(env, hook, settings)
+    pty = pty_target(env, hook, settings)
     return sessions.by_target(conn, *pty) if pty is not None else None
 
 
@@ -94,8 +94,6 @@ def handle_approval(hook: HookInput, env: HookEnv, settings: Settings) -> Approv
         session = _session(conn, hook, env, settings)
         if session is None or not session.live:
             return ApprovalOutcome(None, "not a tracked session: the dialog waits at the terminal")
-        if session.not_injectable:
-            return ApprovalOutcome(None, f"session {session.name} cannot be reached: {session.not_injectable}")
         return _ask_and_wait(conn, hook, env, settings, session)
     finally:
         conn.close()
@@ -245,6 +243,8 @@ class DialogWatch:
         from taskping.injectors.tmux import TmuxInjector
 
         s = self.session
+        if s.not_injectable:  # a Claude started by hand outside tmux: no screen to read
+            return None
         target = Target(kind=s.kind, socket=s.target_socket, pane=s.target_pane)
         locks = self.lock_dir
         try:

@@ -103,7 +103,7 @@ NOT_INJECTABLE = (
 UNTRACKED_PREFIX = "untracked:"
 
 
-def _pty_target(env: HookEnv, hook: HookInput, settings: Settings) -> tuple[str, str] | None:
+def pty_target(env: HookEnv, hook: HookInput, settings: Settings) -> tuple[str, str] | None:
     """(socket, pane) naming the terminal when Claude is not in tmux: its PTY session's control
     socket, or (INJECTION_MODE=pty) a name for a hand-started Claude tracked as not injectable."""
     if env.pty_socket:
@@ -150,7 +150,7 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
     if env.tmux_socket and env.tmux_pane:
         socket, pane = env.tmux_socket, env.tmux_pane
     else:
-        pty = _pty_target(env, hook, settings)
+        pty = pty_target(env, hook, settings)
         if pty is None:
             return HookOutcome(session=None, queued=None, skipped=NOT_IN_TMUX)
         socket, pane = pty
