@@ -102,6 +102,19 @@ def press(claude: ClaudePane, keys: list[str], until: str) -> None:
         raise AssertionError(f"{exc}; screen:\n" + "\n".join(claude.lines())) from None
 
 
+def first_key_taken(claude: ClaudePane, key: str, until: str, attempts: int = 10) -> None:
+    """Press ``key`` until ``until`` shows: a key that arrives while the dialog is still being set up is
+    lost (measured), and nothing else on the dialog changes until it is taken."""
+    for _ in range(attempts):
+        claude.pane.cmd("send-keys", key)
+        try:
+            wait_until(repr(until), lambda: any(until in line for line in claude.lines()) or None, timeout=1)
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"{key} never took; screen:\n" + "\n".join(claude.lines()))
+
+
 def tool_results(api: FakeAnthropic) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for request in api.main_turns:
@@ -166,7 +179,7 @@ def test_an_answer_at_the_terminal_wins_over_a_later_hook_answer(
     claude = ask(tmux_server, claude_home, fake_api)
     wait_until("the PermissionRequest hook ran", lambda: record.exists() or None, timeout=30)
     claude.wait_for(ScreenState.PERMISSION_DIALOG, timeout=15)
-    press(claude, ["Enter"], "[✔] Lint")  # tick Lint
+    first_key_taken(claude, "Enter", "[✔] Lint")  # tick Lint
     press(claude, ["Down"] * 4, "❯    Next")  # past Types, Tests, "Type something"
     press(claude, ["Enter"], DB)
     press(claude, ["Down"], "❯ 2. SQLite")
