@@ -51,11 +51,13 @@ ASK: dict[str, Any] = {
 }
 
 HOOK = """\
-import json, sys
+import json, os, sys, time
 sys.path.insert(0, {repo!r})
 from taskping.hooks.ask_question import answer_reply, parse_questions
 payload = json.load(sys.stdin)
 open({record!r}, "w").write(json.dumps(payload))
+while {gate!r} and not os.path.exists({gate!r}):  # a reply by email takes a while
+    time.sleep(0.05)
 if {reply!r} is not None:
     print(json.dumps(answer_reply(parse_questions(payload["tool_input"]), {reply!r})))
 else:
@@ -66,12 +68,12 @@ ALLOW_WITHOUT_ANSWERS = json.dumps(
 )
 
 
-def add_permission_hook(home: ClaudeHome, tmp_path: Path, reply: str | None, raw: str = "") -> Path:
+def add_permission_hook(home: ClaudeHome, tmp_path: Path, reply: str | None, raw: str = "", gate: str = "") -> Path:
     """A PermissionRequest hook that records its stdin and, given a reply, answers with the module's
-    JSON (else prints ``raw``)."""
+    JSON (else prints ``raw``); with ``gate`` (a path) it answers only once that file exists."""
     record = tmp_path / "permission-request.json"
     script = tmp_path / "answer_hook.py"
-    script.write_text(HOOK.format(repo=str(REPO), record=str(record), reply=reply, raw=raw))
+    script.write_text(HOOK.format(repo=str(REPO), record=str(record), reply=reply, raw=raw, gate=gate))
     command = f"{sys.executable} {script}"
     home.update_settings(
         {"hooks": {"PermissionRequest": [{"matcher": "", "hooks": [{"type": "command", "command": command}]}]}}
@@ -86,6 +88,31 @@ def ask(server: libtmux.Server, home: ClaudeHome, api: FakeAnthropic) -> ClaudeP
     claude = start_claude(server, home, api)
     type_prompt(str(server.socket_path), str(claude.pane.pane_id), "set up the service")
     return claude
+
+
+def press(claude: ClaudePane, keys: list[str], until: str) -> None:
+    """Press ``keys`` one at a time (each after the screen changed), then wait until ``until`` is on screen."""
+    for key in keys:
+        before = claude.lines()
+        claude.pane.cmd("send-keys", key)
+        wait_until(f"the screen to change after {key}", lambda b=before: claude.lines() != b or None, timeout=5)
+    try:
+        wait_until(repr(until), lambda: any(until in line for line in claude.lines()) or None, timeout=10)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; screen:\n" + "\n".join(claude.lines())) from None
+
+
+def first_key_taken(claude: ClaudePane, key: str, until: str, attempts: int = 10) -> None:
+    """Press ``key`` until ``until`` shows: a key that arrives while the dialog is still being set up is
+    lost (measured), and nothing else on the dialog changes until it is taken."""
+    for _ in range(attempts):
+        claude.pane.cmd("send-keys", key)
+        try:
+            wait_until(repr(until), lambda: any(until in line for line in claude.lines()) or None, timeout=1)
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"{key} never took; screen:\n" + "\n".join(claude.lines()))
 
 
 def tool_results(api: FakeAnthropic) -> list[dict[str, Any]]:
@@ -141,3 +168,33 @@ def test_without_an_answer_the_question_waits_as_a_dialog(
         fake_api.wait_for_main_turns(2, timeout=2)
     assert tool_results(fake_api) == []
     assert claude.reading().state is ScreenState.PERMISSION_DIALOG
+
+
+def test_an_answer_at_the_terminal_wins_over_a_later_hook_answer(
+    tmux_server: libtmux.Server, claude_home: ClaudeHome, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    # the dialog is on screen while the hook waits; the person at the keyboard answers first
+    gate = tmp_path / "reply-arrived"
+    record = add_permission_hook(claude_home, tmp_path, reply="2 1", gate=str(gate))  # Types; Postgres
+    claude = ask(tmux_server, claude_home, fake_api)
+    wait_until("the PermissionRequest hook ran", lambda: record.exists() or None, timeout=30)
+    claude.wait_for(ScreenState.PERMISSION_DIALOG, timeout=15)
+    first_key_taken(claude, "Enter", "[✔] Lint")  # tick Lint
+    press(claude, ["Down"] * 4, "❯    Next")  # past Types, Tests, "Type something"
+    press(claude, ["Enter"], DB)
+    press(claude, ["Down"], "❯ 2. SQLite")
+    press(claude, ["Enter"], "Review your answers")
+    press(claude, ["Enter"], "Answered Claude's questions")  # Submit answers
+    turns = fake_api.wait_for_main_turns(2, timeout=15)
+    claude.wait_ready(timeout=15)
+    gate.touch()  # the hook answers now, too late
+    with pytest.raises(TimeoutError):
+        fake_api.wait_for_main_turns(3, timeout=3)
+    results = [r for r in tool_results(fake_api) if r.get("tool_use_id")]
+    by_the_person = (
+        f'Your questions have been answered: "{CI}"="Lint", "{DB}"="SQLite". '
+        "You can now continue with these answers in mind."
+    )
+    assert [r["content"] for r in results] == [by_the_person], results
+    assert len(turns) == 2
+    assert claude.reading().state is ScreenState.READY
