@@ -98,6 +98,9 @@ class _NoTerminal:
     def read_lines(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
 
+    def remove_dead(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never closes a terminal")
+
     def screen_state(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
 
