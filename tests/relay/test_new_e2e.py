@@ -6,6 +6,7 @@ arrives threaded under the ``#new`` mail."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -69,3 +70,29 @@ def test_a_fresh_new_starts_a_session_that_gets_the_prompt_and_mails_its_stop(wo
     finally:
         conn.close()
     assert world.api.prompts.count("do X") == 1
+
+
+def test_close_goes_through_injecting_and_removes_a_pane_that_remain_on_exit_keeps(world: World) -> None:
+    """``#close`` with tmux's ``remain-on-exit`` on: claude exits on ``/exit`` but its pane stays,
+    dead; the relay removes it (and so the tmux session), ends the session, and the ledger row
+    carries ``/exit`` (written with ``injecting`` before the first key)."""
+    subprocess.run(["tmux", "-S", world.socket, "set-option", "-g", "remain-on-exit", "on"], check=True)
+    s = world.spawn("keeps")
+    note = world.notification_for(s, "first task")
+    world.start_relay()
+    mid = world.reply(note, "#close")
+    answer = mail_of_kind(world, "answer", mid)
+    body = answer.get_body(("plain",))
+    assert isinstance(body, EmailMessage) and "its terminal is closed" in body.get_content()
+    listed = subprocess.run(
+        ["tmux", "-S", world.socket, "list-sessions", "-F", "#{session_name}"], capture_output=True, text=True
+    )
+    assert "taskping-keeps" not in listed.stdout.split()
+    (row,) = [r for r in world.wait_ledger(1) if r.final]
+    assert (row.status, row.code, row.preview) == ("answered", "command-close", "/exit")
+    conn = connect(world.env["SESSION_MAP_PATH"])
+    try:
+        ended = sessions.get(conn, s.id)
+        assert ended is not None and not ended.live
+    finally:
+        conn.close()
