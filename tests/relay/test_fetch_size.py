@@ -104,8 +104,10 @@ def test_oversize_and_unauthenticated_mail_is_never_downloaded(world: tuple[Mail
         ("dropped", "malformed header section: lone CR in header line 5"),
         (
             "refused",
-            "not a reply to a TaskPing notification (no known thread or token); a new email to TaskPing runs only "
-            "#help, #status or #new (send #help for the list); reply to a notification to type into its session",
+            (
+                "not a reply to a TaskPing notification (no known thread or token); a new email to TaskPing runs only "
+                "#help, #status or #new (send #help for the list); reply to a notification to type into its session"
+            ),
         ),
     ]
     small_uid = max(rows)

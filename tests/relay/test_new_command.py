@@ -25,7 +25,10 @@ from tests.support.inprocess import map_settings
         ("#NEW ~/code/api fix the tests", ReplyCommand(Name.NEW, directory="~/code/api", prompt="fix the tests")),
         ("#new @ab12 /srv/api", ReplyCommand(Name.NEW, host="ab12", directory="/srv/api")),
         ('#new "/srv/my api" go', ReplyCommand(Name.NEW, directory="/srv/my api", prompt="go")),
-        ("#new /srv/api first line\nsecond line", ReplyCommand(Name.NEW, directory="/srv/api", prompt="first line\nsecond line")),
+        (
+            "#new /srv/api first line\nsecond line",
+            ReplyCommand(Name.NEW, directory="/srv/api", prompt="first line\nsecond line"),
+        ),
         ("#new", ReplyCommand(Name.NEW)),  # a command without DIR: refused with the usage, never a prompt
     ],
 )
