@@ -15,6 +15,7 @@ import libtmux
 import pytest
 
 from taskping.injectors.tmux import TmuxInjector
+from taskping.relay.explain import explain, snapshot
 from taskping.relay.pipeline import Pipeline
 from taskping.session_map import connect, ledger, sessions, waiting
 from taskping.session_map.vocabulary import Code, Status, Step
@@ -207,3 +208,16 @@ def test_a_replayed_new_does_not_start_a_second_session(
         assert fake_api.prompts.count("say hello") == 1
     finally:
         conn.close()
+
+
+def test_explain_says_what_a_fresh_email_would_do(tmp_path: Path) -> None:
+    with in_process_map(tmp_path) as m:
+        copy = snapshot(m.settings.session_map_path)
+        try:
+            status = explain(fresh("", subject="#status"), m.settings, copy)
+            other = explain(fresh("run the tests", mid="<fresh-2@example.test>"), m.settings, copy)
+        finally:
+            copy.close()
+        assert (status.steps[-1].step, status.steps[-1].code) == ("command", "command-status")
+        assert status.would_type is None
+        assert (other.steps[-1].step, other.steps[-1].code) == ("route", "not-a-reply")
