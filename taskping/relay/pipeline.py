@@ -528,7 +528,8 @@ class Pipeline:
         """The first half of dedupe: the message's row existed. None: it was never decided (a crash
         before its decision, nothing typed), so it is processed again."""
         if entry.status == Status.FOREIGN:  # another machine's (a fresh #new @HOST): still left untouched
-            return self._end(mail, position, None, Outcome(Status.FOREIGN, entry.reason or "", step=entry.step), None)
+            outcome = Outcome(Status.FOREIGN, entry.reason or "", step=entry.step, code=Code.FOREIGN)
+            return self._end(mail, position, None, outcome, None)
         if entry.final:
             return self._end(
                 mail,

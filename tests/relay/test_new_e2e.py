@@ -96,3 +96,25 @@ def test_close_goes_through_injecting_and_removes_a_pane_that_remain_on_exit_kee
         assert ended is not None and not ended.live
     finally:
         conn.close()
+
+
+def test_a_relay_killed_while_starting_a_new_session_never_starts_it_twice(world: World) -> None:
+    """SIGKILL at ``before-new`` (the row is ``injecting``, nothing started yet): the next relay
+    does not run the #new again; the sender is told it may not have happened."""
+    env = {**world.home.env, "ALLOWED_ROOTS": str(world.home.project_dir.parent), "TMUX": f"{world.socket},0,0"}
+    doomed = world.start_relay(extra_env={**env, "TASKPING_FAULT": "before-new"})
+    mid = world.reply(None, f"#new {world.home.project_dir} do X", subject="crash")
+    assert doomed.wait(timeout=30) == -9
+    (row,) = world.ledger()
+    assert row.status == "injecting"
+    world.start_relay(extra_env=env)
+    told = mail_of_kind(world, "unknown", mid)
+    assert "may not have been delivered" in str(told.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    (row,) = [r for r in world.wait_ledger(1) if r.final]
+    assert (row.status, row.code) == ("unknown", "fate-unknown")
+    conn = connect(world.env["SESSION_MAP_PATH"])
+    try:
+        assert sessions.all_sessions(conn) == []
+    finally:
+        conn.close()
+    assert world.api.prompts == []
