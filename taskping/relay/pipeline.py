@@ -506,6 +506,11 @@ class Pipeline:
             result = self._type_first_prompt(session, guarded.text)
             if result.delivered:
                 lines.append("Typed your prompt into it; Claude's answer comes in this thread.")
+            elif result.outcome == InjectionOutcome.DIALOG_OPEN:
+                lines.append(
+                    "Your prompt was not typed: Claude shows a dialog (in a directory it does not trust yet, the "
+                    "trust question). Answer it at the terminal, then reply to this mail to type the prompt."
+                )
             else:
                 lines.append(
                     f"Your prompt was not typed ({result.detail or result.outcome.value}); reply to this mail to "

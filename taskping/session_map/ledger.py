@@ -147,12 +147,13 @@ def latest(conn: sqlite3.Connection) -> LedgerEntry | None:
 
 
 def delivered_since(conn: sqlite3.Connection, session_id: int, since: float) -> list[float]:
-    """Times of replies delivered (or in flight, or waiting) to a session since ``since``: the rate limit's input."""
+    """Times of replies delivered (or in flight, or waiting) to a session since ``since``: the rate limit's input.
+    A ``#new`` that typed no prompt (no preview) typed nothing into the session it started: not counted."""
     marks = ",".join("?" * len(TYPED))
     rows = conn.execute(
         f"SELECT decided_at FROM inbound WHERE session_id = ? AND status IN ({marks})"
-        " AND COALESCE(decided_at, received_at) >= ?",
-        (session_id, *TYPED, since),
+        " AND COALESCE(decided_at, received_at) >= ? AND NOT (COALESCE(code, '') = ? AND preview IS NULL)",
+        (session_id, *TYPED, since, Code.COMMAND_NEW),
     )
     return [r[0] or since for r in rows]
 

@@ -221,3 +221,32 @@ def test_explain_says_what_a_fresh_email_would_do(tmp_path: Path) -> None:
         assert (status.steps[-1].step, status.steps[-1].code) == ("command", "command-status")
         assert status.would_type is None
         assert (other.steps[-1].step, other.steps[-1].code) == ("route", "not-a-reply")
+
+
+def test_a_new_without_a_prompt_does_not_count_for_the_rate_limit(tmp_path: Path) -> None:
+    """The first reply right after ``#new DIR`` is typed: that #new typed nothing into the session."""
+    with in_process_map(tmp_path) as m:
+        session = sessions.live_by_name(m.conn, "canon-0")
+        assert session is not None
+        for i, preview in enumerate((None, "do X")):
+            entry, _ = ledger.claim(
+                m.conn,
+                message_key=f"<new-{i}@example.test>",
+                message_id=f"<new-{i}@example.test>",
+                content_hash="x",
+                folder=None,
+                uidvalidity=None,
+                uid=None,
+                sender="me@example.test",
+            )
+            ledger.set_decision(
+                m.conn,
+                entry.id,
+                Status.ANSWERED,
+                "answered #new",
+                code=Code.COMMAND_NEW,
+                step=Step.COMMAND,
+                session_id=session.id,
+                preview=preview,
+            )
+            assert len(ledger.delivered_since(m.conn, session.id, 0)) == i  # only the one that typed a prompt
