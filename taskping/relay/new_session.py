@@ -99,7 +99,13 @@ def start(settings: Settings, directory: Path, environ: Mapping[str, str]) -> St
             ready_timeout=READY_TIMEOUT,
         )
     except SpawnError as exc:
-        last = f" (its last line: {exc.last_lines[-1]})" if exc.last_lines else ""
+        if any("trust" in line.lower() for line in exc.last_lines):
+            return (
+                f"claude asked whether to trust {directory} (a directory it was never opened in) and nothing "
+                "answers that by email; nothing was left running. Open claude there once at the terminal "
+                "(or taskping spawn --cwd DIR) and answer it, then send #new again"
+            )
+        last = f" (its last line: {exc.last_lines[-1].strip()})" if exc.last_lines else ""
         return f"{exc}{last}"
     return Started(spawned, directory)
 

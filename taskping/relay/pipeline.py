@@ -508,8 +508,8 @@ class Pipeline:
                 lines.append("Typed your prompt into it; Claude's answer comes in this thread.")
             elif result.outcome == InjectionOutcome.DIALOG_OPEN:
                 lines.append(
-                    "Your prompt was not typed: Claude shows a dialog (in a directory it does not trust yet, the "
-                    "trust question). Answer it at the terminal, then reply to this mail to type the prompt."
+                    "Your prompt was not typed: Claude shows a dialog. Answer it at the terminal, then reply to "
+                    "this mail to type the prompt."
                 )
             else:
                 lines.append(

@@ -15,6 +15,7 @@ import libtmux
 import pytest
 
 from taskping.injectors.tmux import TmuxInjector
+from taskping.relay import new_session
 from taskping.relay.explain import explain, snapshot
 from taskping.relay.pipeline import Pipeline
 from taskping.session_map import connect, ledger, sessions, waiting
@@ -250,3 +251,35 @@ def test_a_new_without_a_prompt_does_not_count_for_the_rate_limit(tmp_path: Path
                 preview=preview,
             )
             assert len(ledger.delivered_since(m.conn, session.id, 0)) == i  # only the one that typed a prompt
+
+
+@pytest.mark.tmux
+@pytest.mark.claude
+def test_new_in_a_directory_claude_never_trusted_is_refused_and_leaves_nothing(
+    tmp_path: Path,
+    tmux_server: libtmux.Server,
+    claude_home: ClaudeHome,
+    fake_api: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real claude asks whether to trust a new directory; no email answers that: refused
+    (``new-failed``, naming the trust question), no session, no tmux session, nothing typed."""
+    binary = claude_binary_or_skip()
+    for key, value in claude_home.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", f"{Path(binary).parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("TMUX", f"{tmux_server.socket_path},0,0")
+    monkeypatch.setattr(new_session, "READY_TIMEOUT", 5.0)  # the dialog shows within a second
+    untrusted = tmp_path / "untrusted"
+    untrusted.mkdir()
+    settings = map_settings(tmp_path, ALLOWED_ROOTS=str(tmp_path))
+    conn = connect(settings.session_map_path)
+    try:
+        pipeline = Pipeline(settings, conn, TmuxInjector(lock_dir=tmp_path / "locks"))
+        outcome = pipeline.process(fresh(f"#new {untrusted} say hi"))
+        assert said(outcome) == (Status.REFUSED, Step.COMMAND, Code.NEW_FAILED)
+        assert "trust" in outcome.reason  # type: ignore[union-attr]
+        assert sessions.all_sessions(conn) == [] and fake_api.prompts == []
+        assert [s.name for s in tmux_server.sessions] == []
+    finally:
+        conn.close()
