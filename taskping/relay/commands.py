@@ -22,6 +22,7 @@ from enum import StrEnum
 from taskping.extract import extract_reply, to_command
 from taskping.relay.parse import InboundMail
 from taskping.session_map.sessions import Session
+from taskping.session_map.vocabulary import Refusal
 
 
 class Name(StrEnum):
@@ -132,6 +133,16 @@ def fresh_text(mail: InboundMail) -> str | None:
     return subject if subject.startswith("#") else None
 
 
+def not_a_command(not_a_reply: Refusal) -> Refusal:
+    """Route's ``not-a-reply`` for a fresh email that is no command it may run: saying what would be."""
+    return Refusal(
+        not_a_reply.step,
+        not_a_reply.code,
+        f"{not_a_reply.reason}; a new email to TaskPing runs only #help, #status or #new "
+        "(send #help for the list); reply to a notification to type into its session",
+    )
+
+
 def help_lines() -> list[str]:
     """The answer to ``#help``."""
     return [
@@ -180,6 +191,7 @@ __all__ = [
     "age",
     "fresh_text",
     "help_lines",
+    "not_a_command",
     "parse_command",
     "plain_lines",
     "status_lines",

@@ -34,7 +34,7 @@ from typing import NoReturn
 from taskping.config import Settings
 from taskping.relay import dedupe
 from taskping.relay.canonical import MAX_HEADER_SECTION, scan
-from taskping.relay.commands import FRESH, Name, fresh_text, parse_command
+from taskping.relay.commands import FRESH, Name, fresh_text, not_a_command, parse_command
 from taskping.relay.guard import guard
 from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.pipeline import Pipeline, extract_command
@@ -269,7 +269,7 @@ class _Run:
         text = fresh_text(mail)
         command = parse_command(text) if text is not None else None
         if command is None or command.name not in FRESH:
-            return self.refused(not_a_reply)
+            return self.refused(not_a_command(not_a_reply))
         self.say("route", True, "a new email, not a reply: a command for this machine")
         self.say(
             "command",

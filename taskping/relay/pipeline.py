@@ -66,6 +66,7 @@ from taskping.relay.commands import (
     ReplyCommand,
     fresh_text,
     help_lines,
+    not_a_command,
     parse_command,
     plain_lines,
     status_lines,
@@ -282,11 +283,7 @@ class Pipeline:
         text = fresh_text(mail)
         command = parse_command(text) if text is not None else None
         if command is None or command.name not in FRESH:
-            reason = (
-                f"{not_a_reply.reason}; a new email to TaskPing runs only #help, #status or #new "
-                "(send #help for the list); reply to a notification to type into its session"
-            )
-            return self._refuse(mail, position, entry, Refusal(Step.ROUTE, Code.NOT_A_REPLY, reason), tell=sender)
+            return self._refuse(mail, position, entry, not_a_command(not_a_reply), tell=sender)
         if command.host is not None and not new_session.names_this_machine(command.host, self.settings.host_id):
             return self._leave_for(mail, position, entry, command)
         self._step = Step.REPLAY
