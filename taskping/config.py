@@ -163,6 +163,20 @@ def _path(raw: str) -> Path:
     return Path(value).expanduser()
 
 
+def _roots(raw: str) -> tuple[Path, ...]:
+    """ALLOWED_ROOTS: comma-separated absolute directories (``~`` allowed), each resolved (symlinks
+    followed), so a root that is itself a symlink is compared as the directory it points to."""
+    roots: list[Path] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        path = Path(item).expanduser()
+        if not path.is_absolute():
+            raise ValueError(f"expected absolute directories (or ~/...), got {item!r}")
+        roots.append(path.resolve())
+    return tuple(dict.fromkeys(roots))
+
+
 def _prefix(raw: str) -> str:
     value = raw.strip()
     if not value or any(c in value for c in ".: \t"):
@@ -244,6 +258,8 @@ class Settings:
         default="tmux", metadata=_key("INJECTION_MODE", _choice("tmux", "pty"))
     )
     tmux_session_prefix: str = field(default="taskping", metadata=_key("TMUX_SESSION_PREFIX", _prefix))
+    # Where `#new DIR` may start a session (taskping.relay.new_session); empty: `#new` is refused.
+    allowed_roots: tuple[Path, ...] = field(default=(), metadata=_key("ALLOWED_ROOTS", _roots))
     token_ttl: int = field(default=86400, metadata=_key("TOKEN_TTL", _int_range(60, 366 * 86400)))
     # Days sent mail, reply previews and notification bodies are kept, and ended sessions with
     # their rows (taskping.session_map.retention).

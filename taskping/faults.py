@@ -12,7 +12,8 @@ catch a step that raised). Example::
 Points: after-fetch, after-claim, before-inject, during-inject (after a typed
 chunk, before the next one or Enter), after-inject, before-flag (relay and
 injector), during-send (the SMTP server accepted the message, the outbox row is
-not yet marked sent), parse (the relay, before parsing a message). Unset (always, outside tests) it costs one dict lookup.
+not yet marked sent), parse (the relay, before parsing a message), before-new (``#new``:
+the ledger row is ``injecting``, the session not started yet). Unset (always, outside tests) it costs one dict lookup.
 
 Shared by :mod:`taskping.relay` and :mod:`taskping.injectors` (which must not
 import the relay), so it imports nothing of TaskPing.

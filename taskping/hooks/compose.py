@@ -61,6 +61,7 @@ REPLY_COMMANDS: tuple[FooterCommand, ...] = (
     FooterCommand("#screen [N]", "the last N lines of this terminal"),
     FooterCommand("#esc", "press Escape (stops the turn)"),
     FooterCommand("#close", "end this session"),
+    FooterCommand("#new [@HOST] DIR [prompt]", "start a session in DIR"),
     FooterCommand("#help", "the commands"),
 )
 #: The preview's length; with its padding the marker line stays within the extractor's 400 characters.

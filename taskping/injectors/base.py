@@ -75,6 +75,12 @@ class Injector(Protocol):
         key could not be sent. Never raises for terminal trouble."""
         ...
 
+    def remove_dead(self, target: Target) -> bool:
+        """After the command in the target exited (``#close``): True when the target is gone now.
+        A tmux pane whose command exited but that stays (``remain-on-exit``) is killed here, and
+        with it its tmux session when it was the last pane; a live pane is never touched."""
+        ...
+
     def read_lines(self, target: Target, n: int) -> list[str] | None:
         """The terminal's rows as plain text: the screen, plus up to ``n`` rows of scrollback
         where the terminal keeps one. None when the target is gone or cannot be read."""

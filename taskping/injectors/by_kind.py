@@ -37,6 +37,10 @@ class InjectorByKind:
         injector = self._for(target)
         return injector is not None and injector.press_escape(target)
 
+    def remove_dead(self, target: Target) -> bool:
+        injector = self._for(target)
+        return injector is not None and injector.remove_dead(target)
+
     def read_lines(self, target: Target, n: int) -> list[str] | None:
         injector = self._for(target)
         return None if injector is None else injector.read_lines(target, n)

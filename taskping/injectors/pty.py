@@ -170,6 +170,10 @@ class PtyInjector:
         except Exception:  # noqa: BLE001 - terminal trouble (or Refused): no key sent
             return False
 
+    def remove_dead(self, target: Target) -> bool:
+        """A PTY session ends with its command (the wrapper exits): nothing to remove."""
+        return not self.exists(target)
+
     def read_lines(self, target: Target, n: int) -> list[str] | None:
         """The PTY's screen (its host keeps no scrollback, so ``n`` beyond the screen gives the screen)."""
         remote = self._remote(target)

@@ -255,6 +255,22 @@ class TmuxInjector:
         except Exception:  # noqa: BLE001 - terminal trouble (or Refused): no key sent
             return False
 
+    def remove_dead(self, target: Target) -> bool:
+        """True when the pane is gone; a dead pane (its command exited, kept by remain-on-exit) is
+        killed first. A pane whose command still runs (a shell claude was started from) stays."""
+        if target.kind != "tmux" or not target.pane:
+            return False
+        try:
+            server = TmuxServer(target.socket, tmux_bin=self.tmux_bin)
+            shown = server.display(target.pane, "#{pane_id} #{pane_dead}")
+            if shown is None or shown.split(" ")[0] != target.pane:
+                return True
+            if shown.split(" ")[-1] != "1":
+                return False
+            return server.run("kill-pane", "-t", target.pane).ok
+        except Exception:  # noqa: BLE001 - terminal trouble: not known to be gone
+            return False
+
     def read_lines(self, target: Target, n: int) -> list[str] | None:
         """The pane's screen with up to ``n`` rows of its history above it (no escapes: ``capture-pane -p``)."""
         if not self.exists(target):

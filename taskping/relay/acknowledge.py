@@ -147,9 +147,10 @@ def answered(
     settings: Settings,
     mail: InboundMail,
     to_addr: str,
-    session: Session,
+    session: Session | None,
     lines: list[str],
     pre: list[str] | None = None,
 ) -> None:
-    """The answer to a reply command (``#status``, ``#screen``...), in the session's thread."""
+    """The answer to a reply command (``#status``, ``#screen``...), in the session's thread; to a
+    fresh email's command (no session), a reply to that email, starting a thread."""
     queue_reply(conn, settings, mail, to_addr, session, kind=EmailKind.ANSWER, lines=lines, pre=pre)

@@ -31,6 +31,16 @@ session, however long that is. Refused or dropped earlier messages do not
 count, so a reply refused for the rate limit can be sent again. A person who
 really wants the same words typed twice answers the newer notification, or
 changes a word.
+
+A **fresh email** (a command that answers no session: ``#help``, ``#status``,
+``#new``) has no session to key on; :func:`record_and_check_fresh_replay` keys
+it on this machine instead: the signature keys as above, and a content key of
+the sender, this machine's host part, the subject and the command text. A
+``#new`` re-sent under a fresh Message-ID is therefore refused before anything
+starts (start a second session in the same place with other words, or another
+subject). ``#help`` and ``#status`` only read, so their content key also holds
+the mail's Date: the same question asked again later is answered again, while a
+copy of one mail is not.
 """
 
 from __future__ import annotations
@@ -64,6 +74,37 @@ def content_key(sender: str, session_id: int, mail: InboundMail, text: str) -> s
 def signature_keys(raw: bytes, from_domain: str) -> list[str]:
     """Keys of the DKIM signatures in ``raw`` whose ``d=`` is aligned with ``from_domain``."""
     return sorted({hashlib.sha256(b"dkim-b\0" + sig.b).hexdigest() for sig in aligned_signatures(raw, from_domain)})
+
+
+def fresh_content_key(sender: str, host: str, mail: InboundMail, text: str, *, with_date: bool) -> str:
+    """The content key of a command in a fresh email (see the module docstring)."""
+    subject = " ".join(mail.subject.split()).lower()
+    words = " ".join(text.split())
+    date = mail.date if with_date else ""
+    material = "\0".join(["fresh", sender.lower(), host, subject, date, words])
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def record_and_check_fresh_replay(
+    conn: sqlite3.Connection, entry_id: int, *, sender: str, host: str, mail: InboundMail, text: str, read_only: bool
+) -> Refusal | None:
+    """Record a fresh email's replay keys; a refusal when it replays a command already run here."""
+    earlier = reply_keys.record_and_find(
+        conn,
+        entry_id,
+        content_key=fresh_content_key(sender, host, mail, text, with_date=read_only),
+        signature_keys=signature_keys(mail.raw, sender.rpartition("@")[2]),
+    )
+    if earlier is None:
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(earlier.at))
+    how = "the same DKIM signature" if earlier.by_signature else "the same command from the same sender and subject"
+    return Refusal(
+        Step.REPLAY,
+        Code.REPLAY,
+        f"replay: a new email with {how} was already run on this machine at {when}; it is not run again "
+        "(change a word or the subject to run it twice)",
+    )
 
 
 def record_and_check_replay(

@@ -34,7 +34,7 @@ from typing import NoReturn
 from taskping.config import Settings
 from taskping.relay import dedupe
 from taskping.relay.canonical import MAX_HEADER_SECTION, scan
-from taskping.relay.commands import parse_command
+from taskping.relay.commands import FRESH, Name, fresh_text, not_a_command, parse_command
 from taskping.relay.guard import guard
 from taskping.relay.parse import InboundMail, parse, parse_header
 from taskping.relay.pipeline import Pipeline, extract_command
@@ -97,6 +97,9 @@ class _NoTerminal:
 
     def read_lines(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
+
+    def remove_dead(self, *args: object, **kwargs: object) -> NoReturn:
+        raise RuntimeError("taskping explain never closes a terminal")
 
     def screen_state(self, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("taskping explain never reads a terminal")
@@ -218,6 +221,8 @@ class _Run:
         self.say("authenticate", True, f"{sender}: {verdict.reason}")
 
         routed = route(self.conn, mail)
+        if isinstance(routed, Refusal) and routed.code == Code.NOT_A_REPLY:
+            return self._fresh(mail, routed)
         if isinstance(routed, Refusal):
             return self.refused(routed)
         session = routed.session
@@ -258,6 +263,23 @@ class _Run:
         notes.append("typed only when claude's screen is ready (read at typing time)")
         self.say("guard", True, "allowed; " + "; ".join(notes))
         self.out.would_type = guarded.text
+
+    def _fresh(self, mail: InboundMail, not_a_reply: Refusal) -> None:
+        """A mail that answers no session: a ``#help``/``#status``/``#new`` command, or refused."""
+        text = fresh_text(mail)
+        command = parse_command(text) if text is not None else None
+        if command is None or command.name not in FRESH:
+            return self.refused(not_a_command(not_a_reply))
+        self.say("route", True, "a new email, not a reply: a command for this machine")
+        self.say(
+            "command",
+            True,
+            f"{command.describe()} in a new email: run and answered in a new thread, never typed (the relay "
+            "also refuses a copy of one already run"
+            + (", and checks ALLOWED_ROOTS and @HOST)" if command.name == Name.NEW else ")"),
+            Code(f"command-{command.name}"),
+        )
+        return None
 
     def _seen_before(self, entry: ledger.LedgerEntry) -> None:
         if entry.final:

@@ -49,6 +49,7 @@ class InboundMail(BaseModel):
     reply_to: str | None
     to: list[str]
     subject: str
+    date: str = ""  # the Date header as written (the replay key of a fresh #help/#status)
     in_reply_to: list[str]
     references: list[str]
     authentication_results: list[str]  # topmost first
@@ -209,6 +210,7 @@ def parse(raw: bytes, *, size: int | None = None, header_only: bool = False) -> 
         reply_to=_first(message, "Reply-To"),
         to=parse_addresses(to_raw)[0] if to_raw else [],
         subject=" ".join(str(subject).split())[:MAX_HEADER_CHARS],
+        date=" ".join((_first(message, "Date") or "").split())[:MAX_HEADER_CHARS],
         in_reply_to=_ids(_first(message, "In-Reply-To")),
         references=_ids(" ".join(_header_list(message, "References"))),
         authentication_results=_header_list(message, "Authentication-Results"),

@@ -17,8 +17,10 @@ at the **approval** step: it allows or denies that one tool call (once), or is a
 again; it is recorded as ``answered`` and never typed.
 
 A reply whose new text is exactly one ``#command`` line (:mod:`taskping.relay.commands`)
-stops at the **command** step: it is run (read the terminal, press Escape...) and
-answered in the thread, recorded as ``answered``; it is never typed.
+stops at the **command** step (:mod:`taskping.relay.command_step`, a base class of the
+pipeline): it is run (read the terminal, press Escape, start a session...) and answered
+in the thread, recorded as ``answered``; it is never typed. A fresh email (route finds no
+session: ``not-a-reply``) may run ``#help``, ``#status`` or ``#new`` the same way.
 
 Each step returns what it passes on, or a
 :class:`~taskping.session_map.vocabulary.Refusal` (step, stable code, reason).
@@ -52,14 +54,18 @@ from dataclasses import dataclass
 from taskping.config import Settings
 from taskping.extract import extract_reply, to_command
 from taskping.faults import FAULT_ENV, fault_point
-from taskping.injectors import InjectionOutcome, Injector, ScreenState, Target
+from taskping.injectors import InjectionOutcome, Injector, ScreenState
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
 from taskping.relay import acknowledge, audit, dedupe, dkim_verify
 from taskping.relay.approval_answer import answered_approval, settle
 from taskping.relay.authenticate import Authenticated, authenticate
-from taskping.relay.commands import Name, ReplyCommand, help_lines, parse_command, plain_lines, status_lines
+from taskping.relay.command_step import CommandStep, target_of
+from taskping.relay.commands import (
+    parse_command,
+)
 from taskping.relay.guard import guard
+from taskping.relay.outcome import Outcome
 from taskping.relay.parse import InboundMail, parse, parse_header, unparsed
 from taskping.relay.route import Routed, is_foreign, route
 from taskping.session_map import approvals, ledger, notifications, sessions, waiting
@@ -82,31 +88,14 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of one message: its status, the reason, and (when a step decided it) the step and code."""
-
-    status: Status
-    reason: str
-    session: str | None = None
-    typed: str | None = None
-    step: Step | None = None
-    code: Code | None = None
-
-    @property
-    def leave_untouched(self) -> bool:
-        """Another machine's reply: do not flag or move it."""
-        return self.status == Status.FOREIGN
-
-
-class StoreUnavailable(Exception):
-    """The session map could not be written, so the message could not be recorded: leave it for a later pass."""
-
-
-@dataclass(frozen=True)
 class Position:
     folder: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
+
+
+class StoreUnavailable(Exception):
+    """The session map could not be written, so the message could not be recorded: leave it for a later pass."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +131,7 @@ def extract_command(conn: sqlite3.Connection, mail: InboundMail, session: Sessio
     return Command(to_command(extraction.text), extraction.source)
 
 
-class Pipeline:
+class Pipeline(CommandStep):
     def __init__(self, settings: Settings, conn: sqlite3.Connection, injector: Injector) -> None:
         self.settings = settings
         self.conn = conn
@@ -225,6 +214,8 @@ class Pipeline:
 
         self._step = Step.ROUTE
         routed = route(self.conn, mail)
+        if isinstance(routed, Refusal) and routed.code == Code.NOT_A_REPLY:
+            return self._fresh(mail, position, entry, sender, routed)
         if isinstance(routed, Refusal):
             return self._refuse(mail, position, entry, routed, tell=sender)
         session = routed.session
@@ -261,50 +252,6 @@ class Pipeline:
 
         return Planned(mail, entry, session, guarded, sender)
 
-    def _command(
-        self,
-        mail: InboundMail,
-        position: Position,
-        entry: LedgerEntry,
-        session: Session,
-        reply_command: ReplyCommand,
-        sender: str,
-    ) -> Outcome:
-        """The command step: run a reply command and answer it (see :mod:`taskping.relay.commands`);
-        a terminal that cannot be read or sent the key is a refusal (``command-failed``)."""
-        target, name, pre = _target(session), reply_command.name, None
-        failed: str | None = None
-        if name == Name.HELP:
-            lines = help_lines()
-        elif name == Name.STATUS:
-            lines = status_lines(sessions.all_sessions(self.conn), time.time())
-        elif name == Name.SCREEN:
-            rows = self.injector.read_lines(target, reply_command.lines)
-            pre = plain_lines(rows or [], reply_command.lines)
-            lines = [f"The last {len(pre)} line(s) of session {session.name}'s terminal:"]
-            failed = None if rows is not None else f"could not read the terminal of session {session.name}"
-        elif name == Name.CLOSE:
-            result = self.injector.inject(target, "/exit")  # guarded like any reply: only into an idle claude
-            lines = [f"Typed /exit into session {session.name}: Claude Code exits and the session ends."]
-            if result.outcome == InjectionOutcome.TARGET_GONE:  # claude exited on Enter and took its pane along
-                sessions.end(self.conn, session.id, reason="closed by #close")
-            elif result.outcome == InjectionOutcome.BUSY:
-                failed = f"could not close session {session.name}: Claude is working (send #esc first)"
-            elif not result.delivered:
-                failed = f"could not close session {session.name}: {result.detail or result.outcome.value}"
-        else:
-            lines = [f"Pressed Escape in session {session.name}: Claude stops its current turn, if it had one."]
-            if not self.injector.press_escape(target):
-                failed = f"could not press Escape in session {session.name}: its terminal is gone or not answering"
-        if failed is not None:
-            refusal = Refusal(Step.COMMAND, Code.COMMAND_FAILED, failed)
-            return self._refuse(mail, position, entry, refusal, tell=sender, session=session)
-        code = Code(f"command-{name}")
-        outcome = Outcome(
-            Status.ANSWERED, f"answered {reply_command.describe()}", session.name, None, Step.COMMAND, code
-        )
-        return self._end(mail, position, entry, outcome, session, tell=sender, answer=(lines, pre))
-
     def _approval(
         self,
         mail: InboundMail,
@@ -326,6 +273,9 @@ class Pipeline:
     def _seen_before(self, mail: InboundMail, position: Position, entry: LedgerEntry) -> Outcome | None:
         """The first half of dedupe: the message's row existed. None: it was never decided (a crash
         before its decision, nothing typed), so it is processed again."""
+        if entry.status == Status.FOREIGN:  # another machine's (a fresh #new @HOST): still left untouched
+            outcome = Outcome(Status.FOREIGN, entry.reason or "", step=entry.step, code=Code.FOREIGN)
+            return self._end(mail, position, None, outcome, None)
         if entry.final:
             return self._end(
                 mail,
@@ -685,7 +635,7 @@ class Pipeline:
                 acknowledge.not_delivered(self.conn, self.settings, mail, tell, session, outcome.reason)
             elif outcome.status == Status.UNKNOWN:
                 acknowledge.fate_unknown(self.conn, self.settings, mail, tell, session)
-            elif outcome.status == Status.ANSWERED and session is not None and answer is not None:
+            elif outcome.status == Status.ANSWERED and answer is not None:
                 acknowledge.answered(self.conn, self.settings, mail, tell, session, *answer)
         audit.write(
             self.settings.audit_path,
@@ -779,5 +729,4 @@ class Pipeline:
         return self._end(mail, position, entry, outcome, session, tell=sender, typed=entry.preview)
 
 
-def _target(session: Session) -> Target:
-    return Target(kind=session.kind, socket=session.target_socket, pane=session.target_pane)
+_target = target_of

@@ -114,6 +114,27 @@ def set_decision(
         )
 
 
+def start_command(conn: sqlite3.Connection, entry_id: int, *, preview: str | None) -> None:
+    """Committed before a command acts on a terminal with no session yet (``#new`` starting one):
+    the row becomes ``injecting``, so a crash from here on is never run again."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE inbound SET status = ?, preview = ? WHERE id = ? AND status = ?",
+            (Status.INJECTING, preview, entry_id, Status.RECEIVED),
+        )
+
+
+def attach_session(conn: sqlite3.Connection, entry_id: int, session_id: int) -> None:
+    """The session a command started (``#new``), recorded as soon as it exists."""
+    with transaction(conn):
+        conn.execute("UPDATE inbound SET session_id = ? WHERE id = ?", (session_id, entry_id))
+
+
+def seen_foreign(conn: sqlite3.Connection) -> bool:
+    """Whether this relay ever left another machine's mail untouched: the mailbox is shared."""
+    return conn.execute("SELECT 1 FROM inbound WHERE status = ? LIMIT 1", (Status.FOREIGN,)).fetchone() is not None
+
+
 def get(conn: sqlite3.Connection, entry_id: int) -> LedgerEntry | None:
     row = conn.execute("SELECT * FROM inbound WHERE id = ?", (entry_id,)).fetchone()
     return _entry(row) if row else None
@@ -126,12 +147,13 @@ def latest(conn: sqlite3.Connection) -> LedgerEntry | None:
 
 
 def delivered_since(conn: sqlite3.Connection, session_id: int, since: float) -> list[float]:
-    """Times of replies delivered (or in flight, or waiting) to a session since ``since``: the rate limit's input."""
+    """Times of replies delivered (or in flight, or waiting) to a session since ``since``: the rate limit's input.
+    A ``#new`` that typed no prompt (no preview) typed nothing into the session it started: not counted."""
     marks = ",".join("?" * len(TYPED))
     rows = conn.execute(
         f"SELECT decided_at FROM inbound WHERE session_id = ? AND status IN ({marks})"
-        " AND COALESCE(decided_at, received_at) >= ?",
-        (session_id, *TYPED, since),
+        " AND COALESCE(decided_at, received_at) >= ? AND NOT (COALESCE(code, '') = ? AND preview IS NULL)",
+        (session_id, *TYPED, since, Code.COMMAND_NEW),
     )
     return [r[0] or since for r in rows]
 

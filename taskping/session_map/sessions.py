@@ -222,6 +222,16 @@ def end(conn: sqlite3.Connection, session_id: int, *, reason: str) -> None:
         )
 
 
+def set_thread_root(conn: sqlite3.Connection, session_id: int, message_id: str) -> None:
+    """Thread the session's mail under ``message_id`` (the ``#new`` mail that started it), unless
+    it already has a thread."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE sessions SET thread_root = COALESCE(thread_root, ?), updated_at = ? WHERE id = ?",
+            (message_id, now(), session_id),
+        )
+
+
 def discard(conn: sqlite3.Connection, session_id: int) -> None:
     """Remove a session that never started (`spawn` whose command died): no row is left.
 

@@ -106,7 +106,13 @@ class Code(StrEnum):
     COMMAND_SCREEN = "command-screen"
     COMMAND_ESC = "command-esc"
     COMMAND_CLOSE = "command-close"
+    COMMAND_NEW = "command-new"  # ``#new DIR [prompt]``: a session was started (its prompt typed, or why not)
     COMMAND_FAILED = "command-failed"  # the session's terminal could not be read or sent the key
+    CLOSE_REPLIES_WAITING = "close-replies-waiting"  # ``#close`` while replies wait for the session: refused
+    NEW_NO_ROOTS = "new-no-allowed-roots"  # ``#new`` with ALLOWED_ROOTS empty
+    NEW_DIR_NOT_ALLOWED = "new-dir-not-allowed"  # DIR missing, not a directory, or outside ALLOWED_ROOTS
+    NEW_NEEDS_HOST = "new-needs-host"  # ``#new`` without ``@HOST`` on a mailbox that several machines read
+    NEW_FAILED = "new-failed"  # claude did not start
     # guard
     COMMAND_TOO_LARGE = "command-too-large"
     RATE_LIMITED = "rate-limited"

@@ -102,7 +102,13 @@ def test_oversize_and_unauthenticated_mail_is_never_downloaded(world: tuple[Mail
         ("dropped", f"message is {len(huge):,} bytes, over MAX_MESSAGE_BYTES (2,000,000)"),
         ("dropped", "sender not in ALLOWED_SENDERS (judged on the header; not downloaded)"),
         ("dropped", "malformed header section: lone CR in header line 5"),
-        ("refused", "not a reply to a TaskPing notification (no known thread or token)"),
+        (
+            "refused",
+            (
+                "not a reply to a TaskPing notification (no known thread or token); a new email to TaskPing runs only "
+                "#help, #status or #new (send #help for the list); reply to a notification to type into its session"
+            ),
+        ),
     ]
     small_uid = max(rows)
     assert processed == [(small_uid, len(small))]  # only the small one was downloaded whole

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from taskping.config import CONFIG_ERROR_EXIT
-from taskping.session_map import sessions
+from taskping.session_map import connect, sessions
 from taskping.tokens import host_part, message_id_host
-from tests.support import terminal
-from tests.support.claude_fixtures import make_claude_home
+from tests.support import cli, terminal
+from tests.support.claude_fixtures import claude_binary_or_skip, make_claude_home
 from tests.support.cli import start_relay_process, write_env_file
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.mailstack import MailStack
@@ -136,3 +136,55 @@ def test_two_relays_share_one_mailbox(machines: tuple[World, World]) -> None:
     assert twin.wait(timeout=30) == CONFIG_ERROR_EXIT
     lines = [line for line in stderr_path.read_text().splitlines() if "another machine uses" in line]
     assert len(lines) == 1 and "TASKPING_HOST_ID" in lines[0] and "Traceback" not in stderr_path.read_text()
+
+
+def _new_env(world: World) -> dict[str, str]:
+    """What a relay needs for `#new`: claude on PATH with its HOME, its tmux server, ALLOWED_ROOTS."""
+    claude_dir = str(Path(claude_binary_or_skip()).parent)
+    return {
+        **world.home.env,
+        "PATH": f"{claude_dir}:{cli.BIN}:{os.environ['PATH']}",
+        "TMUX": f"{world.socket},0,0",
+        "ALLOWED_ROOTS": str(world.home.project_dir.parent),
+    }
+
+
+def _answers_to(world: World, message_id: str, n: int, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = []
+        for m in world.stack.messages("me"):
+            msg = message_from_bytes(m.raw, policy=default_policy)
+            if msg["In-Reply-To"] == message_id and msg["X-TaskPing"] == "answer":
+                body = msg.get_body(("plain",))
+                found.append(body.get_content() if body else "")
+        if len(found) >= n:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{n} answers to {message_id} expected\n{world.diagnostics()}")
+
+
+def test_fresh_commands_on_two_machines(machines: tuple[World, World]) -> None:
+    """A fresh #status is answered by each relay for its own machine; a fresh `#new @HOST` runs on
+    the machine it names only, and the other relay leaves it untouched (``foreign``)."""
+    a, b = machines
+    relay_a, relay_b = a.start_relay(extra_env=_new_env(a)), b.start_relay(extra_env=_new_env(b))
+    status = a.reply(None, "#status", subject="how are things")
+    texts = _answers_to(a, status, 2)
+    named = sorted(h for t in texts for h in ("machine-a", "machine-b") if f"@{host_part(h)}" in t)
+    assert named == ["machine-a", "machine-b"]
+
+    new = a.reply(None, f"#new @{host_part('machine-b')} {b.home.project_dir} do Y", subject="on b")
+    (answer,) = _answers_to(b, new, 1)
+    assert "Started session taskping-project" in answer and f"@{host_part('machine-b')}" in answer
+    b.api.wait_for_prompt("do Y")
+    assert _wait_final(a, [new])[new] == ("foreign", None)
+    assert _wait_final(b, [new])[new][0] == "answered"
+    b.session("taskping-project")  # live on b
+    conn = connect(a.env["SESSION_MAP_PATH"])
+    try:
+        assert sessions.all_sessions(conn) == []  # nothing started on a
+    finally:
+        conn.close()
+    assert b.api.prompts.count("do Y") == 1
+    assert a.stop_relay(relay_a) == 0 and b.stop_relay(relay_b) == 0
