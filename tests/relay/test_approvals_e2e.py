@@ -7,7 +7,6 @@ late answer is refused; a dialog answered at the keyboard closes the approval.""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -21,6 +20,7 @@ from taskping.injectors import ScreenState
 from taskping.session_map import approvals, connect
 from taskping.session_map.ledger import LedgerEntry
 from tests.support.fake_anthropic import Reply, ToolUse
+from tests.support.terminal import press_on_dialog
 from tests.support.world import Notification, World
 
 pytestmark = [pytest.mark.mail, pytest.mark.tmux, pytest.mark.claude, pytest.mark.slow]
@@ -82,8 +82,8 @@ def tool_results(world: World) -> list[dict[str, Any]]:
 
 
 def press(world: World, pane: str, key: str) -> None:
-    """A key pressed by the person at the terminal."""
-    subprocess.run(["tmux", "-S", world.socket, "send-keys", "-t", pane, key], check=True)
+    """A key pressed on the dialog by the person at the terminal (again if the dialog did not take it)."""
+    press_on_dialog(world.socket, pane, key)
 
 
 def approval_rows(world: World) -> list[approvals.Approval]:

@@ -87,3 +87,22 @@ def type_prompt(socket: str, pane: str, text: str) -> None:
     subprocess.run(["tmux", "-S", socket, "send-keys", "-t", pane, "-l", text], check=True)
     time.sleep(0.3)
     subprocess.run(["tmux", "-S", socket, "send-keys", "-t", pane, "Enter"], check=True)
+
+
+def press_on_dialog(socket: str, pane: str, key: str, attempts: int = 8) -> None:
+    """Press ``key`` on the dialog ``pane`` shows, as a person would: again when the dialog is still
+    there two seconds later (a key that arrives while claude is still setting the dialog up is lost,
+    measured on 2.1.328; nothing on the dialog changes until one is taken)."""
+    for _ in range(attempts):
+        subprocess.run(["tmux", "-S", socket, "send-keys", "-t", pane, key], check=True)
+        try:
+            wait_until(
+                f"the dialog to take {key}",
+                lambda: read_screen(screen(socket, pane)).state is not ScreenState.PERMISSION_DIALOG,
+                timeout=2.0,
+                every=0.1,
+            )
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"{key} never taken by the dialog; screen:\n" + "\n".join(screen(socket, pane)))
