@@ -3,7 +3,7 @@
 A notification's Message-ID names its machine and the second it was minted,
 ``<tp.HOST.SECONDS.RANDOM@domain>``. A Message-ID with *our* host part found in the
 mailbox (a notification itself, or a reply's In-Reply-To/References) that our session
-map does not know, minted after our own oldest notification (and in the last day), was
+map does not know, minted no earlier than the second of our own oldest notification (and in the last day), was
 sent from another state dir with our host id: two machines share one id, and each would
 act on the other's replies.
 
@@ -38,13 +38,13 @@ def _oldest_notification(conn: sqlite3.Connection) -> float | None:
 
 
 def foreign_twin_ids(conn: sqlite3.Connection, host: str, headers: list[bytes], since: float) -> list[str]:
-    """Message-IDs in ``headers`` with host part ``host``, minted after ``since``, that we did not send."""
+    """Message-IDs in ``headers`` with host part ``host``, minted in ``since``'s second or later, that we did not send."""
     pattern = re.compile(rb"<tp\." + re.escape(host.encode()) + rb"\.(\d+)\.[0-9a-f]+@[^>\s]+>", re.IGNORECASE)
     found: list[str] = []
     for block in headers:
         for m in pattern.finditer(block):
             mid = m.group(0).decode("ascii", "replace")
-            if int(m.group(1)) <= since or mid in found:
+            if int(m.group(1)) < int(since) or mid in found:  # ids count whole seconds: the same second is not before
                 continue
             if conn.execute("SELECT 1 FROM notifications WHERE message_id = ?", (mid,)).fetchone() is None:
                 found.append(mid)

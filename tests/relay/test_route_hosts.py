@@ -12,6 +12,7 @@ import pytest
 from taskping.outgoing import new_message_id
 from taskping.relay.parse import parse
 from taskping.relay.route import is_foreign
+from taskping.relay.twin import foreign_twin_ids
 from taskping.session_map import connect
 from taskping.tokens import default_host_id, host_part, new_token, subject_tag
 
@@ -54,3 +55,22 @@ def test_foreign_by_token_or_thread(conn: sqlite3.Connection, case: str) -> None
 def test_default_host_id_is_stable_and_not_empty() -> None:
     assert default_host_id() == default_host_id() != ""
     assert host_part() == host_part(default_host_id())
+
+
+def test_a_twin_minted_in_the_same_second_as_our_first_notification_is_found(conn: sqlite3.Connection) -> None:
+    """Message-IDs count whole seconds: the other machine's first notification, minted in the second
+    our own first one was (two machines started together), is after it, not before."""
+    host = host_part(OURS)
+    ours_at = 1_800_000_000.7
+    ours = f"<tp.{host}.1800000000.aaaa@example.test>"
+    conn.execute(
+        "INSERT INTO sessions (token, name, kind, target_socket, state, created_at, updated_at, expires_at)"
+        " VALUES ('t', 's', 'tmux', 'sock', 'idle', 0, 0, 9e9)"
+    )
+    conn.execute(
+        "INSERT INTO notifications (message_id, session_id, kind, created_at) VALUES (?, 1, 'stop', ?)", (ours, ours_at)
+    )
+    same_second = f"<tp.{host}.1800000000.bbbb@example.test>"
+    second_before = f"<tp.{host}.1799999999.cccc@example.test>"
+    headers = [f"In-Reply-To: {m}\r\n".encode() for m in (ours, second_before, same_second)]
+    assert foreign_twin_ids(conn, host, headers, ours_at) == [same_second]
