@@ -11,6 +11,7 @@ waits must never be approved by TaskPing's keys.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -20,6 +21,7 @@ import pytest
 from taskping.injectors import ScreenState
 from taskping.injectors.screen import read_screen
 from tests.support.fake_anthropic import Reply, ToolUse
+from tests.support.terminal import press_on_dialog
 from tests.support.world import World
 
 pytestmark = [
@@ -91,18 +93,20 @@ def test_tool_call_while_a_reply_waits_is_never_approved(world: World) -> None:
     note = world.notification_for(s, "start")
     marker = world.home.project_dir / "approved-by-taskping"
     world.start_relay()
-    # a slow turn that ends in a Bash tool call: the dialog opens while the reply waits
+    # a turn that ends in a Bash tool call, held until the reply waits: then the dialog opens
+    held = threading.Event()
     world.api.queue(
         Reply(
             text="Let me run it.",
             tool_use=ToolUse("Bash", {"command": f"touch {marker}", "description": "Touch a marker"}),
-            delay=2.0,
+            hold=held,
         )
     )
     world.type_prompt(s, "do something with a tool")
     world.wait_screen(s, ScreenState.BUSY)
     world.reply(note, "1")  # the worst case: a digit plus Enter would choose "1. Yes"
     _wait_status(world, "waiting")
+    held.set()
     world.wait_screen(s, ScreenState.PERMISSION_DIALOG)
     time.sleep(3.0)  # several of the relay's checks pass while the dialog is open
     assert read_screen(world.screen(s)).state is ScreenState.PERMISSION_DIALOG
@@ -111,9 +115,7 @@ def test_tool_call_while_a_reply_waits_is_never_approved(world: World) -> None:
     assert [r.status for r in world.ledger()] == ["waiting"]
     # the person answers the dialog at the keyboard (No); claude is READY again and the reply is typed
     world.api.queue_text("Understood, I did not run it.")
-    import subprocess
-
-    subprocess.run(["tmux", "-S", world.socket, "send-keys", "-t", s.target_pane, "Escape"], check=True)
+    press_on_dialog(world.socket, s.target_pane, "Escape")
     assert world.api.wait_for_prompt("1", timeout=30) == "1"
     assert not marker.exists()
     results = _tool_results(world)

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 SYSTEM_REMINDER = "<system-reminder>"
+HOLD_LIMIT = 60.0  # a held reply is sent anyway after this long (a test that failed before setting it)
 
 _ids = itertools.count(1)
 
@@ -48,12 +49,22 @@ class Reply:
 
     ``text`` becomes a text block, ``tool_use`` a tool_use block after it.
     ``delay`` seconds pass between the start of the stream and its content,
-    which keeps claude busy ("esc to interrupt") for that long.
+    which keeps claude busy ("esc to interrupt") for that long; ``hold``, when
+    given, keeps it busy until the test sets it (at most HOLD_LIMIT seconds),
+    for a test that must see something happen while claude works.
     """
 
     text: str = ""
     tool_use: ToolUse | None = None
     delay: float = 0.0
+    hold: threading.Event | None = field(default=None, compare=False)
+
+    def pause(self) -> None:
+        """The wait between the stream's start and its content."""
+        if self.delay:
+            time.sleep(self.delay)
+        if self.hold is not None:
+            self.hold.wait(HOLD_LIMIT)
 
     @property
     def stop_reason(self) -> str:
@@ -397,8 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(model, reply)
         else:
-            if reply.delay:
-                time.sleep(reply.delay)
+            reply.pause()
             self._send_json(200, _message_envelope(model, _content_blocks(reply), reply.stop_reason))
 
     def _stream(self, model: str, reply: Reply) -> None:
@@ -411,8 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(head)
             self.wfile.flush()
-            if reply.delay:
-                time.sleep(reply.delay)
+            reply.pause()
             self.wfile.write(rest)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
