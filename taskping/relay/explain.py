@@ -217,7 +217,7 @@ class _Run:
         sender = verdict.sender
         self.say("authenticate", True, f"{sender}: {verdict.reason}")
 
-        routed = route(self.conn, mail)
+        routed = route(self.conn, mail, resume_gone=self.settings.resume_gone_sessions)
         if isinstance(routed, Refusal):
             return self.refused(routed)
         session = routed.session
