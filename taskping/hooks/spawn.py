@@ -76,7 +76,7 @@ def claude_program(command: list[str] | tuple[str, ...], cwd: Path, environ: Map
         return None
     program = command[0] if os.sep not in command[0] else str(cwd / command[0])
     found = shutil.which(program, path=environ.get("PATH"))
-    return str(Path(found).resolve()) if found else None
+    return os.path.abspath(found) if found else None
 
 
 def spawn(
