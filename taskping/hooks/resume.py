@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shlex
 import shutil
 import sqlite3
@@ -47,6 +48,8 @@ from taskping.session_map.sessions import NameInUse, Session
 from taskping.session_map.vocabulary import EndReason
 from taskping.tmux_server import TmuxError, TmuxServer
 
+#: What a Claude session id may look like (a UUID on 2.1.328): never an option, never a path.
+CLAUDE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 # Variables that name the relay's own terminal (if any): not the new session's.
 _DROP_ENV = ("TMUX", "TMUX_PANE", "TASKPING_PTY")
 
@@ -98,8 +101,10 @@ def _command(session: Session, environment: Mapping[str, str]) -> list[str]:
     program = program or shutil.which("claude", path=environment.get("PATH"))
     if program is None:
         raise ResumeError("claude was not found (not where spawn found it, nor on the relay's PATH)")
-    assert session.claude_session_id is not None  # sessions.why_not_resumable checked it
-    return [program, "--resume", session.claude_session_id]
+    claude_id = session.claude_session_id or ""
+    if not CLAUDE_ID.fullmatch(claude_id):  # from a hook payload; never let it read as an option
+        raise ResumeError(f"its Claude session id {claude_id[:40]!r} does not look like one")
+    return [program, "--resume", claude_id]
 
 
 def _start(conn: sqlite3.Connection, session: Session, environment: Mapping[str, str], ready_timeout: float) -> Resumed:

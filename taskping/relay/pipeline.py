@@ -289,11 +289,14 @@ class Pipeline:
             pre = plain_lines(rows or [], reply_command.lines)
             lines = [f"The last {len(pre)} line(s) of session {session.name}'s terminal:"]
             failed = None if rows is not None else f"could not read the terminal of session {session.name}"
+        elif name == Name.CLOSE and not session.live:  # its terminal is gone: closed for good (never resumed)
+            sessions.end(self.conn, session.id, reason=EndReason.CLOSED, replace_reason=True)
+            lines = [f"Session {session.name} had already ended; it is now closed and will not be resumed."]
         elif name == Name.CLOSE:
             result = self.injector.inject(target, "/exit")  # guarded like any reply: only into an idle claude
             lines = [f"Typed /exit into session {session.name}: Claude Code exits and the session ends."]
             if result.outcome == InjectionOutcome.TARGET_GONE:  # claude exited on Enter and took its pane along
-                sessions.end(self.conn, session.id, reason=EndReason.CLOSED)
+                sessions.end(self.conn, session.id, reason=EndReason.CLOSED, replace_reason=True)
             elif result.outcome == InjectionOutcome.BUSY:
                 failed = f"could not close session {session.name}: Claude is working (send #esc first)"
             elif not result.delivered:

@@ -233,13 +233,15 @@ def record_event(
     return found
 
 
-def end(conn: sqlite3.Connection, session_id: int, *, reason: str) -> None:
-    """End a session (``reason``: an :class:`EndReason`); one already ended keeps why and when it ended."""
+def end(conn: sqlite3.Connection, session_id: int, *, reason: str, replace_reason: bool = False) -> None:
+    """End a session (``reason``: an :class:`EndReason`); one already ended keeps why and when it
+    ended, unless ``replace_reason`` (``#close``: the person closed it, whatever ended it first)."""
     t = now()
     with transaction(conn):
         conn.execute(
-            "UPDATE sessions SET end_reason = ?, ended_at = ? WHERE id = ? AND state != 'ended'",
-            (reason, t, session_id),
+            "UPDATE sessions SET end_reason = ?, ended_at = COALESCE(CASE WHEN state = 'ended' THEN ended_at END, ?)"
+            " WHERE id = ? AND (state != 'ended' OR ?)",
+            (reason, t, session_id, int(replace_reason)),
         )
         conn.execute(
             "UPDATE sessions SET state = 'ended', last_event = ?, last_event_at = ?, updated_at = ? WHERE id = ?",

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -101,6 +102,26 @@ def test_tmux_server_killed_reply_resumes_the_conversation(world: World, relay_t
     assert back.claude_session_id == session.claude_session_id  # the same conversation, the same row
     conn_rows = _all_rows(world)
     assert [r.id for r in conn_rows] == [session.id], "the resumed claude's hooks created no second session"
+
+
+def test_two_resumes_at_once_start_one_terminal(world: World, relay_tmux_dir: Path) -> None:
+    """Two relays' replies for the same gone session: the second waits for the first and gets its terminal."""
+    from taskping.config import load_settings
+    from taskping.hooks.resume import resume
+
+    session = world.spawn("once")
+    world.notification_for(session, "first task")
+    subprocess.run(["tmux", "-S", world.socket, "kill-server"], check=True)
+    ended = wait_until("the SessionEnd hook", lambda: (s := _row(world, session.id)) and not s.live and s)
+    settings = load_settings(environ=dict(world.env))
+    environment = {**os.environ, **relay_env(world, relay_tmux_dir)}
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: resume(settings, ended, environment=environment), range(2)))
+    assert both[0].session.target_pane == both[1].session.target_pane
+    listed = TmuxServer(world.socket).check("list-sessions", "-F", "#{session_name}")
+    assert listed == [session.name]
+    back = _row(world, session.id)
+    assert back is not None and back.live and back.resumed == 1
 
 
 def test_pty_wrapper_killed_reply_resumes_in_tmux(world: World, relay_tmux_dir: Path) -> None:

@@ -117,3 +117,13 @@ def test_failed_resume_refuses_once_and_types_nothing(world: Map, end: str | Non
     assert resumer.calls == [s.id]
     entry = world.conn.execute("SELECT status, preview FROM inbound").fetchone()
     assert entry["status"] == "refused" and entry["preview"] is None
+
+
+def test_close_on_a_gone_session_closes_it_for_good(world: Map) -> None:
+    as_spawned(world, 0, end="SessionEnd:other")
+    pipeline = make(world, NoResume())
+    answered = pipeline.process(reply_to(world, 0, body=b"#close"))
+    assert said(answered) == (Status.ANSWERED, Step.COMMAND, Code.COMMAND_CLOSE)
+    later = pipeline.process(reply_to(world, 0, mid=b"<reply-2@example.test>"))
+    assert said(later) == (Status.REFUSED, Step.ROUTE, Code.SESSION_ENDED)
+    assert "closed by #close" in later.reason
