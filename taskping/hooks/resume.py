@@ -97,13 +97,13 @@ def _attach(socket: str, name: str) -> str:
 
 
 def _command(session: Session, environment: Mapping[str, str]) -> list[str]:
+    claude_id = session.claude_session_id or ""
+    if not CLAUDE_ID.fullmatch(claude_id):  # from a hook payload; never let it read as an option
+        raise ResumeError(f"its Claude session id {claude_id[:40]!r} does not look like one")
     program = session.claude_program if session.claude_program and os.access(session.claude_program, os.X_OK) else None
     program = program or shutil.which("claude", path=environment.get("PATH"))
     if program is None:
         raise ResumeError("claude was not found (not where spawn found it, nor on the relay's PATH)")
-    claude_id = session.claude_session_id or ""
-    if not CLAUDE_ID.fullmatch(claude_id):  # from a hook payload; never let it read as an option
-        raise ResumeError(f"its Claude session id {claude_id[:40]!r} does not look like one")
     return [program, "--resume", claude_id]
 
 

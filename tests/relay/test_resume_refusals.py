@@ -127,3 +127,13 @@ def test_close_on_a_gone_session_closes_it_for_good(world: Map) -> None:
     later = pipeline.process(reply_to(world, 0, mid=b"<reply-2@example.test>"))
     assert said(later) == (Status.REFUSED, Step.ROUTE, Code.SESSION_ENDED)
     assert "closed by #close" in later.reason
+
+
+def test_a_claude_id_that_reads_as_an_option_is_never_run(world: Map) -> None:
+    """The relay's own resumer (make_pipeline): refused before anything starts."""
+    from taskping.relay.daemon import make_pipeline
+
+    as_spawned(world, 0, claude_id="--dangerously-skip-permissions", end="SessionEnd:other")
+    outcome = make_pipeline(world.settings, world.conn).process(reply_to(world, 0))
+    assert said(outcome) == (Status.REFUSED, Step.INJECT, Code.RESUME_FAILED)
+    assert "does not look like one" in outcome.reason
