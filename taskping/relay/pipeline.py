@@ -500,9 +500,14 @@ class Pipeline:
         position = Position(entry.folder, entry.uidvalidity, entry.uid)
         if entry.status == Status.INJECTING:  # the relay stopped while typing it
             outcome = self._fate_unknown(mail, position, entry, item.sender, step=Step.INJECT)
-        elif session is None or not session.live:
+        elif session is None or (
+            not session.live and sessions.why_not_resumable(session, enabled=self._resume_gone) is not None
+        ):  # a session that may be resumed goes on below: its terminal is gone, so it is brought back
             name = session.name if session else "?"
-            reason = f"session {name} ended while the reply waited for it; nothing was typed"
+            why = sessions.why_not_resumable(session, enabled=self._resume_gone) if session else None
+            reason = f"session {name} ended while the reply waited for it; nothing was typed" + (
+                f" (not resumed: {why})" if why else ""
+            )
             outcome = self._refuse(
                 mail,
                 position,

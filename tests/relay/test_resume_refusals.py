@@ -11,8 +11,8 @@ import pytest
 
 from taskping.injectors.by_kind import InjectorByKind
 from taskping.injectors.tmux import TmuxInjector
-from taskping.relay.pipeline import Pipeline
-from taskping.session_map import sessions
+from taskping.relay.pipeline import Pipeline, Planned
+from taskping.session_map import sessions, waiting
 from taskping.session_map.sessions import Session
 from taskping.session_map.vocabulary import Code, EndReason, Status, Step
 from tests.support.inprocess import Map, in_process_map, reply_to, said
@@ -137,3 +137,29 @@ def test_a_claude_id_that_reads_as_an_option_is_never_run(world: Map) -> None:
     outcome = make_pipeline(world.settings, world.conn).process(reply_to(world, 0))
     assert said(outcome) == (Status.REFUSED, Step.INJECT, Code.RESUME_FAILED)
     assert "does not look like one" in outcome.reason
+
+
+@pytest.mark.parametrize("spawned", [True, False])
+def test_a_waiting_reply_whose_session_ended_is_resumed_or_refused_with_why(world: Map, spawned: bool) -> None:
+    """A reply parked for a busy Claude, then the terminal dies under it (SessionEnd "other")."""
+    s = as_spawned(world, 0) if spawned else finish(world, sessions.by_token(world.conn, world.tokens[0]))  # type: ignore[arg-type]
+    resumer = NoResume(fail="claude --resume did not show its prompt within 30 s")
+    pipeline = make(world, resumer)
+    planned = pipeline.plan(reply_to(world, 0))
+    assert isinstance(planned, Planned)
+    waiting.enqueue(
+        world.conn,
+        planned.entry.id,
+        session_id=s.id,
+        sender=planned.sender,
+        text=planned.guarded.text,
+        raw=planned.mail.raw,
+        preview="run the tests",
+    )
+    sessions.record_event(world.conn, s.id, event="SessionEnd", state="ended", end_reason="SessionEnd:other")
+    (outcome,) = pipeline.resume_waiting()
+    if spawned:
+        assert said(outcome) == (Status.REFUSED, Step.INJECT, Code.RESUME_FAILED) and resumer.calls == [s.id]
+    else:
+        assert said(outcome) == (Status.REFUSED, Step.INJECT, Code.SESSION_ENDED) and resumer.calls == []
+        assert "not resumed: it was started by hand" in outcome.reason
