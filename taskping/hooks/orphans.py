@@ -5,10 +5,10 @@ window closed, more than TOKEN_TTL ago, but whose terminal still runs (a
 ``sh -c '…; claude'`` after Claude exited, a forgotten session) is closed:
 its tmux session killed, or its PTY wrapper's command sent SIGTERM (the
 wrapper then exits as after any command). Never a session TaskPing did not
-start, and only after checking the target still belongs to that session: for
-tmux the pane still exists on the same socket in a tmux session of the
-session's name; for a PTY the control socket answers the session's own
-secret (and names the process to signal). The session is then ended and its
+start, and only after checking the target still belongs to that session: no
+other tracked session runs there now; for tmux the pane still exists on the
+same socket in a tmux session of the session's name; for a PTY the control
+socket answers the session's own secret (and names the process to signal). The session is then ended and its
 ``cleaned_at`` set, which `taskping sessions` shows.
 
 Run by the relay's hourly maintenance and by `taskping sessions --prune`.
@@ -38,6 +38,9 @@ def clean(conn: sqlite3.Connection, *, ttl: int, at: float | None = None) -> lis
     ``ttl`` seconds ago; what was closed. A terminal already gone is left as it is (nothing to close)."""
     closed: list[Cleaned] = []
     for session in sessions.orphans(conn, ttl=ttl, at=at):
+        now_on_it = sessions.by_target(conn, session.target_socket, session.target_pane)
+        if now_on_it is not None and now_on_it.id != session.id:
+            continue  # another tracked session runs there now (a Claude started again in that pane)
         what = _close_tmux(session) if session.kind == "tmux" else _close_pty(session)
         if what is not None:
             sessions.mark_cleaned(conn, session.id)

@@ -312,13 +312,15 @@ def repoint(conn: sqlite3.Connection, session_id: int, *, socket: str, pane: str
 def orphans(conn: sqlite3.Connection, *, ttl: int, at: float | None = None) -> list[Session]:
     """Sessions `taskping spawn` started that ended, or whose reply window closed, more than
     ``ttl`` seconds ago, and whose terminal was not closed yet: candidates for clean-up (their
-    terminal may be gone already; the caller checks it still belongs to them)."""
+    terminal may be gone already; the caller checks it still belongs to them). A live session
+    counts as expired only when its hooks have been silent as long too: with NOTIFY_WHEN=away a
+    person working at it sends no mail that would move its reply window."""
     cutoff = (now() if at is None else at) - ttl
     rows = conn.execute(
         "SELECT * FROM sessions WHERE spawned = 1 AND cleaned_at IS NULL AND ("
-        " (state = 'ended' AND COALESCE(ended_at, updated_at) <= ?) OR (state != 'ended' AND expires_at <= ?))"
-        " ORDER BY id",
-        (cutoff, cutoff),
+        " (state = 'ended' AND COALESCE(ended_at, updated_at) <= ?)"
+        " OR (state != 'ended' AND MAX(expires_at, COALESCE(last_event_at, 0) + ?) <= ?)) ORDER BY id",
+        (cutoff, ttl, cutoff),
     )
     return [Session(**dict(r)) for r in rows]
 

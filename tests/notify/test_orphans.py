@@ -66,24 +66,39 @@ def test_only_taskping_started_targets_that_ended_or_expired_long_enough_ago_are
     ended = tracked(conn, one, "taskping-ended", spawned=True)
     by_hand = tracked(conn, one, "work", spawned=False)
     recent = tracked(conn, two, "taskping-recent", spawned=True, ttl=100 * TTL)
-    expired = tracked(conn, two, "taskping-expired", spawned=True)
+    expired = tracked(conn, two, "taskping-expired", spawned=True, ttl=1)  # its reply window closed at once
+    active = tracked(conn, two, "taskping-active", spawned=True, ttl=1)  # so did this one's, but its hooks run
+    sessions.record_event(conn, active.id, event="UserPromptSubmit", state="busy")
     renamed = tracked(conn, two, "taskping-renamed", spawned=True, tmux_name="someone-elses")
-    for s in (ended, by_hand, renamed):
+    restarted = tracked(conn, one, "taskping-restarted", spawned=True)
+    for s in (ended, by_hand, renamed, restarted):
         sessions.end(conn, s.id, reason="SessionEnd:other")
+    # a Claude started again by hand in the ended session's pane: tracked there now
+    sessions.create(
+        conn,
+        token="tok-again",
+        name="taskping-restarted:0.0",
+        kind="tmux",
+        target_socket=restarted.target_socket,
+        target_pane=restarted.target_pane,
+        ttl=TTL,
+    )
 
     assert orphans.clean(conn, ttl=TTL) == []  # nothing is TOKEN_TTL old yet
-    later = time.time() + 2 * TTL + 1
+    later = time.time() + TTL + 2
     closed = orphans.clean(conn, ttl=TTL, at=later)
 
     assert sorted(c.session.name for c in closed) == ["taskping-ended", "taskping-expired"]
     assert not one.has_session("taskping-ended") and not two.has_session("taskping-expired")
-    assert one.has_session("work") and two.has_session("taskping-recent") and two.has_session("someone-elses")
+    for server, name in ((one, "work"), (one, "taskping-restarted"), (two, "taskping-recent")):
+        assert server.has_session(name), name
+    assert two.has_session("taskping-active") and two.has_session("someone-elses")
     for s in (ended, expired):
         after = sessions.get(conn, s.id)
         assert after is not None and after.cleaned_at is not None and after.state == "ended"
     gone = sessions.get(conn, expired.id)
     assert gone is not None and gone.end_reason == EndReason.CLEANED
-    for s in (by_hand, recent, renamed):
+    for s in (by_hand, recent, renamed, restarted, active):
         untouched = sessions.get(conn, s.id)
         assert untouched is not None and untouched.cleaned_at is None
     assert orphans.clean(conn, ttl=TTL, at=later) == []  # once
