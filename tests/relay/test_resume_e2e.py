@@ -179,3 +179,23 @@ def _all_rows(world: World) -> Any:
         return sessions.all_sessions(conn, include_ended=True)
     finally:
         conn.close()
+
+
+def test_the_relay_closes_leftover_terminals_at_start(world: World) -> None:
+    """The relay's maintenance (at start, then hourly) closes a spawned session's terminal that
+    outlived its session by TOKEN_TTL, and leaves a live one alone."""
+    from taskping.session_map import connect, sessions
+
+    old, live = world.spawn("leftover"), world.spawn("working")
+    conn = connect(world.env["SESSION_MAP_PATH"])
+    try:
+        sessions.end(conn, old.id, reason="SessionEnd:other")  # as if Claude ended and its shell stayed
+        conn.execute("UPDATE sessions SET ended_at = ended_at - 2 * 86400 WHERE id = ?", (old.id,))
+    finally:
+        conn.close()
+    server = TmuxServer(world.socket)
+    assert server.has_session(old.name)
+    world.start_relay()
+    wait_until("the leftover closed", lambda: (s := _row(world, old.id)) and s.cleaned_at and s, timeout=20)
+    assert not server.has_session(old.name) and server.has_session(live.name)
+    assert (_row(world, live.id)).cleaned_at is None
