@@ -18,7 +18,10 @@ tmux server (``$TMUX_TMPDIR``), attachable: the acknowledgement gives the
 then), else ``claude`` on the relay's PATH; its environment is the relay's.
 
 At most one terminal per session: a lock per session, and a session found
-live on a running pane once the lock is held is returned as it is. A resume
+live on a running pane once the lock is held is returned as it is. Never two
+Claudes on one conversation: no resume while the old pane or PTY wrapper
+still answers, while its tmux server does not answer, or while the old
+Claude process still runs (it is given a few seconds to exit after SIGHUP). A resume
 that fails leaves nothing behind (the tmux session is killed, the row is
 ended again with its earlier reason) and says why in one line.
 
@@ -42,6 +45,7 @@ from pathlib import Path
 from taskping.config import Settings
 from taskping.hooks.launch import launch_command, write_env_file
 from taskping.hooks.spawn import POLL_SECONDS, last_lines, pane_lines, wait_started
+from taskping.injectors.pty_control import listening
 from taskping.private_files import private_dir, user_umask_for_children
 from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse, Session
@@ -50,6 +54,8 @@ from taskping.tmux_server import TmuxError, TmuxServer
 
 #: What a Claude session id may look like (a UUID on 2.1.328): never an option, never a path.
 CLAUDE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+#: How long a Claude that lost its terminal (SIGHUP) is given to exit before a resume gives up.
+EXIT_WAIT_SECONDS = 5.0
 # Variables that name the relay's own terminal (if any): not the new session's.
 _DROP_ENV = ("TMUX", "TMUX_PANE", "TASKPING_PTY")
 
@@ -87,9 +93,41 @@ def resume(
                 and TmuxServer(current.target_socket).pane_alive(current.target_pane)
             ):
                 return Resumed(current, _attach(current.target_socket, current.name))  # resumed meanwhile
+            still = _still_running(current)
+            if still is not None:
+                raise ResumeError(still)
             return _start(conn, current, environment, ready_timeout)
         finally:
             conn.close()
+
+
+def _still_running(session: Session) -> str | None:
+    """Why the old terminal or Claude may still be there (never two Claudes on one conversation),
+    or None. A tmux server that does not answer is not taken for gone; a Claude that got SIGHUP
+    with its terminal is given EXIT_WAIT_SECONDS to exit."""
+    if session.kind == "tmux":
+        server = TmuxServer(session.target_socket)
+        live = server.live_panes()
+        if live is None:
+            return f"tmux on {session.target_socket} does not answer, so its old pane may still run; reply again later"
+        if session.target_pane in live and server.display(session.target_pane, "#{session_name}") == session.name:
+            return f"its tmux pane {session.target_pane} still runs"
+    elif session.control_secret and listening(session.target_socket):
+        return "its PTY wrapper still answers on its control socket"
+    deadline = time.monotonic() + EXIT_WAIT_SECONDS
+    while session.claude_pid and _is_claude(session.claude_pid):
+        if time.monotonic() > deadline:
+            return f"its Claude (pid {session.claude_pid}) still runs; end it, or reply again later"
+        time.sleep(POLL_SECONDS)
+    return None
+
+
+def _is_claude(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"claude" in fh.read()
+    except OSError:
+        return False  # gone (no /proc: nothing to check)
 
 
 def _attach(socket: str, name: str) -> str:

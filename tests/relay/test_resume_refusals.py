@@ -163,3 +163,24 @@ def test_a_waiting_reply_whose_session_ended_is_resumed_or_refused_with_why(worl
     else:
         assert said(outcome) == (Status.REFUSED, Step.INJECT, Code.SESSION_ENDED) and resumer.calls == []
         assert "not resumed: it was started by hand" in outcome.reason
+
+
+def test_no_resume_while_the_old_claude_still_runs(world: Map, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its terminal is gone but its Claude is not (stopped, or slow to exit): never two Claudes on one
+    conversation. A real process whose command line names claude stands for it."""
+    import subprocess
+
+    from taskping.hooks import resume
+    from taskping.relay.daemon import make_pipeline
+
+    monkeypatch.setattr(resume, "EXIT_WAIT_SECONDS", 0.3)
+    old = subprocess.Popen(["claude-still-here", "60"], executable="sleep")
+    try:
+        s = as_spawned(world, 0, end="SessionEnd:other")
+        sessions.record_event(world.conn, s.id, event="Notification", state=None, claude_pid=old.pid)
+        outcome = make_pipeline(world.settings, world.conn).process(reply_to(world, 0))
+        assert said(outcome) == (Status.REFUSED, Step.INJECT, Code.RESUME_FAILED)
+        assert f"its Claude (pid {old.pid}) still runs" in outcome.reason
+    finally:
+        old.kill()
+        old.wait()
