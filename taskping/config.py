@@ -280,6 +280,11 @@ class Settings:
     )
     away_after_seconds: int = field(default=120, metadata=_key("AWAY_AFTER_SECONDS", _int_range(1, 86400)))
 
+    # Permission approvals by email (taskping.hooks.approval): "email" mails each permission dialog and
+    # waits up to APPROVAL_TIMEOUT seconds for an answer by reply; "off" leaves dialogs to the terminal.
+    approvals: Literal["email", "off"] = field(default="off", metadata=_key("APPROVALS", _choice("email", "off")))
+    approval_timeout: int = field(default=300, metadata=_key("APPROVAL_TIMEOUT", _int_range(5, 3600)))
+
     env_file: Path | None = field(default=None, metadata={})
 
     # --- derived values

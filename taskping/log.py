@@ -16,15 +16,16 @@ and the first characters of what was typed.
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 
+from taskping.log_retention import append_line
 from taskping.private_files import open_private, private_dir
 from taskping.tokens import TOKEN_PATTERN
 
@@ -67,8 +68,7 @@ def configure(
     """
     if log_file is not None:
         private_dir(log_file.parent)
-        fd = open_private(log_file)
-        stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)  # lives as long as the process
+        stream = cast(TextIO, LineAppender(open_private(log_file)))  # lives as long as the process
         fmt = "json"
     stream = stream or sys.stderr
     human = stream.isatty() if fmt == "auto" else fmt == "human"
@@ -89,6 +89,29 @@ def configure(
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+
+
+class LineAppender(io.TextIOBase):
+    """A text stream over an ``O_APPEND`` descriptor that writes whole lines only, each under the
+    log file's shared lock (:func:`taskping.log_retention.append_line`), so a retention trim
+    never loses or tears one."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            complete, _, self._pending = self._pending.rpartition("\n")
+            append_line(self._fd, (complete + "\n").encode("utf-8", "replace"))
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd
 
 
 def is_human() -> bool:

@@ -10,10 +10,13 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from taskping.hooks.payload import EVENTS
+from taskping.hooks.payload import ALL_EVENTS
 
 if TYPE_CHECKING:  # `taskping hook` runs without argparse (see taskping.cli.main.hook_fast_path)
     import argparse
+
+    from taskping.config import Settings
+    from taskping.hooks.payload import HookEnv, HookInput
 
 HELP = "handle a Claude Code hook event (JSON on stdin); never fails Claude"
 DESCRIPTION = (
@@ -26,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     # Not `choices=`: argparse would exit 2 on an unknown event, and Claude Code treats exit 2 from
     # a hook as a blocking error (a Stop hook would keep Claude from stopping). HookInput.parse
     # rejects it instead, and the error is logged like any other.
-    parser.add_argument("event", metavar="EVENT", help=f"the hook event name: {', '.join(EVENTS)}")
+    parser.add_argument("event", metavar="EVENT", help=f"the hook event name: {', '.join(ALL_EVENTS)}")
 
 
 def _log_error(settings: object | None, event: str, error: BaseException) -> None:
@@ -61,6 +64,26 @@ def _log_skip(settings: object, event: str, reason: str) -> None:
         print(f"taskping hook {event}: {reason}", file=sys.stderr)
 
 
+def _approval(hook: HookInput, env: HookEnv, settings: Settings) -> int:
+    """PermissionRequest: wait for the answer by email; print Claude's decision, or nothing."""
+    from taskping import log
+    from taskping.hooks.approval import handle_approval
+
+    outcome = handle_approval(hook, env, settings)
+    if outcome.output is not None:
+        sys.stdout.write(outcome.output + "\n")
+        sys.stdout.flush()
+    log.configure(log_file=settings.log_path)
+    log.get_logger(component="hook", hook_event=hook.event).info(
+        "approval_done",
+        approval=outcome.approval_id,
+        decided=outcome.output is not None,
+        reason=outcome.reason,
+        waited=round(outcome.waited, 3) if outcome.waited is not None else None,
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     settings = None
     try:
@@ -70,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
         settings = load_settings(args.env_file)
         hook = HookInput.parse(sys.stdin.buffer.read(), args.event)
+        if hook.event == "PermissionRequest":
+            return _approval(hook, HookEnv.from_environ(os.environ), settings)
         outcome = handle(hook, HookEnv.from_environ(os.environ), settings)
         if outcome.skipped and (outcome.skipped != NOT_IN_TMUX or args.event in _NOT_TRACKED_LOGGED_ON):
             _log_skip(settings, args.event, outcome.skipped)

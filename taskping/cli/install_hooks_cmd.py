@@ -53,7 +53,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return CONFIG_ERROR_EXIT
     try:
-        result = install(args.settings.expanduser(), taskping_command(), env_file, uninstall=args.uninstall)
+        result = install(
+            args.settings.expanduser(),
+            taskping_command(),
+            env_file,
+            uninstall=args.uninstall,
+            approval_timeout=settings.approval_timeout if settings.approvals == "email" else None,
+        )
     except SettingsFileError as exc:
         print(f"install-hooks: {exc}", file=sys.stderr)
         return 1

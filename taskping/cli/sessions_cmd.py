@@ -25,7 +25,8 @@ DESCRIPTION = (
     "PTY sessions (spawn --mode pty) show their control socket; a Claude started by hand outside "
     "tmux (INJECTION_MODE=pty) is listed as not injectable, with the reason. "
     "--prune ends the sessions whose pane or PTY wrapper is gone, then erases what is older than RETENTION_DAYS "
-    "(sent mail, reply previews, notification bodies; ended sessions with their rows) and prints the counts."
+    "(sent mail, reply previews, notification bodies; ended sessions with their rows; lines of the audit log "
+    "and taskping.log) and prints the counts."
 )
 REASON_WIDTH = 60
 
@@ -78,6 +79,7 @@ def _mail_cell(mail: dict[str, Any] | None) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from taskping import log_retention
     from taskping.cli.config_source import load
     from taskping.hooks import orphans
     from taskping.hooks.panes import gone_sessions, prune
@@ -98,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"cleaned {cleaned.session.name}: closed {cleaned.what} (ended or expired over TOKEN_TTL ago)")
             for line in retention.forget(conn, days=settings.retention_days).lines(settings.retention_days):
                 print(line)
+            logs = [settings.audit_path, settings.log_path]
+            print(
+                log_retention.report_line(
+                    log_retention.trim_all(logs, days=settings.retention_days, now=time.time()), settings.retention_days
+                )
+            )
             return 0
         last = outbox.last_per_session(conn)
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from taskping.config import Settings
 from taskping.doctor.result import Check
-from taskping.hooks.payload import EVENTS
+from taskping.hooks.payload import APPROVAL_EVENT, EVENTS
 
 VERSION_TIMEOUT = 15.0
 
@@ -93,7 +93,8 @@ def hooks(settings: Settings) -> Check:
             "hooks", f"hooks: cannot read {path}: {exc.__class__.__name__}", f"repair the JSON, then {fix}"
         )
     found = _our_hooks(data if isinstance(data, dict) else {})
-    missing = [e for e in EVENTS if e not in found]
+    wanted = (*EVENTS, APPROVAL_EVENT) if settings.approvals == "email" else EVENTS
+    missing = [e for e in wanted if e not in found]
     if missing:
         return Check.fail("hooks", f"hooks: {', '.join(missing)} not installed in {path}", fix)
     want = str(settings.env_file) if settings.env_file else None
@@ -107,7 +108,7 @@ def hooks(settings: Settings) -> Check:
     missing_exe = sorted({w[0] for argvs in found.values() for w in argvs if not shutil.which(w[0])})
     if missing_exe:
         return Check.fail("hooks", f"hooks: the command {missing_exe[0]} no longer exists", fix)
-    return Check.ok("hooks", f"hooks: {len(EVENTS)} events in {path}, reading {want or 'the environment alone'}")
+    return Check.ok("hooks", f"hooks: {len(wanted)} events in {path}, reading {want or 'the environment alone'}")
 
 
 def _env_arg(settings: Settings) -> str:

@@ -118,7 +118,9 @@ def preheader(notice: Notice) -> str:
     return line.replace("**", "").replace("__", "").replace("`", "") if notice.markdown else line
 
 
-def quick_reply_buttons(email_from: str, subject: str, message_id: str) -> list[Button]:
+def quick_reply_buttons(
+    email_from: str, subject: str, message_id: str, replies: tuple[tuple[str, str], ...] = QUICK_REPLIES
+) -> list[Button]:
     """One-tap answers: a reply to EMAIL_FROM with the notification's subject (its token) and the text.
 
     Phones drop the link's In-Reply-To, so the subject also names this notification (``· n`` and
@@ -132,7 +134,7 @@ def quick_reply_buttons(email_from: str, subject: str, message_id: str) -> list[
     reply_subject = f"{base} · n{tag}"
     return [
         Button(label, mailto(email_from, subject=reply_subject, body=text, in_reply_to=message_id))
-        for label, text in QUICK_REPLIES
+        for label, text in replies
     ]
 
 
@@ -144,12 +146,16 @@ def compose(
     email_to: str,
     reply_window_until: float,
     state: str,
+    replying: tuple[str, ...] | None = None,
+    replies: tuple[tuple[str, str], ...] | None = None,
 ) -> ComposedMail:
+    """The notification for ``notice``. ``replying`` replaces the footer's how-to-reply lines and
+    ``replies`` the one-tap buttons (an approval email's answers)."""
     project = project_name(session)
     subject = f"{subject_tag(session.token)} {project}: {notice.headline}"
     message_id = new_message_id(email_from, host=session.token.split("-", 1)[0])  # the token's host part
     marker = marker_line(session.token)
-    replying = how_to_reply(notice)
+    replying = replying or how_to_reply(notice)
     details = [
         f"Session: {session.name}",
         f"Project: {session.cwd or '?'}",
@@ -175,7 +181,11 @@ def compose(
         summary=notice.summary,
         title=notice.title,
         body_html=body_html,
-        buttons=quick_reply_buttons(email_from, subject, message_id) if notice.kind in REPLYABLE else [],
+        buttons=(
+            quick_reply_buttons(email_from, subject, message_id, replies or QUICK_REPLIES)
+            if notice.kind in REPLYABLE or replies
+            else []
+        ),
         how_to_reply=replying,
         commands=REPLY_COMMANDS,
         details=details,

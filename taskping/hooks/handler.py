@@ -6,9 +6,13 @@ sent by the relay daemon when it runs, otherwise by a detached
 ``taskping send-outbox`` started here.
 
 Per event: SessionStart → idle; UserPromptSubmit → busy (a new turn);
+PermissionRequest (APPROVALS=email) → :mod:`taskping.hooks.approval`, which waits;
 Stop → idle + the reply notification; Notification ``permission_prompt`` →
 waiting-permission + a short notice; ``idle_prompt`` → a short notice unless
-this turn already produced one; SessionEnd → ended. With ``NOTIFY_WHEN=away``
+this turn already produced one; SessionEnd → ended. Every event but
+SessionStart and ``permission_prompt`` closes the session's pending approval
+(its dialog was answered at the terminal), and ``permission_prompt`` is not
+mailed while an approval email for the dialog is pending. With ``NOTIFY_WHEN=away``
 (the default) a Stop is not mailed while someone types at the session
 (:mod:`taskping.hooks.presence`). Whatever is not done comes back as
 ``skipped`` with the reason, for the log.
@@ -26,7 +30,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -99,7 +103,7 @@ NOT_INJECTABLE = (
 UNTRACKED_PREFIX = "untracked:"
 
 
-def _pty_target(env: HookEnv, hook: HookInput, settings: Settings) -> tuple[str, str] | None:
+def pty_target(env: HookEnv, hook: HookInput, settings: Settings) -> tuple[str, str] | None:
     """(socket, pane) naming the terminal when Claude is not in tmux: its PTY session's control
     socket, or (INJECTION_MODE=pty) a name for a hand-started Claude tracked as not injectable."""
     if env.pty_socket:
@@ -146,7 +150,7 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
     if env.tmux_socket and env.tmux_pane:
         socket, pane = env.tmux_socket, env.tmux_pane
     else:
-        pty = _pty_target(env, hook, settings)
+        pty = pty_target(env, hook, settings)
         if pty is None:
             return HookOutcome(session=None, queued=None, skipped=NOT_IN_TMUX)
         socket, pane = pty
@@ -176,10 +180,17 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
             claude_pid=env.claude_pid,
             new_turn=hook.event == "UserPromptSubmit",
             end_reason=f"SessionEnd:{hook.reason or '?'}" if hook.event == "SessionEnd" else None,
+            close_approvals=state != "waiting-permission" and hook.event != "SessionStart",
         )
         notice, why_not = _notice_for(hook, session)
         if notice is None:
             return HookOutcome(session=session, queued=None, skipped=why_not)
+        if notice.kind == "permission":
+            from taskping.session_map import approvals  # only here: the other events never need it
+
+            if approvals.has_pending(conn, session.id):
+                why = "permission notice not mailed: the approval email for this dialog is pending"
+                return HookOutcome(session=session, queued=None, skipped=why)
         if not settings.email_to or not settings.email_from:
             missing = " and ".join(
                 k for k, v in (("EMAIL_TO", settings.email_to), ("EMAIL_FROM", settings.email_from)) if not v
@@ -211,11 +222,21 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
 
 
 def mail_notice(
-    conn: sqlite3.Connection, settings: Settings, session: Session, notice: notices.Notice, *, turn: int | None = None
+    conn: sqlite3.Connection,
+    settings: Settings,
+    session: Session,
+    notice: notices.Notice,
+    *,
+    turn: int | None = None,
+    replying: tuple[str, ...] | None = None,
+    replies: tuple[tuple[str, str], ...] | None = None,
+    before_queue: Callable[[str], object] | None = None,
 ) -> tuple[str, bool]:
     """Compose ``notice`` for ``session``, queue it in the session's thread, and start a sender
     when no relay runs. Returns (its Message-ID, whether a sender was started). The callers
-    have checked EMAIL_TO and EMAIL_FROM (each says so its own way)."""
+    have checked EMAIL_TO and EMAIL_FROM (each says so its own way). ``replying`` and ``replies``
+    go to :func:`~taskping.hooks.compose.compose`; ``before_queue`` gets the Message-ID before
+    the mail is queued (an approval is recorded before its email can be answered)."""
     if not settings.email_to or not settings.email_from:
         raise ValueError("EMAIL_TO and EMAIL_FROM must be set to mail a notice")
     # Only for mail: UserPromptSubmit (in front of every prompt) and the other events import
@@ -230,7 +251,11 @@ def mail_notice(
         email_to=settings.email_to,
         reply_window_until=max(session.expires_at, time.time() + settings.token_ttl),
         state=session.state,
+        replying=replying,
+        replies=replies,
     )
+    if before_queue is not None:
+        before_queue(mail.message_id)
     notifications.queue(
         conn,
         session_id=session.id,

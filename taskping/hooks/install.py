@@ -4,6 +4,10 @@ Other hooks are kept; TaskPing's own entries (recognised by their command,
 which runs ``taskping … hook EVENT``) are replaced, so running it twice
 changes nothing and a moved install is updated. A backup of the file is
 written before any change. Commands use absolute paths and carry the env file.
+
+With APPROVALS=email the ``PermissionRequest`` hook is added too, with a timeout a
+margin above APPROVAL_TIMEOUT (Claude kills a hook at its timeout; ours gives up
+first and leaves the dialog to the terminal); without it, an earlier one of ours is removed.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskping.hooks.payload import EVENTS
+from taskping.hooks.payload import ALL_EVENTS, APPROVAL_EVENT, EVENTS
 
 HOOK_TIMEOUT_SECONDS = 10
+#: The PermissionRequest hook's timeout is APPROVAL_TIMEOUT plus this: time to mark the approval
+#: expired and exit before Claude kills it.
+APPROVAL_TIMEOUT_MARGIN = 30
 MARK = " hook "
 
 
@@ -49,7 +56,7 @@ def _is_ours(command: object) -> bool:
         words = shlex.split(command)
     except ValueError:
         return False
-    if len(words) < 3 or words[-2] != "hook" or words[-1] not in EVENTS:
+    if len(words) < 3 or words[-2] != "hook" or words[-1] not in ALL_EVENTS:
         return False
     return any(Path(w).name == "taskping" or w == "taskping" for w in words[:3])
 
@@ -68,19 +75,36 @@ def _strip_ours(groups: list[Any]) -> list[Any]:
     return kept
 
 
-def merged(settings: dict[str, Any], base_cmd: list[str], env_file: Path | None, *, uninstall: bool) -> dict[str, Any]:
+def timeouts(approval_timeout: int | None) -> dict[str, int]:
+    """The events to register and each one's timeout: the approval hook only when
+    ``approval_timeout`` is given (APPROVALS=email)."""
+    out = dict.fromkeys(EVENTS, HOOK_TIMEOUT_SECONDS)
+    if approval_timeout is not None:
+        out[APPROVAL_EVENT] = approval_timeout + APPROVAL_TIMEOUT_MARGIN
+    return out
+
+
+def merged(
+    settings: dict[str, Any],
+    base_cmd: list[str],
+    env_file: Path | None,
+    *,
+    uninstall: bool,
+    approval_timeout: int | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(settings))
     hooks = out.get("hooks")
     if hooks is None:
         hooks = {}
     if not isinstance(hooks, dict):
         raise SettingsFileError("'hooks' in the settings file is not an object")
-    for event in EVENTS:
+    wanted = timeouts(approval_timeout)
+    for event in ALL_EVENTS:
         groups = hooks.get(event, [])
         if not isinstance(groups, list):
             raise SettingsFileError(f"'hooks.{event}' in the settings file is not a list")
         groups = _strip_ours(groups)
-        if not uninstall:
+        if not uninstall and event in wanted:
             groups.append(
                 {
                     "matcher": "",
@@ -88,7 +112,7 @@ def merged(settings: dict[str, Any], base_cmd: list[str], env_file: Path | None,
                         {
                             "type": "command",
                             "command": hook_command(base_cmd, event, env_file),
-                            "timeout": HOOK_TIMEOUT_SECONDS,
+                            "timeout": wanted[event],
                         }
                     ],
                 }
@@ -105,7 +129,12 @@ def merged(settings: dict[str, Any], base_cmd: list[str], env_file: Path | None,
 
 
 def install(
-    settings_path: Path, base_cmd: list[str], env_file: Path | None, *, uninstall: bool = False
+    settings_path: Path,
+    base_cmd: list[str],
+    env_file: Path | None,
+    *,
+    uninstall: bool = False,
+    approval_timeout: int | None = None,
 ) -> InstallResult:
     current: dict[str, Any] = {}
     if settings_path.exists():
@@ -116,9 +145,10 @@ def install(
         if not isinstance(loaded, dict):
             raise SettingsFileError(f"{settings_path} does not hold a JSON object")
         current = loaded
-    new = merged(current, base_cmd, env_file, uninstall=uninstall)
+    new = merged(current, base_cmd, env_file, uninstall=uninstall, approval_timeout=approval_timeout)
+    events = () if uninstall else tuple(timeouts(approval_timeout))
     if new == current and settings_path.exists():
-        return InstallResult(settings_path, changed=False, backup=None, events=() if uninstall else EVENTS)
+        return InstallResult(settings_path, changed=False, backup=None, events=events)
     backup = None
     if settings_path.exists():
         backup = settings_path.with_name(f"{settings_path.name}.taskping-backup-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -127,4 +157,4 @@ def install(
     tmp = settings_path.with_name(settings_path.name + ".taskping-tmp")
     tmp.write_text(json.dumps(new, indent=2) + "\n", encoding="utf-8")
     tmp.replace(settings_path)
-    return InstallResult(settings_path, changed=True, backup=backup, events=() if uninstall else EVENTS)
+    return InstallResult(settings_path, changed=True, backup=backup, events=events)

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "Notification", "SessionEnd")
+#: Installed only with APPROVALS=email (taskping.hooks.approval): Claude waits for its answer.
+APPROVAL_EVENT = "PermissionRequest"
+ALL_EVENTS = (*EVENTS, APPROVAL_EVENT)
 
 
 class HookInputError(ValueError):
@@ -31,12 +34,14 @@ class HookInput(NamedTuple):
     message: str | None = None
     source: str | None = None
     reason: str | None = None
+    tool_name: str | None = None  # PermissionRequest
+    tool_input: dict[str, object] | None = None  # PermissionRequest: the tool call's arguments
 
     @classmethod
     def parse(cls, raw: str | bytes, event: str) -> HookInput:
         """Parse the stdin JSON for ``event``. Raises HookInputError."""
-        if event not in EVENTS:
-            raise HookInputError(f"unknown hook event {event!r} (expected one of {', '.join(EVENTS)})")
+        if event not in ALL_EVENTS:
+            raise HookInputError(f"unknown hook event {event!r} (expected one of {', '.join(ALL_EVENTS)})")
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
         if not raw.strip():
@@ -62,11 +67,16 @@ class HookInput(NamedTuple):
             "message",
             "source",
             "reason",
+            "tool_name",
         ):
             value = data.get(name)
             if value is not None and not isinstance(value, str):
                 raise HookInputError(f"field {name!r} must be a string, got {type(value).__name__}")
             values[name] = value
+        tool_input = data.get("tool_input")
+        if tool_input is not None and not isinstance(tool_input, dict):
+            raise HookInputError(f"field 'tool_input' must be an object, got {type(tool_input).__name__}")
+        values["tool_input"] = tool_input
         active = data.get("stop_hook_active", False)
         if not isinstance(active, bool):
             raise HookInputError(f"field 'stop_hook_active' must be a boolean, got {type(active).__name__}")

@@ -30,7 +30,7 @@ class ScreenState(enum.Enum):
 
     READY = "ready"  # the input prompt is showing and empty
     HAS_INPUT = "has-input"  # the prompt is showing with text in it
-    PERMISSION_DIALOG = "permission-dialog"  # a "Do you want to proceed?" style dialog is open
+    PERMISSION_DIALOG = "permission-dialog"  # a "Do you want to proceed?" or AskUserQuestion dialog is open
     BUSY = "busy"  # Claude is working; typed text would be queued
     SHELL_MODE = "shell-mode"  # the box is in "!" shell mode: Enter would run its text as a shell command
     VIM_COMMAND = "vim-command"  # vim mode shows a mode where letters are commands (e.g. -- VISUAL --)

@@ -14,6 +14,14 @@ Based on what Claude Code 2.1.328 draws (fixtures in ``tests/injectors/screens``
 * A permission dialog replaces the box: ``Do you want to proceed?`` and
   numbered options, the highlighted one as `` ❯ 1. Yes`` (indented ``❯``
   followed by a normal space), ``Esc to cancel`` at the bottom.
+* A question dialog (the ``AskUserQuestion`` tool) also replaces the box:
+  a ``☐ Header`` chip line (``←  ☐ A  ☐ B  ✔ Submit  →`` tabs for several
+  questions), the question, numbered options with the highlighted one as
+  ``❯ 1. Label`` in column 0 (not indented), and a column-0 footer
+  ``Enter to select · ↑/↓ to navigate · Esc to cancel``. Its last tab,
+  ``Review your answers``, has ``❯ 1. Submit answers`` and no footer. Column 0
+  matters: claude echoes past prompts as ``❯ text`` (normal space) and indents
+  its own reply lines, so only the dialog draws these lines there.
 * Shell mode (a leading ``!``) draws ``!`` + U+00A0 instead of the prompt.
 * A box taller than the screen allows scrolls: its top rule reads
   ``─── ↑ N more ───`` and the prompt line is off screen; the rows shown are
@@ -50,6 +58,9 @@ PLACEHOLDERS: tuple[str, ...] = ("Press up to edit queued messages",)
 
 _OPTION_LINE = re.compile(r"^\s+❯ \d+\. \S")
 _DIALOG_QUESTION = re.compile(r"^\s*Do you want to (proceed|make this edit|create|allow)\b.*\?\s*$")
+_QUESTION_FOOTER = re.compile(r"^Enter to select · .*Esc to cancel\s*$")
+_QUESTION_REVIEW = "Review your answers"
+_QUESTION_OPTION = re.compile(r"^❯ \d+\. \S")
 _SPINNER_LINE = re.compile(r"^[·✢✳✶✻✽*] \S[^…]*…")
 _BUSY_HINT = "esc to interrupt"
 _SPINNER_LOOKBACK = 8
@@ -140,6 +151,14 @@ def _vim_mode(lines: Sequence[str], box_end: int) -> str | None:
     return None
 
 
+def is_question_dialog(lines: Sequence[str]) -> bool:
+    """True when an ``AskUserQuestion`` dialog (any of its tabs) is on screen."""
+    if any(_QUESTION_FOOTER.match(line) for line in lines):
+        return True
+    reviewing = any(line.rstrip() == _QUESTION_REVIEW for line in lines)
+    return reviewing and any(_QUESTION_OPTION.match(line) for line in lines)
+
+
 def is_permission_dialog(lines: Sequence[str]) -> bool:
     """True when a numbered-choice dialog (permission prompt) is on screen."""
     has_option = any(_OPTION_LINE.match(line) for line in lines)
@@ -168,6 +187,8 @@ def read_screen(lines: Sequence[str]) -> ScreenReading:
     """Classify a captured pane (one string per screen row, no escapes)."""
     if is_permission_dialog(lines):
         return ScreenReading(ScreenState.PERMISSION_DIALOG, reason="numbered-choice dialog on screen")
+    if is_question_dialog(lines):
+        return ScreenReading(ScreenState.PERMISSION_DIALOG, reason="question dialog (AskUserQuestion) on screen")
     box = _find_input_box(lines)
     if box is None:
         return ScreenReading(ScreenState.UNKNOWN, reason="no input box on screen")

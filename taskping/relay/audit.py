@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from taskping.log import redact_text
+from taskping.log_retention import append_line
 from taskping.private_files import open_private, private_dir
 from taskping.session_map.vocabulary import Code, Status, Step
 
@@ -52,6 +53,6 @@ def write(
     line = json.dumps(record, ensure_ascii=False) + "\n"
     fd = open_private(path)
     try:
-        os.write(fd, line.encode("utf-8"))
+        append_line(fd, line.encode("utf-8"))
     finally:
         os.close(fd)

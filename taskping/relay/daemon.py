@@ -22,8 +22,10 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
+from taskping import log_retention
 from taskping.config import Settings
 from taskping.injectors.base import Target
 from taskping.injectors.by_kind import InjectorByKind
@@ -212,26 +214,31 @@ class Relay:
     async def _forget(self) -> None:
         """One maintenance run on its own connection and thread (a VACUUM may take seconds): close
         TaskPing's orphaned terminals (:mod:`taskping.hooks.orphans`), then retention."""
+        days = self.settings.retention_days
+        logs = [self.settings.audit_path, self.settings.log_path]
 
-        def run() -> tuple[list[str], retention.Report]:
+        def run() -> tuple[list[str], retention.Report, dict[str, int]]:
             from taskping.hooks import orphans  # TaskPing's own leftover terminals
 
             conn = connect(self.settings.session_map_path)
             try:
                 closed = [f"{c.session.name}: {c.what}" for c in orphans.clean(conn, ttl=self.settings.token_ttl)]
-                return closed, retention.forget(conn, days=self.settings.retention_days)
+                report = retention.forget(conn, days=days)
             finally:
                 conn.close()
+            return closed, report, log_retention.trim_all(logs, days=days, now=time.time())
 
         try:
-            closed, report = await asyncio.to_thread(run)
+            closed, report, dropped = await asyncio.to_thread(run)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a failed clean-up; the next hour retries
             self.log.error("retention_error", error=f"{exc.__class__.__name__}: {exc}")
             return
         if closed:
             self.log.info("orphans_closed", closed=closed)
         if report.anything:
-            self.log.info("retention", days=self.settings.retention_days, **report.counts())
+            self.log.info("retention", days=days, **report.counts())
+        if any(dropped.values()):
+            self.log.info("log_retention", days=days, dropped=dropped)
 
     def _request_stop(self, sig: int) -> None:
         self.log.info("stop_requested", signal=signal.Signals(sig).name)

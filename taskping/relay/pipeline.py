@@ -1,7 +1,7 @@
 """The reply pipeline, one message at a time, top to bottom:
 
 fetch → **parse → screen → dedupe → authenticate → route → extract → replay →
-[command] → guard → inject → acknowledge** (fetch and the IMAP flagging live in
+[approval] → [command] → guard → inject → acknowledge** (fetch and the IMAP flagging live in
 :mod:`taskping.relay.fetch`; the header screen also runs there, before a body
 is downloaded, and again here on the whole message).
 
@@ -11,6 +11,10 @@ message is claimed, before authenticate: the same message delivered twice is
 handled once. **replay** (:mod:`taskping.relay.dedupe`) runs after extract,
 because its keys need the authenticated sender, the session and the text: a
 genuine reply re-sent under a fresh Message-ID is refused there.
+
+A reply to a permission approval email (:mod:`taskping.relay.approval_answer`) stops
+at the **approval** step: it allows or denies that one tool call (once), or is asked
+again; it is recorded as ``answered`` and never typed.
 
 A reply whose new text is exactly one ``#command`` line (:mod:`taskping.relay.commands`)
 stops at the **command** step: it is run (read the terminal, press Escape...) and
@@ -61,12 +65,14 @@ from taskping.injectors import InjectionOutcome, Injector, ScreenState, Target
 from taskping.injectors.terminal_guard import GuardedText
 from taskping.log import get_logger
 from taskping.relay import acknowledge, audit, dedupe, dkim_verify
+from taskping.relay.approval_answer import answered_approval, settle
 from taskping.relay.authenticate import Authenticated, authenticate
 from taskping.relay.commands import Name, ReplyCommand, help_lines, parse_command, plain_lines, status_lines
 from taskping.relay.guard import guard
 from taskping.relay.parse import InboundMail, parse, parse_header, unparsed
 from taskping.relay.route import Routed, is_foreign, route
-from taskping.session_map import ledger, notifications, sessions, waiting
+from taskping.session_map import approvals, ledger, notifications, sessions, waiting
+from taskping.session_map.approvals import Approval
 from taskping.session_map.ledger import LedgerEntry
 from taskping.session_map.sessions import Session
 from taskping.session_map.vocabulary import FINAL, Code, EndReason, Refusal, Status, Step
@@ -255,6 +261,11 @@ class Pipeline:
         if replay is not None:
             return self._refuse(mail, position, entry, replay, tell=sender, session=session)
 
+        self._step = Step.APPROVAL
+        approval = answered_approval(self.conn, mail, session)
+        if approval is not None:  # decides the approval; never typed
+            return self._approval(mail, position, entry, session, approval, command.text, sender)
+
         self._step = Step.COMMAND
         reply_command = parse_command(command.text)
         if reply_command is not None:  # answered in the thread; never typed
@@ -313,6 +324,24 @@ class Pipeline:
             Status.ANSWERED, f"answered {reply_command.describe()}", session.name, None, Step.COMMAND, code
         )
         return self._end(mail, position, entry, outcome, session, tell=sender, answer=(lines, pre))
+
+    def _approval(
+        self,
+        mail: InboundMail,
+        position: Position,
+        entry: LedgerEntry,
+        session: Session,
+        approval: Approval,
+        text: str,
+        sender: str,
+    ) -> Outcome:
+        """The approval step: a reply to an approval email allows or denies it (once), or is asked
+        again; one to an approval no longer pending is refused (see :mod:`taskping.relay.approval_answer`)."""
+        settled = settle(self.conn, approval, session, text, entry.id, now=time.time())
+        if isinstance(settled, Refusal):
+            return self._refuse(mail, position, entry, settled, tell=sender, session=session)
+        outcome = Outcome(Status.ANSWERED, settled.reason, session.name, None, Step.APPROVAL, settled.code)
+        return self._end(mail, position, entry, outcome, session, tell=sender, answer=(settled.lines, None))
 
     def _seen_before(self, mail: InboundMail, position: Position, entry: LedgerEntry) -> Outcome | None:
         """The first half of dedupe: the message's row existed. None: it was never decided (a crash
@@ -427,8 +456,14 @@ class Pipeline:
             )
         if result.outcome == InjectionOutcome.DIALOG_OPEN:
             reason = (
-                f"session {session.name} is waiting on a permission dialog; answer it at the terminal, then reply again"
+                f"session {session.name} is waiting on a dialog (a permission or one of Claude's questions); "
+                "answer it at the terminal, then reply again"
             )
+            if approvals.has_pending(self.conn, session.id):
+                reason = (
+                    f"session {session.name} is waiting on a permission dialog; to answer it, reply to the approval "
+                    "email (yes or no), or answer it at the terminal, then reply again"
+                )
             return self._refuse(
                 mail, position, entry, Refusal(Step.INJECT, Code.DIALOG_OPEN, reason), tell=sender, session=session
             )

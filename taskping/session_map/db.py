@@ -164,7 +164,30 @@ MIGRATIONS: list[str] = [
     ALTER TABLE inbound ADD COLUMN step TEXT;
     ALTER TABLE inbound ADD COLUMN code TEXT
     """,
-    # 7: sessions that come back (taskping.hooks.resume) and orphan clean-up (taskping.hooks.orphans):
+    # 7: permission approvals by email (taskping.session_map.approvals): one row per approval email
+    """
+    CREATE TABLE approvals (
+        id            INTEGER PRIMARY KEY,
+        session_id    INTEGER NOT NULL REFERENCES sessions(id),
+        message_id    TEXT NOT NULL UNIQUE,
+        marker        TEXT NOT NULL,
+        tool_name     TEXT NOT NULL,
+        summary       TEXT NOT NULL,
+        status        TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'allowed', 'denied', 'expired', 'closed')),
+        deny_message  TEXT,
+        note          TEXT,
+        created_at    REAL NOT NULL,
+        deadline      REAL NOT NULL,
+        decided_at    REAL,
+        decided_by    INTEGER REFERENCES inbound(id),
+        hook_pid      INTEGER,
+        tool_input    TEXT,
+        answers       TEXT
+    );
+    CREATE INDEX approvals_session ON approvals(session_id, status)
+    """,
+    # 8: sessions that come back (taskping.hooks.resume) and orphan clean-up (taskping.hooks.orphans):
     # started by `taskping spawn`, the claude it ran, why and when it ended, how often it was resumed,
     # when its leftover terminal was closed
     """

@@ -216,6 +216,7 @@ def _forget_batch(
     counts["replay_keys_deleted"] = run("DELETE FROM reply_signatures WHERE entry_id IN temp.forget_entries") + run(
         "DELETE FROM reply_keys WHERE entry_id IN temp.forget_entries"
     )
+    run("DELETE FROM approvals WHERE session_id IN temp.forget_sessions OR decided_by IN temp.forget_entries")
     counts["ledger_deleted"] = run("DELETE FROM inbound WHERE id IN temp.forget_entries")
     counts["notifications_deleted"] = run("DELETE FROM notifications WHERE session_id IN temp.forget_sessions")
     counts["outbox_deleted"] = (

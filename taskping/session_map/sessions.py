@@ -207,9 +207,12 @@ def record_event(
     cwd: str | None = None,
     claude_pid: int | None = None,
     new_turn: bool = False,
+    close_approvals: bool = False,
     end_reason: str | None = None,
 ) -> Session:
-    """Apply one hook event: new state (None keeps it), identity fields, turn counter;
+    """Apply one hook event: new state (None keeps it), identity fields, turn counter.
+    ``close_approvals``: the session moved on, so a permission dialog it had open was answered at
+    the terminal; its pending approvals are closed (see :mod:`taskping.session_map.approvals`).
     ``end_reason`` (with ``state="ended"``) says why a live session ends."""
     t = now()
     with transaction(conn):
@@ -228,6 +231,12 @@ def record_event(
             " WHERE id = ?",
             (state, event, t, t, claude_session_id, cwd, claude_pid, int(new_turn), int(new_turn), t, session_id),
         )
+        if close_approvals:
+            conn.execute(
+                "UPDATE approvals SET status = 'closed', note = ?, decided_at = ?"
+                " WHERE session_id = ? AND status = 'pending'",
+                (f"answered at the terminal ({event} came first)", t, session_id),
+            )
     found = get(conn, session_id)
     assert found is not None
     return found

@@ -57,6 +57,7 @@ class Step(StrEnum):
     ROUTE = "route"
     EXTRACT = "extract"
     REPLAY = "replay"
+    APPROVAL = "approval"  # a reply to a permission approval email decides it instead of being typed
     COMMAND = "command"  # a reply command is run instead of guard and inject
     GUARD = "guard"
     INJECT = "inject"
@@ -92,6 +93,13 @@ class Code(StrEnum):
     NO_NEW_TEXT = "no-new-text"
     # replay (the second half of dedupe)
     REPLAY = "replay"
+    # approval (a reply to an approval email: answered, nothing typed; see taskping.relay.approval_answer)
+    APPROVAL_ALLOWED = "approval-allowed"
+    APPROVAL_DENIED = "approval-denied"
+    APPROVAL_UNCLEAR = "approval-unclear"  # neither yes nor no: asked again, still pending
+    APPROVAL_EXPIRED = "approval-expired"  # APPROVAL_TIMEOUT passed: the dialog waits at the terminal
+    APPROVAL_CLOSED = "approval-closed"  # the dialog was answered at the terminal
+    APPROVAL_DECIDED = "approval-decided"  # already decided once
     # command (a reply that is exactly one ``#command`` line: answered, nothing typed)
     COMMAND_HELP = "command-help"
     COMMAND_STATUS = "command-status"
@@ -165,6 +173,19 @@ class EmailKind(StrEnum):
     SETUP = "setup"  # `taskping init --learn-from-reply`
     NOTIFY = "notify"
     ANSWER = "answer"  # the answer to a reply command (``#status``, ``#screen``...)  # `taskping notify`: a message from a script or a build, in a session's thread
+    APPROVAL = "approval"  # a permission request to allow or deny by replying
+
+
+class ApprovalStatus(StrEnum):
+    """A permission approval by email: ``pending ─▶ allowed | denied`` (an answer by email),
+    ``expired`` (APPROVAL_TIMEOUT passed: the dialog waits at the terminal), ``closed`` (answered
+    at the terminal, or the session moved on). Decided once (see taskping.session_map.approvals)."""
+
+    PENDING = "pending"
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CLOSED = "closed"
 
 
 class OutboxStatus(StrEnum):
@@ -180,6 +201,7 @@ __all__ = [
     "CLOSED_BY_PERSON",
     "FINAL",
     "TYPED",
+    "ApprovalStatus",
     "Code",
     "EmailKind",
     "EndReason",

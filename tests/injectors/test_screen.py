@@ -34,6 +34,10 @@ def load(name: str) -> list[str]:
         ("busy_scrolled", ScreenState.BUSY),  # spinner above a box taller than the screen
         ("permission_dialog_bash", ScreenState.PERMISSION_DIALOG),
         ("permission_dialog_write", ScreenState.PERMISSION_DIALOG),
+        ("question_dialog", ScreenState.PERMISSION_DIALOG),  # AskUserQuestion: ❯ in column 0
+        ("question_dialog_multiselect", ScreenState.PERMISSION_DIALOG),  # two questions, tabs
+        ("question_dialog_second_tab", ScreenState.PERMISSION_DIALOG),
+        ("question_dialog_review", ScreenState.PERMISSION_DIALOG),  # "Review your answers": no footer
         ("bash_mode", ScreenState.SHELL_MODE),
         ("has_input_scrolled", ScreenState.HAS_INPUT),
         ("typed_wrapped", ScreenState.HAS_INPUT),
@@ -132,3 +136,17 @@ def test_pasted_text_placeholder_stands_for_the_pasted_run() -> None:
     reading = read_screen(load("has_input_pasted_text"))
     assert box_holds(reading, "one\ntwo\nthree\nfour\nfive\nsix")
     assert box_is_part_of(reading, "anything")
+
+
+def test_question_dialog_has_no_input_box_and_says_so() -> None:
+    reading = read_screen(load("question_dialog"))
+    assert reading.input_lines is None
+    assert "question dialog" in reading.reason
+
+
+def test_echoed_numbered_prompt_is_not_a_question_dialog() -> None:
+    # claude echoes a past prompt as "❯ text" in column 0: "1. Submit answers" typed earlier must not
+    # make the ready screen after it look like a dialog
+    lines = load("ready_after_reply")
+    echoed = ["❯ 1. Submit answers", "", "● Sure:", "  Review your answers", ""]
+    assert classify(echoed + lines) is ScreenState.READY

@@ -3,6 +3,7 @@ exactly what is erased, what is deleted and what is kept; `taskping sessions --p
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -403,9 +404,14 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
     finally:
         conn.close()
 
+    old_line = json.dumps({"time": "2020-01-02T03:04:05+0000", "typed": "old words"}) + "\n"
+    new_line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "typed": "new words"}) + "\n"
+    (tmp_path / "state" / "audit.jsonl").write_text(old_line * 2 + new_line)
     proc = _prune(tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
+    assert lines[4] == "retention (30 days): dropped 2 line(s) of audit.jsonl, 0 line(s) of taskping.log"
+    assert (tmp_path / "state" / "audit.jsonl").read_text() == new_line
     assert lines[:3] == [
         "no gone sessions to prune",
         "retention (30 days): erased the text of 1 sent email(s), 1 reply preview(s), 0 notification text(s)",
@@ -414,7 +420,7 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
             "1 ledger row(s), 1 replay key(s)"
         ),
     ]
-    assert lines[3].startswith("retention: database ") and len(lines) == 4
+    assert lines[3].startswith("retention: database ") and len(lines) == 5
     conn = connect(tmp_path / "state" / "taskping.db")
     try:
         assert [x.name for x in sessions.all_sessions(conn, include_ended=True)] == ["live"]
@@ -423,7 +429,11 @@ def test_sessions_prune_prints_what_it_forgot(tmp_path: Path, monkeypatch: pytes
         conn.close()
 
     again = _prune(tmp_path)
-    assert again.stdout.splitlines() == ["no gone sessions to prune", "retention: nothing older than 30 days to forget"]
+    assert again.stdout.splitlines() == [
+        "no gone sessions to prune",
+        "retention: nothing older than 30 days to forget",
+        "retention: no log line older than 30 days",
+    ]
 
     bad = _prune(tmp_path, days="-1")
     assert bad.returncode == 2 and bad.stdout == ""

@@ -83,6 +83,7 @@ def test_a_killed_pane_is_gone_and_prune_ends_it(hook_rig: HookRig) -> None:
     assert proc.stdout.splitlines() == [
         f"ended doomed:0.0: its tmux pane {doomed} is gone",
         "retention: nothing older than 30 days to forget",
+        "retention: no log line older than 30 days",
     ]
     assert set(_listed(rig)) == {"work:0.0"}
     assert _listed(rig, "--all")["doomed:0.0"]["state"] == "ended"
