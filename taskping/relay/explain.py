@@ -225,7 +225,8 @@ class _Run:
         if unsigned is not None:
             return self.refused(unsigned)
         self.out.session = session.name
-        self.say("route", True, f"session {session.name} (matched by {routed.via.replace('+', ' and ')})")
+        back = "" if session.live else "; it has ended, and the reply would resume it (claude --resume)"
+        self.say("route", True, f"session {session.name} (matched by {routed.via.replace('+', ' and ')}){back}")
 
         command = extract_command(self.conn, mail, session)
         if isinstance(command, Refusal):

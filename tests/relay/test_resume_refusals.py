@@ -184,3 +184,16 @@ def test_no_resume_while_the_old_claude_still_runs(world: Map, monkeypatch: pyte
     finally:
         old.kill()
         old.wait()
+
+
+def test_explain_says_a_gone_spawned_session_would_be_resumed(world: Map) -> None:
+    from taskping.relay.explain import explain, snapshot
+
+    as_spawned(world, 0, end="SessionEnd:other")
+    copy = snapshot(world.settings.session_map_path)
+    try:
+        told = explain(reply_to(world, 0), world.settings, copy)
+    finally:
+        copy.close()
+    route = next(v for v in told.steps if v.step == "route")
+    assert route.ok and "would resume it" in route.reason and told.would_type == "run the tests"
