@@ -120,7 +120,6 @@ class Code(StrEnum):
     RESUME_FAILED = "resume-failed"  # a gone session could not be brought back; nothing typed
     SUBMITTED = "submitted"  # delivered, submission confirmed
     UNCONFIRMED = "unconfirmed"  # delivered, submission not confirmed
-    RESUMED = "resumed"  # delivered into a gone session brought back with `claude --resume`
 
 
 class EndReason(StrEnum):
