@@ -282,6 +282,8 @@ class Settings:
     )
     inject_enter_delay_ms: int = field(default=150, metadata=_key("INJECT_ENTER_DELAY_MS", _int_range(150, 5000)))
     ack_emails: bool = field(default=True, metadata=_key("ACK_EMAILS", _bool))
+    # A reply to a session `taskping spawn` started whose terminal is gone brings it back (claude --resume).
+    resume_gone_sessions: bool = field(default=True, metadata=_key("RESUME_GONE_SESSIONS", _bool))
     busy_wait_seconds: int = field(default=600, metadata=_key("BUSY_WAIT_SECONDS", _int_range(0, 86400)))
     max_message_bytes: int = field(
         default=2_000_000, metadata=_key("MAX_MESSAGE_BYTES", _int_range(10_000, 100_000_000))

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     from taskping import log_retention
     from taskping.cli.config_source import load
+    from taskping.hooks import orphans
     from taskping.hooks.panes import gone_sessions, prune
     from taskping.session_map import connect, outbox, retention, sessions
 
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"ended {s.name}: {what} is gone")
             if not gone:
                 print("no gone sessions to prune")
+            for cleaned in orphans.clean(conn, ttl=settings.token_ttl):
+                print(f"cleaned {cleaned.session.name}: closed {cleaned.what} (ended or expired over TOKEN_TTL ago)")
             for line in retention.forget(conn, days=settings.retention_days).lines(settings.retention_days):
                 print(line)
             logs = [settings.audit_path, settings.log_path]
@@ -128,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             target = f"pty {s.target_socket}"
         last_event = f"{s.last_event or '-'} {_ago(s.last_event_at)}" if s.last_event else "-"
         expires = "ended" if not s.live else time.strftime("%Y-%m-%d %H:%M", time.localtime(s.expires_at))
-        state = "gone" if s.id in gone else s.state
+        state = "gone" if s.id in gone else ("cleaned" if s.cleaned_at else s.state)
         table.append(
             (s.name, s.token, state, s.cwd or "-", target, last_event, _mail_cell(_last_mail(last.get(s.id))), expires)
         )
@@ -138,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     for s in rows:
         if s.not_injectable:
             print(f"{s.name}: not injectable: {s.not_injectable}")
+        if s.cleaned_at:
+            print(f"{s.name}: cleaned {_ago(s.cleaned_at)}: its leftover terminal was closed (ended or expired)")
     if gone:
         print(
             f"{len(gone)} session(s) gone (pane or PTY wrapper no longer runs): `taskping sessions --prune` ends them"

@@ -179,6 +179,7 @@ def handle(hook: HookInput, env: HookEnv, settings: Settings) -> HookOutcome:
             cwd=hook.cwd or env.project_dir,
             claude_pid=env.claude_pid,
             new_turn=hook.event == "UserPromptSubmit",
+            end_reason=f"SessionEnd:{hook.reason or '?'}" if hook.event == "SessionEnd" else None,
             close_approvals=state != "waiting-permission" and hook.event != "SessionStart",
         )
         notice, why_not = _notice_for(hook, session)

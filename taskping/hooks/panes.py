@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from taskping.session_map import sessions
 from taskping.session_map.sessions import Session
+from taskping.session_map.vocabulary import EndReason
 from taskping.tmux_server import TmuxServer
 
 
@@ -43,5 +44,5 @@ def prune(conn: sqlite3.Connection, rows: Iterable[Session], gone: set[int]) -> 
     """End the sessions of ``rows`` whose id is in ``gone`` (``--prune``); returns them."""
     ended = [s for s in rows if s.id in gone]
     for s in ended:
-        sessions.end(conn, s.id, reason="pruned: pane gone")
+        sessions.end(conn, s.id, reason=EndReason.PRUNED)
     return ended

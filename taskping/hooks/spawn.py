@@ -69,6 +69,16 @@ def command_problem(command: list[str], cwd: Path, environ: Mapping[str, str]) -
     return f"{command[0]!r} {where}"
 
 
+def claude_program(command: list[str] | tuple[str, ...], cwd: Path, environ: Mapping[str, str]) -> str | None:
+    """The absolute path of the claude ``command`` runs directly (None for any other command):
+    what a later `claude --resume` runs (:mod:`taskping.hooks.resume`)."""
+    if not command or Path(command[0]).name != "claude":
+        return None
+    program = command[0] if os.sep not in command[0] else str(cwd / command[0])
+    found = shutil.which(program, path=environ.get("PATH"))
+    return os.path.abspath(found) if found else None
+
+
 def spawn(
     settings: Settings,
     *,
@@ -123,6 +133,8 @@ def spawn(
                 ttl=settings.token_ttl,
                 cwd=str(cwd),
                 adopt=True,
+                spawned=True,
+                claude_program=claude_program(command, cwd, environment),
             )
         except NameInUse as exc:
             server.kill_session(chosen)
@@ -139,7 +151,7 @@ def spawn(
         conn.close()
 
 
-def _pane_lines(server: TmuxServer, pane: str, history: int = 0) -> list[str]:
+def pane_lines(server: TmuxServer, pane: str, history: int = 0) -> list[str]:
     """The pane's screen with ``history`` rows above it (tmux scrolls a dead pane's text up for its
     "Pane is dead" line); empty when tmux cannot capture it."""
     try:
@@ -148,7 +160,7 @@ def _pane_lines(server: TmuxServer, pane: str, history: int = 0) -> list[str]:
         return []
 
 
-def _last_lines(lines: list[str]) -> list[str]:
+def last_lines(lines: list[str]) -> list[str]:
     """The last non-blank rows the command wrote, for a person to read (tmux's own
     "Pane is dead" line left out)."""
     shown = [line.rstrip() for line in lines]
@@ -195,10 +207,10 @@ def wait_started(server: TmuxServer, pane: str, command: list[str], timeout: flo
                 time.sleep(POLL_SECONDS)
                 status = _dead_status(server, pane)
             how = f"exited with status {status}" if status else "exited"
-            return f"{shown} {how} before it was ready", _last_lines(_pane_lines(server, pane, history=LAST_LINES))
+            return f"{shown} {how} before it was ready", last_lines(pane_lines(server, pane, history=LAST_LINES))
         if not _still_launching(pane_pid):
             if is_claude:
-                if _claude_is_up(_pane_lines(server, pane)):
+                if _claude_is_up(pane_lines(server, pane)):
                     return None
             else:
                 running_since = running_since or time.monotonic()
@@ -206,5 +218,5 @@ def wait_started(server: TmuxServer, pane: str, command: list[str], timeout: flo
                     return None
         if time.monotonic() > deadline:
             what = "did not show its prompt" if is_claude else "did not start"
-            return f"{shown} {what} within {timeout:g} s", _last_lines(_pane_lines(server, pane, history=LAST_LINES))
+            return f"{shown} {what} within {timeout:g} s", last_lines(pane_lines(server, pane, history=LAST_LINES))
         time.sleep(POLL_SECONDS)

@@ -17,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from taskping.config import Settings
-from taskping.hooks.spawn import SpawnError
+from taskping.hooks.spawn import SpawnError, claude_program
 from taskping.injectors.pty_host import PtyHost, PtyHostError, listen
 from taskping.private_files import user_umask
 from taskping.session_map import connect, sessions
 from taskping.session_map.sessions import NameInUse
+from taskping.session_map.vocabulary import EndReason
 from taskping.tokens import new_token
 
 #: The environment variable that tells a hook which PTY session it runs in.
@@ -72,6 +73,8 @@ def spawn_pty(
                     ttl=settings.token_ttl,
                     cwd=str(cwd),
                     control_secret=secret,
+                    spawned=True,
+                    claude_program=claude_program(list(command), cwd, environment),
                 )
                 break
             except NameInUse:
@@ -104,7 +107,7 @@ def spawn_pty(
         try:
             current = sessions.get(conn, session.id)
             if current is not None and current.live:
-                sessions.end(conn, session.id, reason="PTY command exited")
+                sessions.end(conn, session.id, reason=EndReason.PTY_EXITED)
         finally:
             conn.close()
     return status

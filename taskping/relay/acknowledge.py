@@ -97,7 +97,9 @@ def delivered(
     *,
     confirmed: bool,
     waited: float | None = None,
+    resumed: str | None = None,
 ) -> None:
+    """``resumed``: the session's terminal was gone and it was brought back; how to attach to it."""
     if not settings.ack_emails:
         return
     at = time.strftime("%H:%M:%S")
@@ -106,7 +108,13 @@ def delivered(
         first = f"Typed into {session.name} at {at}, but Claude Code did not confirm it was submitted."
     if waited is not None:
         first += f" It waited {waited:.0f} s for Claude to finish what it was doing."
-    queue_reply(conn, settings, mail, to_addr, session, kind=EmailKind.ACK, lines=[first])
+    lines = [first]
+    if resumed is not None:
+        lines.append(
+            f"Its terminal was gone, so the session was resumed (claude --resume: the same conversation) "
+            f"in a new tmux session; attach with: {resumed}"
+        )
+    queue_reply(conn, settings, mail, to_addr, session, kind=EmailKind.ACK, lines=lines)
 
 
 def not_delivered(

@@ -45,7 +45,7 @@ from taskping.relay.parse import InboundMail
 from taskping.session_map import ledger, sessions, waiting
 from taskping.session_map.ledger import LedgerEntry
 from taskping.session_map.sessions import Session
-from taskping.session_map.vocabulary import Code, Refusal, Status, Step
+from taskping.session_map.vocabulary import Code, EndReason, Refusal, Status, Step
 from taskping.tokens import host_part
 
 if TYPE_CHECKING:
@@ -219,6 +219,10 @@ class CommandStep:
         """``#close``: refused while replies wait for the session (they would be lost); otherwise
         ``/exit`` is typed like a reply (the row ``injecting`` first, only into an idle claude), then
         the pane is waited for and, when its command exited but the pane stayed, removed."""
+        if not session.live:  # its terminal is gone: closed for good (never resumed)
+            sessions.end(self.conn, session.id, reason=EndReason.CLOSED, replace_reason=True)
+            lines = [f"Session {session.name} had already ended; it is now closed and will not be resumed."]
+            return self._answer(mail, position, entry, session, command, sender, lines)
         if waiting.has_waiting(self.conn, session.id):
             reason = (
                 f"replies are waiting to be typed into session {session.name}; #close is refused until they are "
@@ -247,7 +251,7 @@ class CommandStep:
             time.sleep(0.1)
             gone = self.injector.remove_dead(target)
         if gone:
-            sessions.end(self.conn, session.id, reason="closed by #close")
+            sessions.end(self.conn, session.id, reason=EndReason.CLOSED, replace_reason=True)
             lines = [f"Typed /exit into session {session.name}: Claude Code exited and its terminal is closed."]
         else:
             lines = [

@@ -18,6 +18,7 @@ unit does not restart); network failures are retried with capped backoff.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
 import threading
@@ -38,6 +39,7 @@ from taskping.relay.status_line import status_line
 from taskping.relay.twin import check_unique_host
 from taskping.sd_notify import Notifier
 from taskping.session_map import connect, daemons, retention, sessions
+from taskping.session_map.sessions import Session
 
 OUTBOX_INTERVAL = 0.25
 # The daemon is up anyway, and a connection attempt to a mail server that is down
@@ -62,7 +64,17 @@ def make_pipeline(settings: Settings, conn: sqlite3.Connection) -> Pipeline:
     injector = InjectorByKind(
         tmux=TmuxInjector(locks, enter_delay_ms=delay), pty=PtyInjector(locks, secret_for, enter_delay_ms=delay)
     )
-    return Pipeline(settings, conn, injector)
+
+    def resumer(session: Session) -> tuple[Session, str] | str:
+        from taskping.hooks.resume import ResumeError, resume  # starting a terminal is spawn's job
+
+        try:
+            back = resume(settings, session, environment=os.environ)
+        except ResumeError as exc:
+            return str(exc)
+        return back.session, back.attach
+
+    return Pipeline(settings, conn, injector, resumer)
 
 
 class Relay:
@@ -200,24 +212,29 @@ class Relay:
             self.log.error("send_failed", message_id=mid, reason=reason)
 
     async def _forget(self) -> None:
-        """One retention run on its own connection and thread (a VACUUM may take seconds)."""
-
+        """One maintenance run on its own connection and thread (a VACUUM may take seconds): close
+        TaskPing's orphaned terminals (:mod:`taskping.hooks.orphans`), then retention."""
         days = self.settings.retention_days
         logs = [self.settings.audit_path, self.settings.log_path]
 
-        def run() -> tuple[retention.Report, dict[str, int]]:
+        def run() -> tuple[list[str], retention.Report, dict[str, int]]:
+            from taskping.hooks import orphans  # TaskPing's own leftover terminals
+
             conn = connect(self.settings.session_map_path)
             try:
+                closed = [f"{c.session.name}: {c.what}" for c in orphans.clean(conn, ttl=self.settings.token_ttl)]
                 report = retention.forget(conn, days=days)
             finally:
                 conn.close()
-            return report, log_retention.trim_all(logs, days=days, now=time.time())
+            return closed, report, log_retention.trim_all(logs, days=days, now=time.time())
 
         try:
-            report, dropped = await asyncio.to_thread(run)
+            closed, report, dropped = await asyncio.to_thread(run)
         except Exception as exc:  # noqa: BLE001 - the daemon outlives a failed clean-up; the next hour retries
             self.log.error("retention_error", error=f"{exc.__class__.__name__}: {exc}")
             return
+        if closed:
+            self.log.info("orphans_closed", closed=closed)
         if report.anything:
             self.log.info("retention", days=days, **report.counts())
         if any(dropped.values()):

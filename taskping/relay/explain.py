@@ -220,7 +220,7 @@ class _Run:
         sender = verdict.sender
         self.say("authenticate", True, f"{sender}: {verdict.reason}")
 
-        routed = route(self.conn, mail)
+        routed = route(self.conn, mail, resume_gone=self.settings.resume_gone_sessions)
         if isinstance(routed, Refusal) and routed.code == Code.NOT_A_REPLY:
             return self._fresh(mail, routed)
         if isinstance(routed, Refusal):
@@ -230,7 +230,8 @@ class _Run:
         if unsigned is not None:
             return self.refused(unsigned)
         self.out.session = session.name
-        self.say("route", True, f"session {session.name} (matched by {routed.via.replace('+', ' and ')})")
+        back = "" if session.live else "; it has ended, and the reply would resume it (claude --resume)"
+        self.say("route", True, f"session {session.name} (matched by {routed.via.replace('+', ' and ')}){back}")
 
         command = extract_command(self.conn, mail, session)
         if isinstance(command, Refusal):

@@ -43,12 +43,21 @@ The safety net: a step that raises (parse included) is recorded as not
 processed (``internal-error``) and the relay goes on. When the session map
 itself cannot be written, the message cannot be recorded: :class:`StoreUnavailable`
 is raised, and fetch leaves the message unflagged for a later pass.
+
+Sessions that come back: a reply for a session whose terminal is gone (route
+lets an ended one through only when it may be resumed) is typed after the
+pipeline's ``resumer`` brought it back (`claude --resume` in a new tmux
+session, :mod:`taskping.hooks.resume`), once per reply; the ledger reason
+and the acknowledgement say "resumed". A resume that fails is refused
+(``resume-failed``), nothing typed; a session that may not be resumed is
+refused with the reason why not.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from taskping.config import Settings
@@ -72,7 +81,7 @@ from taskping.session_map import approvals, ledger, notifications, sessions, wai
 from taskping.session_map.approvals import Approval
 from taskping.session_map.ledger import LedgerEntry
 from taskping.session_map.sessions import Session
-from taskping.session_map.vocabulary import FINAL, Code, Refusal, Status, Step
+from taskping.session_map.vocabulary import FINAL, Code, EndReason, Refusal, Status, Step
 
 __all__ = [
     "FAULT_ENV",
@@ -131,11 +140,19 @@ def extract_command(conn: sqlite3.Connection, mail: InboundMail, session: Sessio
     return Command(to_command(extraction.text), extraction.source)
 
 
+#: Brings back a session whose terminal is gone: (the session live on its new terminal, how to
+#: attach to it), or why it could not (one line). Nothing is typed by it.
+Resumer = Callable[[Session], "tuple[Session, str] | str"]
+
+
 class Pipeline(CommandStep):
-    def __init__(self, settings: Settings, conn: sqlite3.Connection, injector: Injector) -> None:
+    def __init__(
+        self, settings: Settings, conn: sqlite3.Connection, injector: Injector, resumer: Resumer | None = None
+    ) -> None:
         self.settings = settings
         self.conn = conn
         self.injector = injector
+        self.resumer = resumer
         self.mode = settings.require_sender_auth()
         self._step = Step.PARSE  # the step running now: named when it raises
 
@@ -213,7 +230,7 @@ class Pipeline(CommandStep):
         sender = verdict.sender
 
         self._step = Step.ROUTE
-        routed = route(self.conn, mail)
+        routed = route(self.conn, mail, resume_gone=self._resume_gone)
         if isinstance(routed, Refusal) and routed.code == Code.NOT_A_REPLY:
             return self._fresh(mail, position, entry, sender, routed)
         if isinstance(routed, Refusal):
@@ -316,6 +333,28 @@ class Pipeline(CommandStep):
             dkim_dns_server=s.dkim_dns_server,
         )
 
+    @property
+    def _resume_gone(self) -> bool:
+        return self.resumer is not None and self.settings.resume_gone_sessions
+
+    def _bring_back(self, session: Session) -> tuple[Session, str] | Refusal | None:
+        """The step before typing: None when the session's terminal runs; else the session
+        brought back (and how to attach), or why not."""
+        if session.live and self.injector.exists(_target(session)):
+            return None
+        why = sessions.why_not_resumable(session, enabled=self._resume_gone)
+        if why is not None or self.resumer is None:
+            sessions.end(self.conn, session.id, reason=EndReason.PANE_GONE)
+            reason = (
+                f"the terminal of session {session.name} no longer exists; the session is ended (not resumed: {why})"
+            )
+            return Refusal(Step.INJECT, Code.TARGET_GONE, reason, session.id)
+        back = self.resumer(session)
+        if isinstance(back, str):
+            reason = f"the terminal of session {session.name} was gone and could not be resumed: {back}"
+            return Refusal(Step.INJECT, Code.RESUME_FAILED, reason, session.id)
+        return back
+
     def _inject(
         self,
         mail: InboundMail,
@@ -327,6 +366,12 @@ class Pipeline(CommandStep):
         *,
         waited: float | None = None,
     ) -> Outcome:
+        back = self._bring_back(session)
+        if isinstance(back, Refusal):
+            return self._refuse(mail, position, entry, back, tell=sender, session=session)
+        attach = None
+        if back is not None:
+            session, attach = back
         target = _target(session)
         typed_preview = audit.preview(text)
         waiting.start_typing(
@@ -351,7 +396,7 @@ class Pipeline(CommandStep):
             return self._wait(mail, position, entry, session, text, sender, detail=result.detail)
         waiting.remove(self.conn, entry.id)  # decided below: the text is not kept
         if result.outcome == InjectionOutcome.TARGET_GONE:
-            sessions.end(self.conn, session.id, reason="pane gone")
+            sessions.end(self.conn, session.id, reason=EndReason.PANE_GONE)
             reason = f"the terminal of session {session.name} no longer exists; the session is ended"
             return self._refuse(
                 mail, position, entry, Refusal(Step.INJECT, Code.TARGET_GONE, reason), tell=sender, session=session
@@ -378,10 +423,14 @@ class Pipeline(CommandStep):
         reason = "submitted" if confirmed else f"typed; submission not confirmed ({result.detail})"
         if waited is not None:
             reason += f" after waiting {waited:.0f} s for claude to be ready"
+        if attach is not None:
+            reason = f"resumed (claude --resume; attach: {attach}); {reason}"
         outcome = Outcome(
             Status.DELIVERED, reason, session.name, text, Step.INJECT, Code.SUBMITTED if confirmed else Code.UNCONFIRMED
         )
-        return self._end(mail, position, entry, outcome, session, tell=sender, waited=waited, preview=typed_preview)
+        return self._end(
+            mail, position, entry, outcome, session, tell=sender, waited=waited, preview=typed_preview, resumed=attach
+        )
 
     # -- waiting for a busy session
 
@@ -433,9 +482,14 @@ class Pipeline(CommandStep):
         position = Position(entry.folder, entry.uidvalidity, entry.uid)
         if entry.status == Status.INJECTING:  # the relay stopped while typing it
             outcome = self._fate_unknown(mail, position, entry, item.sender, step=Step.INJECT)
-        elif session is None or not session.live:
+        elif session is None or (
+            not session.live and sessions.why_not_resumable(session, enabled=self._resume_gone) is not None
+        ):  # a session that may be resumed goes on below: its terminal is gone, so it is brought back
             name = session.name if session else "?"
-            reason = f"session {name} ended while the reply waited for it; nothing was typed"
+            why = sessions.why_not_resumable(session, enabled=self._resume_gone) if session else None
+            reason = f"session {name} ended while the reply waited for it; nothing was typed" + (
+                f" (not resumed: {why})" if why else ""
+            )
             outcome = self._refuse(
                 mail,
                 position,
@@ -604,6 +658,7 @@ class Pipeline(CommandStep):
         preview: str | None = None,
         typed: str | None = None,
         answer: tuple[list[str], list[str] | None] | None = None,
+        resumed: str | None = None,
     ) -> Outcome:
         """Record ``outcome`` everywhere it belongs, in this order: the ledger row (``entry``; None
         when another write owns it: a duplicate keeps its first row, ``waiting`` is written with the
@@ -630,6 +685,7 @@ class Pipeline(CommandStep):
                     session,
                     confirmed=outcome.code == Code.SUBMITTED,
                     waited=waited,
+                    resumed=resumed,
                 )
             elif outcome.status == Status.REFUSED:
                 acknowledge.not_delivered(self.conn, self.settings, mail, tell, session, outcome.reason)

@@ -2,7 +2,10 @@
 
 ``In-Reply-To``, then ``References`` (newest first), against the notifications
 we sent; then the ``[TaskPing #TOKEN]`` subject token. When both are present
-they must agree. The session must be live and its reply window open.
+they must agree. The session must be live and its reply window open; an
+ended one passes only when a reply may bring it back (``resume_gone``, and
+:func:`~taskping.session_map.sessions.why_not_resumable` finds no reason not
+to), else the refusal says why it is not resumed.
 Returns :class:`Routed` or a :class:`~taskping.session_map.vocabulary.Refusal`
 (with ``session_id`` when the session is known but not usable).
 """
@@ -53,7 +56,9 @@ def is_foreign(conn: sqlite3.Connection, mail: InboundMail, host_id: str | None)
     return thread_session(conn, mail) is None and (token is None or sessions.by_token(conn, token) is None)
 
 
-def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = None) -> Routed | Refusal:
+def route(
+    conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = None, resume_gone: bool = False
+) -> Routed | Refusal:
     now = time.time() if now is None else now
     by_thread = thread_session(conn, mail)
     token = find_subject_token(mail.subject)
@@ -69,7 +74,9 @@ def route(conn: sqlite3.Connection, mail: InboundMail, *, now: float | None = No
         return _no(Code.NOT_A_REPLY, "not a reply to a TaskPing notification (no known thread or token)")
     via = "thread+subject" if by_thread and by_subject else ("thread" if by_thread else "subject")
     if not session.live:
-        return _no(Code.SESSION_ENDED, f"session {session.name} has ended", session)
+        why = sessions.why_not_resumable(session, enabled=resume_gone)
+        if why is not None:
+            return _no(Code.SESSION_ENDED, f"session {session.name} has ended (not resumed: {why})", session)
     if now >= session.expires_at:
         return _no(Code.REPLY_WINDOW_EXPIRED, f"the reply window for session {session.name} has expired", session)
     return Routed(session, via)

@@ -187,6 +187,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX approvals_session ON approvals(session_id, status)
     """,
+    # 8: sessions that come back (taskping.hooks.resume) and orphan clean-up (taskping.hooks.orphans):
+    # started by `taskping spawn`, the claude it ran, why and when it ended, how often it was resumed,
+    # when its leftover terminal was closed
+    """
+    ALTER TABLE sessions ADD COLUMN spawned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN claude_program TEXT;
+    ALTER TABLE sessions ADD COLUMN end_reason TEXT;
+    ALTER TABLE sessions ADD COLUMN ended_at REAL;
+    ALTER TABLE sessions ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN cleaned_at REAL
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -123,8 +123,29 @@ class Code(StrEnum):
     TARGET_GONE = "target-gone"
     DIALOG_OPEN = "dialog-open"
     INJECT_FAILED = "inject-failed"
+    RESUME_FAILED = "resume-failed"  # a gone session could not be brought back; nothing typed
     SUBMITTED = "submitted"  # delivered, submission confirmed
     UNCONFIRMED = "unconfirmed"  # delivered, submission not confirmed
+
+
+class EndReason(StrEnum):
+    """Why a session ended (the sessions ``end_reason`` column). A SessionEnd hook records
+    ``SessionEnd:<Claude's reason>``: measured on 2.1.328, ``/exit`` gives ``prompt_input_exit``,
+    the tmux server killed under Claude (SIGHUP) gives ``other``."""
+
+    PANE_GONE = "pane gone"  # the relay found the terminal gone
+    CLOSED = "closed by #close"  # the person sent #close
+    PTY_EXITED = "PTY command exited"  # the command under `spawn --mode pty` exited
+    PRUNED = "pruned: pane gone"  # `taskping sessions --prune`
+    SPAWN_FAILED = "spawn failed"  # spawn's command never started
+    REPLACED = "replaced"  # another session registered on the same terminal
+    CLEANED = "cleaned"  # its terminal was closed TOKEN_TTL after it ended or expired (taskping.hooks.orphans)
+    EXIT = "SessionEnd:prompt_input_exit"  # the person typed /exit (or #close typed it)
+    LOGOUT = "SessionEnd:logout"  # the person logged out of Claude Code
+
+
+#: Ended by the person: such a session is never resumed (they closed it).
+CLOSED_BY_PERSON: frozenset[str] = frozenset({EndReason.CLOSED, EndReason.EXIT, EndReason.LOGOUT})
 
 
 @dataclass(frozen=True)
@@ -181,4 +202,16 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
-__all__ = ["FINAL", "TYPED", "ApprovalStatus", "Code", "EmailKind", "OutboxStatus", "Refusal", "Status", "Step"]
+__all__ = [
+    "CLOSED_BY_PERSON",
+    "FINAL",
+    "TYPED",
+    "ApprovalStatus",
+    "Code",
+    "EmailKind",
+    "EndReason",
+    "OutboxStatus",
+    "Refusal",
+    "Status",
+    "Step",
+]

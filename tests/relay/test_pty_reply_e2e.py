@@ -2,7 +2,8 @@
 process, the real claude under the PTY wrapper (driven through an outer PTY), the fake API.
 
 The relay never owns the PTY: a relay restart leaves the session running and the next
-relay types into it; a wrapper that is gone is TARGET_GONE and the session ends."""
+relay types into it; a wrapper that is gone is TARGET_GONE and the session ends when
+RESUME_GONE_SESSIONS=false (otherwise it is resumed: tests/relay/test_resume_e2e.py)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def test_reply_typed_into_pty_session_across_a_relay_restart(pty_world: tuple[Wo
     assert [r.status for r in rows] == ["delivered", "delivered"], rows
 
 
+@pytest.mark.world_env(RESUME_GONE_SESSIONS="false")
 def test_wrapper_gone_is_target_gone_and_the_session_ends(pty_world: tuple[World, list[PtySession]]) -> None:
     world, started = pty_world
     pty = spawn_pty(world, started, "ptygone")
@@ -102,7 +104,8 @@ def test_wrapper_gone_is_target_gone_and_the_session_ends(pty_world: tuple[World
     world.start_relay()
     world.reply(note, "typed into nothing")
     rows = world.wait_ledger(1)
-    assert rows[0].status == "refused" and "no longer exists" in (rows[0].reason or ""), rows
+    assert rows[0].status == "refused" and rows[0].code == "target-gone", rows
+    assert "no longer exists" in (rows[0].reason or "") and "RESUME_GONE_SESSIONS=false" in (rows[0].reason or "")
     ended = pty.current()
     assert ended is not None and ended.state == "ended" and ended.last_event == "pane gone"
     assert "typed into nothing" not in world.api.prompts

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from taskping.session_map import connect, ledger, sessions
+from taskping.session_map.vocabulary import EndReason
 from taskping.tokens import host_part
 from tests.security.attacks import ATTACKS, Ctx
 from tests.security.disagreement_world import bench  # noqa: F401 - test_disagreement's module-scoped fixture
@@ -141,7 +142,7 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
         try:
             conn.execute("UPDATE sessions SET expires_at = 0 WHERE id = ?", (b.id,))
             phase("lifecycle-expired", dkim_env, "expired")
-            sessions.end(conn, b.id, reason="closed by the user")
+            sessions.end(conn, b.id, reason=EndReason.CLOSED)  # closed by the person: never resumed
             phase("lifecycle-ended", dkim_env, "ended")
         finally:
             conn.close()
