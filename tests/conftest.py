@@ -1,4 +1,20 @@
+import os
+
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# Property tests: no per-example deadline and no too-slow health check (this 2-core machine runs the suite
+# 4 workers wide, so an example's time says nothing about the code), and under CI the same examples every
+# run (a red CI is a bug found, never a roll of the dice; run locally to explore new ones).
+hypothesis_settings.register_profile(
+    "taskping",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=os.environ.get("CI") == "true",
+    database=None if os.environ.get("CI") == "true" else hypothesis_settings.default.database,
+)
+hypothesis_settings.load_profile("taskping")
 
 # Shared pytest plugins for the whole test suite: the one test rig lives in tests/support/
 # (mail stack, claude and tmux, the reply-path world). Add a plugin by appending its module path.
