@@ -19,14 +19,13 @@ numbers instead, read by the pure :mod:`taskping.hooks.ask_question`.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 from typing import Literal, NamedTuple
 
 from taskping.hooks import ask_question
 from taskping.relay.parse import InboundMail
-from taskping.session_map import approvals
+from taskping.session_map import approvals, daemons
 from taskping.session_map.approvals import Approval
 from taskping.session_map.sessions import Session
 from taskping.session_map.vocabulary import ApprovalStatus, Code, Refusal, Step
@@ -103,17 +102,6 @@ def _closed_refusal(approval: Approval, session: Session) -> Refusal:
     )
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (the hook runs on this machine, as its session does)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def settle(
     conn: sqlite3.Connection, approval: Approval, session: Session, text: str, entry_id: int, *, now: float
 ) -> Settled | Refusal:
@@ -121,8 +109,8 @@ def settle(
     if approval.pending and now >= approval.deadline:
         approvals.expire(conn, approval.id, at=now)
         approval = approvals.get(conn, approval.id) or approval
-    if approval.pending and approval.hook_pid is not None and not _alive(approval.hook_pid):
-        # the hook that waits for the answer is gone (Claude ended it): nobody would hear this answer
+    if approval.pending and approval.hook_pid is not None and not daemons.pid_alive(approval.hook_pid):
+        # the hook that waits (on this machine, as its session does) for the answer is gone (Claude ended it): nobody would hear this answer
         approvals.close(conn, approval.id, "answered at the terminal (the waiting hook is gone)")
         approval = approvals.get(conn, approval.id) or approval
     if not approval.pending:
