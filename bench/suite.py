@@ -58,6 +58,7 @@ BENCHES = (
     Bench("rss", "rss_bench.py", True, ("--sessions", "100"), ("--sessions", "100", "--settle", "1", "--seconds", "1")),
     Bench("reply_latency", "reply_latency.py", True, ("--replies", "20"), ("--replies", "3")),
     Bench("backlog", "backlog_bench.py", True, ("--replies", "5000"), ("--replies", "400")),
+    Bench("approval", "approval_latency.py", True, ("--runs", "10"), ("--runs", "2")),
 )
 
 
@@ -80,6 +81,7 @@ class Figure:
             "pipeline throughput": lambda: r["per_second"],
             "backlog after restart": lambda: r["seconds"] if r["all_decided"] and r["typed_twice"] == 0 else None,
             "relay RSS idle": lambda: r["max_mb"],
+            "approval round trip": lambda: r["median_s"],
         }[self.name]
         try:
             return pick()
@@ -94,6 +96,7 @@ FIGURES = (
     Figure("pipeline throughput", "pipeline", "msg/s", 500.0, True),
     Figure("backlog after restart", "backlog", "s", 60.0, False),
     Figure("relay RSS idle", "rss", "MB", 80.0, False),
+    Figure("approval round trip", "approval", "s", 1.0, False),
 )
 
 
@@ -236,6 +239,7 @@ def table(results: dict[str, dict], quick: bool) -> tuple[list[dict], str]:  # t
             "rss": f"{r.get('sessions')} sessions",
             "reply_latency": f"{r.get('replies')} replies",
             "pipeline": f"{r.get('messages')} replies",
+            "approval": f"median of {r.get('runs')} approvals, max {r.get('max_s')} s",
         }[fig.bench]
         if "error" in r:
             note += f"; {r['error']}"

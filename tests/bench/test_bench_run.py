@@ -30,6 +30,7 @@ FIGURES = {
     "pipeline throughput",
     "backlog after restart",
     "relay RSS idle",
+    "approval round trip",
 }
 
 BENCH_PREFIXES = (
