@@ -33,7 +33,8 @@ CHUNK_PAUSE = 0.03
 TAB_AS_SPACES = "    "
 PROBE_KEY = "i"  # vim NORMAL: enter INSERT; anywhere else: the letter i, erased again
 PROBE_TIMEOUT = 3.0  # only reached when the probe shows nothing; generous for a loaded machine
-SHOW_TIMEOUT = 5.0  # typed text must be drawn in the box within this long (only waited out on failure)
+SHOW_TIMEOUT = 5.0  # typed text must be drawn in the box within this long of the box's last change
+SHOW_LIMIT = 30.0  # ... and within this long in all (a loaded claude draws a long text slowly, but draws it)
 
 #: The only keys the rules press by name (tmux key names; a PTY sends their bytes).
 Key = Literal["Enter", "BSpace", "C-u", "C-k", "Escape"]
@@ -177,6 +178,23 @@ class GuardedTyping:
         while True:
             reading = self.reading(term, gone)
             if done(reading) or time.monotonic() >= deadline:
+                return reading
+            time.sleep(self.poll_interval)
+
+    def _wait_drawn(self, term: Terminal, gone: str, done: Callable[[ScreenReading], bool]) -> ScreenReading:
+        """Like :meth:`_wait` for the typed text to be drawn: SHOW_TIMEOUT from the box's last
+        change (claude is still drawing keys it was sent), at most SHOW_LIMIT in all."""
+        started = time.monotonic()
+        deadline, last = started + SHOW_TIMEOUT, None
+        while True:
+            reading = self.reading(term, gone)
+            now = time.monotonic()
+            if done(reading):
+                return reading
+            if reading.input_lines != last:
+                last = reading.input_lines
+                deadline = min(started + SHOW_LIMIT, now + SHOW_TIMEOUT)
+            if now >= deadline:
                 return reading
             time.sleep(self.poll_interval)
 
@@ -346,7 +364,7 @@ class GuardedTyping:
         def drawn_or_changed(r: ScreenReading) -> bool:
             return self._ready_for_enter(r, text, vim_mode) or not self._still_ours(r, text, vim_mode)
 
-        shown = self._wait(term, gone, SHOW_TIMEOUT, drawn_or_changed)
+        shown = self._wait_drawn(term, gone, drawn_or_changed)
         if not self._ready_for_enter(shown, text, vim_mode):
             return self._abandon(term, gone, text, shown, f"typed text ({method}) did not show as typed")
         presses = 0

@@ -19,6 +19,8 @@ Everything observable is appended to LOG, one event a line: ``typed <n>``
 ``approved`` lines. ``--extra TEXT`` instead appends TEXT to the box after
 the first typed byte (a person typing at the same moment) and opens no
 dialog. ``--after N`` moves the trigger to the N-th printable byte.
+``--draw-ms MS`` draws each key MS ms after the one before (a loaded claude,
+behind on the keys it was sent, drawing them at last).
 
 Not a mock of claude's logic: a fixed, documented timing model, so the
 injector's guarantees can be measured against a race the real CLI only hits
@@ -126,6 +128,9 @@ class StandIn:
                     if not self.focus_on_dialog and char >= " ":
                         typed += 1
                     self.key(char)
+                    if self.args.draw_ms:
+                        time.sleep(self.args.draw_ms / 1000)
+                        self.draw()
                 if typed:
                     self.log(f"typed {typed}")
                 self.draw()
@@ -146,6 +151,7 @@ def main() -> None:
     parser.add_argument("--lag-ms", type=_range, default=(0.0, 400.0))
     parser.add_argument("--extra", default="")
     parser.add_argument("--after", type=int, default=1, help="trigger on this printable byte (1 = the first)")
+    parser.add_argument("--draw-ms", type=float, default=0.0, help="draw each key this long after the one before")
     args = parser.parse_args()
     old = termios.tcgetattr(0)
     tty.setraw(0)

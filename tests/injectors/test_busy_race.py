@@ -67,3 +67,18 @@ def test_foreign_text_in_the_box_stops_enter(
         assert attempt.enter_presses == 0
         assert "does not hold only our text" in attempt.detail
         assert not any(event.startswith("submitted") for event in attempt.events)
+
+
+def test_a_text_claude_draws_slowly_is_waited_for_while_it_is_drawn(
+    tmux_server: libtmux.Server, injector: TmuxInjector, tmp_path: Path
+) -> None:
+    """A loaded claude draws the keys it was sent seconds late, but draws them: the injector waits while
+    the box keeps changing (past SHOW_TIMEOUT of 5 s in all), then submits. Seen once in CI with a
+    4 KB reply: given up after 5 s with the text left in the box."""
+    text = "a loaded claude draws this reply one key at a time, long after tmux has sent every one of them"
+    (attempt,) = run_tries(
+        tmux_server, injector, tmp_path, range(1), text, "--start", "ready", "--after", "1000", "--draw-ms", "70"
+    )
+    assert len(text) * 0.070 > 5.0  # longer than SHOW_TIMEOUT
+    assert attempt.outcome == "submitted", attempt
+    assert f"submitted {text}" in attempt.events

@@ -99,7 +99,7 @@ def test_long_text_and_tmux_separators_arrive_exactly(
     assert len(text.encode()) > 4000
     started = time.monotonic()
     result = injector.inject(claude_pane.target, text)
-    assert result.outcome is InjectionOutcome.SUBMITTED, result
+    assert result.outcome is InjectionOutcome.SUBMITTED, (result, "\n".join(claude_pane.lines()))
     prompt = fake_api.wait_for_prompt(lambda p: "line 0" in p, timeout=15)
     print(f"{len(text)}-char inject-to-API: {time.monotonic() - started:.2f}s ({result.detail})")
     assert prompt == text

@@ -462,19 +462,20 @@ def test_stop_starts_a_detached_sender_when_no_relay_runs(hook_rig: HookRig) -> 
     assert proc.returncode == 0 and proc.stderr == b""
     assert took < 5, f"the hook waited for the sender ({took:.1f}s)"
     # The sender runs on its own: it takes the lock, tries the closed port and keeps the row with the reason.
+    # (it writes the row, then the log line: wait for both)
     deadline = time.monotonic() + 15
     while True:
         (row,) = rig.outbox()
-        if row.attempts >= 1 and row.status == "queued" and row.last_error:
+        retries = [line for line in rig.log_lines() if line["event"] == "send_retry"]
+        if row.attempts >= 1 and row.status == "queued" and row.last_error and retries:
             break
-        assert time.monotonic() < deadline, row
+        assert time.monotonic() < deadline, (row, retries)
         time.sleep(0.05)
     assert "cannot connect" in row.last_error and rig.env["SMTP_PORT"] in row.last_error
     assert row.sent_at is None
     pid = int(rig.lock_path.read_text().strip())
     assert pid in our_senders(str(rig.root))  # still alive, waiting to retry
-    retries = [line for line in rig.log_lines() if line["event"] == "send_retry"]
-    assert retries and retries[0]["component"] == "send-outbox"
+    assert retries[0]["component"] == "send-outbox"
 
 
 def test_no_sender_while_the_relay_heartbeat_is_fresh(hook_rig: HookRig) -> None:
