@@ -41,17 +41,28 @@ class Answer(NamedTuple):
     message: str | None = None  # a deny's reason, for Claude
 
 
-def parse_answer(text: str) -> Answer:
-    """What a reply's new text says to an approval."""
+def _first_word(text: str) -> tuple[str, str] | None:
+    """The reply's first word (lower case, trailing punctuation dropped) and the rest of its text."""
     stripped = text.strip()
     found = _FIRST_WORD.match(stripped)
-    if found is None:
+    return None if found is None else (found.group(1).lower(), stripped[found.end() :].strip())
+
+
+def _reason(rest: str) -> str | None:
+    """What follows a ``no``: the message Claude reads (``no - use the scratch dir``), or None."""
+    return rest.lstrip("-–—:,. ").strip() or None
+
+
+def parse_answer(text: str) -> Answer:
+    """What a reply's new text says to an approval."""
+    first = _first_word(text)
+    if first is None:
         return Answer(None)
-    word, rest = found.group(1).lower(), stripped[found.end() :].strip()
+    word, rest = first
     if word in ALLOW and not rest:
         return Answer("allow")
     if word in DENY:
-        return Answer("deny", rest.lstrip("-–—:,. ").strip() or None)
+        return Answer("deny", _reason(rest))
     return Answer(None)
 
 
@@ -110,7 +121,7 @@ def settle(
         approvals.expire(conn, approval.id, at=now)
         approval = approvals.get(conn, approval.id) or approval
     if approval.pending and approval.hook_pid is not None and not daemons.pid_alive(approval.hook_pid):
-        # the hook that waits (on this machine, as its session does) for the answer is gone (Claude ended it): nobody would hear this answer
+        # the hook waiting for the answer (on this machine, as its session) is gone: nobody would hear it
         approvals.close(conn, approval.id, "answered at the terminal (the waiting hook is gone)")
         approval = approvals.get(conn, approval.id) or approval
     if not approval.pending:
@@ -158,9 +169,9 @@ def _settle_question(
         return Refusal(
             Step.APPROVAL, Code.APPROVAL_CLOSED, "the question cannot be read back; answer it at the terminal"
         )
-    first = _FIRST_WORD.match(text.strip())
-    if first is not None and first.group(1).lower() in ("no", "deny"):
-        message = text.strip()[first.end() :].strip().lstrip("-–—:,. ").strip() or None
+    first = _first_word(text)
+    if first is not None and first[0] in ("no", "deny"):  # not "n" or "2": a number picks an option here
+        message = _reason(first[1])
         if not approvals.decide(
             conn, approval.id, ApprovalStatus.DENIED, entry_id=entry_id, deny_message=message, at=now
         ):

@@ -76,11 +76,7 @@ def create(
     approvals are closed in the same transaction (their dialog is gone)."""
     t = now()
     with transaction(conn):
-        conn.execute(
-            "UPDATE approvals SET status = 'closed', note = 'a newer permission request replaced it', decided_at = ?"
-            " WHERE session_id = ? AND status = 'pending'",
-            (t, session_id),
-        )
+        close_pending(conn, session_id, "a newer permission request replaced it", at=t)
         cur = conn.execute(
             "INSERT INTO approvals (session_id, message_id, marker, tool_name, summary, created_at, deadline, hook_pid,"
             " tool_input) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -90,6 +86,14 @@ def create(
     found = get(conn, int(row_id or 0))
     assert found is not None
     return found
+
+
+def close_pending(conn: sqlite3.Connection, session_id: int, note: str, *, at: float) -> None:
+    """Close every pending approval of the session (its dialog is gone), inside the caller's transaction."""
+    conn.execute(
+        "UPDATE approvals SET status = 'closed', note = ?, decided_at = ? WHERE session_id = ? AND status = 'pending'",
+        (note, at, session_id),
+    )
 
 
 def get(conn: sqlite3.Connection, approval_id: int) -> Approval | None:

@@ -20,6 +20,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Literal
 
+from taskping.session_map import approvals
 from taskping.session_map.db import now, transaction
 from taskping.session_map.vocabulary import CLOSED_BY_PERSON, EndReason
 
@@ -232,11 +233,7 @@ def record_event(
             (state, event, t, t, claude_session_id, cwd, claude_pid, int(new_turn), int(new_turn), t, session_id),
         )
         if close_approvals:
-            conn.execute(
-                "UPDATE approvals SET status = 'closed', note = ?, decided_at = ?"
-                " WHERE session_id = ? AND status = 'pending'",
-                (f"answered at the terminal ({event} came first)", t, session_id),
-            )
+            approvals.close_pending(conn, session_id, f"answered at the terminal ({event} came first)", at=t)
     found = get(conn, session_id)
     assert found is not None
     return found
