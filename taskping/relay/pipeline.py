@@ -70,9 +70,7 @@ from taskping.relay import acknowledge, audit, dedupe, dkim_verify
 from taskping.relay.approval_answer import answered_approval, settle
 from taskping.relay.authenticate import Authenticated, authenticate
 from taskping.relay.command_step import CommandStep, target_of
-from taskping.relay.commands import (
-    parse_command,
-)
+from taskping.relay.commands import parse_command
 from taskping.relay.guard import guard
 from taskping.relay.outcome import Outcome
 from taskping.relay.parse import InboundMail, parse, parse_header, unparsed
@@ -340,7 +338,7 @@ class Pipeline(CommandStep):
     def _bring_back(self, session: Session) -> tuple[Session, str] | Refusal | None:
         """The step before typing: None when the session's terminal runs; else the session
         brought back (and how to attach), or why not."""
-        if session.live and self.injector.exists(_target(session)):
+        if session.live and self.injector.exists(target_of(session)):
             return None
         why = sessions.why_not_resumable(session, enabled=self._resume_gone)
         if why is not None or self.resumer is None:
@@ -372,7 +370,7 @@ class Pipeline(CommandStep):
         attach = None
         if back is not None:
             session, attach = back
-        target = _target(session)
+        target = target_of(session)
         typed_preview = audit.preview(text)
         waiting.start_typing(
             self.conn,
@@ -480,13 +478,14 @@ class Pipeline(CommandStep):
         mail = parse(item.raw)
         session = sessions.get(self.conn, item.session_id)
         position = Position(entry.folder, entry.uidvalidity, entry.uid)
+        # an ended session that may be resumed goes on below: its terminal is gone, so it is brought back
+        why = (
+            None if session is None or session.live else sessions.why_not_resumable(session, enabled=self._resume_gone)
+        )
         if entry.status == Status.INJECTING:  # the relay stopped while typing it
             outcome = self._fate_unknown(mail, position, entry, item.sender, step=Step.INJECT)
-        elif session is None or (
-            not session.live and sessions.why_not_resumable(session, enabled=self._resume_gone) is not None
-        ):  # a session that may be resumed goes on below: its terminal is gone, so it is brought back
+        elif session is None or why is not None:
             name = session.name if session else "?"
-            why = sessions.why_not_resumable(session, enabled=self._resume_gone) if session else None
             reason = f"session {name} ended while the reply waited for it; nothing was typed" + (
                 f" (not resumed: {why})" if why else ""
             )
@@ -512,7 +511,7 @@ class Pipeline(CommandStep):
                 session=session,
             )
         else:
-            state = self.injector.screen_state(_target(session))
+            state = self.injector.screen_state(target_of(session))
             if state not in (ScreenState.READY, ScreenState.GONE):
                 return None  # still busy (or a dialog is open): keep waiting
             outcome = self._inject(mail, position, entry, session, item.text, item.sender, waited=now - item.since)
@@ -779,10 +778,7 @@ class Pipeline(CommandStep):
         reason = "the relay stopped while typing this reply; it is not typed again"
         text = waiting.text_of(self.conn, entry.id)
         if session is not None and session.live and text:
-            self.injector.discard(_target(session), text)
+            self.injector.discard(target_of(session), text)
         waiting.remove(self.conn, entry.id)
         outcome = Outcome(Status.UNKNOWN, reason, session.name if session else None, step=step, code=Code.FATE_UNKNOWN)
         return self._end(mail, position, entry, outcome, session, tell=sender, typed=entry.preview)
-
-
-_target = target_of
