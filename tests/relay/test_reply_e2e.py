@@ -251,7 +251,11 @@ def test_malformed_mail_is_recorded_and_audited_never_a_crash(world: World) -> N
     rows = world.wait_ledger(2)
     assert rows[0].status == "dropped" and rows[0].message_id is None  # keyed by content hash
     assert relay.poll() is None  # the daemon is still running
-    lines = [json.loads(line) for line in (world.state_dir / "audit.jsonl").read_text().splitlines()]
+    audit = world.state_dir / "audit.jsonl"
+    deadline = time.monotonic() + 10  # the audit line follows the ledger's decision (Pipeline._end): wait for it
+    while len(audit.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [entry["decision"] for entry in lines] == ["dropped", "delivered"]
     assert lines[1]["typed"] == "still alive after garbage" and lines[1]["session"] == "taskping-audit"
     assert note.token not in (world.state_dir / "audit.jsonl").read_text()
