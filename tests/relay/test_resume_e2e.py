@@ -99,7 +99,9 @@ def test_tmux_server_killed_reply_resumes_the_conversation(world: World, relay_t
     assert back is not None and back.live and back.resumed == 1 and back.token == session.token
     assert back.target_socket == session.target_socket and back.target_pane != session.target_pane
     assert "resumed" in ack_text(world)
-    assert back.claude_session_id == session.claude_session_id  # the same conversation, the same row
+    # the same conversation, the same row (``session`` is spawn's row, read before claude's first hook
+    # may have recorded its id; ``ended`` was read after the hooks ran)
+    assert ended.claude_session_id is not None and back.claude_session_id == ended.claude_session_id
     conn_rows = _all_rows(world)
     assert [r.id for r in conn_rows] == [session.id], "the resumed claude's hooks created no second session"
 
